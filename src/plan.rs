@@ -1,0 +1,87 @@
+//! The validated, immutable plan of a run: what `settings` produces and every later
+//! stage (scenario, statistics, record) reads. Nothing downstream mutates it.
+
+use serde::{Deserialize, Serialize};
+
+/// The two LoadGen scenarios edgemark implements. Persisted: append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scenario {
+    SingleStream,
+    Offline,
+}
+
+/// LoadGen's test modes. Persisted: append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    Performance,
+    Accuracy,
+}
+
+/// Warm-up before timing: a number of queries or a duration. Never timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WarmUp {
+    Queries(u64),
+    DurationNs(u64),
+}
+
+/// LoadGen's settings after validation. Times are integer nanoseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadGenSettings {
+    pub min_duration_ns: u64,
+    /// 0 = no limit.
+    pub max_duration_ns: u64,
+    pub min_query_count: u64,
+    /// 0 = no limit.
+    pub max_query_count: u64,
+    pub performance_sample_count: u64,
+    pub total_sample_count: u64,
+    pub qsl_rng_seed: u64,
+    pub sample_index_rng_seed: u64,
+    /// SingleStream target percentile in (0, 1), e.g. 0.90.
+    pub target_percentile: f64,
+    pub offline_expected_qps: f64,
+    pub warm_up: WarmUp,
+    /// Size of the latency store reserved before timing; a SingleStream run ends
+    /// when it is full (reported), so memory never grows with duration.
+    pub max_stored_queries: u64,
+}
+
+/// The whole validated plan of one `run` (or one daemon job).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Preset the settings started from ("official", "quick", or "custom").
+    pub preset: String,
+    pub scenarios: Vec<Scenario>,
+    pub mode: Mode,
+    pub settings: LoadGenSettings,
+    /// The SUT spec: "synthetic:SPEC", or a model path for the tract backend.
+    pub sut: SutSpec,
+    /// Keep issued sample indices and per-sample latencies in outputs.
+    pub trace: bool,
+}
+
+/// Which system under test to build. Persisted in records: append-only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SutSpec {
+    /// `synthetic:SPEC`, the spec kept as the user wrote it (e.g. "busy:1").
+    Synthetic(String),
+    /// A model file run by tract.
+    Model(ModelSpec),
+    /// The model compiled into the binary.
+    BuiltIn,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub path: String,
+    /// `name=1,3,224,224` overrides for dynamic dims, in the order given.
+    pub input_shapes: Vec<(String, Vec<u64>)>,
+    /// `.npy` files or a folder of them; empty = seeded random tensors.
+    pub inputs: Vec<String>,
+    /// Offline instances (0 = one per online core / per pinned cpu).
+    pub instances: u32,
+    /// Intra-op threads (0 = the scenario's default).
+    pub threads: u32,
+    /// Cores to pin workers to; empty = no pinning.
+    pub cpus: Vec<u32>,
+}

@@ -1,0 +1,88 @@
+//! Systems under test: the backend trait the scenario engine drives, and its
+//! implementations (synthetic for calibration and tests; tract for real models).
+
+pub mod synthetic;
+
+use crate::loadgen::Clock;
+
+/// Why a SUT failed. Small and `#[non_exhaustive]`: callers show it, they don't match on it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SutError {
+    #[error("invalid SUT spec {spec:?}: {why}")]
+    Spec { spec: String, why: String },
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A system under test as LoadGen sees it: samples are loaded before timing, then
+/// queries are issued and complete. Implementations must not allocate or log in
+/// `issue` beyond what the engine itself needs (tract's own run allocates; that is
+/// part of what is measured).
+pub trait Sut {
+    /// What the record stage needs to know about this SUT.
+    fn info(&self) -> SutInfo;
+    /// Bring these QSL sample indices into memory (untimed, LoadGen's LoadSamplesToRam).
+    fn load_samples(&mut self, indices: &[usize]) -> Result<(), SutError>;
+    /// One untimed warm-up inference on a loaded sample.
+    fn warm_up(&mut self, sample: usize) -> Result<(), SutError>;
+    /// SingleStream: run one sample to completion (the timed call).
+    fn issue(&mut self, sample: usize) -> Result<(), SutError>;
+    /// Offline: run all `samples` (one query) and write each sample's completion
+    /// time (`clock.now_ns()`) into `completed_ns[i]`. `completed_ns` is pre-sized.
+    /// The default runs them one after another; multi-instance SUTs override it.
+    fn issue_all(
+        &mut self,
+        samples: &[usize],
+        clock: &dyn Clock,
+        completed_ns: &mut [u64],
+    ) -> Result<(), SutError> {
+        for (slot, &s) in completed_ns.iter_mut().zip(samples) {
+            self.issue(s)?;
+            *slot = clock.now_ns();
+        }
+        Ok(())
+    }
+}
+
+/// What a SUT tells the record stage about itself (read after the run).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SutInfo {
+    /// "synthetic", "tract".
+    pub kind: String,
+    pub description: String,
+    pub model: Option<ModelInfo>,
+    /// Model load + optimisation time (never part of a scenario).
+    pub load_ns: u64,
+    /// First inference after load (never part of a scenario).
+    pub first_inference_ns: u64,
+    pub instances: u32,
+    pub threads: u32,
+    pub cpus: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelFormat {
+    #[default]
+    Onnx,
+    Tflite,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelInfo {
+    pub file_name: String,
+    pub size_bytes: u64,
+    pub sha256: [u8; 32],
+    pub format: ModelFormat,
+    pub built_in: bool,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<u64>,
+    /// "f32", "i8", "u8", "i32", "i64", ...
+    pub dtype: String,
+}
