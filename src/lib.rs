@@ -6,6 +6,7 @@
 //! `stats` -> `record` -> `export`/report. `run::execute` is that pipeline, shared by
 //! the CLI and the daemon.
 
+pub mod cli;
 pub mod loadgen;
 pub mod plan;
 pub mod run;

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use crate::loadgen::{Control, ScenarioRun};
-use crate::plan::Plan;
 use crate::stats::ScenarioResult;
 use crate::sut::SutInfo;
 
