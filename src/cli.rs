@@ -16,12 +16,20 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a benchmark (SingleStream and/or Offline) and print a summary.
     Run(RunArgs),
     /// Print LoadGen's statistics for latencies from any source.
     Stats(StatsArgs),
+    /// Serve benchmark jobs from the spool directory (the systemd service).
+    Daemon(DaemonArgs),
+    /// Queue a job file (same keys as `run --config`) for the daemon.
+    Submit(SubmitArgs),
+    /// Show queued, running and finished daemon jobs and the latest results.
+    Status(StatusArgs),
 }
 
 /// Flags of `edgemark run`; the same keys as a TOML config/job file.
@@ -122,4 +130,42 @@ pub struct StatsArgs {
     pub percentile: f64,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DaemonArgs {
+    /// Daemon config (spool, results, cooldown, schedule) [default: /etc/edgemark/edgemark.toml, optional].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Root of the filesystem to read sysfs/procfs from (overrides the config's `root`).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SubmitArgs {
+    /// Job file: a TOML with the same keys as `edgemark run --config`.
+    pub job: PathBuf,
+    /// Spool directory to queue into [default: the config's state_dir + /jobs].
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// Daemon config to find the spool in [default: /etc/edgemark/edgemark.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    /// Daemon config [default: /etc/edgemark/edgemark.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory holding jobs/ running/ done/ failed/ (overrides the config).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Results directory (overrides the config).
+    #[arg(long, value_name = "DIR")]
+    pub results: Option<PathBuf>,
+    /// How many finished jobs and result files to list.
+    #[arg(long, value_name = "N", default_value = "10")]
+    pub last: usize,
 }

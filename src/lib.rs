@@ -7,6 +7,7 @@
 //! the CLI and the daemon.
 
 pub mod cli;
+pub mod daemon;
 pub mod loadgen;
 pub mod plan;
 pub mod run;

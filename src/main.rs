@@ -11,5 +11,8 @@ fn main() -> std::process::ExitCode {
             eprintln!("edgemark: not built yet");
             std::process::ExitCode::from(1)
         }
+        Command::Daemon(a) => edgemark::daemon::main(a),
+        Command::Submit(a) => edgemark::daemon::client::submit(a),
+        Command::Status(a) => edgemark::daemon::client::status(a),
     }
 }

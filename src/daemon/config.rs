@@ -1,0 +1,303 @@
+//! The daemon's own configuration (`/etc/edgemark/edgemark.toml`): where the spool,
+//! state and results live, the cooldown gate and the schedule. Raw TOML is
+//! deserialised strictly (unknown keys are errors, so typos do not silently fall
+//! back to defaults) and then validated into [`DaemonConfig`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where the packaged unit points `--config` by default.
+pub const DEFAULT_CONFIG: &str = "/etc/edgemark/edgemark.toml";
+/// systemd's `StateDirectory=edgemark`.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/edgemark";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {why}")]
+    Invalid { path: PathBuf, why: String },
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    state_dir: Option<PathBuf>,
+    results_dir: Option<PathBuf>,
+    root: Option<PathBuf>,
+    spool_poll_ms: Option<u64>,
+    cooldown: Option<RawCooldown>,
+    #[serde(default)]
+    schedule: Vec<RawSchedule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCooldown {
+    max_temp_c: Option<f64>,
+    max_loadavg1: Option<f64>,
+    max_wait_s: Option<u64>,
+    poll_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    name: String,
+    job: PathBuf,
+    every_hours: Option<f64>,
+    #[serde(default)]
+    at_boot: bool,
+}
+
+/// Validated daemon configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    /// Holds `jobs/ running/ done/ failed/` and the schedule state.
+    pub state_dir: PathBuf,
+    pub results_dir: PathBuf,
+    /// Root the sensors are read under (`/`; tests use fixture trees).
+    pub root: PathBuf,
+    /// How often an idle daemon looks at `jobs/`: the idle wake-up period.
+    pub spool_poll: Duration,
+    pub cooldown: Option<CooldownConfig>,
+    pub schedule: Vec<ScheduleEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CooldownConfig {
+    /// Hottest thermal zone must be below this (degrees C); None = not checked.
+    pub max_temp_c: Option<f64>,
+    /// 1-minute load average must be below this; None = not checked.
+    pub max_loadavg1: Option<f64>,
+    /// After this long the job runs anyway, with a warning in its record.
+    pub max_wait: Duration,
+    pub poll: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleEntry {
+    /// Unique; names the persisted state and the spooled job files.
+    pub name: String,
+    /// Job TOML copied into the spool when due.
+    pub job: PathBuf,
+    pub every: Option<Duration>,
+    /// Once per boot (boot detected by `proc/sys/kernel/random/boot_id`).
+    pub at_boot: bool,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        let state_dir = PathBuf::from(DEFAULT_STATE_DIR);
+        DaemonConfig {
+            results_dir: state_dir.join("results"),
+            state_dir,
+            root: PathBuf::from("/"),
+            spool_poll: Duration::from_secs(1),
+            cooldown: None,
+            schedule: Vec::new(),
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// Load `path`. A missing file is only tolerated for the default path, so a
+    /// fresh install runs with defaults but a mistyped `--config` is an error.
+    pub fn load(path: &Path, must_exist: bool) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Ok(DaemonConfig::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text, path)
+    }
+
+    /// Parse and validate config text; `path` only names the file in errors and
+    /// anchors relative paths (so a config and its jobs can move together).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let invalid = |why: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            why,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let abs = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+
+        let defaults = DaemonConfig::default();
+        let state_dir = raw.state_dir.map(abs).unwrap_or(defaults.state_dir);
+        let results_dir = raw
+            .results_dir
+            .map(abs)
+            .unwrap_or_else(|| state_dir.join("results"));
+        let root = raw.root.map(abs).unwrap_or(defaults.root);
+        let spool_poll = match raw.spool_poll_ms {
+            None => defaults.spool_poll,
+            Some(0) => return Err(invalid("spool_poll_ms must be > 0".into())),
+            Some(ms) => Duration::from_millis(ms),
+        };
+        let cooldown = match raw.cooldown {
+            None => None,
+            Some(c) => {
+                for (key, v) in [
+                    ("max_temp_c", c.max_temp_c),
+                    ("max_loadavg1", c.max_loadavg1),
+                ] {
+                    if let Some(v) = v
+                        && !(v.is_finite() && v > 0.0)
+                    {
+                        return Err(invalid(format!("cooldown.{key} must be > 0, got {v}")));
+                    }
+                }
+                if c.poll_ms == Some(0) {
+                    return Err(invalid("cooldown.poll_ms must be > 0".into()));
+                }
+                Some(CooldownConfig {
+                    max_temp_c: c.max_temp_c,
+                    max_loadavg1: c.max_loadavg1,
+                    max_wait: Duration::from_secs(c.max_wait_s.unwrap_or(600)),
+                    poll: Duration::from_millis(c.poll_ms.unwrap_or(5000)),
+                })
+            }
+        };
+        let mut schedule = Vec::new();
+        for s in raw.schedule {
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(format!(
+                    "schedule name {:?} must be non-empty [A-Za-z0-9_-]",
+                    s.name
+                )));
+            }
+            if schedule.iter().any(|e: &ScheduleEntry| e.name == s.name) {
+                return Err(invalid(format!("schedule name {:?} used twice", s.name)));
+            }
+            let every = match s.every_hours {
+                None => None,
+                Some(h) if h.is_finite() && h > 0.0 => Some(Duration::from_secs_f64(h * 3600.0)),
+                Some(h) => {
+                    return Err(invalid(format!(
+                        "schedule {:?}: every_hours must be > 0, got {h}",
+                        s.name
+                    )));
+                }
+            };
+            if every.is_none() && !s.at_boot {
+                return Err(invalid(format!(
+                    "schedule {:?} needs every_hours or at_boot = true",
+                    s.name
+                )));
+            }
+            schedule.push(ScheduleEntry {
+                name: s.name,
+                job: abs(s.job),
+                every,
+                at_boot: s.at_boot,
+            });
+        }
+        Ok(DaemonConfig {
+            state_dir,
+            results_dir,
+            root,
+            spool_poll,
+            cooldown,
+            schedule,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<DaemonConfig, ConfigError> {
+        DaemonConfig::parse(t, Path::new("/etc/edgemark/edgemark.toml"))
+    }
+
+    #[test]
+    fn empty_config_gives_documented_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.state_dir, Path::new("/var/lib/edgemark"));
+        assert_eq!(c.results_dir, Path::new("/var/lib/edgemark/results"));
+        assert_eq!(c.root, Path::new("/"));
+        assert_eq!(c.spool_poll, Duration::from_secs(1));
+        assert!(c.cooldown.is_none() && c.schedule.is_empty());
+    }
+
+    #[test]
+    fn full_config_and_relative_paths() {
+        let c = parse(
+            r#"
+            state_dir = "/srv/em"
+            spool_poll_ms = 250
+            [cooldown]
+            max_temp_c = 60
+            max_loadavg1 = 0.5
+            max_wait_s = 30
+            [[schedule]]
+            name = "nightly"
+            job = "jobs/mobilenet.toml"
+            every_hours = 6
+            [[schedule]]
+            name = "boot"
+            job = "/x.toml"
+            at_boot = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.results_dir, Path::new("/srv/em/results"));
+        let cd = c.cooldown.unwrap();
+        assert_eq!(cd.max_temp_c, Some(60.0));
+        assert_eq!(cd.max_wait, Duration::from_secs(30));
+        assert_eq!(cd.poll, Duration::from_secs(5));
+        assert_eq!(
+            c.schedule[0].job,
+            Path::new("/etc/edgemark/jobs/mobilenet.toml")
+        );
+        assert_eq!(c.schedule[0].every, Some(Duration::from_secs(6 * 3600)));
+        assert!(c.schedule[1].at_boot && c.schedule[1].every.is_none());
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors_naming_the_file() {
+        for bad in [
+            "state_dri = \"/x\"",
+            "[cooldown]\nmax_temp = 50",
+            "[cooldown]\nmax_temp_c = -1",
+            "spool_poll_ms = 0",
+            "[[schedule]]\nname = \"a\"\njob = \"/j\"",
+            "[[schedule]]\nname = \"a b\"\njob = \"/j\"\nat_boot = true",
+            "[[schedule]]\nname = \"a\"\njob = \"/j\"\nat_boot = true\n[[schedule]]\nname = \"a\"\njob = \"/k\"\nat_boot = true",
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains("/etc/edgemark/edgemark.toml"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn missing_default_file_is_defaults_but_missing_explicit_file_is_an_error() {
+        let p = Path::new("/nonexistent/edgemark.toml");
+        assert_eq!(
+            DaemonConfig::load(p, false).unwrap(),
+            DaemonConfig::default()
+        );
+        let e = DaemonConfig::load(p, true).unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/edgemark.toml"), "{e}");
+    }
+}

@@ -1,0 +1,466 @@
+//! `edgemark daemon`: serve benchmark jobs from a spool directory, one at a
+//! time, when the box is cool and quiet; plus the `submit` and `status`
+//! commands users run beside it.
+//!
+//! One main thread owns all state: it sleeps on [`signals::Waker`] between
+//! deadlines (spool poll, watchdog, status refresh), so an idle daemon wakes
+//! once per `spool_poll_ms` at most. A job runs on a worker thread through a
+//! [`runner::JobRunner`] while the main thread keeps answering signals, the
+//! watchdog and `STATUS=`. SIGTERM/SIGINT set `Control::abort`, the job stops at
+//! its next query boundary and is recorded as aborted; SIGHUP re-reads the
+//! config between jobs.
+
+pub mod client;
+pub mod config;
+pub mod cooldown;
+pub mod log;
+pub mod notify;
+pub mod runner;
+pub mod schedule;
+pub mod signals;
+pub mod spool;
+pub mod test_double;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cli::DaemonArgs;
+use crate::loadgen::Control;
+use config::DaemonConfig;
+use notify::Notifier;
+use runner::{JobOutcome, JobRequest, JobRunner};
+use signals::Waker;
+use spool::{Claimed, Outcome, Spool};
+
+/// How long a stopping daemon waits for a job to reach a query boundary. Jobs
+/// with sub-second queries stop well within systemd's expectations; a model
+/// whose single query takes longer than this is cut off (job marked aborted).
+const ABORT_GRACE: Duration = Duration::from_secs(5);
+/// `STATUS=` progress refresh while a job runs.
+const PROGRESS_PERIOD: Duration = Duration::from_secs(1);
+
+/// Entry point of `edgemark daemon`.
+pub fn main(args: DaemonArgs) -> ExitCode {
+    let (config_path, must_exist) = match &args.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from(config::DEFAULT_CONFIG), false),
+    };
+    let cfg = match load_config(&config_path, must_exist, &args) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error(&e.to_string());
+            return ExitCode::from(2);
+        }
+    };
+    let waker = match Waker::install() {
+        Ok(w) => w,
+        Err(e) => {
+            log::error(&format!("cannot install signal handlers: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let mut d = Daemon {
+        spool: Spool::new(&cfg.state_dir),
+        cfg,
+        config_path,
+        must_exist,
+        args,
+        runner: runner::default_runner(),
+        notifier: Notifier::from_env(),
+        waker,
+        watchdog: notify::watchdog_interval().map(|i| (i, Instant::now())),
+        status: String::new(),
+        sched_state: schedule::ScheduleState::default(),
+        boot_id: None,
+    };
+    match d.serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error(&e);
+            d.notifier.send(&format!("STOPPING=1\nSTATUS=failed: {e}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_config(
+    path: &std::path::Path,
+    must_exist: bool,
+    args: &DaemonArgs,
+) -> Result<DaemonConfig, config::ConfigError> {
+    let mut cfg = DaemonConfig::load(path, must_exist)?;
+    if let Some(root) = &args.root {
+        cfg.root = root.clone();
+    }
+    Ok(cfg)
+}
+
+struct Daemon {
+    cfg: DaemonConfig,
+    config_path: PathBuf,
+    must_exist: bool,
+    args: DaemonArgs,
+    spool: Spool,
+    runner: Arc<dyn JobRunner>,
+    notifier: Notifier,
+    waker: Waker,
+    /// Ping period and time of the last `WATCHDOG=1`.
+    watchdog: Option<(Duration, Instant)>,
+    /// Last `STATUS=` sent, so an idle daemon does not resend it every tick.
+    status: String,
+    sched_state: schedule::ScheduleState,
+    boot_id: Option<String>,
+}
+
+/// Why a job ended, as the spool records it.
+enum Finish {
+    Ran(Result<JobOutcome, String>),
+    /// Stopping, and the runner did not reach a query boundary in time.
+    GaveUp,
+}
+
+impl Daemon {
+    fn serve(&mut self) -> Result<(), String> {
+        self.prepare_state()?;
+        if let Ok(id) = schedule::read_boot_id(&self.cfg.root) {
+            self.boot_id = Some(id);
+        } else if self.cfg.schedule.iter().any(|e| e.at_boot) {
+            log::warn("boot id unreadable: at_boot schedule entries will not run");
+        }
+        log::info(&format!(
+            "serving {} (results in {})",
+            self.spool.jobs.display(),
+            self.cfg.results_dir.display()
+        ));
+        self.notifier.send("READY=1");
+        self.set_status("idle");
+        while !signals::term_requested() {
+            if signals::take_hup() {
+                self.reload();
+            }
+            self.run_schedule();
+            let next = match self.spool.pending() {
+                Ok(p) => p.into_iter().next(),
+                Err(e) => {
+                    log::error(&format!("cannot list jobs: {e}"));
+                    None
+                }
+            };
+            match next {
+                Some(job) => self.process(job),
+                None => {
+                    self.set_status("idle");
+                    self.pause(self.cfg.spool_poll);
+                }
+            }
+        }
+        log::info("stopping on signal");
+        self.notifier.send("STOPPING=1");
+        Ok(())
+    }
+
+    /// Create the spool and results directories and recover interrupted jobs.
+    fn prepare_state(&mut self) -> Result<(), String> {
+        self.spool = Spool::new(&self.cfg.state_dir);
+        self.spool
+            .create_dirs()
+            .map_err(|e| format!("cannot create spool: {e}"))?;
+        std::fs::create_dir_all(&self.cfg.results_dir).map_err(|e| {
+            format!(
+                "cannot create results dir {}: {e}",
+                self.cfg.results_dir.display()
+            )
+        })?;
+        let ids = self
+            .spool
+            .recover_interrupted(Some(&self.cfg.results_dir))
+            .map_err(|e| format!("cannot recover running/: {e}"))?;
+        for id in ids {
+            log::warn(&format!(
+                "job {id} was interrupted by a previous stop; moved to failed/"
+            ));
+        }
+        let path = schedule::state_path(&self.cfg.state_dir);
+        self.sched_state = schedule::ScheduleState::load(&path).map_err(|e| {
+            // Guessing would repeat or skip scheduled runs: a human has to look.
+            format!("schedule state unreadable ({e}); fix or remove it")
+        })?;
+        Ok(())
+    }
+
+    fn reload(&mut self) {
+        let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+            .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
+            .unwrap_or(0);
+        self.notifier
+            .send(&format!("RELOADING=1\nMONOTONIC_USEC={mono}"));
+        match load_config(&self.config_path, self.must_exist, &self.args) {
+            Ok(cfg) => {
+                let old = std::mem::replace(&mut self.cfg, cfg);
+                match self.prepare_state() {
+                    Ok(()) => log::info(&format!("reloaded {}", self.config_path.display())),
+                    Err(e) => {
+                        log::error(&format!("new config unusable ({e}); keeping the old one"));
+                        self.cfg = old;
+                        self.spool = Spool::new(&self.cfg.state_dir);
+                        if let Err(e) = self.prepare_state() {
+                            log::error(&e);
+                        }
+                    }
+                }
+            }
+            Err(e) => log::error(&format!("{e}; keeping the old config")),
+        }
+        self.notifier.send("READY=1");
+        self.status.clear();
+    }
+
+    fn run_schedule(&mut self) {
+        if self.cfg.schedule.is_empty() {
+            return;
+        }
+        let due = schedule::due(
+            &self.cfg.schedule,
+            &self.sched_state,
+            SystemTime::now(),
+            self.boot_id.as_deref(),
+        );
+        let path = schedule::state_path(&self.cfg.state_dir);
+        for d in due {
+            match schedule::enqueue(&self.spool, &mut self.sched_state, &path, &d) {
+                Ok(()) => log::info(&format!("schedule {:?}: queued {}", d.name, d.file_name)),
+                Err(e) => log::error(&e),
+            }
+        }
+    }
+
+    fn set_status(&mut self, s: &str) {
+        if self.status != s {
+            self.status = s.to_owned();
+            self.notifier.status(s);
+        }
+    }
+
+    /// Sleep up to `d`, pinging the watchdog on time; returns early on any wake-up
+    /// (signal, finished job).
+    fn pause(&mut self, d: Duration) {
+        self.ping_watchdog();
+        let mut wait = d;
+        if let Some((period, last)) = self.watchdog {
+            wait = wait.min((last + period).saturating_duration_since(Instant::now()));
+        }
+        self.waker.wait(wait);
+        self.ping_watchdog();
+    }
+
+    fn ping_watchdog(&mut self) {
+        if let Some((period, last)) = self.watchdog
+            && last.elapsed() >= period
+        {
+            self.notifier.send("WATCHDOG=1");
+            self.watchdog = Some((period, Instant::now()));
+        }
+    }
+
+    /// Cooldown gate. Ok(warnings for the record) to go; Err(()) when stopping.
+    fn cooldown(&mut self) -> Result<Vec<String>, ()> {
+        let start = Instant::now();
+        let mut logged_problems = false;
+        loop {
+            let Some(cfg) = self.cfg.cooldown.clone() else {
+                return Ok(Vec::new());
+            };
+            let reading = cooldown::read(&self.cfg.root);
+            if !logged_problems {
+                for p in &reading.problems {
+                    log::warn(&format!("cooldown sensor: {p}"));
+                }
+                logged_problems = true;
+            }
+            let blockers = cooldown::blockers(&cfg, &reading);
+            if blockers.is_empty() {
+                return Ok(Vec::new());
+            }
+            let waited = start.elapsed();
+            if waited >= cfg.max_wait {
+                let w = format!(
+                    "cooldown gate gave up after {} s: {}",
+                    waited.as_secs(),
+                    blockers.join(", ")
+                );
+                log::warn(&w);
+                return Ok(vec![w]);
+            }
+            self.set_status(&cooldown::status_line(&reading));
+            self.pause(cfg.poll.min(cfg.max_wait - waited));
+            if signals::term_requested() {
+                return Err(());
+            }
+            if signals::take_hup() {
+                self.reload();
+            }
+        }
+    }
+
+    /// Gate, claim, check and run one queued job, then file it as done or failed.
+    fn process(&mut self, job: PathBuf) {
+        let Ok(warnings) = self.cooldown() else {
+            return;
+        };
+        let claimed = match self.spool.claim(&job, SystemTime::now()) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                // Cannot move it (permissions?): say so once per poll and back off.
+                log::error(&format!("cannot claim job: {e}"));
+                self.pause(self.cfg.spool_poll);
+                return;
+            }
+        };
+        let text = match std::fs::read(&claimed.path) {
+            Ok(b) => String::from_utf8(b).map_err(|_| "job file is not UTF-8 text".to_string()),
+            Err(e) => Err(format!("cannot read {}: {e}", claimed.path.display())),
+        };
+        let shape = text
+            .and_then(|t| self.runner.check(&t).map(|s| (t, s)))
+            .map_err(|e| format!("invalid job file: {e}"));
+        let (text, shape) = match shape {
+            Ok(x) => x,
+            Err(e) => {
+                log::error(&format!("job {}: {e}", claimed.id));
+                self.file(&claimed, failed_outcome("failed", e, Vec::new()));
+                return;
+            }
+        };
+        log::info(&format!("job {} started", claimed.id));
+        let req = JobRequest {
+            id: claimed.id.clone(),
+            toml: text,
+            root: self.cfg.root.clone(),
+            results_dir: self.cfg.results_dir.clone(),
+            warnings,
+        };
+        let finish = self.run_job(req, &shape);
+        let outcome = match finish {
+            Finish::Ran(Ok(o)) if !o.aborted => {
+                log::info(&format!("job {} done: {}", claimed.id, o.summary));
+                Outcome {
+                    state: "done".into(),
+                    records: o.records,
+                    warnings: o.warnings,
+                    error: None,
+                    summary: o.summary,
+                }
+            }
+            Finish::Ran(Ok(o)) => {
+                log::warn(&format!("job {} aborted: {}", claimed.id, o.summary));
+                let mut out = failed_outcome(
+                    "aborted",
+                    "stopped by SIGTERM/SIGINT at a query boundary; records say aborted".into(),
+                    o.warnings,
+                );
+                out.records = o.records;
+                out.summary = o.summary;
+                out
+            }
+            Finish::Ran(Err(e)) => {
+                log::error(&format!("job {} failed: {e}", claimed.id));
+                failed_outcome("failed", e, Vec::new())
+            }
+            Finish::GaveUp => {
+                let e = format!(
+                    "stopping, and the job did not reach a query boundary within {} s",
+                    ABORT_GRACE.as_secs()
+                );
+                log::error(&format!("job {} aborted: {e}", claimed.id));
+                failed_outcome("aborted", e, Vec::new())
+            }
+        };
+        self.file(&claimed, outcome);
+    }
+
+    fn file(&mut self, claimed: &Claimed, outcome: Outcome) {
+        if let Err(e) = self
+            .spool
+            .finish(claimed, &outcome, Some(&self.cfg.results_dir))
+        {
+            // It stays in running/ and is recovered as interrupted on the next start.
+            log::error(&format!("cannot file job {}: {e}", claimed.id));
+        }
+    }
+
+    fn run_job(&mut self, req: JobRequest, shape: &runner::JobShape) -> Finish {
+        let control = Arc::new(Control::default());
+        let (tx, rx) = mpsc::channel();
+        let wake = match self.waker.handle() {
+            Ok(w) => w,
+            Err(e) => return Finish::Ran(Err(format!("cannot create wake handle: {e}"))),
+        };
+        let id = req.id.clone();
+        let worker = {
+            let runner = Arc::clone(&self.runner);
+            let control = Arc::clone(&control);
+            std::thread::Builder::new()
+                .name("job".into())
+                .spawn(move || {
+                    let r = runner.run(&req, &control);
+                    let _ = tx.send(r);
+                    wake.wake();
+                })
+        };
+        let worker = match worker {
+            Ok(w) => w,
+            Err(e) => return Finish::Ran(Err(format!("cannot start job thread: {e}"))),
+        };
+        let start = Instant::now();
+        let mut abort_deadline: Option<Instant> = None;
+        loop {
+            match rx.try_recv() {
+                Ok(r) => {
+                    let _ = worker.join();
+                    return Finish::Ran(r);
+                }
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    let _ = worker.join();
+                    return Finish::Ran(Err("the job runner panicked".into()));
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+            if signals::term_requested() && abort_deadline.is_none() {
+                control.abort.store(true, Ordering::SeqCst);
+                abort_deadline = Some(Instant::now() + ABORT_GRACE);
+                self.set_status(&format!("stopping: aborting job {id}"));
+            }
+            if let Some(deadline) = abort_deadline {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Finish::GaveUp;
+                }
+                self.pause((deadline - now).min(PROGRESS_PERIOD));
+                continue;
+            }
+            let done = control.completed.load(Ordering::Relaxed);
+            let elapsed = start.elapsed().as_nanos() as u64;
+            let status = match runner::percent(shape, elapsed, done) {
+                Some(p) => format!("running job {id}: {p}%"),
+                None => format!("running job {id}: {done} queries"),
+            };
+            self.set_status(&status);
+            self.pause(PROGRESS_PERIOD);
+        }
+    }
+}
+
+fn failed_outcome(state: &str, error: String, warnings: Vec<String>) -> Outcome {
+    Outcome {
+        state: state.into(),
+        records: Vec::new(),
+        warnings,
+        error: Some(error),
+        summary: String::new(),
+    }
+}
