@@ -80,6 +80,10 @@ pub struct StatusReport {
 
 fn names_with_suffix(dir: &Path, suffix: &str) -> std::io::Result<Vec<String>> {
     let mut v = Vec::new();
+    if !dir.exists() {
+        // Before the daemon's first start the spool has no subdirectories yet.
+        return Ok(v);
+    }
     for e in std::fs::read_dir(dir)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?
     {
@@ -100,8 +104,11 @@ pub fn collect(
     limit: usize,
 ) -> std::io::Result<StatusReport> {
     let s = Spool::new(state_dir);
-    let queued = s
-        .pending()?
+    let pending = match s.pending() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        r => r?,
+    };
+    let queued = pending
         .iter()
         .map(|p| {
             p.file_name()

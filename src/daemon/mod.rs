@@ -136,6 +136,8 @@ impl Daemon {
             self.spool.jobs.display(),
             self.cfg.results_dir.display()
         ));
+        // Due runs are queued before READY=1, so "ready" means the spool is current.
+        self.run_schedule();
         self.notifier.send("READY=1");
         self.set_status("idle");
         while !signals::term_requested() {
