@@ -300,4 +300,14 @@ mod tests {
         let e = DaemonConfig::load(p, true).unwrap_err().to_string();
         assert!(e.contains("/nonexistent/edgemark.toml"), "{e}");
     }
+
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/edgemark.toml.example");
+        let c = DaemonConfig::load(&p, true).unwrap();
+        assert_eq!(c.state_dir, Path::new(DEFAULT_STATE_DIR));
+        assert_eq!(c.spool_poll, Duration::from_secs(1));
+        assert_eq!(c.cooldown.unwrap().max_loadavg1, Some(0.5));
+        assert_eq!(c.schedule.len(), 2);
+    }
 }
