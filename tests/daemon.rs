@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use edgemark::daemon::spool::Outcome;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -171,25 +172,35 @@ impl Drop for Daemon {
     }
 }
 
-/// The simulated runner's result file (test double of a record).
+/// What the tests need from a record. MERGE NOTE: the only place that knows
+/// the record format; it reads the simulated runner's file (test double) and
+/// switches to the records module's reader with the real runner.
 #[derive(Debug, serde::Deserialize)]
-struct SimRecord {
-    queries: u64,
+struct RecordView {
     aborted: bool,
     warnings: Vec<String>,
 }
 
-fn read_record(p: &Path) -> SimRecord {
+fn read_record(p: &Path) -> RecordView {
     toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
+/// Record files in the results directory (everything but `.error` files).
 fn records(env: &Env) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(&env.results)
         .map(|rd| rd.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
-    v.retain(|p| p.to_string_lossy().ends_with(".simulated.toml"));
+    v.retain(|p| {
+        let name = p.file_name().unwrap().to_string_lossy();
+        !name.starts_with('.') && !name.ends_with(".error")
+    });
     v.sort();
     v
+}
+
+/// The daemon's own account of a finished job (`done|failed/ID.outcome`).
+fn outcome(p: &Path) -> Outcome {
+    toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 /// A socket standing in for systemd's notify socket.
@@ -259,10 +270,12 @@ fn dropped_job_produces_a_record_and_temp_files_are_left_alone() {
     );
     let recs = records(&env);
     assert_eq!(recs.len(), 1);
-    let rec = read_record(&recs[0]);
-    assert!(!rec.aborted && rec.queries >= 5, "{rec:?}");
-    let outcome = std::fs::read_to_string(env.files("done", ".outcome")[0].clone()).unwrap();
-    assert!(outcome.contains("state = \"done\""), "{outcome}");
+    assert!(!read_record(&recs[0]).aborted);
+    let o = outcome(&env.files("done", ".outcome")[0]);
+    assert_eq!(
+        (o.state.as_str(), &o.records, &o.error),
+        ("done", &recs, &None)
+    );
     assert!(env.dir("jobs").join(".half.toml.tmp").exists());
     assert!(env.files("failed", "").is_empty() && env.files("running", "").is_empty());
     assert!(d.stop().success());
@@ -324,6 +337,8 @@ fn sigterm_during_a_long_job_exits_within_a_second_and_records_abort() {
     let recs = records(&env);
     assert_eq!(recs.len(), 1);
     assert!(read_record(&recs[0]).aborted);
+    let o = outcome(&env.files("failed", ".outcome")[0]);
+    assert_eq!((o.state.as_str(), &o.records), ("aborted", &recs));
     let err = std::fs::read_to_string(&env.files("failed", ".error")[0]).unwrap();
     assert!(err.starts_with("aborted: "), "{err}");
     assert!(env.files("running", "").is_empty());
@@ -473,7 +488,11 @@ fn cooldown_waits_for_the_box_to_cool_then_runs_without_warning() {
     wait_for("job done after cooling", || {
         env.files("done", ".toml").len() == 1
     });
-    assert!(read_record(&records(&env)[0]).warnings.is_empty());
+    let rec = read_record(&records(&env)[0]);
+    assert!(
+        !rec.warnings.iter().any(|w| w.contains("cooldown")),
+        "{rec:?}"
+    );
     assert!(d.stop().success());
 }
 
@@ -487,14 +506,15 @@ fn cooldown_gives_up_after_max_wait_and_the_record_says_so() {
     wait_for("job done after max wait", || {
         env.files("done", ".toml").len() == 1
     });
+    let gave_up = |w: &String| w.starts_with("cooldown gate gave up after 1 s: 71.5 C at ");
     let rec = read_record(&records(&env)[0]);
-    assert_eq!(rec.warnings.len(), 1, "{rec:?}");
-    assert!(
-        rec.warnings[0].contains("cooldown gate gave up") && rec.warnings[0].contains("71.5 C"),
+    assert_eq!(
+        rec.warnings.iter().filter(|w| gave_up(w)).count(),
+        1,
         "{rec:?}"
     );
-    let outcome = std::fs::read_to_string(&env.files("done", ".outcome")[0]).unwrap();
-    assert!(outcome.contains("cooldown gate gave up"), "{outcome}");
+    let o = outcome(&env.files("done", ".outcome")[0]);
+    assert!(o.warnings.iter().any(gave_up), "{o:?}");
     assert!(d.stop().success());
 }
 
