@@ -107,6 +107,15 @@ impl Env {
     }
 
     fn start(&self, envs: &[(&str, &str)]) -> Daemon {
+        self.start_with(envs, false)
+    }
+
+    /// `journal`: set JOURNAL_STREAM to the log file's DEV:INODE, as systemd
+    /// does when stderr is connected to the journal.
+    fn start_with(&self, envs: &[(&str, &str)], journal: bool) -> Daemon {
+        use std::os::unix::fs::MetadataExt;
+        let log = std::fs::File::create(self.dir.join("daemon.log")).unwrap();
+        let meta = log.metadata().unwrap();
         let mut cmd = Command::new(BIN);
         cmd.args(["daemon", "--config"])
             .arg(&self.config)
@@ -116,7 +125,10 @@ impl Env {
             .env_remove("WATCHDOG_USEC")
             .env_remove("JOURNAL_STREAM")
             .stdin(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.join("daemon.log")).unwrap());
+            .stderr(log);
+        if journal {
+            cmd.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
+        }
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -656,4 +668,33 @@ fn submit_validates_and_queues_atomically_and_status_lists_it() {
         "{text}"
     );
     assert!(text.contains(".simulated.toml"), "{text}");
+}
+
+#[test]
+fn log_lines_carry_journald_priorities_only_when_stderr_is_the_journal() {
+    let env = Env::new("journal");
+    env.drop_job("bad.toml", "sut = 1\n");
+    let d = env.start_with(&[], true);
+    wait_for("bad job failed", || {
+        env.files("failed", ".error").len() == 1
+    });
+    assert!(d.stop().success());
+    let log = env.log();
+    assert!(
+        log.lines()
+            .all(|l| l.starts_with("<3>") || l.starts_with("<4>") || l.starts_with("<6>")),
+        "{log}"
+    );
+    assert!(log.lines().any(|l| l.starts_with("<6>serving ")), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("<3>job ") && l.contains("invalid job file")),
+        "{log}"
+    );
+    // Inherited JOURNAL_STREAM that does not match stderr: plain lines.
+    let d = env.start(&[("JOURNAL_STREAM", "1:1")]);
+    wait_for("daemon log", || env.log().contains("serving"));
+    assert!(d.stop().success());
+    let log = env.log();
+    assert!(log.starts_with("edgemark daemon: serving "), "{log}");
 }

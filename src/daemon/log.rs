@@ -36,11 +36,14 @@ fn stderr_is_journal() -> bool {
     })
 }
 
-/// Format one line: `<6>edgemark: msg` for the journal, `edgemark: msg` (with a
+/// Format one message: `<6>msg` for the journal, `edgemark daemon: msg` (with a
 /// level word for problems) elsewhere.
 pub fn format_line(journal: bool, level: Level, msg: &str) -> String {
     if journal {
-        format!("<{}>{msg}\n", level as u8)
+        // journald reads one entry per line: each line needs its own priority
+        // (TOML errors, for one, span several lines).
+        let p = level as u8;
+        msg.lines().map(|l| format!("<{p}>{l}\n")).collect()
     } else {
         let tag = match level {
             Level::Error => "error: ",
@@ -78,6 +81,7 @@ mod tests {
         assert_eq!(format_line(true, Level::Error, "x"), "<3>x\n");
         assert_eq!(format_line(true, Level::Warning, "x"), "<4>x\n");
         assert_eq!(format_line(true, Level::Info, "x"), "<6>x\n");
+        assert_eq!(format_line(true, Level::Error, "a\n  b"), "<3>a\n<3>  b\n");
         assert_eq!(
             format_line(false, Level::Warning, "x"),
             "edgemark daemon: warning: x\n"
