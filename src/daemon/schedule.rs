@@ -41,9 +41,9 @@ pub fn state_path(state_dir: &Path) -> PathBuf {
 }
 
 impl ScheduleState {
-    /// A missing file is a fresh install; a broken one is reported and, so that
-    /// a corrupt state cannot re-run every job every second, treated as empty
-    /// only by the caller's choice.
+    /// A missing file is a fresh install (empty state); a broken one is an
+    /// error naming the file; the daemon refuses to guess, since an empty
+    /// state would re-run every scheduled job at once.
     pub fn load(path: &Path) -> Result<Self, String> {
         match std::fs::read_to_string(path) {
             Ok(t) => toml::from_str(&t).map_err(|e| format!("{}: {e}", path.display())),
