@@ -42,7 +42,8 @@ struct RawConfig {
 struct RawCooldown {
     max_temp_c: Option<f64>,
     max_loadavg1: Option<f64>,
-    max_wait_s: Option<u64>,
+    /// Seconds; fractions allowed.
+    max_wait_s: Option<f64>,
     poll_ms: Option<u64>,
 }
 
@@ -161,13 +162,19 @@ impl DaemonConfig {
                         return Err(invalid(format!("cooldown.{key} must be > 0, got {v}")));
                     }
                 }
+                let max_wait_s = c.max_wait_s.unwrap_or(600.0);
+                if !(max_wait_s.is_finite() && (0.0..=1e9).contains(&max_wait_s)) {
+                    return Err(invalid(format!(
+                        "cooldown.max_wait_s must be >= 0, got {max_wait_s}"
+                    )));
+                }
                 if c.poll_ms == Some(0) {
                     return Err(invalid("cooldown.poll_ms must be > 0".into()));
                 }
                 Some(CooldownConfig {
                     max_temp_c: c.max_temp_c,
                     max_loadavg1: c.max_loadavg1,
-                    max_wait: Duration::from_secs(c.max_wait_s.unwrap_or(600)),
+                    max_wait: Duration::from_secs_f64(max_wait_s),
                     poll: Duration::from_millis(c.poll_ms.unwrap_or(5000)),
                 })
             }
@@ -280,6 +287,7 @@ mod tests {
             "state_dri = \"/x\"",
             "[cooldown]\nmax_temp = 50",
             "[cooldown]\nmax_temp_c = -1",
+            "[cooldown]\nmax_wait_s = -5",
             "spool_poll_ms = 0",
             "[[schedule]]\nname = \"a\"\njob = \"/j\"",
             "[[schedule]]\nname = \"a b\"\njob = \"/j\"\nat_boot = true",

@@ -290,8 +290,8 @@ impl Daemon {
             let waited = start.elapsed();
             if waited >= cfg.max_wait {
                 let w = format!(
-                    "cooldown gate gave up after {} s: {}",
-                    waited.as_secs(),
+                    "cooldown gate gave up after {:.1} s: {}",
+                    waited.as_secs_f64(),
                     blockers.join(", ")
                 );
                 log::warn(&w);
