@@ -9,6 +9,7 @@
 //! human-readable reason, also copied into the results directory).
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -204,6 +205,10 @@ impl Spool {
     ) -> std::io::Result<Option<PathBuf>> {
         let tmp = jobs_dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
         write_file_synced(&tmp, content)?;
+        // A submitting user's umask (077, say) must not hide the job from the
+        // daemon, which reads it through the spool's group (setgid jobs/).
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o640))
+            .map_err(|e| with_path(e, &tmp))?;
         let dest = jobs_dir.join(file_name);
         let result = match std::fs::hard_link(&tmp, &dest) {
             Ok(()) => Ok(Some(dest)),
@@ -343,6 +348,8 @@ mod tests {
         let q2 = Spool::enqueue(&s.jobs, "my job.toml", b"a=2").unwrap();
         assert_eq!(q1.file_name().unwrap(), "my_job.toml");
         assert_eq!(q2.file_name().unwrap(), "my_job-2.toml");
+        let mode = std::fs::metadata(&q1).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640, "group-readable whatever the umask");
         let c1 = s.claim(&q1, now).unwrap().unwrap();
         assert_eq!(c1.id, "19700101T000100Z-my_job");
         assert!(!q1.exists() && c1.path.exists());
