@@ -99,7 +99,7 @@ pub fn shuffle<T>(rng: &mut Mt19937, a: &mut [T]) {
     }
     if u64::from(u32::MAX) / n >= n {
         let mut i: u64 = 1;
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let j = uniform(rng, 0, 1);
             a.swap(1, j as usize);
             i = 2;
