@@ -224,3 +224,21 @@ fn both_scenarios_run_in_order_with_a_fake_clock() {
         again.outcomes[0].run.latency_ns
     );
 }
+
+#[test]
+fn no_loaded_samples_means_no_queries_not_a_panic() {
+    let p = plan(SS);
+    let mut sut =
+        edgemark::sut::synthetic::SyntheticSut::new("null", Arc::new(FakeClock::new(0))).unwrap();
+    let run = edgemark::loadgen::single_stream::run(
+        &mut sut,
+        &p.settings,
+        &[],
+        &FakeClock::new(0),
+        &Control::default(),
+    )
+    .unwrap();
+    assert!(run.latency_ns.is_empty() && !run.store_full);
+    let r = edgemark::stats::summarize(&p.settings, &run);
+    assert!(!r.valid && r.invalid_reasons.contains(&MinQueriesNotMet));
+}

@@ -30,10 +30,12 @@ pub fn run(
     clock: &dyn Clock,
     control: &Control,
 ) -> Result<ScenarioRun, SutError> {
-    let cap = store_capacity(settings);
+    // No loaded samples (a library caller's plan, never a validated one) means
+    // an empty order, hence nothing to issue.
+    let mut issued = qsl::single_stream_order(settings, loaded, store_capacity(settings));
+    let cap = issued.len();
     // Both buffers are fully written here so their pages are faulted in before
     // timing, not by the first write in the timed loop.
-    let mut issued = qsl::single_stream_order(settings, loaded, cap);
     let mut latency_ns = vec![u64::MAX; cap];
 
     let mut count = 0usize;
