@@ -4,6 +4,7 @@
 use std::fmt::Display;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::Parser;
 use edgemark::cli::{Cli, Command, RunArgs, StatsArgs};
@@ -11,6 +12,35 @@ use edgemark::export::{json, summary};
 use edgemark::loadgen::Control;
 use edgemark::run::{self, RunContext};
 use edgemark::{latency_file, settings, stats};
+
+/// The run's control block is static so the signal handler can reach it.
+static CONTROL: Control = Control {
+    completed: AtomicU64::new(0),
+    abort: AtomicBool::new(false),
+};
+
+extern "C" fn request_abort(_: nix::libc::c_int) {
+    // An atomic store is async-signal-safe; the engine stops at the next query
+    // boundary and the partial run is summarised (INVALID, Aborted).
+    CONTROL.abort.store(true, Ordering::Relaxed);
+}
+
+/// First SIGINT/SIGTERM aborts the run cleanly; SA_RESETHAND makes a second one
+/// kill the process as usual.
+fn abort_on_signals() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(request_abort),
+        SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only performs an atomic store.
+        if let Err(e) = unsafe { sigaction(sig, &action) } {
+            eprintln!("edgemark: warning: cannot handle {sig}: {e}");
+        }
+    }
+}
 
 /// A failed command: what to print and the exit code.
 struct Failure {
@@ -50,13 +80,13 @@ fn main() -> ExitCode {
 /// flags (+ config) -> plan -> run -> print.
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
     let plan = settings::plan_from(args).map_err(usage)?;
-    let control = Control::default();
+    abort_on_signals();
     let ctx = RunContext {
         root: args.root.clone(),
         results_dir: args.results.clone(),
-        control: &control,
+        control: &CONTROL,
     };
-    let out = summary::with_progress(&control, || run::execute(&plan, &ctx)).map_err(runtime)?;
+    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx)).map_err(runtime)?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
         writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(runtime)
