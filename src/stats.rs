@@ -451,6 +451,35 @@ mod tests {
         );
     }
 
+    /// P[Binomial(h+k, 1-p) <= k] summed term by term: an independent check of
+    /// the recurrence walk.
+    fn direct_cdf(h: u64, k: u64, p: f64) -> f64 {
+        let n = h + k;
+        let q = 1.0 - p;
+        let mut term = p.powi(n as i32);
+        let mut sum = term;
+        for x in 0..k {
+            term *= (n - x) as f64 / (x + 1) as f64 * q / p;
+            sum += term;
+        }
+        sum
+    }
+
+    #[test]
+    fn walk_agrees_with_direct_binomial_sums() {
+        for p in [0.5, 0.9, 0.95, 0.99] {
+            let table = min_passing_table(p, 60);
+            for (i, &h) in table.iter().enumerate() {
+                let k = i as u64 + 1;
+                assert!(direct_cdf(h, k, p) < 0.01, "p {p} k {k} h {h}");
+                assert!(
+                    direct_cdf(h - 1, k, p) >= 0.01,
+                    "p {p} k {k} h {h} not minimal"
+                );
+            }
+        }
+    }
+
     fn t_for(n: usize, p: f64) -> u64 {
         let sorted: Vec<u64> = (0..n as u64).collect();
         early_stopping(&sorted, p).t
