@@ -303,12 +303,6 @@ fn parse_shape(s: &str) -> Result<(String, Vec<u64>), SettingsError> {
 }
 
 fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
-    let model_keys = raw.model.is_some()
-        || raw.input_shape.is_some()
-        || raw.inputs.is_some()
-        || raw.instances.is_some()
-        || raw.threads.is_some()
-        || raw.cpus.is_some();
     if let Some(sut) = &raw.sut {
         if let Some(spec) = sut.strip_prefix("synthetic:") {
             crate::sut::synthetic::Service::parse(spec).map_err(|e| field("sut", e.to_string()))?;
@@ -331,7 +325,6 @@ fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
         if raw.sut.as_deref() == Some("model") {
             return Err(field("model", "`sut = \"model\"` needs a model path"));
         }
-        let _ = model_keys;
         return Ok(SutSpec::BuiltIn);
     };
     if raw.sut.as_deref() == Some("builtin") {

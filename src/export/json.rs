@@ -32,7 +32,7 @@ fn latency_fields(m: &mut Map<String, Value>, r: &ScenarioResult) {
     }
 }
 
-fn scenario_json(o: &ScenarioOutcome, trace: bool) -> Value {
+fn scenario_json(plan: &Plan, o: &ScenarioOutcome) -> Value {
     let r = &o.result;
     let mut m = Map::new();
     m.insert("scenario".into(), format!("{:?}", r.scenario).into());
@@ -101,7 +101,7 @@ fn scenario_json(o: &ScenarioOutcome, trace: bool) -> Value {
     if let Some(p) = &o.record_path {
         m.insert("record".into(), p.display().to_string().into());
     }
-    if trace {
+    if plan.trace {
         m.insert("loaded_qsl_set".into(), o.run.loaded_set.clone().into());
         m.insert(
             "issued_sample_index".into(),
@@ -140,12 +140,11 @@ pub fn run_json(plan: &Plan, out: &RunOutput) -> Value {
             "effective_sample_index_rng_seed": s.sample_index_rng_seed,
             "effective_target_latency_percentile": s.target_percentile,
             "effective_offline_expected_qps": s.offline_expected_qps,
-            "effective_samples_per_query": crate::stats::offline_samples_per_query(s),
             "warmup_queries": warmup_queries,
             "warmup_ns": warmup_ns,
             "max_stored_queries": s.max_stored_queries,
         },
-        "scenarios": out.outcomes.iter().map(|o| scenario_json(o, plan.trace)).collect::<Vec<_>>(),
+        "scenarios": out.outcomes.iter().map(|o| scenario_json(plan, o)).collect::<Vec<_>>(),
         "warnings": out.warnings,
     })
 }
