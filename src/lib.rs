@@ -12,3 +12,5 @@ pub mod plan;
 pub mod run;
 pub mod stats;
 pub mod sut;
+#[cfg(feature = "tract")]
+pub mod tflite_fix;

@@ -1,0 +1,149 @@
+//! Make real-world TFLite files load and compute correctly through tract-tflite
+//! 0.23.9: a rewrite pass over the TFLite flatbuffer (design (a) of issue 8) that
+//! replaces what that version lacks or mishandles with operators it imports
+//! correctly, plus `inspect` to list a model's interface and operator support.
+//!
+//! Why a rewrite rather than our own importer: tract-tflite's op registry is
+//! private, so an importer of our own would have to import every operator, not just
+//! the broken ones; the rewrite touches only the broken ones and leaves the rest to
+//! tract-tflite. The per-op rewrites live in [`tract_0_23_9`], to be deleted op by
+//! op as tract fixes them.
+
+mod editor;
+pub mod inspect;
+mod tract_0_23_9;
+
+pub use inspect::{ModelInspection, OpInfo, Support, TensorSummary};
+
+use tract_tflite::prelude::{Framework, TypedModel};
+
+use editor::Editor;
+use inspect::{op_name, parse, resolved_code};
+use tract_tflite::tflite::BuiltinOperator;
+
+/// Why a TFLite file cannot be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TfliteFixError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("the model uses {} operator(s) edgemark cannot run with tract 0.23.9:\n{}", .0.len(), list(.0))]
+    Unsupported(Vec<OpInfo>),
+    #[error("tract-tflite 0.23.9 failed to import the (rewritten) model: {0}")]
+    Import(String),
+}
+
+fn list(ops: &[OpInfo]) -> String {
+    ops.iter()
+        .map(|o| {
+            let code = match o.builtin {
+                Some(b) => format!("builtin {b} {}", o.name),
+                None => format!("custom op {:?}", o.name),
+            };
+            let why = match &o.support {
+                Support::Unsupported(why) => why.as_str(),
+                _ => "",
+            };
+            format!("  node {}: {code} ({why})", o.node)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What `prepare` changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FixReport {
+    /// (node index in the original, op name, rewrite name) per rewritten operator.
+    pub rewritten: Vec<(usize, String, &'static str)>,
+}
+
+impl FixReport {
+    pub fn is_empty(&self) -> bool {
+        self.rewritten.is_empty()
+    }
+
+    /// `prelu x3, dequantize-constant x40`, by first appearance.
+    pub fn summary(&self) -> String {
+        let mut counts: Vec<(&str, usize)> = vec![];
+        for (_, _, fix) in &self.rewritten {
+            match counts.iter_mut().find(|(f, _)| f == fix) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((fix, 1)),
+            }
+        }
+        counts.iter().map(|(f, n)| format!("{f} x{n}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Classifies every operator of the main subgraph, rewriting into an editor.
+fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
+    let mut inspection = inspect::read(bytes)?;
+    let model = parse(bytes)?;
+    let sg = model.subgraphs().expect("checked by parse").get(0);
+    let n_tensors = sg.tensors().map(|t| t.len()).unwrap_or(0) as i32;
+    let codes = model.operator_codes().expect("checked by inspect");
+    let mut ed = Editor::new(bytes, model);
+    for (node, op) in sg.operators().into_iter().flatten().enumerate() {
+        let ins = op.inputs().into_iter().flatten();
+        let outs = op.outputs().into_iter().flatten();
+        if let Some(bad) = ins.chain(outs).find(|&t| t < -1 || t >= n_tensors) {
+            return Err(TfliteFixError::Parse(format!("node {node}: tensor index {bad} out of range")));
+        }
+        let code = resolved_code(&codes.get(op.opcode_index() as usize));
+        if code == BuiltinOperator::CUSTOM {
+            continue; // already Unsupported
+        }
+        inspection.ops[node].support = tract_0_23_9::rewrite(&mut ed, node, &op, code);
+    }
+    Ok((ed, inspection))
+}
+
+/// A model's inputs, outputs and operators, each classified as tract-tflite's,
+/// rewritten by us, or unsupported.
+pub fn inspect(bytes: &[u8]) -> Result<ModelInspection, TfliteFixError> {
+    plan(bytes).map(|(_, inspection)| inspection)
+}
+
+/// Rewrites `bytes` so that tract-tflite 0.23.9 imports and computes it correctly.
+/// Returns the original bytes when nothing needed a change. Fails, listing every
+/// one of them, when some operators cannot be run.
+pub fn prepare(bytes: &[u8]) -> Result<(Vec<u8>, FixReport), TfliteFixError> {
+    let (ed, inspection) = plan(bytes)?;
+    let unsupported: Vec<OpInfo> = inspection.unsupported().into_iter().cloned().collect();
+    if !unsupported.is_empty() {
+        return Err(TfliteFixError::Unsupported(unsupported));
+    }
+    let report = FixReport {
+        rewritten: inspection
+            .ops
+            .iter()
+            .filter_map(|o| match o.support {
+                Support::Rewritten(fix) => Some((o.node, o.name.clone(), fix)),
+                _ => None,
+            })
+            .collect(),
+    };
+    if !ed.changed() {
+        return Ok((bytes.to_vec(), report));
+    }
+    Ok((ed.finish(), report))
+}
+
+/// `prepare`, then tract-tflite's import: the one call the tract backend needs.
+/// The model is as imported (not yet decluttered or optimised).
+pub fn load_tflite(bytes: &[u8]) -> Result<(TypedModel, FixReport), TfliteFixError> {
+    let (fixed, report) = prepare(bytes)?;
+    // tract-tflite indexes into the flatbuffer without checks in places; a broken
+    // file must give an error, not abort the program.
+    let model = std::panic::catch_unwind(|| {
+        tract_tflite::tflite().model_for_read(&mut std::io::Cursor::new(&fixed))
+    })
+    .map_err(|_| TfliteFixError::Import("tract-tflite panicked while importing".into()))?
+    .map_err(|e| TfliteFixError::Import(format!("{e:?}")))?;
+    Ok((model, report))
+}
+
+/// Name of a builtin code, for messages.
+pub fn builtin_name(code: i32) -> String {
+    op_name(BuiltinOperator(code))
+}

@@ -1,0 +1,308 @@
+//! Rewrites for what tract-tflite 0.23.9 lacks or gets wrong, one function per
+//! operator, each turning the operator into ones that version imports correctly.
+//! Delete a function (and its arm in `rewrite`) once tract handles the op upstream.
+
+use tract_tflite::internal::f16;
+use tract_tflite::tflite::{self, ActivationFunctionType, BuiltinOperator, TensorType};
+
+use super::editor::{Editor, NewOp, NewTensor, Opts};
+use super::inspect::Support;
+
+/// Builtins tract-tflite 0.23.9 registers an importer for (its `ops::*::register_all`).
+const TRACT_BUILTINS: &[BuiltinOperator] = &[
+    // array
+    BuiltinOperator::BROADCAST_TO,
+    BuiltinOperator::CONCATENATION,
+    BuiltinOperator::EXPAND_DIMS,
+    BuiltinOperator::PAD,
+    BuiltinOperator::PADV2,
+    BuiltinOperator::RESHAPE,
+    BuiltinOperator::SHAPE,
+    BuiltinOperator::SLICE,
+    BuiltinOperator::SQUEEZE,
+    BuiltinOperator::STRIDED_SLICE,
+    BuiltinOperator::TRANSPOSE,
+    // cnn
+    BuiltinOperator::AVERAGE_POOL_2D,
+    BuiltinOperator::MAX_POOL_2D,
+    BuiltinOperator::CONV_2D,
+    BuiltinOperator::DEPTHWISE_CONV_2D,
+    // element-wise
+    BuiltinOperator::ABS,
+    BuiltinOperator::CEIL,
+    BuiltinOperator::COS,
+    BuiltinOperator::EXP,
+    BuiltinOperator::FLOOR,
+    BuiltinOperator::HARD_SWISH,
+    BuiltinOperator::LEAKY_RELU,
+    BuiltinOperator::LOG,
+    BuiltinOperator::LOGICAL_NOT,
+    BuiltinOperator::SIN,
+    BuiltinOperator::LOGISTIC,
+    BuiltinOperator::SQRT,
+    BuiltinOperator::SQUARE,
+    BuiltinOperator::RSQRT,
+    BuiltinOperator::TANH,
+    // math
+    BuiltinOperator::ADD,
+    BuiltinOperator::SUB,
+    BuiltinOperator::MUL,
+    BuiltinOperator::DIV,
+    BuiltinOperator::MAXIMUM,
+    BuiltinOperator::MINIMUM,
+    BuiltinOperator::EQUAL,
+    BuiltinOperator::NOT_EQUAL,
+    BuiltinOperator::LESS,
+    BuiltinOperator::LESS_EQUAL,
+    BuiltinOperator::GREATER,
+    BuiltinOperator::GREATER_EQUAL,
+    BuiltinOperator::LOGICAL_OR,
+    BuiltinOperator::LOGICAL_AND,
+    // nn
+    BuiltinOperator::BATCH_MATMUL,
+    BuiltinOperator::FULLY_CONNECTED,
+    BuiltinOperator::MEAN,
+    BuiltinOperator::SOFTMAX,
+    BuiltinOperator::RESIZE_BILINEAR,
+    BuiltinOperator::RESIZE_NEAREST_NEIGHBOR,
+    BuiltinOperator::RELU,
+    BuiltinOperator::RELU6,
+    BuiltinOperator::REDUCE_MAX,
+    BuiltinOperator::REDUCE_MIN,
+    BuiltinOperator::SUM,
+    BuiltinOperator::REDUCE_PROD,
+    // ops/mod.rs
+    BuiltinOperator::SELECT,
+    BuiltinOperator::SELECT_V2,
+];
+
+/// Rewrites original operator `node` into `ed` (or keeps it). Returns the support
+/// class; `Unsupported` leaves the editor in an unspecified state for that node.
+pub(crate) fn rewrite(ed: &mut Editor, node: usize, op: &tflite::Operator, code: BuiltinOperator) -> Support {
+    if code != BuiltinOperator::FULLY_CONNECTED {
+        if let Err(why) = optional_inputs(op) {
+            return Support::Unsupported(why);
+        }
+    }
+    let result = match code {
+        BuiltinOperator::DEQUANTIZE => dequantize_constant(ed, op).map(Some),
+        BuiltinOperator::PRELU => prelu(ed, op).map(Some),
+        BuiltinOperator::FULLY_CONNECTED => fully_connected(ed, op),
+        BuiltinOperator::MEAN => float_mean(ed, op),
+        _ if TRACT_BUILTINS.contains(&code) => Ok(None),
+        _ => Err("no importer in tract-tflite 0.23.9".to_owned()),
+    };
+    match result {
+        Ok(None) => {
+            ed.keep_op(node);
+            Support::Tract
+        }
+        Ok(Some(name)) => Support::Rewritten(name),
+        Err(why) => Support::Unsupported(why),
+    }
+}
+
+/// tract-tflite 0.23.9 indexes tensors with an omitted optional input (-1) and
+/// panics; rewrites that meet one supply a value, anything else is refused here.
+fn optional_inputs(op: &tflite::Operator) -> Result<(), String> {
+    if op.inputs().is_some_and(|i| i.iter().any(|i| i < 0)) {
+        return Err("omitted optional input (-1), which tract-tflite 0.23.9 cannot take".into());
+    }
+    Ok(())
+}
+
+fn io(op: &tflite::Operator) -> (Vec<i32>, Vec<i32>) {
+    let i = op.inputs().map(|v| v.iter().collect()).unwrap_or_default();
+    let o = op.outputs().map(|v| v.iter().collect()).unwrap_or_default();
+    (i, o)
+}
+
+fn numel(shape: &[i32]) -> i64 {
+    shape.iter().map(|&d| d as i64).product()
+}
+
+/// DEQUANTIZE of a constant (fp16 weights, or int8 weights with scales) becomes
+/// the f32 constant it computes: tract-tflite 0.23.9 has no DEQUANTIZE importer.
+fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String> {
+    let (i, o) = io(op);
+    let (&[x], &[y]) = (&i[..], &o[..]) else { return Err("DEQUANTIZE needs 1 input, 1 output".into()) };
+    let data = ed.const_data(x).ok_or("DEQUANTIZE of a computed tensor (only constants are folded)")?;
+    let t = ed.tensor(x);
+    let n = numel(&ed.shape(x)) as usize;
+    let values: Vec<f32> = match t.type_() {
+        TensorType::FLOAT16 if data.len() == 2 * n => data
+            .chunks_exact(2)
+            .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
+            .collect(),
+        TensorType::INT8 | TensorType::UINT8 if data.len() == n => {
+            let q = t.quantization().ok_or("quantised constant without quantisation")?;
+            let (scale, zp) = (q.scale().ok_or("no scale")?, q.zero_point().ok_or("no zero point")?);
+            if scale.is_empty() || scale.len() != zp.len() {
+                return Err("inconsistent scale / zero point".into());
+            }
+            let shape = ed.shape(x);
+            let axis = q.quantized_dimension() as usize;
+            // Elements per step of the quantised axis (1 scale per tensor otherwise).
+            let inner: usize = shape.get(axis + 1..).unwrap_or(&[]).iter().map(|&d| d as usize).product();
+            let signed = t.type_() == TensorType::INT8;
+            data.iter()
+                .enumerate()
+                .map(|(ix, &b)| {
+                    let c = if scale.len() == 1 { 0 } else { (ix / inner.max(1)) % scale.len() };
+                    let q = if signed { b as i8 as f32 } else { b as f32 };
+                    (q - zp.get(c) as f32) * scale.get(c)
+                })
+                .collect()
+        }
+        other => return Err(format!("DEQUANTIZE of a {other:?} constant")),
+    };
+    let out = ed.tensor(y);
+    let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let buffer = ed.add_buffer(bytes);
+    ed.replace_tensor(
+        y,
+        NewTensor {
+            name: out.name().unwrap_or("dequantized").to_owned(),
+            shape: ed.shape(y),
+            ty: TensorType::FLOAT32,
+            buffer,
+            quant: None,
+        },
+    );
+    Ok("dequantize-constant")
+}
+
+/// PRELU(x, a) = RELU(x) + a * MINIMUM(x, 0): exact in f32 (one term is 0), and all
+/// four ops import in tract-tflite 0.23.9, which has no PRELU.
+fn prelu(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String> {
+    let (i, o) = io(op);
+    let (&[x, alpha], &[y]) = (&i[..], &o[..]) else { return Err("PRELU needs 2 inputs, 1 output".into()) };
+    if ed.tensor(x).type_() != TensorType::FLOAT32 {
+        return Err("quantised PRELU".into());
+    }
+    let shape = ed.shape(y);
+    let zero = ed.add_const_f32(format!("{}.zero", ed.tensor(y).name().unwrap_or("prelu")), vec![], &[0.0]);
+    let pos = ed.add_f32(y, "pos", shape.clone());
+    let neg = ed.add_f32(y, "neg", shape.clone());
+    let scaled = ed.add_f32(y, "scaled", shape);
+    ed.push_op(NewOp { code: BuiltinOperator::RELU, inputs: vec![x], outputs: vec![pos], opts: Opts::None });
+    ed.push_op(NewOp { code: BuiltinOperator::MINIMUM, inputs: vec![x, zero], outputs: vec![neg], opts: Opts::MaxMin });
+    ed.push_op(NewOp {
+        code: BuiltinOperator::MUL,
+        inputs: vec![neg, alpha],
+        outputs: vec![scaled],
+        opts: Opts::Mul(ActivationFunctionType::NONE),
+    });
+    ed.push_op(NewOp {
+        code: BuiltinOperator::ADD,
+        inputs: vec![pos, scaled],
+        outputs: vec![y],
+        opts: Opts::Add(ActivationFunctionType::NONE),
+    });
+    Ok("prelu")
+}
+
+/// tract-tflite 0.23.9 takes FULLY_CONNECTED only with a 2-D input, 2-D output and a
+/// bias; TFLite flattens any input to [-1, K]. Reshape around it and supply a zero
+/// bias when omitted (float only).
+fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
+    let (i, o) = io(op);
+    let (&[x, w, ref rest @ ..], &[y]) = (&i[..], &o[..]) else {
+        return Err("FULLY_CONNECTED needs 2 or 3 inputs, 1 output".into());
+    };
+    let bias = rest.first().copied().unwrap_or(-1);
+    if x < 0 || w < 0 {
+        return Err("FULLY_CONNECTED without input or weights".into());
+    }
+    let (xs, ws, ys) = (ed.shape(x), ed.shape(w), ed.shape(y));
+    if xs.len() == 2 && ys.len() == 2 && bias >= 0 {
+        return Ok(None);
+    }
+    let float = ed.tensor(x).type_() == TensorType::FLOAT32;
+    if ws.len() != 2 || (bias < 0 && !float) {
+        return Err("FULLY_CONNECTED with this weight shape / missing quantised bias".into());
+    }
+    let (outs, k) = (ws[0], ws[1]);
+    if k <= 0 || numel(&xs) % k as i64 != 0 {
+        return Err(format!("FULLY_CONNECTED input {xs:?} does not flatten to [-1, {k}]"));
+    }
+    let m = (numel(&xs) / k as i64) as i32;
+    let bias = if bias >= 0 {
+        bias
+    } else {
+        ed.add_const_f32(format!("{}.zero_bias", ed.tensor(y).name().unwrap_or("fc")), vec![outs], &vec![0.0; outs as usize])
+    };
+    let like = |ed: &Editor, t: i32, shape: Vec<i32>, suffix: &str| {
+        let src = ed.tensor(t);
+        NewTensor {
+            name: format!("{}.{suffix}", src.name().unwrap_or("fc")),
+            shape,
+            ty: src.type_(),
+            buffer: 0,
+            quant: src.quantization().and_then(|q| Some((q.scale()?.get(0), q.zero_point()?.get(0)))),
+        }
+    };
+    let x2 = if xs.len() == 2 {
+        x
+    } else {
+        let shape = ed.add_const_i32(format!("{}.flat_shape", ed.tensor(x).name().unwrap_or("fc")), &[m, k]);
+        let t = like(ed, x, vec![m, k], "flat");
+        let x2 = ed.add_tensor(t);
+        ed.push_op(NewOp { code: BuiltinOperator::RESHAPE, inputs: vec![x, shape], outputs: vec![x2], opts: Opts::Reshape });
+        x2
+    };
+    let y2 = if ys.len() == 2 {
+        y
+    } else {
+        let t = like(ed, y, vec![m, outs], "flat");
+        ed.add_tensor(t)
+    };
+    ed.push_op(NewOp {
+        code: BuiltinOperator::FULLY_CONNECTED,
+        inputs: vec![x2, w, bias],
+        outputs: vec![y2],
+        opts: ed.original_opts(op),
+    });
+    if y2 != y {
+        let shape = ed.add_const_i32(format!("{}.shape", ed.tensor(y).name().unwrap_or("fc")), &ys);
+        ed.push_op(NewOp { code: BuiltinOperator::RESHAPE, inputs: vec![y2, shape], outputs: vec![y], opts: Opts::Reshape });
+    }
+    Ok(Some("fully-connected-reshape"))
+}
+
+/// tract-tflite 0.23.9 imports MEAN as a sum scaled by a `quant::scale` that rounds
+/// float results to integers. Float MEAN becomes SUM then MUL by 1/N.
+fn float_mean(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
+    let (i, o) = io(op);
+    let (&[x, axes], &[y]) = (&i[..], &o[..]) else { return Err("MEAN needs 2 inputs, 1 output".into()) };
+    if ed.tensor(x).type_() != TensorType::FLOAT32 {
+        return Ok(None);
+    }
+    let axes_data = ed.const_data(axes).ok_or("MEAN over computed axes")?;
+    let xs = ed.shape(x);
+    let rank = xs.len() as i32;
+    let mut n = 1i64;
+    let mut seen = vec![];
+    for c in axes_data.chunks_exact(4) {
+        let a = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let a = if a < 0 { a + rank } else { a };
+        if a < 0 || a >= rank {
+            return Err(format!("MEAN axis {a} out of range for rank {rank}"));
+        }
+        if !seen.contains(&a) {
+            seen.push(a);
+            n *= xs[a as usize] as i64;
+        }
+    }
+    let ys = ed.shape(y);
+    let sum = ed.add_f32(y, "sum", ys);
+    let recip = ed.add_const_f32(format!("{}.recip_n", ed.tensor(y).name().unwrap_or("mean")), vec![], &[1.0 / n as f32]);
+    ed.push_op(NewOp { code: BuiltinOperator::SUM, inputs: vec![x, axes], outputs: vec![sum], opts: ed.original_opts(op) });
+    ed.push_op(NewOp {
+        code: BuiltinOperator::MUL,
+        inputs: vec![sum, recip],
+        outputs: vec![y],
+        opts: Opts::Mul(ActivationFunctionType::NONE),
+    });
+    Ok(Some("float-mean"))
+}
