@@ -7,6 +7,7 @@
 //! the CLI and the daemon.
 
 pub mod cli;
+pub mod commands;
 pub mod loadgen;
 pub mod plan;
 pub mod run;

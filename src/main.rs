@@ -11,5 +11,18 @@ fn main() -> std::process::ExitCode {
             eprintln!("edgemark: not built yet");
             std::process::ExitCode::from(1)
         }
+        Command::Inspect(args) => match edgemark::commands::inspect::inspect(&args.model) {
+            #[cfg(feature = "tract")]
+            Ok(m) => {
+                print!("{}", edgemark::commands::inspect::render(&args.model, &m));
+                std::process::ExitCode::SUCCESS
+            }
+            #[cfg(not(feature = "tract"))]
+            Ok(never) => match never {},
+            Err(e) => {
+                eprintln!("edgemark: {e}");
+                std::process::ExitCode::from(1)
+            }
+        },
     }
 }

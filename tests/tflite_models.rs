@@ -106,6 +106,8 @@ fn mobilenetv2_int8_tflite_top1_and_logits() {
         assert_eq!(got.len(), want.len());
         let steps = got.iter().zip(&want).map(|(&a, &b)| (a as i32 - b as i32).abs()).max().unwrap();
         worst = worst.max(steps);
+        let mean = got.iter().zip(&want).map(|(&a, &b)| (a as i32 - b as i32).abs()).sum::<i32>() as f32 / got.len() as f32;
+        eprintln!("{photo}: max {steps} int8 steps, mean {mean:.2}, top-1 {} (reference {})", argmax_i8(&got), argmax_i8(&want));
         assert_eq!(argmax_i8(&got), argmax_i8(&want), "{photo}: top-1 differs");
         assert!(steps <= 20, "{photo}: logits differ by {steps} int8 steps");
     }

@@ -15,7 +15,8 @@ use tract_tflite::tflite::{
     self, ActivationFunctionType, AddOptions, AddOptionsArgs, Buffer, BufferArgs, BuiltinOperator,
     BuiltinOptions, MaximumMinimumOptions, MaximumMinimumOptionsArgs, Model, ModelArgs,
     MulOptions, MulOptionsArgs, Operator, OperatorArgs, OperatorCode, OperatorCodeArgs,
-    QuantizationParameters, QuantizationParametersArgs, ReducerOptions, ReducerOptionsArgs,
+    DepthwiseConv2DOptions, DepthwiseConv2DOptionsArgs, Padding, QuantizationParameters,
+    QuantizationParametersArgs,
     ReshapeOptions, ReshapeOptionsArgs, SubGraph, SubGraphArgs, Tensor, TensorArgs, TensorType,
 };
 
@@ -42,8 +43,9 @@ pub(crate) enum Opts {
     Add(ActivationFunctionType),
     Mul(ActivationFunctionType),
     MaxMin,
-    Reducer { keep_dims: bool },
     Reshape,
+    /// DEPTHWISE_CONV_2D with a 1x1 kernel, stride 1: a per-channel requantisation.
+    Depthwise1x1,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +131,18 @@ impl<'a> Editor<'a> {
         let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
         let buffer = self.add_buffer(bytes);
         self.add_tensor(NewTensor { name, shape, ty: TensorType::FLOAT32, buffer, quant: None })
+    }
+
+    pub fn add_const(&mut self, name: String, shape: Vec<i32>, ty: TensorType, data: Vec<u8>, quant: Option<(f32, i64)>) -> i32 {
+        let buffer = self.add_buffer(data);
+        self.add_tensor(NewTensor { name, shape, ty, buffer, quant })
+    }
+
+    /// Per-tensor (scale, zero point) of an original tensor.
+    pub fn quant(&self, ix: i32) -> Option<(f32, i64)> {
+        let q = self.tensor(ix).quantization()?;
+        let (s, z) = (q.scale()?, q.zero_point()?);
+        (s.len() == 1 && z.len() == 1).then(|| (s.get(0), z.get(0)))
     }
 
     pub fn add_const_i32(&mut self, name: String, data: &[i32]) -> i32 {
@@ -369,9 +383,20 @@ fn write_opts(
             let o = MaximumMinimumOptions::create(fb, &MaximumMinimumOptionsArgs {});
             (BuiltinOptions::MaximumMinimumOptions, Some(o.as_union_value()))
         }
-        Opts::Reducer { keep_dims } => {
-            let o = ReducerOptions::create(fb, &ReducerOptionsArgs { keep_dims });
-            (BuiltinOptions::ReducerOptions, Some(o.as_union_value()))
+        Opts::Depthwise1x1 => {
+            let o = DepthwiseConv2DOptions::create(
+                fb,
+                &DepthwiseConv2DOptionsArgs {
+                    padding: Padding::VALID,
+                    stride_w: 1,
+                    stride_h: 1,
+                    depth_multiplier: 1,
+                    fused_activation_function: ActivationFunctionType::NONE,
+                    dilation_w_factor: 1,
+                    dilation_h_factor: 1,
+                },
+            );
+            (BuiltinOptions::DepthwiseConv2DOptions, Some(o.as_union_value()))
         }
         Opts::Reshape => {
             let o = ReshapeOptions::create(fb, &ReshapeOptionsArgs { new_shape: None });

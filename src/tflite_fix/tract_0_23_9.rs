@@ -89,6 +89,7 @@ pub(crate) fn rewrite(ed: &mut Editor, node: usize, op: &tflite::Operator, code:
         BuiltinOperator::PRELU => prelu(ed, op).map(Some),
         BuiltinOperator::FULLY_CONNECTED => fully_connected(ed, op),
         BuiltinOperator::MEAN => float_mean(ed, op),
+        BuiltinOperator::ADD => quantized_add(ed, op),
         _ if TRACT_BUILTINS.contains(&code) => Ok(None),
         _ => Err("no importer in tract-tflite 0.23.9".to_owned()),
     };
@@ -305,4 +306,56 @@ fn float_mean(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static 
         opts: Opts::Mul(ActivationFunctionType::NONE),
     });
     Ok(Some("float-mean"))
+}
+
+/// tract-tflite 0.23.9 imports a quantised ADD only when both inputs share scale and
+/// zero point (else "No super type"), and then ignores the output's. Each input
+/// whose parameters differ from the output's is requantised to them by a 1x1
+/// depthwise convolution with weight 1 (tract requantises in its convolution), then
+/// the ADD runs on equal parameters, which tract computes exactly. An input whose
+/// range exceeds the output's saturates there, as the sum would in TFLite.
+fn quantized_add(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
+    let (i, o) = io(op);
+    let (&[a, b], &[y]) = (&i[..], &o[..]) else { return Err("ADD needs 2 inputs, 1 output".into()) };
+    let ty = ed.tensor(y).type_();
+    if ty != TensorType::INT8 && ty != TensorType::UINT8 {
+        return Ok(None);
+    }
+    let out_q = ed.quant(y).ok_or("ADD with per-channel or missing output quantisation")?;
+    let (qa, qb) = (ed.quant(a), ed.quant(b));
+    if qa == Some(out_q) && qb == Some(out_q) {
+        return Ok(None);
+    }
+    let mut inputs = vec![];
+    for x in [a, b] {
+        let qx = ed.quant(x).ok_or("ADD input with per-channel or missing quantisation")?;
+        if qx == out_q || ed.tensor(x).type_() != ty {
+            if qx != out_q {
+                return Err("ADD of mixed int8/uint8 inputs".into());
+            }
+            inputs.push(x);
+            continue;
+        }
+        let shape = ed.shape(x);
+        if shape.len() != 4 {
+            return Err(format!("quantised ADD with differing scales on a rank-{} input", shape.len()));
+        }
+        let c = shape[3];
+        let name = ed.tensor(x).name().unwrap_or("add_in").to_owned();
+        let one = if ty == TensorType::INT8 { 1u8 } else { 1 };
+        // Weight real value 1 = (1 - 0) * 1.0; uint8 weights get the same encoding.
+        let w = ed.add_const(format!("{name}.requant_w"), vec![1, 1, 1, c], ty, vec![one; c as usize], Some((1.0, 0)));
+        let bias = ed.add_const(
+            format!("{name}.requant_b"),
+            vec![c],
+            TensorType::INT32,
+            vec![0; 4 * c as usize],
+            Some((qx.0, 0)),
+        );
+        let t = ed.add_tensor(NewTensor { name: format!("{name}.requant"), shape, ty, buffer: 0, quant: Some(out_q) });
+        ed.push_op(NewOp { code: BuiltinOperator::DEPTHWISE_CONV_2D, inputs: vec![x, w, bias], outputs: vec![t], opts: Opts::Depthwise1x1 });
+        inputs.push(t);
+    }
+    ed.push_op(NewOp { code: BuiltinOperator::ADD, inputs, outputs: vec![y], opts: ed.original_opts(op) });
+    Ok(Some("quantized-add-requantize"))
 }
