@@ -9,12 +9,18 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum InspectError {
     #[error("{path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: only .tflite models can be inspected")]
     Format { path: PathBuf },
     #[cfg(feature = "tract")]
     #[error("{path}: {source}")]
-    Model { path: PathBuf, source: crate::tflite_fix::TfliteFixError },
+    Model {
+        path: PathBuf,
+        source: crate::tflite_fix::TfliteFixError,
+    },
     #[error("{path}: edgemark was built without the tract feature")]
     NoEngine { path: PathBuf },
 }
@@ -25,17 +31,29 @@ pub use crate::tflite_fix::ModelInspection;
 /// Reads and classifies the model at `path`.
 #[cfg(feature = "tract")]
 pub fn inspect(path: &Path) -> Result<ModelInspection, InspectError> {
-    let is_tflite = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
+    let is_tflite = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
     if !is_tflite {
-        return Err(InspectError::Format { path: path.to_owned() });
+        return Err(InspectError::Format {
+            path: path.to_owned(),
+        });
     }
-    let bytes = std::fs::read(path).map_err(|source| InspectError::Read { path: path.to_owned(), source })?;
-    crate::tflite_fix::inspect(&bytes).map_err(|source| InspectError::Model { path: path.to_owned(), source })
+    let bytes = std::fs::read(path).map_err(|source| InspectError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    crate::tflite_fix::inspect(&bytes).map_err(|source| InspectError::Model {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(not(feature = "tract"))]
 pub fn inspect(path: &Path) -> Result<std::convert::Infallible, InspectError> {
-    Err(InspectError::NoEngine { path: path.to_owned() })
+    Err(InspectError::NoEngine {
+        path: path.to_owned(),
+    })
 }
 
 /// The human-readable listing.
@@ -45,7 +63,10 @@ pub fn render(path: &Path, m: &ModelInspection) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let tensor = |t: &crate::tflite_fix::TensorSummary| {
-        let q = t.quant.map(|(sc, zp)| format!(" (scale {sc}, zero point {zp})")).unwrap_or_default();
+        let q = t
+            .quant
+            .map(|(sc, zp)| format!(" (scale {sc}, zero point {zp})"))
+            .unwrap_or_default();
         format!("  {} {} {:?}{q}\n", t.name, t.dtype, t.shape)
     };
     let _ = writeln!(s, "model: {}", path.display());
@@ -53,13 +74,17 @@ pub fn render(path: &Path, m: &ModelInspection) -> String {
     m.inputs.iter().for_each(|t| s.push_str(&tensor(t)));
     s.push_str("outputs:\n");
     m.outputs.iter().for_each(|t| s.push_str(&tensor(t)));
-    let _ = writeln!(s, "operators ({} in the main subgraph, {} subgraph(s)):", m.ops.len(), m.subgraphs);
+    let _ = writeln!(
+        s,
+        "operators ({} in the main subgraph, {} subgraph(s)):",
+        m.ops.len(),
+        m.subgraphs
+    );
     for (name, count, support) in m.histogram() {
         let how = match support {
             Support::Tract => "tract".to_owned(),
             Support::Rewritten(fix) => format!("rewritten ({fix})"),
             Support::Unsupported(_) => "UNSUPPORTED".to_owned(),
-            _ => "?".to_owned(),
         };
         let _ = writeln!(s, "  {name:<28} {count:>5}  {how}");
     }
@@ -79,7 +104,11 @@ pub fn render(path: &Path, m: &ModelInspection) -> String {
             };
             let _ = writeln!(s, "  node {}: {code} ({why})", op.node);
         }
-        let _ = writeln!(s, "verdict: edgemark cannot run this model ({} unsupported operator(s))", bad.len());
+        let _ = writeln!(
+            s,
+            "verdict: edgemark cannot run this model ({} unsupported operator(s))",
+            bad.len()
+        );
     }
     s
 }

@@ -13,11 +13,11 @@
 use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, UnionWIPOffset, Vector, WIPOffset};
 use tract_tflite::tflite::{
     self, ActivationFunctionType, AddOptions, AddOptionsArgs, Buffer, BufferArgs, BuiltinOperator,
-    BuiltinOptions, MaximumMinimumOptions, MaximumMinimumOptionsArgs, Model, ModelArgs,
-    MulOptions, MulOptionsArgs, Operator, OperatorArgs, OperatorCode, OperatorCodeArgs,
-    DepthwiseConv2DOptions, DepthwiseConv2DOptionsArgs, Padding, QuantizationParameters,
-    QuantizationParametersArgs,
-    ReshapeOptions, ReshapeOptionsArgs, SubGraph, SubGraphArgs, Tensor, TensorArgs, TensorType,
+    BuiltinOptions, DepthwiseConv2DOptions, DepthwiseConv2DOptionsArgs, MaximumMinimumOptions,
+    MaximumMinimumOptionsArgs, Model, ModelArgs, MulOptions, MulOptionsArgs, Operator,
+    OperatorArgs, OperatorCode, OperatorCodeArgs, Padding, QuantizationParameters,
+    QuantizationParametersArgs, ReshapeOptions, ReshapeOptionsArgs, SubGraph, SubGraphArgs, Tensor,
+    TensorArgs, TensorType,
 };
 
 use super::inspect::resolved_code;
@@ -39,7 +39,10 @@ pub(crate) struct NewTensor {
 pub(crate) enum Opts {
     None,
     /// Keep the original operator's options table (by its location in the file).
-    Original { ty: BuiltinOptions, loc: usize },
+    Original {
+        ty: BuiltinOptions,
+        loc: usize,
+    },
     Add(ActivationFunctionType),
     Mul(ActivationFunctionType),
     MaxMin,
@@ -97,14 +100,20 @@ impl<'a> Editor<'a> {
     }
 
     pub fn tensor(&self, ix: i32) -> tflite::Tensor<'a> {
-        self.sg.tensors().expect("model has tensors").get(ix as usize)
+        self.sg
+            .tensors()
+            .expect("model has tensors")
+            .get(ix as usize)
     }
 
     pub fn shape(&self, ix: i32) -> Vec<i32> {
         if let Some(t) = self.added.get((ix as usize).wrapping_sub(self.n_tensors)) {
             return t.shape.clone();
         }
-        self.tensor(ix).shape().map(|s| s.iter().collect()).unwrap_or_default()
+        self.tensor(ix)
+            .shape()
+            .map(|s| s.iter().collect())
+            .unwrap_or_default()
     }
 
     /// The constant bytes of an original tensor, if it has any.
@@ -130,12 +139,31 @@ impl<'a> Editor<'a> {
     pub fn add_const_f32(&mut self, name: String, shape: Vec<i32>, data: &[f32]) -> i32 {
         let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
         let buffer = self.add_buffer(bytes);
-        self.add_tensor(NewTensor { name, shape, ty: TensorType::FLOAT32, buffer, quant: None })
+        self.add_tensor(NewTensor {
+            name,
+            shape,
+            ty: TensorType::FLOAT32,
+            buffer,
+            quant: None,
+        })
     }
 
-    pub fn add_const(&mut self, name: String, shape: Vec<i32>, ty: TensorType, data: Vec<u8>, quant: Option<(f32, i64)>) -> i32 {
+    pub fn add_const(
+        &mut self,
+        name: String,
+        shape: Vec<i32>,
+        ty: TensorType,
+        data: Vec<u8>,
+        quant: Option<(f32, i64)>,
+    ) -> i32 {
         let buffer = self.add_buffer(data);
-        self.add_tensor(NewTensor { name, shape, ty, buffer, quant })
+        self.add_tensor(NewTensor {
+            name,
+            shape,
+            ty,
+            buffer,
+            quant,
+        })
     }
 
     /// Per-tensor (scale, zero point) of an original tensor.
@@ -149,13 +177,25 @@ impl<'a> Editor<'a> {
         let bytes = data.iter().flat_map(|x| x.to_le_bytes()).collect();
         let buffer = self.add_buffer(bytes);
         let shape = vec![data.len() as i32];
-        self.add_tensor(NewTensor { name, shape, ty: TensorType::INT32, buffer, quant: None })
+        self.add_tensor(NewTensor {
+            name,
+            shape,
+            ty: TensorType::INT32,
+            buffer,
+            quant: None,
+        })
     }
 
     /// An intermediate f32 tensor named after `base`.
     pub fn add_f32(&mut self, base: i32, suffix: &str, shape: Vec<i32>) -> i32 {
         let name = format!("{}.{suffix}", self.tensor(base).name().unwrap_or("t"));
-        self.add_tensor(NewTensor { name, shape, ty: TensorType::FLOAT32, buffer: 0, quant: None })
+        self.add_tensor(NewTensor {
+            name,
+            shape,
+            ty: TensorType::FLOAT32,
+            buffer: 0,
+            quant: None,
+        })
     }
 
     /// Puts a new definition in place of original tensor `ix` (same index).
@@ -174,7 +214,10 @@ impl<'a> Editor<'a> {
     /// Options of original operator `op`, to re-emit it with other tensors.
     pub fn original_opts(&self, op: &tflite::Operator<'a>) -> Opts {
         match op.builtin_options() {
-            Some(t) => Opts::Original { ty: op.builtin_options_type(), loc: t.loc() },
+            Some(t) => Opts::Original {
+                ty: op.builtin_options_type(),
+                loc: t.loc(),
+            },
             None => Opts::None,
         }
     }
@@ -182,7 +225,11 @@ impl<'a> Editor<'a> {
     pub fn changed(&self) -> bool {
         !self.replaced.is_empty()
             || !self.added.is_empty()
-            || self.ops.iter().enumerate().any(|(i, o)| !matches!(o, OpSlot::Original(n) if *n == i))
+            || self
+                .ops
+                .iter()
+                .enumerate()
+                .any(|(i, o)| !matches!(o, OpSlot::Original(n) if *n == i))
             || self.ops.len() != self.sg.operators().map(|o| o.len()).unwrap_or(0)
     }
 
@@ -212,10 +259,15 @@ impl<'a> Editor<'a> {
         }
 
         // Operator codes: originals, then any builtin not yet listed.
-        let orig_codes: Vec<tflite::OperatorCode> =
-            self.model.operator_codes().map(|c| c.iter().collect()).unwrap_or_default();
-        let mut codes: Vec<WIPOffset<OperatorCode>> =
-            orig_codes.iter().map(|c| WIPOffset::new(old_table(c._tab.loc()))).collect();
+        let orig_codes: Vec<tflite::OperatorCode> = self
+            .model
+            .operator_codes()
+            .map(|c| c.iter().collect())
+            .unwrap_or_default();
+        let mut codes: Vec<WIPOffset<OperatorCode>> = orig_codes
+            .iter()
+            .map(|c| WIPOffset::new(old_table(c._tab.loc())))
+            .collect();
         let mut extra_codes: Vec<BuiltinOperator> = vec![];
         let mut code_index = |code: BuiltinOperator| -> u32 {
             if let Some(i) = orig_codes.iter().position(|c| resolved_code(c) == code) {
@@ -266,7 +318,9 @@ impl<'a> Editor<'a> {
         let mut ops: Vec<WIPOffset<Operator>> = vec![];
         for (slot, code) in self.ops.iter().zip(&op_indices) {
             match slot {
-                OpSlot::Original(n) => ops.push(WIPOffset::new(old_table(orig_ops.get(*n)._tab.loc()))),
+                OpSlot::Original(n) => {
+                    ops.push(WIPOffset::new(old_table(orig_ops.get(*n)._tab.loc())))
+                }
                 OpSlot::New(op) => {
                     let inputs = fb.create_vector(&op.inputs);
                     let outputs = fb.create_vector(&op.outputs);
@@ -293,9 +347,15 @@ impl<'a> Editor<'a> {
             &SubGraphArgs {
                 tensors: Some(tensors),
                 inputs: self.sg.inputs().map(|v| WIPOffset::new(old(v.bytes()) + 4)),
-                outputs: self.sg.outputs().map(|v| WIPOffset::new(old(v.bytes()) + 4)),
+                outputs: self
+                    .sg
+                    .outputs()
+                    .map(|v| WIPOffset::new(old(v.bytes()) + 4)),
                 operators: Some(operators),
-                name: self.sg.name().map(|s| WIPOffset::new(old(s.as_bytes()) + 4)),
+                name: self
+                    .sg
+                    .name()
+                    .map(|s| WIPOffset::new(old(s.as_bytes()) + 4)),
             },
         );
         let mut subgraphs = vec![main];
@@ -312,9 +372,13 @@ impl<'a> Editor<'a> {
                 version: m.version(),
                 operator_codes: Some(operator_codes),
                 subgraphs: Some(subgraphs),
-                description: m.description().map(|s| WIPOffset::new(old(s.as_bytes()) + 4)),
+                description: m
+                    .description()
+                    .map(|s| WIPOffset::new(old(s.as_bytes()) + 4)),
                 buffers: Some(buffers),
-                metadata_buffer: m.metadata_buffer().map(|v| WIPOffset::new(old(v.bytes()) + 4)),
+                metadata_buffer: m
+                    .metadata_buffer()
+                    .map(|v| WIPOffset::new(old(v.bytes()) + 4)),
                 metadata: m.metadata().map(|v| vec_offset(&old, v)),
                 signature_defs: m.signature_defs().map(|v| vec_offset(&old, v)),
             },
@@ -371,17 +435,28 @@ fn write_opts(
         Opts::Add(act) => {
             let o = AddOptions::create(
                 fb,
-                &AddOptionsArgs { fused_activation_function: act, pot_scale_int16: false },
+                &AddOptionsArgs {
+                    fused_activation_function: act,
+                    pot_scale_int16: false,
+                },
             );
             (BuiltinOptions::AddOptions, Some(o.as_union_value()))
         }
         Opts::Mul(act) => {
-            let o = MulOptions::create(fb, &MulOptionsArgs { fused_activation_function: act });
+            let o = MulOptions::create(
+                fb,
+                &MulOptionsArgs {
+                    fused_activation_function: act,
+                },
+            );
             (BuiltinOptions::MulOptions, Some(o.as_union_value()))
         }
         Opts::MaxMin => {
             let o = MaximumMinimumOptions::create(fb, &MaximumMinimumOptionsArgs {});
-            (BuiltinOptions::MaximumMinimumOptions, Some(o.as_union_value()))
+            (
+                BuiltinOptions::MaximumMinimumOptions,
+                Some(o.as_union_value()),
+            )
         }
         Opts::Depthwise1x1 => {
             let o = DepthwiseConv2DOptions::create(
@@ -396,7 +471,10 @@ fn write_opts(
                     dilation_h_factor: 1,
                 },
             );
-            (BuiltinOptions::DepthwiseConv2DOptions, Some(o.as_union_value()))
+            (
+                BuiltinOptions::DepthwiseConv2DOptions,
+                Some(o.as_union_value()),
+            )
         }
         Opts::Reshape => {
             let o = ReshapeOptions::create(fb, &ReshapeOptionsArgs { new_shape: None });

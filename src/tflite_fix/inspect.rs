@@ -75,11 +75,16 @@ impl ModelInspection {
         for op in &self.ops {
             map.entry(&op.name).or_insert((0, &op.support)).0 += 1;
         }
-        map.into_iter().map(|(k, (n, s))| (k.to_owned(), n, s.clone())).collect()
+        map.into_iter()
+            .map(|(k, (n, s))| (k.to_owned(), n, s.clone()))
+            .collect()
     }
 
     pub fn unsupported(&self) -> Vec<&OpInfo> {
-        self.ops.iter().filter(|o| matches!(o.support, Support::Unsupported(_))).collect()
+        self.ops
+            .iter()
+            .filter(|o| matches!(o.support, Support::Unsupported(_)))
+            .collect()
     }
 }
 
@@ -94,13 +99,19 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<tflite::Model<'_>, TfliteFixError> {
 }
 
 fn dtype_name(t: TensorType) -> String {
-    t.variant_name().map(|s| s.to_lowercase()).unwrap_or_else(|| format!("type{}", t.0))
+    t.variant_name()
+        .map(|s| s.to_lowercase())
+        .unwrap_or_else(|| format!("type{}", t.0))
 }
 
 fn summary(sg: &tflite::SubGraph, ix: i32) -> Result<TensorSummary, TfliteFixError> {
-    let tensors = sg.tensors().ok_or_else(|| TfliteFixError::Parse("subgraph without tensors".into()))?;
+    let tensors = sg
+        .tensors()
+        .ok_or_else(|| TfliteFixError::Parse("subgraph without tensors".into()))?;
     if ix < 0 || ix as usize >= tensors.len() {
-        return Err(TfliteFixError::Parse(format!("tensor index {ix} out of range")));
+        return Err(TfliteFixError::Parse(format!(
+            "tensor index {ix} out of range"
+        )));
     }
     let t = tensors.get(ix as usize);
     let quant = t.quantization().and_then(|q| {
@@ -120,8 +131,14 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ModelInspection, TfliteFixError> {
     let model = parse(bytes)?;
     let subgraphs = model.subgraphs().map(|s| s.len()).unwrap_or(0);
     let sg = model.subgraphs().expect("checked by parse").get(0);
-    let inputs = sg.inputs().map(|v| v.iter().collect::<Vec<_>>()).unwrap_or_default();
-    let outputs = sg.outputs().map(|v| v.iter().collect::<Vec<_>>()).unwrap_or_default();
+    let inputs = sg
+        .inputs()
+        .map(|v| v.iter().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let outputs = sg
+        .outputs()
+        .map(|v| v.iter().collect::<Vec<_>>())
+        .unwrap_or_default();
     let codes = model.operator_codes();
     let mut ops = vec![];
     for (node, op) in sg.operators().into_iter().flatten().enumerate() {
@@ -129,11 +146,19 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ModelInspection, TfliteFixError> {
             .filter(|c| (op.opcode_index() as usize) < c.len())
             .map(|c| c.get(op.opcode_index() as usize))
             .ok_or_else(|| {
-                TfliteFixError::Parse(format!("node {node}: operator code index {} out of range", op.opcode_index()))
+                TfliteFixError::Parse(format!(
+                    "node {node}: operator code index {} out of range",
+                    op.opcode_index()
+                ))
             })?;
         let builtin = resolved_code(&code);
         let (builtin, name) = if builtin == BuiltinOperator::CUSTOM {
-            (None, code.custom_code().unwrap_or("<unnamed custom op>").to_owned())
+            (
+                None,
+                code.custom_code()
+                    .unwrap_or("<unnamed custom op>")
+                    .to_owned(),
+            )
         } else {
             (Some(builtin.0), op_name(builtin))
         };
@@ -142,12 +167,23 @@ pub(crate) fn read(bytes: &[u8]) -> Result<ModelInspection, TfliteFixError> {
             None => Support::Unsupported("custom op".into()),
             Some(_) => Support::Tract,
         };
-        ops.push(OpInfo { node, builtin, name, support });
+        ops.push(OpInfo {
+            node,
+            builtin,
+            name,
+            support,
+        });
     }
     Ok(ModelInspection {
         subgraphs,
-        inputs: inputs.iter().map(|&i| summary(&sg, i)).collect::<Result<_, _>>()?,
-        outputs: outputs.iter().map(|&i| summary(&sg, i)).collect::<Result<_, _>>()?,
+        inputs: inputs
+            .iter()
+            .map(|&i| summary(&sg, i))
+            .collect::<Result<_, _>>()?,
+        outputs: outputs
+            .iter()
+            .map(|&i| summary(&sg, i))
+            .collect::<Result<_, _>>()?,
         ops,
     })
 }

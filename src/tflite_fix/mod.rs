@@ -13,6 +13,9 @@ mod editor;
 pub mod inspect;
 mod tract_0_23_9;
 
+#[cfg(test)]
+mod tests;
+
 pub use inspect::{ModelInspection, OpInfo, Support, TensorSummary};
 
 use tract_tflite::prelude::{Framework, TypedModel};
@@ -71,7 +74,11 @@ impl FixReport {
                 None => counts.push((fix, 1)),
             }
         }
-        counts.iter().map(|(f, n)| format!("{f} x{n}")).collect::<Vec<_>>().join(", ")
+        counts
+            .iter()
+            .map(|(f, n)| format!("{f} x{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -87,7 +94,9 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
         let ins = op.inputs().into_iter().flatten();
         let outs = op.outputs().into_iter().flatten();
         if let Some(bad) = ins.chain(outs).find(|&t| t < -1 || t >= n_tensors) {
-            return Err(TfliteFixError::Parse(format!("node {node}: tensor index {bad} out of range")));
+            return Err(TfliteFixError::Parse(format!(
+                "node {node}: tensor index {bad} out of range"
+            )));
         }
         let code = resolved_code(&codes.get(op.opcode_index() as usize));
         if code == BuiltinOperator::CUSTOM {

@@ -78,11 +78,16 @@ const TRACT_BUILTINS: &[BuiltinOperator] = &[
 
 /// Rewrites original operator `node` into `ed` (or keeps it). Returns the support
 /// class; `Unsupported` leaves the editor in an unspecified state for that node.
-pub(crate) fn rewrite(ed: &mut Editor, node: usize, op: &tflite::Operator, code: BuiltinOperator) -> Support {
-    if code != BuiltinOperator::FULLY_CONNECTED {
-        if let Err(why) = optional_inputs(op) {
-            return Support::Unsupported(why);
-        }
+pub(crate) fn rewrite(
+    ed: &mut Editor,
+    node: usize,
+    op: &tflite::Operator,
+    code: BuiltinOperator,
+) -> Support {
+    if code != BuiltinOperator::FULLY_CONNECTED
+        && let Err(why) = optional_inputs(op)
+    {
+        return Support::Unsupported(why);
     }
     let result = match code {
         BuiltinOperator::DEQUANTIZE => dequantize_constant(ed, op).map(Some),
@@ -126,8 +131,12 @@ fn numel(shape: &[i32]) -> i64 {
 /// the f32 constant it computes: tract-tflite 0.23.9 has no DEQUANTIZE importer.
 fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String> {
     let (i, o) = io(op);
-    let (&[x], &[y]) = (&i[..], &o[..]) else { return Err("DEQUANTIZE needs 1 input, 1 output".into()) };
-    let data = ed.const_data(x).ok_or("DEQUANTIZE of a computed tensor (only constants are folded)")?;
+    let (&[x], &[y]) = (&i[..], &o[..]) else {
+        return Err("DEQUANTIZE needs 1 input, 1 output".into());
+    };
+    let data = ed
+        .const_data(x)
+        .ok_or("DEQUANTIZE of a computed tensor (only constants are folded)")?;
     let t = ed.tensor(x);
     let n = numel(&ed.shape(x)) as usize;
     let values: Vec<f32> = match t.type_() {
@@ -136,20 +145,34 @@ fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'stati
             .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
             .collect(),
         TensorType::INT8 | TensorType::UINT8 if data.len() == n => {
-            let q = t.quantization().ok_or("quantised constant without quantisation")?;
-            let (scale, zp) = (q.scale().ok_or("no scale")?, q.zero_point().ok_or("no zero point")?);
+            let q = t
+                .quantization()
+                .ok_or("quantised constant without quantisation")?;
+            let (scale, zp) = (
+                q.scale().ok_or("no scale")?,
+                q.zero_point().ok_or("no zero point")?,
+            );
             if scale.is_empty() || scale.len() != zp.len() {
                 return Err("inconsistent scale / zero point".into());
             }
             let shape = ed.shape(x);
             let axis = q.quantized_dimension() as usize;
             // Elements per step of the quantised axis (1 scale per tensor otherwise).
-            let inner: usize = shape.get(axis + 1..).unwrap_or(&[]).iter().map(|&d| d as usize).product();
+            let inner: usize = shape
+                .get(axis + 1..)
+                .unwrap_or(&[])
+                .iter()
+                .map(|&d| d as usize)
+                .product();
             let signed = t.type_() == TensorType::INT8;
             data.iter()
                 .enumerate()
                 .map(|(ix, &b)| {
-                    let c = if scale.len() == 1 { 0 } else { (ix / inner.max(1)) % scale.len() };
+                    let c = if scale.len() == 1 {
+                        0
+                    } else {
+                        (ix / inner.max(1)) % scale.len()
+                    };
                     let q = if signed { b as i8 as f32 } else { b as f32 };
                     (q - zp.get(c) as f32) * scale.get(c)
                 })
@@ -177,17 +200,33 @@ fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'stati
 /// four ops import in tract-tflite 0.23.9, which has no PRELU.
 fn prelu(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String> {
     let (i, o) = io(op);
-    let (&[x, alpha], &[y]) = (&i[..], &o[..]) else { return Err("PRELU needs 2 inputs, 1 output".into()) };
+    let (&[x, alpha], &[y]) = (&i[..], &o[..]) else {
+        return Err("PRELU needs 2 inputs, 1 output".into());
+    };
     if ed.tensor(x).type_() != TensorType::FLOAT32 {
         return Err("quantised PRELU".into());
     }
     let shape = ed.shape(y);
-    let zero = ed.add_const_f32(format!("{}.zero", ed.tensor(y).name().unwrap_or("prelu")), vec![], &[0.0]);
+    let zero = ed.add_const_f32(
+        format!("{}.zero", ed.tensor(y).name().unwrap_or("prelu")),
+        vec![],
+        &[0.0],
+    );
     let pos = ed.add_f32(y, "pos", shape.clone());
     let neg = ed.add_f32(y, "neg", shape.clone());
     let scaled = ed.add_f32(y, "scaled", shape);
-    ed.push_op(NewOp { code: BuiltinOperator::RELU, inputs: vec![x], outputs: vec![pos], opts: Opts::None });
-    ed.push_op(NewOp { code: BuiltinOperator::MINIMUM, inputs: vec![x, zero], outputs: vec![neg], opts: Opts::MaxMin });
+    ed.push_op(NewOp {
+        code: BuiltinOperator::RELU,
+        inputs: vec![x],
+        outputs: vec![pos],
+        opts: Opts::None,
+    });
+    ed.push_op(NewOp {
+        code: BuiltinOperator::MINIMUM,
+        inputs: vec![x, zero],
+        outputs: vec![neg],
+        opts: Opts::MaxMin,
+    });
     ed.push_op(NewOp {
         code: BuiltinOperator::MUL,
         inputs: vec![neg, alpha],
@@ -225,13 +264,19 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
     }
     let (outs, k) = (ws[0], ws[1]);
     if k <= 0 || numel(&xs) % k as i64 != 0 {
-        return Err(format!("FULLY_CONNECTED input {xs:?} does not flatten to [-1, {k}]"));
+        return Err(format!(
+            "FULLY_CONNECTED input {xs:?} does not flatten to [-1, {k}]"
+        ));
     }
     let m = (numel(&xs) / k as i64) as i32;
     let bias = if bias >= 0 {
         bias
     } else {
-        ed.add_const_f32(format!("{}.zero_bias", ed.tensor(y).name().unwrap_or("fc")), vec![outs], &vec![0.0; outs as usize])
+        ed.add_const_f32(
+            format!("{}.zero_bias", ed.tensor(y).name().unwrap_or("fc")),
+            vec![outs],
+            &vec![0.0; outs as usize],
+        )
     };
     let like = |ed: &Editor, t: i32, shape: Vec<i32>, suffix: &str| {
         let src = ed.tensor(t);
@@ -240,16 +285,26 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
             shape,
             ty: src.type_(),
             buffer: 0,
-            quant: src.quantization().and_then(|q| Some((q.scale()?.get(0), q.zero_point()?.get(0)))),
+            quant: src
+                .quantization()
+                .and_then(|q| Some((q.scale()?.get(0), q.zero_point()?.get(0)))),
         }
     };
     let x2 = if xs.len() == 2 {
         x
     } else {
-        let shape = ed.add_const_i32(format!("{}.flat_shape", ed.tensor(x).name().unwrap_or("fc")), &[m, k]);
+        let shape = ed.add_const_i32(
+            format!("{}.flat_shape", ed.tensor(x).name().unwrap_or("fc")),
+            &[m, k],
+        );
         let t = like(ed, x, vec![m, k], "flat");
         let x2 = ed.add_tensor(t);
-        ed.push_op(NewOp { code: BuiltinOperator::RESHAPE, inputs: vec![x, shape], outputs: vec![x2], opts: Opts::Reshape });
+        ed.push_op(NewOp {
+            code: BuiltinOperator::RESHAPE,
+            inputs: vec![x, shape],
+            outputs: vec![x2],
+            opts: Opts::Reshape,
+        });
         x2
     };
     let y2 = if ys.len() == 2 {
@@ -265,8 +320,16 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
         opts: ed.original_opts(op),
     });
     if y2 != y {
-        let shape = ed.add_const_i32(format!("{}.shape", ed.tensor(y).name().unwrap_or("fc")), &ys);
-        ed.push_op(NewOp { code: BuiltinOperator::RESHAPE, inputs: vec![y2, shape], outputs: vec![y], opts: Opts::Reshape });
+        let shape = ed.add_const_i32(
+            format!("{}.shape", ed.tensor(y).name().unwrap_or("fc")),
+            &ys,
+        );
+        ed.push_op(NewOp {
+            code: BuiltinOperator::RESHAPE,
+            inputs: vec![y2, shape],
+            outputs: vec![y],
+            opts: Opts::Reshape,
+        });
     }
     Ok(Some("fully-connected-reshape"))
 }
@@ -275,7 +338,9 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
 /// float results to integers. Float MEAN becomes SUM then MUL by 1/N.
 fn float_mean(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
     let (i, o) = io(op);
-    let (&[x, axes], &[y]) = (&i[..], &o[..]) else { return Err("MEAN needs 2 inputs, 1 output".into()) };
+    let (&[x, axes], &[y]) = (&i[..], &o[..]) else {
+        return Err("MEAN needs 2 inputs, 1 output".into());
+    };
     if ed.tensor(x).type_() != TensorType::FLOAT32 {
         return Ok(None);
     }
@@ -297,8 +362,17 @@ fn float_mean(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static 
     }
     let ys = ed.shape(y);
     let sum = ed.add_f32(y, "sum", ys);
-    let recip = ed.add_const_f32(format!("{}.recip_n", ed.tensor(y).name().unwrap_or("mean")), vec![], &[1.0 / n as f32]);
-    ed.push_op(NewOp { code: BuiltinOperator::SUM, inputs: vec![x, axes], outputs: vec![sum], opts: ed.original_opts(op) });
+    let recip = ed.add_const_f32(
+        format!("{}.recip_n", ed.tensor(y).name().unwrap_or("mean")),
+        vec![],
+        &[1.0 / n as f32],
+    );
+    ed.push_op(NewOp {
+        code: BuiltinOperator::SUM,
+        inputs: vec![x, axes],
+        outputs: vec![sum],
+        opts: ed.original_opts(op),
+    });
     ed.push_op(NewOp {
         code: BuiltinOperator::MUL,
         inputs: vec![sum, recip],
@@ -316,19 +390,25 @@ fn float_mean(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static 
 /// range exceeds the output's saturates there, as the sum would in TFLite.
 fn quantized_add(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
     let (i, o) = io(op);
-    let (&[a, b], &[y]) = (&i[..], &o[..]) else { return Err("ADD needs 2 inputs, 1 output".into()) };
+    let (&[a, b], &[y]) = (&i[..], &o[..]) else {
+        return Err("ADD needs 2 inputs, 1 output".into());
+    };
     let ty = ed.tensor(y).type_();
     if ty != TensorType::INT8 && ty != TensorType::UINT8 {
         return Ok(None);
     }
-    let out_q = ed.quant(y).ok_or("ADD with per-channel or missing output quantisation")?;
+    let out_q = ed
+        .quant(y)
+        .ok_or("ADD with per-channel or missing output quantisation")?;
     let (qa, qb) = (ed.quant(a), ed.quant(b));
     if qa == Some(out_q) && qb == Some(out_q) {
         return Ok(None);
     }
     let mut inputs = vec![];
     for x in [a, b] {
-        let qx = ed.quant(x).ok_or("ADD input with per-channel or missing quantisation")?;
+        let qx = ed
+            .quant(x)
+            .ok_or("ADD input with per-channel or missing quantisation")?;
         if qx == out_q || ed.tensor(x).type_() != ty {
             if qx != out_q {
                 return Err("ADD of mixed int8/uint8 inputs".into());
@@ -338,13 +418,21 @@ fn quantized_add(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'stat
         }
         let shape = ed.shape(x);
         if shape.len() != 4 {
-            return Err(format!("quantised ADD with differing scales on a rank-{} input", shape.len()));
+            return Err(format!(
+                "quantised ADD with differing scales on a rank-{} input",
+                shape.len()
+            ));
         }
         let c = shape[3];
         let name = ed.tensor(x).name().unwrap_or("add_in").to_owned();
-        let one = if ty == TensorType::INT8 { 1u8 } else { 1 };
-        // Weight real value 1 = (1 - 0) * 1.0; uint8 weights get the same encoding.
-        let w = ed.add_const(format!("{name}.requant_w"), vec![1, 1, 1, c], ty, vec![one; c as usize], Some((1.0, 0)));
+        // Weight real value 1 = (1 - 0) * 1.0, the same byte in int8 and uint8.
+        let w = ed.add_const(
+            format!("{name}.requant_w"),
+            vec![1, 1, 1, c],
+            ty,
+            vec![1u8; c as usize],
+            Some((1.0, 0)),
+        );
         let bias = ed.add_const(
             format!("{name}.requant_b"),
             vec![c],
@@ -352,10 +440,26 @@ fn quantized_add(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'stat
             vec![0; 4 * c as usize],
             Some((qx.0, 0)),
         );
-        let t = ed.add_tensor(NewTensor { name: format!("{name}.requant"), shape, ty, buffer: 0, quant: Some(out_q) });
-        ed.push_op(NewOp { code: BuiltinOperator::DEPTHWISE_CONV_2D, inputs: vec![x, w, bias], outputs: vec![t], opts: Opts::Depthwise1x1 });
+        let t = ed.add_tensor(NewTensor {
+            name: format!("{name}.requant"),
+            shape,
+            ty,
+            buffer: 0,
+            quant: Some(out_q),
+        });
+        ed.push_op(NewOp {
+            code: BuiltinOperator::DEPTHWISE_CONV_2D,
+            inputs: vec![x, w, bias],
+            outputs: vec![t],
+            opts: Opts::Depthwise1x1,
+        });
         inputs.push(t);
     }
-    ed.push_op(NewOp { code: BuiltinOperator::ADD, inputs, outputs: vec![y], opts: ed.original_opts(op) });
+    ed.push_op(NewOp {
+        code: BuiltinOperator::ADD,
+        inputs,
+        outputs: vec![y],
+        opts: ed.original_opts(op),
+    });
     Ok(Some("quantized-add-requantize"))
 }
