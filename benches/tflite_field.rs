@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use edgemark::tflite_fix::load_tflite;
 use anyhow::Context;
+use edgemark::tflite_fix::load_tflite;
 use tract_onnx::prelude::*;
 
 const WARMUP: usize = 5;

@@ -71,6 +71,7 @@ enum O {
     None,
     Add,
     Fc,
+    Conv,
     Reducer { keep_dims: bool },
 }
 
@@ -171,6 +172,20 @@ fn build(
                     BuiltinOptions::FullyConnectedOptions,
                     Some(a.as_union_value()),
                 )
+            }
+            O::Conv => {
+                let a = tflite::Conv2DOptions::create(
+                    &mut fb,
+                    &tflite::Conv2DOptionsArgs {
+                        padding: tflite::Padding::VALID,
+                        stride_w: 1,
+                        stride_h: 1,
+                        dilation_w_factor: 1,
+                        dilation_h_factor: 1,
+                        ..Default::default()
+                    },
+                );
+                (BuiltinOptions::Conv2DOptions, Some(a.as_union_value()))
             }
             O::Reducer { keep_dims } => {
                 let a = ReducerOptions::create(&mut fb, &ReducerOptionsArgs { keep_dims });
@@ -493,7 +508,7 @@ fn fully_connected_with_4d_input_and_no_bias() {
     );
     let x = ramp(8, 0.3, -1.0);
     let (out, report) = run(&bytes, vec![Tensor::from_shape(&[1, 2, 2, 2], &x).unwrap()]);
-    assert_eq!(report.summary(), "fully-connected-reshape x1");
+    assert_eq!(report.summary(), "fully-connected x1");
     let want: Vec<f32> = (0..3)
         .map(|o| (0..8).map(|k| x[k] * w[o * 8 + k]).sum())
         .collect();
@@ -672,4 +687,89 @@ fn garbage_is_an_error_not_a_panic() {
         Err(TfliteFixError::Parse(_))
     ));
     assert!(inspect(&[]).is_err());
+}
+
+fn per_channel_i8(name: &'static str, shape: &[i32], q: &[i8], scales: &[f32]) -> T {
+    T {
+        name,
+        shape: shape.to_vec(),
+        ty: TensorType::INT8,
+        data: Some(q.iter().map(|&v| v as u8).collect()),
+        quant: Some((scales.to_vec(), vec![0; scales.len()], 0)),
+    }
+}
+
+#[test]
+fn hybrid_conv_weights_are_dequantised_at_load() {
+    // 1x1 CONV_2D, 2 output channels with their own scale, over 3 input channels.
+    let q: [i8; 6] = [10, -20, 30, -128, 127, 1];
+    let scales = [0.01f32, 0.05];
+    let b = [0.5f32, -0.25];
+    let tensors = [
+        act("x", &[1, 2, 2, 3]),
+        per_channel_i8("w", &[2, 1, 1, 3], &q, &scales),
+        f32_const("b", &[2], &b),
+        act("y", &[1, 2, 2, 2]),
+    ];
+    let bytes = build(
+        &tensors,
+        &[op(BuiltinOperator::CONV_2D, &[0, 1, 2], &[3], O::Conv)],
+        &[0],
+        &[3],
+        false,
+    );
+    let x = ramp(12, 0.25, -1.5);
+    let input = || Tensor::from_shape(&[1, 2, 2, 3], &x).unwrap();
+    assert!(tract_alone(&bytes, vec![input()]).is_err());
+    let (out, report) = run(&bytes, vec![input()]);
+    assert_eq!(report.summary(), "hybrid-weights-to-f32 x1");
+    let want: Vec<f32> = (0..4)
+        .flat_map(|p| {
+            let x = &x;
+            (0..2).map(move |o| {
+                b[o] + (0..3)
+                    .map(|c| x[p * 3 + c] * q[o * 3 + c] as f32 * scales[o])
+                    .sum::<f32>()
+            })
+        })
+        .collect();
+    assert_close(&floats(&out[0]), &want, 1e-5);
+}
+
+#[test]
+fn hybrid_fully_connected_weights_are_dequantised_at_load() {
+    let q: [i8; 6] = [10, -20, 30, -128, 127, 1];
+    let scales = [0.01f32, 0.05];
+    let b = [0.5f32, -0.25];
+    let tensors = [
+        act("x", &[1, 3]),
+        per_channel_i8("w", &[2, 3], &q, &scales),
+        f32_const("b", &[2], &b),
+        act("y", &[1, 2]),
+    ];
+    let bytes = build(
+        &tensors,
+        &[op(
+            BuiltinOperator::FULLY_CONNECTED,
+            &[0, 1, 2],
+            &[3],
+            O::Fc,
+        )],
+        &[0],
+        &[3],
+        false,
+    );
+    let x = [0.5f32, -1.0, 2.0];
+    let input = || Tensor::from_shape(&[1, 3], &x).unwrap();
+    assert!(tract_alone(&bytes, vec![input()]).is_err());
+    let (out, report) = run(&bytes, vec![input()]);
+    assert_eq!(report.summary(), "fully-connected x1");
+    let want: Vec<f32> = (0..2)
+        .map(|o| {
+            b[o] + (0..3)
+                .map(|c| x[c] * q[o * 3 + c] as f32 * scales[o])
+                .sum::<f32>()
+        })
+        .collect();
+    assert_close(&floats(&out[0]), &want, 1e-5);
 }

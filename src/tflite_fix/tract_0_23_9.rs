@@ -95,6 +95,7 @@ pub(crate) fn rewrite(
         BuiltinOperator::FULLY_CONNECTED => fully_connected(ed, op),
         BuiltinOperator::MEAN => float_mean(ed, op),
         BuiltinOperator::ADD => quantized_add(ed, op),
+        BuiltinOperator::CONV_2D | BuiltinOperator::DEPTHWISE_CONV_2D => hybrid_conv(ed, op, code),
         _ if TRACT_BUILTINS.contains(&code) => Ok(None),
         _ => Err("no importer in tract-tflite 0.23.9".to_owned()),
     };
@@ -134,12 +135,34 @@ fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'stati
     let (&[x], &[y]) = (&i[..], &o[..]) else {
         return Err("DEQUANTIZE needs 1 input, 1 output".into());
     };
-    let data = ed
-        .const_data(x)
-        .ok_or("DEQUANTIZE of a computed tensor (only constants are folded)")?;
+    if ed.const_data(x).is_none() {
+        return Err("DEQUANTIZE of a computed tensor (only constants are folded)".into());
+    }
+    let values = dequantized_values(ed, x)?;
+    let out = ed.tensor(y);
+    let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let buffer = ed.add_buffer(bytes);
+    ed.replace_tensor(
+        y,
+        NewTensor {
+            name: out.name().unwrap_or("dequantized").to_owned(),
+            shape: ed.shape(y),
+            ty: TensorType::FLOAT32,
+            buffer,
+            quant: None,
+        },
+    );
+    Ok("dequantize-constant")
+}
+
+/// The f32 values of a constant fp16, int8 or uint8 tensor (per-tensor or per-axis
+/// quantisation), as TFLite's DEQUANTIZE computes them.
+fn dequantized_values(ed: &Editor, x: i32) -> Result<Vec<f32>, String> {
+    let data = ed.const_data(x).ok_or("not a constant")?;
     let t = ed.tensor(x);
-    let n = numel(&ed.shape(x)) as usize;
-    let values: Vec<f32> = match t.type_() {
+    let shape = ed.shape(x);
+    let n = numel(&shape) as usize;
+    Ok(match t.type_() {
         TensorType::FLOAT16 if data.len() == 2 * n => data
             .chunks_exact(2)
             .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
@@ -155,7 +178,6 @@ fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'stati
             if scale.is_empty() || scale.len() != zp.len() {
                 return Err("inconsistent scale / zero point".into());
             }
-            let shape = ed.shape(x);
             let axis = q.quantized_dimension() as usize;
             // Elements per step of the quantised axis (1 scale per tensor otherwise).
             let inner: usize = shape
@@ -178,22 +200,49 @@ fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'stati
                 })
                 .collect()
         }
-        other => return Err(format!("DEQUANTIZE of a {other:?} constant")),
-    };
-    let out = ed.tensor(y);
-    let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let buffer = ed.add_buffer(bytes);
-    ed.replace_tensor(
-        y,
-        NewTensor {
-            name: out.name().unwrap_or("dequantized").to_owned(),
-            shape: ed.shape(y),
-            ty: TensorType::FLOAT32,
-            buffer,
-            quant: None,
-        },
-    );
-    Ok("dequantize-constant")
+        other => {
+            return Err(format!(
+                "constant of type {other:?} with {} bytes for {n} elements",
+                data.len()
+            ));
+        }
+    })
+}
+
+/// An f32 constant holding the dequantised values of constant `w`.
+fn float_constant(ed: &mut Editor, w: i32) -> Result<i32, String> {
+    let values = dequantized_values(ed, w)?;
+    let name = format!("{}.f32", ed.tensor(w).name().unwrap_or("weights"));
+    let shape = ed.shape(w);
+    Ok(ed.add_const_f32(name, shape, &values))
+}
+
+fn is_hybrid(ed: &Editor, x: i32, w: i32) -> bool {
+    ed.tensor(x).type_() == TensorType::FLOAT32
+        && matches!(ed.tensor(w).type_(), TensorType::INT8 | TensorType::UINT8)
+}
+
+/// Hybrid ("dynamic range") CONV_2D / DEPTHWISE_CONV_2D: float activations with
+/// int8 weights, which tract-tflite 0.23.9 rejects. The weights are dequantised
+/// once at load and the convolution runs in f32 (TFLite's hybrid kernels quantise
+/// activations on the fly instead, so they are the less exact of the two).
+fn hybrid_conv(
+    ed: &mut Editor,
+    op: &tflite::Operator,
+    code: BuiltinOperator,
+) -> Result<Option<&'static str>, String> {
+    let (mut i, o) = io(op);
+    if i.len() < 2 || !is_hybrid(ed, i[0], i[1]) {
+        return Ok(None);
+    }
+    i[1] = float_constant(ed, i[1])?;
+    ed.push_op(NewOp {
+        code,
+        inputs: i,
+        outputs: o,
+        opts: ed.original_opts(op),
+    });
+    Ok(Some("hybrid-weights-to-f32"))
 }
 
 /// PRELU(x, a) = RELU(x) + a * MINIMUM(x, 0): exact in f32 (one term is 0), and all
@@ -242,9 +291,10 @@ fn prelu(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String>
     Ok("prelu")
 }
 
-/// tract-tflite 0.23.9 takes FULLY_CONNECTED only with a 2-D input, 2-D output and a
-/// bias; TFLite flattens any input to [-1, K]. Reshape around it and supply a zero
-/// bias when omitted (float only).
+/// tract-tflite 0.23.9 takes FULLY_CONNECTED only with a 2-D input, 2-D output, a
+/// bias, and weights of the input's type; TFLite flattens any input to [-1, K].
+/// Reshape around it, supply a zero bias when omitted (float only), and dequantise
+/// int8 weights of a hybrid (float activations) layer at load.
 fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
     let (i, o) = io(op);
     let (&[x, w, ref rest @ ..], &[y]) = (&i[..], &o[..]) else {
@@ -255,9 +305,11 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
         return Err("FULLY_CONNECTED without input or weights".into());
     }
     let (xs, ws, ys) = (ed.shape(x), ed.shape(w), ed.shape(y));
-    if xs.len() == 2 && ys.len() == 2 && bias >= 0 {
+    let hybrid = is_hybrid(ed, x, w);
+    if xs.len() == 2 && ys.len() == 2 && bias >= 0 && !hybrid {
         return Ok(None);
     }
+    let w = if hybrid { float_constant(ed, w)? } else { w };
     let float = ed.tensor(x).type_() == TensorType::FLOAT32;
     if ws.len() != 2 || (bias < 0 && !float) {
         return Err("FULLY_CONNECTED with this weight shape / missing quantised bias".into());
@@ -331,7 +383,7 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
             opts: Opts::Reshape,
         });
     }
-    Ok(Some("fully-connected-reshape"))
+    Ok(Some("fully-connected"))
 }
 
 /// tract-tflite 0.23.9 imports MEAN as a sum scaled by a `quant::scale` that rounds
