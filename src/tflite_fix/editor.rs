@@ -13,11 +13,11 @@
 use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, UnionWIPOffset, Vector, WIPOffset};
 use tract_tflite::tflite::{
     self, ActivationFunctionType, AddOptions, AddOptionsArgs, Buffer, BufferArgs, BuiltinOperator,
-    BuiltinOptions, DepthwiseConv2DOptions, DepthwiseConv2DOptionsArgs, MaximumMinimumOptions,
-    MaximumMinimumOptionsArgs, Model, ModelArgs, MulOptions, MulOptionsArgs, Operator,
-    OperatorArgs, OperatorCode, OperatorCodeArgs, Padding, QuantizationParameters,
-    QuantizationParametersArgs, ReshapeOptions, ReshapeOptionsArgs, SubGraph, SubGraphArgs, Tensor,
-    TensorArgs, TensorType,
+    BuiltinOptions, Conv2DOptions, Conv2DOptionsArgs, DepthwiseConv2DOptions,
+    DepthwiseConv2DOptionsArgs, MaximumMinimumOptions, MaximumMinimumOptionsArgs, Model, ModelArgs,
+    MulOptions, MulOptionsArgs, Operator, OperatorArgs, OperatorCode, OperatorCodeArgs, Padding,
+    QuantizationParameters, QuantizationParametersArgs, ReshapeOptions, ReshapeOptionsArgs,
+    SubGraph, SubGraphArgs, Tensor, TensorArgs, TensorType,
 };
 
 use super::inspect::resolved_code;
@@ -32,6 +32,8 @@ pub(crate) struct NewTensor {
     pub buffer: u32,
     /// Per-tensor (scale, zero point).
     pub quant: Option<(f32, i64)>,
+    /// Instead of `quant`: reuse this original tensor's quantisation (per-axis too).
+    pub quant_of: Option<i32>,
 }
 
 /// Options of the operators rewrites emit.
@@ -49,6 +51,8 @@ pub(crate) enum Opts {
     Reshape,
     /// DEPTHWISE_CONV_2D with a 1x1 kernel, stride 1: a per-channel requantisation.
     Depthwise1x1,
+    /// CONV_2D with a 1x1 kernel, stride 1 (a FULLY_CONNECTED over the width axis).
+    Conv1x1(ActivationFunctionType),
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +149,7 @@ impl<'a> Editor<'a> {
             ty: TensorType::FLOAT32,
             buffer,
             quant: None,
+            quant_of: None,
         })
     }
 
@@ -163,6 +168,7 @@ impl<'a> Editor<'a> {
             ty,
             buffer,
             quant,
+            quant_of: None,
         })
     }
 
@@ -183,6 +189,7 @@ impl<'a> Editor<'a> {
             ty: TensorType::INT32,
             buffer,
             quant: None,
+            quant_of: None,
         })
     }
 
@@ -195,6 +202,7 @@ impl<'a> Editor<'a> {
             ty: TensorType::FLOAT32,
             buffer: 0,
             quant: None,
+            quant_of: None,
         })
     }
 
@@ -305,11 +313,15 @@ impl<'a> Editor<'a> {
             .iter()
             .map(|t| WIPOffset::new(old_table(t._tab.loc())))
             .collect();
+        let original_quant = |t: &NewTensor| {
+            let q = orig_tensors.get(t.quant_of? as usize).quantization()?;
+            Some(WIPOffset::new(old_table(q._tab.loc())))
+        };
         for (ix, t) in &self.replaced {
-            tensors[*ix] = write_tensor(&mut fb, t);
+            tensors[*ix] = write_tensor(&mut fb, t, original_quant(t));
         }
         for t in &self.added {
-            let w = write_tensor(&mut fb, t);
+            let w = write_tensor(&mut fb, t, original_quant(t));
             tensors.push(w);
         }
 
@@ -388,7 +400,11 @@ impl<'a> Editor<'a> {
     }
 }
 
-fn write_tensor<'f>(fb: &mut FlatBufferBuilder<'f>, t: &NewTensor) -> WIPOffset<Tensor<'f>> {
+fn write_tensor<'f>(
+    fb: &mut FlatBufferBuilder<'f>,
+    t: &NewTensor,
+    original_quant: Option<WIPOffset<QuantizationParameters<'f>>>,
+) -> WIPOffset<Tensor<'f>> {
     let shape = fb.create_vector(&t.shape);
     let name = fb.create_string(&t.name);
     let quantization = t.quant.map(|(s, z)| {
@@ -410,7 +426,7 @@ fn write_tensor<'f>(fb: &mut FlatBufferBuilder<'f>, t: &NewTensor) -> WIPOffset<
             type_: t.ty,
             buffer: t.buffer,
             name: Some(name),
-            quantization,
+            quantization: original_quant.or(quantization),
             ..Default::default()
         },
     )
@@ -457,6 +473,20 @@ fn write_opts(
                 BuiltinOptions::MaximumMinimumOptions,
                 Some(o.as_union_value()),
             )
+        }
+        Opts::Conv1x1(act) => {
+            let o = Conv2DOptions::create(
+                fb,
+                &Conv2DOptionsArgs {
+                    padding: Padding::VALID,
+                    stride_w: 1,
+                    stride_h: 1,
+                    fused_activation_function: act,
+                    dilation_w_factor: 1,
+                    dilation_h_factor: 1,
+                },
+            );
+            (BuiltinOptions::Conv2DOptions, Some(o.as_union_value()))
         }
         Opts::Depthwise1x1 => {
             let o = DepthwiseConv2DOptions::create(

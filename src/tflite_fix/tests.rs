@@ -773,3 +773,77 @@ fn hybrid_fully_connected_weights_are_dequantised_at_load() {
         .collect();
     assert_close(&floats(&out[0]), &want, 1e-5);
 }
+
+fn q8_ref_fc(
+    x: &[i8],
+    qx: (f32, i64),
+    w: &[i8],
+    ws: &[f32],
+    b: &[i32],
+    qy: (f32, i64),
+    k: usize,
+) -> Vec<i8> {
+    (0..ws.len())
+        .map(|o| {
+            let acc: i64 = (0..k)
+                .map(|c| (x[c] as i64 - qx.1) * w[o * k + c] as i64)
+                .sum::<i64>()
+                + b[o] as i64;
+            let r = (acc as f64 * qx.0 as f64 * ws[o] as f64 / qy.0 as f64).round() as i64 + qy.1;
+            r.clamp(-128, 127) as i8
+        })
+        .collect()
+}
+
+#[test]
+fn per_channel_int8_fully_connected() {
+    let (qx, qy) = ((0.05f32, 3i64), (0.07f32, -5i64));
+    let w: [i8; 6] = [10, -20, 30, -128, 127, 1];
+    let ws = [0.01f32, 0.05];
+    let b = [100i32, -300];
+    let bias = T {
+        name: "b",
+        shape: vec![2],
+        ty: TensorType::INT32,
+        data: Some(b.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        quant: Some((ws.iter().map(|s| s * qx.0).collect(), vec![0, 0], 0)),
+    };
+    let tensors = [
+        q8("x", &[1, 3], qx.0, qx.1),
+        per_channel_i8("w", &[2, 3], &w, &ws),
+        bias,
+        q8("y", &[1, 2], qy.0, qy.1),
+    ];
+    let bytes = build(
+        &tensors,
+        &[op(
+            BuiltinOperator::FULLY_CONNECTED,
+            &[0, 1, 2],
+            &[3],
+            O::Fc,
+        )],
+        &[0],
+        &[3],
+        false,
+    );
+    let x: [i8; 3] = [50, -70, 100];
+    let input = || Tensor::from_shape(&[1, 3], &x).unwrap();
+    let alone = tract_alone(&bytes, vec![input()]);
+    eprintln!("tract alone: {:?}", alone.as_ref().map(|o| o[0].clone()));
+    let (out, report) = run(&bytes, vec![input()]);
+    eprintln!("{}", report.summary());
+    let got = out[0]
+        .try_as_plain_ram()
+        .unwrap()
+        .as_slice::<i8>()
+        .unwrap()
+        .to_vec();
+    let want = q8_ref_fc(&x, qx, &w, &ws, &b, qy, 3);
+    eprintln!("got {got:?} want {want:?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            (*g as i32 - *w as i32).abs() <= 1,
+            "got {got:?}, want {want:?}"
+        );
+    }
+}

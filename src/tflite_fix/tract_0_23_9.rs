@@ -150,6 +150,7 @@ fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'stati
             ty: TensorType::FLOAT32,
             buffer,
             quant: None,
+            quant_of: None,
         },
     );
     Ok("dequantize-constant")
@@ -305,6 +306,15 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
         return Err("FULLY_CONNECTED without input or weights".into());
     }
     let (xs, ws, ys) = (ed.shape(x), ed.shape(w), ed.shape(y));
+    let quantized = matches!(ed.tensor(x).type_(), TensorType::INT8 | TensorType::UINT8);
+    let per_channel = ed
+        .tensor(w)
+        .quantization()
+        .and_then(|q| q.scale())
+        .is_some_and(|s| s.len() > 1);
+    if quantized && per_channel {
+        return fc_as_conv(ed, op, [x, w, bias, y]).map(Some);
+    }
     let hybrid = is_hybrid(ed, x, w);
     if xs.len() == 2 && ys.len() == 2 && bias >= 0 && !hybrid {
         return Ok(None);
@@ -337,9 +347,8 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
             shape,
             ty: src.type_(),
             buffer: 0,
-            quant: src
-                .quantization()
-                .and_then(|q| Some((q.scale()?.get(0), q.zero_point()?.get(0)))),
+            quant: None,
+            quant_of: Some(t),
         }
     };
     let x2 = if xs.len() == 2 {
@@ -384,6 +393,75 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
         });
     }
     Ok(Some("fully-connected"))
+}
+
+/// Per-channel int8 FULLY_CONNECTED: tract-tflite 0.23.9 wires it as an EinSum that
+/// wants one weight scale. As a 1x1 CONV_2D over a [1, 1, M, K] view of the input
+/// (whose per-channel path works), with the weights' bytes and quantisation reused
+/// under the shape [O, 1, 1, K].
+fn fc_as_conv(
+    ed: &mut Editor,
+    op: &tflite::Operator,
+    [x, w, bias, y]: [i32; 4],
+) -> Result<&'static str, String> {
+    if bias < 0 {
+        return Err("per-channel int8 FULLY_CONNECTED without bias".into());
+    }
+    let (xs, ws, ys) = (ed.shape(x), ed.shape(w), ed.shape(y));
+    let act = op
+        .builtin_options_as_fully_connected_options()
+        .ok_or("FULLY_CONNECTED without its options")?
+        .fused_activation_function();
+    let &[outs, k] = &ws[..] else {
+        return Err(format!("FULLY_CONNECTED weights of shape {ws:?}"));
+    };
+    if k <= 0 || numel(&xs) % k as i64 != 0 {
+        return Err(format!(
+            "FULLY_CONNECTED input {xs:?} does not flatten to [-1, {k}]"
+        ));
+    }
+    let m = (numel(&xs) / k as i64) as i32;
+    let view = |ed: &Editor, t: i32, shape: Vec<i32>, buffer: u32| NewTensor {
+        name: format!("{}.conv", ed.tensor(t).name().unwrap_or("fc")),
+        shape,
+        ty: ed.tensor(t).type_(),
+        buffer,
+        quant: None,
+        quant_of: Some(t),
+    };
+    let shape = ed.add_const_i32(
+        format!("{}.conv_shape", ed.tensor(x).name().unwrap_or("fc")),
+        &[1, 1, m, k],
+    );
+    let t = view(ed, x, vec![1, 1, m, k], 0);
+    let x4 = ed.add_tensor(t);
+    ed.push_op(NewOp {
+        code: BuiltinOperator::RESHAPE,
+        inputs: vec![x, shape],
+        outputs: vec![x4],
+        opts: Opts::Reshape,
+    });
+    let t = view(ed, w, vec![outs, 1, 1, k], ed.tensor(w).buffer());
+    let w4 = ed.add_tensor(t);
+    let t = view(ed, y, vec![1, 1, m, outs], 0);
+    let y4 = ed.add_tensor(t);
+    ed.push_op(NewOp {
+        code: BuiltinOperator::CONV_2D,
+        inputs: vec![x4, w4, bias],
+        outputs: vec![y4],
+        opts: Opts::Conv1x1(act),
+    });
+    let shape = ed.add_const_i32(
+        format!("{}.shape", ed.tensor(y).name().unwrap_or("fc")),
+        &ys,
+    );
+    ed.push_op(NewOp {
+        code: BuiltinOperator::RESHAPE,
+        inputs: vec![y4, shape],
+        outputs: vec![y],
+        opts: Opts::Reshape,
+    });
+    Ok("fully-connected-per-channel-as-conv")
 }
 
 /// tract-tflite 0.23.9 imports MEAN as a sum scaled by a `quant::scale` that rounds
@@ -498,6 +576,7 @@ fn quantized_add(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'stat
             ty,
             buffer: 0,
             quant: Some(out_q),
+            quant_of: None,
         });
         ed.push_op(NewOp {
             code: BuiltinOperator::DEPTHWISE_CONV_2D,
