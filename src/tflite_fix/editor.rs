@@ -78,6 +78,8 @@ pub(crate) struct Editor<'a> {
     n_buffers: usize,
     new_buffers: Vec<Vec<u8>>,
     ops: Vec<OpSlot>,
+    /// Graph cuts: (tensor made an extra subgraph output, tensor made an extra input).
+    cuts: Vec<(i32, i32)>,
 }
 
 /// Location of a table/vector/string inside `bytes`, from a slice it returned.
@@ -100,6 +102,7 @@ impl<'a> Editor<'a> {
             n_buffers,
             new_buffers: vec![],
             ops: vec![],
+            cuts: vec![],
         }
     }
 
@@ -230,6 +233,16 @@ impl<'a> Editor<'a> {
         }
     }
 
+    /// Cuts the graph between `from` and `to`: `from` becomes an extra output and
+    /// `to` an extra input of the subgraph, to be joined again after import.
+    pub fn cut(&mut self, from: i32, to: i32) {
+        self.cuts.push((from, to));
+    }
+
+    pub fn cuts(&self) -> usize {
+        self.cuts.len()
+    }
+
     pub fn changed(&self) -> bool {
         !self.replaced.is_empty()
             || !self.added.is_empty()
@@ -354,15 +367,29 @@ impl<'a> Editor<'a> {
 
         let tensors = fb.create_vector(&tensors);
         let operators = fb.create_vector(&ops);
+        let (sg_inputs, sg_outputs) = if self.cuts.is_empty() {
+            (
+                self.sg.inputs().map(|v| WIPOffset::new(old(v.bytes()) + 4)),
+                self.sg
+                    .outputs()
+                    .map(|v| WIPOffset::new(old(v.bytes()) + 4)),
+            )
+        } else {
+            let mut inputs: Vec<i32> = self.sg.inputs().into_iter().flatten().collect();
+            let mut outputs: Vec<i32> = self.sg.outputs().into_iter().flatten().collect();
+            inputs.extend(self.cuts.iter().map(|c| c.1));
+            outputs.extend(self.cuts.iter().map(|c| c.0));
+            (
+                Some(fb.create_vector(&inputs)),
+                Some(fb.create_vector(&outputs)),
+            )
+        };
         let main = SubGraph::create(
             &mut fb,
             &SubGraphArgs {
                 tensors: Some(tensors),
-                inputs: self.sg.inputs().map(|v| WIPOffset::new(old(v.bytes()) + 4)),
-                outputs: self
-                    .sg
-                    .outputs()
-                    .map(|v| WIPOffset::new(old(v.bytes()) + 4)),
+                inputs: sg_inputs,
+                outputs: sg_outputs,
                 operators: Some(operators),
                 name: self
                     .sg

@@ -18,7 +18,7 @@ mod tests;
 
 pub use inspect::{ModelInspection, OpInfo, Support, TensorSummary};
 
-use tract_tflite::prelude::{Framework, TypedModel};
+use tract_tflite::prelude::{Framework, TractResult, TypedModel};
 
 use editor::Editor;
 use inspect::{op_name, parse, resolved_code};
@@ -58,6 +58,9 @@ fn list(ops: &[OpInfo]) -> String {
 pub struct FixReport {
     /// (node index in the original, op name, rewrite name) per rewritten operator.
     pub rewritten: Vec<(usize, String, &'static str)>,
+    /// Graph cuts at QUANTIZE/DEQUANTIZE: the rewritten model has this many extra
+    /// inputs and outputs (last), which [`splice`] joins after tract's import.
+    pub cuts: usize,
 }
 
 impl FixReport {
@@ -114,7 +117,8 @@ pub fn inspect(bytes: &[u8]) -> Result<ModelInspection, TfliteFixError> {
 }
 
 /// Rewrites `bytes` so that tract-tflite 0.23.9 imports and computes it correctly.
-/// Returns the original bytes when nothing needed a change. Fails, listing every
+/// Returns the original bytes when nothing needed a change. When `report.cuts > 0`
+/// the imported model must go through [`splice`] (as [`load_tflite`] does). Fails, listing every
 /// one of them, when some operators cannot be run.
 pub fn prepare(bytes: &[u8]) -> Result<(Vec<u8>, FixReport), TfliteFixError> {
     let (ed, inspection) = plan(bytes)?;
@@ -131,10 +135,15 @@ pub fn prepare(bytes: &[u8]) -> Result<(Vec<u8>, FixReport), TfliteFixError> {
                 _ => None,
             })
             .collect(),
+        cuts: 0,
     };
     if !ed.changed() {
         return Ok((bytes.to_vec(), report));
     }
+    let report = FixReport {
+        cuts: ed.cuts(),
+        ..report
+    };
     Ok((ed.finish(), report))
 }
 
@@ -149,7 +158,40 @@ pub fn load_tflite(bytes: &[u8]) -> Result<(TypedModel, FixReport), TfliteFixErr
     })
     .map_err(|_| TfliteFixError::Import("tract-tflite panicked while importing".into()))?
     .map_err(|e| TfliteFixError::Import(format!("{e:?}")))?;
+    let mut model = model;
+    splice(&mut model, report.cuts)
+        .map_err(|e| TfliteFixError::Import(format!("joining graph cuts: {e:?}")))?;
     Ok((model, report))
+}
+
+/// Joins the graph cuts `prepare` made: the last `cuts` inputs are sources standing
+/// for a (de)quantised tensor, the last `cuts` outputs the tensor it comes from.
+/// Each source's consumers are fed a Cast of that tensor instead.
+pub fn splice(model: &mut TypedModel, cuts: usize) -> TractResult<()> {
+    use tract_tflite::internal::SpecialOps;
+    use tract_tflite::internal::tract_core::ops::cast::cast;
+    if cuts == 0 {
+        return Ok(());
+    }
+    let (n_in, n_out) = (model.inputs.len() - cuts, model.outputs.len() - cuts);
+    for j in 0..cuts {
+        let (source, from) = (model.inputs[n_in + j], model.outputs[n_out + j]);
+        let dt = model.outlet_fact(source)?.datum_type;
+        let name = format!("{}.cast", model.node(source.node).name);
+        let joined = model.wire_node(name, cast(dt), &[from])?[0];
+        let successors = model.node(source.node).outputs[source.slot]
+            .successors
+            .to_vec();
+        for inlet in successors {
+            model.add_edge(joined, inlet)?;
+        }
+        for o in model.outputs.iter_mut().filter(|o| **o == source) {
+            *o = joined;
+        }
+    }
+    model.inputs.truncate(n_in);
+    model.outputs.truncate(n_out);
+    model.compact()
 }
 
 /// Name of a builtin code, for messages.

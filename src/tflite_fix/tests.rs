@@ -847,3 +847,55 @@ fn per_channel_int8_fully_connected() {
         );
     }
 }
+
+/// TFLite's QUANTIZE: round half away from zero, add the zero point, saturate.
+fn quantize_ref(x: &[f32], (s, z): (f32, i64)) -> Vec<i8> {
+    x.iter()
+        .map(|v| ((v / s).round() as i64 + z).clamp(-128, 127) as i8)
+        .collect()
+}
+
+#[test]
+fn quantize_and_dequantize_of_activations_are_cut_and_spliced() {
+    let q = (0.05f32, 3i64);
+    // x -> QUANTIZE -> a (int8) -> MAX_POOL-free int8 ADD with itself -> b -> DEQUANTIZE -> y
+    let tensors = [
+        act("x", &[1, 2, 2, 2]),
+        q8("a", &[1, 2, 2, 2], q.0, q.1),
+        q8("b", &[1, 2, 2, 2], q.0, q.1),
+        act("y", &[1, 2, 2, 2]),
+    ];
+    let ops = [
+        op(BuiltinOperator::QUANTIZE, &[0], &[1], O::None),
+        op(BuiltinOperator::ADD, &[1, 1], &[2], O::Add),
+        op(BuiltinOperator::DEQUANTIZE, &[2], &[3], O::None),
+    ];
+    let bytes = build(&tensors, &ops, &[0], &[3, 1], false);
+    let x = [-7.0f32, -1.23, -0.06, 0.0, 0.04, 0.61, 3.3, 9.0];
+    let input = || Tensor::from_shape(&[1, 2, 2, 2], &x).unwrap();
+    assert!(tract_alone(&bytes, vec![input()]).is_err());
+    let (out, report) = run(&bytes, vec![input()]);
+    assert_eq!(report.summary(), "quantize-cut x1, dequantize-cut x1");
+    assert_eq!(report.cuts, 2);
+    // Interface as in the file: one f32 input; outputs y (f32) and a (int8).
+    assert_eq!(out.len(), 2);
+    let a = quantize_ref(&x, q);
+    let got_a = out[1]
+        .try_as_plain_ram()
+        .unwrap()
+        .as_slice::<i8>()
+        .unwrap()
+        .to_vec();
+    assert_eq!(got_a, a);
+    assert_eq!(out[1].datum_type().zp_scale(), (q.1 as i32, q.0));
+    // b = a + a in real terms, requantised to the same grid; y its dequantised value.
+    let want: Vec<f32> = a
+        .iter()
+        .map(|&v| {
+            let b =
+                ((2.0 * (v as f32 - q.1 as f32) * q.0 / q.0).round() as i64 + q.1).clamp(-128, 127);
+            (b - q.1) as f32 * q.0
+        })
+        .collect();
+    assert_close(&floats(&out[0]), &want, 1e-6);
+}

@@ -90,7 +90,15 @@ pub(crate) fn rewrite(
         return Support::Unsupported(why);
     }
     let result = match code {
+        BuiltinOperator::DEQUANTIZE
+            if op
+                .inputs()
+                .is_some_and(|i| i.len() == 1 && ed.const_data(i.get(0)).is_none()) =>
+        {
+            cut_at_conversion(ed, op).map(Some)
+        }
         BuiltinOperator::DEQUANTIZE => dequantize_constant(ed, op).map(Some),
+        BuiltinOperator::QUANTIZE => cut_at_conversion(ed, op).map(Some),
         BuiltinOperator::PRELU => prelu(ed, op).map(Some),
         BuiltinOperator::FULLY_CONNECTED => fully_connected(ed, op),
         BuiltinOperator::MEAN => float_mean(ed, op),
@@ -244,6 +252,30 @@ fn hybrid_conv(
         opts: ed.original_opts(op),
     });
     Ok(Some("hybrid-weights-to-f32"))
+}
+
+/// QUANTIZE (float to int8/uint8) and DEQUANTIZE of a computed tensor: tract-tflite
+/// 0.23.9 imports neither, and none of the ops it imports converts between float and
+/// quantised types. The graph is cut there (x becomes an extra output, y an extra
+/// input) and `super::splice` joins the halves after import with tract-core's
+/// Cast, which quantises (round, add zero point, saturate) or dequantises.
+fn cut_at_conversion(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String> {
+    let (i, o) = io(op);
+    let (&[x], &[y]) = (&i[..], &o[..]) else {
+        return Err("(DE)QUANTIZE needs 1 input, 1 output".into());
+    };
+    let quantised = |t: TensorType| matches!(t, TensorType::INT8 | TensorType::UINT8);
+    let (tx, ty) = (ed.tensor(x).type_(), ed.tensor(y).type_());
+    let (q, name) = match (tx, ty) {
+        (TensorType::FLOAT32, t) if quantised(t) => (y, "quantize-cut"),
+        (t, TensorType::FLOAT32) if quantised(t) => (x, "dequantize-cut"),
+        _ => return Err(format!("conversion from {tx:?} to {ty:?}")),
+    };
+    if ed.quant(q).is_none() {
+        return Err("per-channel or missing quantisation on a (de)quantised activation".into());
+    }
+    ed.cut(x, y);
+    Ok(name)
 }
 
 /// PRELU(x, a) = RELU(x) + a * MINIMUM(x, 0): exact in f32 (one term is 0), and all
