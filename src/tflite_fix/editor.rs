@@ -53,6 +53,18 @@ pub(crate) enum Opts {
     Depthwise1x1,
     /// CONV_2D with a 1x1 kernel, stride 1 (a FULLY_CONNECTED over the width axis).
     Conv1x1(ActivationFunctionType),
+    /// CONV_2D (`depth_multiplier` None) or DEPTHWISE_CONV_2D with these options.
+    Conv(ConvParams),
+}
+
+/// The options of a CONV_2D / DEPTHWISE_CONV_2D, to re-emit one with a change.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConvParams {
+    pub padding: Padding,
+    pub stride: (i32, i32),
+    pub dilation: (i32, i32),
+    pub depth_multiplier: Option<i32>,
+    pub act: ActivationFunctionType,
 }
 
 #[derive(Debug, Clone)]
@@ -515,6 +527,40 @@ fn write_opts(
             );
             (BuiltinOptions::Conv2DOptions, Some(o.as_union_value()))
         }
+        Opts::Conv(c) => match c.depth_multiplier {
+            None => {
+                let o = Conv2DOptions::create(
+                    fb,
+                    &Conv2DOptionsArgs {
+                        padding: c.padding,
+                        stride_w: c.stride.1,
+                        stride_h: c.stride.0,
+                        fused_activation_function: c.act,
+                        dilation_w_factor: c.dilation.1,
+                        dilation_h_factor: c.dilation.0,
+                    },
+                );
+                (BuiltinOptions::Conv2DOptions, Some(o.as_union_value()))
+            }
+            Some(depth_multiplier) => {
+                let o = DepthwiseConv2DOptions::create(
+                    fb,
+                    &DepthwiseConv2DOptionsArgs {
+                        padding: c.padding,
+                        stride_w: c.stride.1,
+                        stride_h: c.stride.0,
+                        depth_multiplier,
+                        fused_activation_function: c.act,
+                        dilation_w_factor: c.dilation.1,
+                        dilation_h_factor: c.dilation.0,
+                    },
+                );
+                (
+                    BuiltinOptions::DepthwiseConv2DOptions,
+                    Some(o.as_union_value()),
+                )
+            }
+        },
         Opts::Depthwise1x1 => {
             let o = DepthwiseConv2DOptions::create(
                 fb,

@@ -72,6 +72,7 @@ enum O {
     Add,
     Fc,
     Conv,
+    ConvRelu6,
     Reducer { keep_dims: bool },
 }
 
@@ -173,7 +174,12 @@ fn build(
                     Some(a.as_union_value()),
                 )
             }
-            O::Conv => {
+            O::Conv | O::ConvRelu6 => {
+                let act = if matches!(o.opts, O::ConvRelu6) {
+                    ActivationFunctionType::RELU6
+                } else {
+                    ActivationFunctionType::NONE
+                };
                 let a = tflite::Conv2DOptions::create(
                     &mut fb,
                     &tflite::Conv2DOptionsArgs {
@@ -182,7 +188,7 @@ fn build(
                         stride_h: 1,
                         dilation_w_factor: 1,
                         dilation_h_factor: 1,
-                        ..Default::default()
+                        fused_activation_function: act,
                     },
                 );
                 (BuiltinOptions::Conv2DOptions, Some(a.as_union_value()))
@@ -898,4 +904,64 @@ fn quantize_and_dequantize_of_activations_are_cut_and_spliced() {
         })
         .collect();
     assert_close(&floats(&out[0]), &want, 1e-6);
+}
+
+#[test]
+fn int8_conv_relu6_clamp_is_dropped_only_when_a_no_op() {
+    let qx = (0.05f32, 3i64);
+    let w: [i8; 6] = [10, -20, 30, -128, 127, 1];
+    let ws = [0.01f32, 0.05];
+    let b = [100i32, -300];
+    let x: Vec<i8> = (0..12).map(|i| (i * 37 % 250 - 125) as i8).collect();
+    // Output range [0, 6] (clamp is a no-op), then [-6.4, 6.35] (clamp acts).
+    for (qy, dropped) in [((6.0f32 / 255.0, -128i64), true), ((0.05, 0), false)] {
+        let bias = T {
+            name: "b",
+            shape: vec![2],
+            ty: TensorType::INT32,
+            data: Some(b.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            quant: Some((ws.iter().map(|s| s * qx.0).collect(), vec![0, 0], 0)),
+        };
+        let tensors = [
+            q8("x", &[1, 2, 2, 3], qx.0, qx.1),
+            per_channel_i8("w", &[2, 1, 1, 3], &w, &ws),
+            bias,
+            q8("y", &[1, 2, 2, 2], qy.0, qy.1),
+        ];
+        let bytes = build(
+            &tensors,
+            &[op(BuiltinOperator::CONV_2D, &[0, 1, 2], &[3], O::ConvRelu6)],
+            &[0],
+            &[3],
+            false,
+        );
+        let (out, report) = run(&bytes, vec![Tensor::from_shape(&[1, 2, 2, 3], &x).unwrap()]);
+        let expect_report = if dropped {
+            "quantized-conv-drop-noop-activation x1"
+        } else {
+            ""
+        };
+        assert_eq!(report.summary(), expect_report);
+        let got = out[0]
+            .try_as_plain_ram()
+            .unwrap()
+            .as_slice::<i8>()
+            .unwrap()
+            .to_vec();
+        let (lo, hi) = (
+            qy.1.max(-128),
+            (qy.1 + (6.0 / qy.0).round() as i64).min(127),
+        );
+        for p in 0..4 {
+            let want = q8_ref_fc(&x[p * 3..p * 3 + 3], qx, &w, &ws, &b, qy, 3);
+            for o in 0..2 {
+                let want = (want[o] as i64).clamp(lo, hi) as i32;
+                let g = got[p * 2 + o] as i32;
+                assert!(
+                    (g - want).abs() <= 1,
+                    "pixel {p} channel {o}: got {g}, want {want} ({qy:?})"
+                );
+            }
+        }
+    }
 }

@@ -3,9 +3,11 @@
 //! Delete a function (and its arm in `rewrite`) once tract handles the op upstream.
 
 use tract_tflite::internal::f16;
-use tract_tflite::tflite::{self, ActivationFunctionType, BuiltinOperator, TensorType};
+use tract_tflite::tflite::{
+    self, ActivationFunctionType, BuiltinOperator, BuiltinOptions, TensorType,
+};
 
-use super::editor::{Editor, NewOp, NewTensor, Opts};
+use super::editor::{ConvParams, Editor, NewOp, NewTensor, Opts};
 use super::inspect::Support;
 
 /// Builtins tract-tflite 0.23.9 registers an importer for (its `ops::*::register_all`).
@@ -103,10 +105,27 @@ pub(crate) fn rewrite(
         BuiltinOperator::FULLY_CONNECTED => fully_connected(ed, op),
         BuiltinOperator::MEAN => float_mean(ed, op),
         BuiltinOperator::ADD => quantized_add(ed, op),
-        BuiltinOperator::CONV_2D | BuiltinOperator::DEPTHWISE_CONV_2D => hybrid_conv(ed, op, code),
+        BuiltinOperator::CONV_2D | BuiltinOperator::DEPTHWISE_CONV_2D => {
+            match hybrid_conv(ed, op, code) {
+                Ok(None) => quantized_conv_activation(ed, op, code),
+                other => other,
+            }
+        }
         _ if TRACT_BUILTINS.contains(&code) => Ok(None),
         _ => Err("no importer in tract-tflite 0.23.9".to_owned()),
     };
+    let result = result.and_then(|r| match fused_activation(op) {
+        None
+        | Some(
+            ActivationFunctionType::NONE
+            | ActivationFunctionType::RELU
+            | ActivationFunctionType::RELU6,
+        ) => Ok(r),
+        Some(a) => Err(format!(
+            "fused activation {}",
+            a.variant_name().unwrap_or("?")
+        )),
+    });
     match result {
         Ok(None) => {
             ed.keep_op(node);
@@ -115,6 +134,108 @@ pub(crate) fn rewrite(
         Ok(Some(name)) => Support::Rewritten(name),
         Err(why) => Support::Unsupported(why),
     }
+}
+
+/// The fused activation of ops that have one (tract-tflite 0.23.9 imports NONE,
+/// RELU and RELU6 only).
+fn fused_activation(op: &tflite::Operator) -> Option<ActivationFunctionType> {
+    Some(match op.builtin_options_type() {
+        BuiltinOptions::Conv2DOptions => op
+            .builtin_options_as_conv_2_doptions()?
+            .fused_activation_function(),
+        BuiltinOptions::DepthwiseConv2DOptions => op
+            .builtin_options_as_depthwise_conv_2_doptions()?
+            .fused_activation_function(),
+        BuiltinOptions::Pool2DOptions => op
+            .builtin_options_as_pool_2_doptions()?
+            .fused_activation_function(),
+        BuiltinOptions::FullyConnectedOptions => op
+            .builtin_options_as_fully_connected_options()?
+            .fused_activation_function(),
+        BuiltinOptions::AddOptions => op
+            .builtin_options_as_add_options()?
+            .fused_activation_function(),
+        BuiltinOptions::SubOptions => op
+            .builtin_options_as_sub_options()?
+            .fused_activation_function(),
+        BuiltinOptions::MulOptions => op
+            .builtin_options_as_mul_options()?
+            .fused_activation_function(),
+        BuiltinOptions::DivOptions => op
+            .builtin_options_as_div_options()?
+            .fused_activation_function(),
+        BuiltinOptions::ConcatenationOptions => op
+            .builtin_options_as_concatenation_options()?
+            .fused_activation_function(),
+        _ => return None,
+    })
+}
+
+/// A quantised convolution's fused RELU/RELU6 clamps to [q(0), q(6)]; when the
+/// output's quantisation range lies inside that, the clamp is a no-op, and TF's
+/// converter usually calibrates it so. tract-tflite 0.23.9 still wires it as
+/// element-wise Max/Min on quantised tensors, its slowest path (about half of
+/// mobilenetv2-int8's time), so it is dropped; results are unchanged.
+fn quantized_conv_activation(
+    ed: &mut Editor,
+    op: &tflite::Operator,
+    code: BuiltinOperator,
+) -> Result<Option<&'static str>, String> {
+    let (i, o) = io(op);
+    let (Some(&y), Some(&x)) = (o.first(), i.first()) else {
+        return Ok(None);
+    };
+    let (ty, Some((scale, zp))) = (ed.tensor(y).type_(), ed.quant(y)) else {
+        return Ok(None);
+    };
+    let (qmin, qmax) = match ty {
+        TensorType::INT8 => (-128i64, 127i64),
+        TensorType::UINT8 => (0, 255),
+        _ => return Ok(None),
+    };
+    if !matches!(ed.tensor(x).type_(), TensorType::INT8 | TensorType::UINT8) {
+        return Ok(None);
+    }
+    let q = |v: f32| zp + (v / scale).round() as i64;
+    let mut c = if code == BuiltinOperator::CONV_2D {
+        let o = op
+            .builtin_options_as_conv_2_doptions()
+            .ok_or("CONV_2D without options")?;
+        ConvParams {
+            padding: o.padding(),
+            stride: (o.stride_h(), o.stride_w()),
+            dilation: (o.dilation_h_factor(), o.dilation_w_factor()),
+            depth_multiplier: None,
+            act: o.fused_activation_function(),
+        }
+    } else {
+        let o = op
+            .builtin_options_as_depthwise_conv_2_doptions()
+            .ok_or("DEPTHWISE_CONV_2D without options")?;
+        ConvParams {
+            padding: o.padding(),
+            stride: (o.stride_h(), o.stride_w()),
+            dilation: (o.dilation_h_factor(), o.dilation_w_factor()),
+            depth_multiplier: Some(o.depth_multiplier()),
+            act: o.fused_activation_function(),
+        }
+    };
+    let no_op = match c.act {
+        ActivationFunctionType::RELU => q(0.0) <= qmin,
+        ActivationFunctionType::RELU6 => q(0.0) <= qmin && q(6.0) >= qmax,
+        _ => false,
+    };
+    if !no_op {
+        return Ok(None);
+    }
+    c.act = ActivationFunctionType::NONE;
+    ed.push_op(NewOp {
+        code,
+        inputs: i,
+        outputs: o,
+        opts: Opts::Conv(c),
+    });
+    Ok(Some("quantized-conv-drop-noop-activation"))
 }
 
 /// tract-tflite 0.23.9 indexes tensors with an omitted optional input (-1) and
