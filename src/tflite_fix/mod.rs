@@ -1,13 +1,18 @@
 //! Make real-world TFLite files load and compute correctly through tract-tflite
-//! 0.23.9: a rewrite pass over the TFLite flatbuffer (design (a) of issue 8) that
-//! replaces what that version lacks or mishandles with operators it imports
-//! correctly, plus `inspect` to list a model's interface and operator support.
+//! 0.23.9, plus `inspect` to list a model's interface and operator support.
 //!
-//! Why a rewrite rather than our own importer: tract-tflite's op registry is
-//! private, so an importer of our own would have to import every operator, not just
-//! the broken ones; the rewrite touches only the broken ones and leaves the rest to
-//! tract-tflite. The per-op rewrites live in [`tract_0_23_9`], to be deleted op by
-//! op as tract fixes them.
+//! Mostly design (a) of issue 8: a rewrite pass over the TFLite flatbuffer that
+//! replaces what that version lacks or mishandles with operators it imports
+//! correctly. tract-tflite's op registry is private, so an importer of our own
+//! (design (b)) would have to import every operator, not only the broken ones; the
+//! rewrite touches only those and leaves the rest to tract-tflite. Design (b) is
+//! used only where no imported op can express the fix: QUANTIZE and DEQUANTIZE of
+//! activations (no imported op converts float <-> quantised) cut the graph, and
+//! [`splice`] joins it after import with tract-core's Cast.
+//!
+//! The per-op rewrites live in `tract_0_23_9`, one function each, to be deleted
+//! op by op as tract fixes them; each has a unit test in `tests.rs` that also shows
+//! tract-tflite alone still failing.
 
 mod editor;
 pub mod inspect;
