@@ -141,7 +141,11 @@ impl<'a> Editor<'a> {
         if b == 0 {
             return None;
         }
-        let data = self.model.buffers()?.get(b).data()?;
+        let buffers = self.model.buffers()?;
+        if b >= buffers.len() {
+            return None;
+        }
+        let data = buffers.get(b).data()?;
         (!data.is_empty()).then(|| data.bytes())
     }
 

@@ -118,7 +118,14 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
 /// A model's inputs, outputs and operators, each classified as tract-tflite's,
 /// rewritten by us, or unsupported.
 pub fn inspect(bytes: &[u8]) -> Result<ModelInspection, TfliteFixError> {
-    plan(bytes).map(|(_, inspection)| inspection)
+    guarded_plan(bytes).map(|(_, inspection)| inspection)
+}
+
+/// `plan`, with a panic (an index the flatbuffer verifier cannot vouch for, in a
+/// broken file) turned into an error.
+fn guarded_plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan(bytes)))
+        .map_err(|_| TfliteFixError::Parse("malformed TFLite file (inconsistent indices)".into()))?
 }
 
 /// Rewrites `bytes` so that tract-tflite 0.23.9 imports and computes it correctly.
@@ -126,7 +133,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ModelInspection, TfliteFixError> {
 /// the imported model must go through [`splice`] (as [`load_tflite`] does). Fails, listing every
 /// one of them, when some operators cannot be run.
 pub fn prepare(bytes: &[u8]) -> Result<(Vec<u8>, FixReport), TfliteFixError> {
-    let (ed, inspection) = plan(bytes)?;
+    let (ed, inspection) = guarded_plan(bytes)?;
     let unsupported: Vec<OpInfo> = inspection.unsupported().into_iter().cloned().collect();
     if !unsupported.is_empty() {
         return Err(TfliteFixError::Unsupported(unsupported));

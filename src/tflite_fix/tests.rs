@@ -965,3 +965,43 @@ fn int8_conv_relu6_clamp_is_dropped_only_when_a_no_op() {
         }
     }
 }
+
+#[test]
+fn corrupted_files_give_errors_not_panics() {
+    let tensors = [
+        act("x", &[1, 1, 1, 2]),
+        f32_const("alpha", &[2], &[0.5, 0.5]),
+        act("y", &[1, 1, 1, 2]),
+    ];
+    let bytes = build(
+        &tensors,
+        &[op(BuiltinOperator::PRELU, &[0, 1], &[2], O::None)],
+        &[0],
+        &[2],
+        false,
+    );
+    let mut outcomes = (0, 0);
+    for pos in 0..bytes.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut b = bytes.clone();
+            b[pos] ^= flip;
+            // Neither may unwind out of the call; both must agree on success.
+            let inspected =
+                std::panic::catch_unwind(|| inspect(&b).is_ok()).expect("inspect panicked");
+            let prepared =
+                std::panic::catch_unwind(|| prepare(&b).is_ok()).expect("prepare panicked");
+            assert_eq!(
+                inspected,
+                prepared || inspect(&b).is_ok_and(|m| !m.unsupported().is_empty())
+            );
+            if prepared {
+                outcomes.0 += 1
+            } else {
+                outcomes.1 += 1
+            }
+        }
+    }
+    // Some corruptions are harmless (names, padding), many are not.
+    assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
+    assert!(prepare(&bytes[..bytes.len() / 2]).is_err());
+}
