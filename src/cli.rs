@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print LoadGen's statistics for latencies from any source.
     Stats(StatsArgs),
+    /// List a TFLite model's inputs, outputs and operators, and which ones edgemark can run.
+    Inspect(InspectArgs),
 }
 
 /// Flags of `edgemark run`; the same keys as a TOML config/job file.
@@ -132,4 +134,10 @@ pub struct StatsArgs {
     pub percentile: f64,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InspectArgs {
+    /// The .tflite model file.
+    pub model: PathBuf,
 }

@@ -7,6 +7,7 @@
 //! the CLI and the daemon.
 
 pub mod cli;
+pub mod commands;
 pub mod export;
 pub mod latency_file;
 pub mod loadgen;
@@ -16,3 +17,5 @@ pub mod run;
 pub mod settings;
 pub mod stats;
 pub mod sut;
+#[cfg(feature = "tract")]
+pub mod tflite_fix;

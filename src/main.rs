@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::Parser;
-use edgemark::cli::{Cli, Command, RunArgs, StatsArgs};
+use edgemark::cli::{Cli, Command, InspectArgs, RunArgs, StatsArgs};
 use edgemark::export::{json, summary};
 use edgemark::loadgen::Control;
 use edgemark::run::{self, RunContext};
@@ -67,6 +67,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Run(args) => run_command(args),
         Command::Stats(args) => stats_command(args),
+        Command::Inspect(args) => inspect_command(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,4 +106,17 @@ fn stats_command(args: &StatsArgs) -> Result<(), Failure> {
     } else {
         summary::write_stats(&mut stdout, &st).map_err(runtime)
     }
+}
+
+/// model file -> what it holds and what edgemark can run of it -> print.
+fn inspect_command(args: &InspectArgs) -> Result<(), Failure> {
+    let model = edgemark::commands::inspect::inspect(&args.model).map_err(runtime)?;
+    #[cfg(feature = "tract")]
+    print!(
+        "{}",
+        edgemark::commands::inspect::render(&args.model, &model)
+    );
+    #[cfg(not(feature = "tract"))]
+    match model {}
+    Ok(())
 }
