@@ -112,11 +112,13 @@ fn stats_command(args: &StatsArgs) -> Result<(), Failure> {
 fn inspect_command(args: &InspectArgs) -> Result<(), Failure> {
     let model = edgemark::commands::inspect::inspect(&args.model).map_err(runtime)?;
     #[cfg(feature = "tract")]
-    print!(
-        "{}",
-        edgemark::commands::inspect::render(&args.model, &model)
-    );
+    {
+        print!(
+            "{}",
+            edgemark::commands::inspect::render(&args.model, &model)
+        );
+        Ok(())
+    }
     #[cfg(not(feature = "tract"))]
     match model {}
-    Ok(())
 }
