@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod loadgen;
+pub mod npy;
 pub mod plan;
 pub mod run;
 pub mod stats;
