@@ -7,6 +7,7 @@
 //! the CLI and the daemon.
 
 pub mod cli;
+pub mod infer;
 pub mod loadgen;
 pub mod npy;
 pub mod plan;

@@ -2,6 +2,8 @@
 //! implementations (synthetic for calibration and tests; tract for real models).
 
 pub mod synthetic;
+#[cfg(feature = "tract")]
+pub mod tract;
 
 use crate::loadgen::Clock;
 
@@ -57,7 +59,10 @@ pub struct SutInfo {
     /// First inference after load (never part of a scenario).
     pub first_inference_ns: u64,
     pub instances: u32,
+    /// Intra-op threads of the SingleStream instance.
     pub threads: u32,
+    /// Intra-op threads of each Offline instance.
+    pub offline_threads: u32,
     pub cpus: Vec<u32>,
 }
 
