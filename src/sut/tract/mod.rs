@@ -58,21 +58,21 @@ impl From<TractError> for SutError {
     }
 }
 
-/// Reads and loads the model a spec names (the built-in one for `BuiltIn`).
-pub fn load_spec_model(spec: &SutSpec) -> Result<LoadedModel, TractError> {
-    match spec {
-        SutSpec::Model(m) => {
-            let bytes = std::fs::read(&m.path).map_err(|source| TractError::Io {
-                path: m.path.clone(),
-                source,
-            })?;
-            load::load_model(&m.path, &bytes, &m.input_shapes, false)
-        }
-        _ => load::load_model(BUILTIN_MODEL_NAME, BUILTIN_MODEL, &[], true),
+/// Reads and loads the model a spec names; an empty path means the built-in model.
+pub fn load_spec_model(spec: &ModelSpec) -> Result<LoadedModel, TractError> {
+    if spec.path.is_empty() {
+        return load::load_model(BUILTIN_MODEL_NAME, BUILTIN_MODEL, &spec.input_shapes, true);
     }
+    let bytes = std::fs::read(&spec.path).map_err(|source| TractError::Io {
+        path: spec.path.clone(),
+        source,
+    })?;
+    load::load_model(&spec.path, &bytes, &spec.input_shapes, false)
 }
 
-/// Builds the tract SUT for a model spec (or the built-in model).
+/// Builds the tract SUT for a model spec or the built-in model. A
+/// `SutSpec::Model` with an empty `path` runs the built-in model with that
+/// spec's instances, threads, cpus and inputs (`SutSpec::BuiltIn` carries none).
 pub fn build_tract(spec: &SutSpec) -> Result<Box<dyn Sut>, SutError> {
     Ok(Box::new(TractSut::new(spec)?))
 }
@@ -127,19 +127,24 @@ pub struct TractSut {
 }
 
 impl TractSut {
+    /// The SUT for `spec`; anything but `SutSpec::Model` runs the built-in model
+    /// with default settings.
     pub fn new(spec: &SutSpec) -> Result<TractSut, TractError> {
-        let default_spec = ModelSpec {
-            path: String::new(),
-            input_shapes: vec![],
-            inputs: vec![],
-            instances: 0,
-            threads: 0,
-            cpus: vec![],
-        };
-        let mspec = match spec {
-            SutSpec::Model(m) => m,
-            _ => &default_spec,
-        };
+        match spec {
+            SutSpec::Model(m) => TractSut::with_model_spec(m),
+            _ => TractSut::with_model_spec(&ModelSpec {
+                path: String::new(),
+                input_shapes: vec![],
+                inputs: vec![],
+                instances: 0,
+                threads: 0,
+                cpus: vec![],
+            }),
+        }
+    }
+
+    /// The SUT for one model spec (empty path: the built-in model).
+    pub fn with_model_spec(mspec: &ModelSpec) -> Result<TractSut, TractError> {
         let allowed = affinity::allowed_cpus();
         let pinned = !mspec.cpus.is_empty();
         let cores = if pinned {
@@ -161,7 +166,7 @@ impl TractSut {
         let offline_threads = 1;
 
         let t0 = Instant::now();
-        let loaded = load_spec_model(spec)?;
+        let loaded = load_spec_model(mspec)?;
         let single_exec = executor(single_threads, pinned.then_some(&cores[..]))?;
         let single = Instance::new(&loaded.model, single_exec, None)?;
         let offline = (0..instances as usize)
