@@ -60,8 +60,11 @@ fn argmax(v: &[f32]) -> usize {
     (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
 }
 
-/// Runs `model` on each photo's reference input; returns (photo, ours, reference).
-fn against_reference(model_file: &str) -> Option<Vec<(String, Vec<f32>, Vec<f32>)>> {
+/// (photo, our output, reference output).
+type Row = (String, Vec<f32>, Vec<f32>);
+
+/// Runs `model` on each photo's reference input.
+fn against_reference(model_file: &str) -> Option<Vec<Row>> {
     let model = common::shared_path(&format!("models/{model_file}"))?;
     let refs = common::shared_path(&format!("models/reference/{model_file}"))?;
     let out = tmp_dir(&model_file.replace('.', "-"));

@@ -224,7 +224,7 @@ pub fn samples_from_files(
     specs: &[InputSpec],
 ) -> Result<Vec<TVec<TValue>>, TractError> {
     let k = specs.len();
-    if files.is_empty() || files.len() % k != 0 {
+    if files.is_empty() || !files.len().is_multiple_of(k) {
         return Err(TractError::Input(format!(
             "{} .npy files given for a model with {k} inputs: each sample needs {k} files \
              (one per input, in the model's input order)",

@@ -113,11 +113,11 @@ pub fn load_model(
         built_in,
         inputs: tensor_infos(
             &model,
-            &model.input_outlets().map_err(|e| err(e.to_string()))?,
+            model.input_outlets().map_err(|e| err(e.to_string()))?,
         ),
         outputs: tensor_infos(
             &model,
-            &model.output_outlets().map_err(|e| err(e.to_string()))?,
+            model.output_outlets().map_err(|e| err(e.to_string()))?,
         ),
     };
     Ok(LoadedModel {
