@@ -113,6 +113,7 @@ enum InputSource {
 /// The tract system under test.
 pub struct TractSut {
     info: SutInfo,
+    model: Arc<TypedModel>,
     specs: Vec<InputSpec>,
     source: InputSource,
     /// Loaded samples by QSL index (None = not loaded).
@@ -190,6 +191,7 @@ impl TractSut {
 
         let mut sut = TractSut {
             info: SutInfo::default(),
+            model: loaded.model.clone(),
             specs,
             source,
             samples: vec![],
@@ -271,6 +273,16 @@ impl TractSut {
             .state
             .run(inputs)
             .map_err(|e| TractError::Run(load::summarize(&e)).into())
+    }
+
+    /// A loaded sample's input values (benchmarks feed the same data to a bare loop).
+    pub fn loaded_sample(&self, index: usize) -> Option<&TVec<TValue>> {
+        self.samples.get(index).and_then(Option::as_ref)
+    }
+
+    /// The optimised model all instances run.
+    pub fn model(&self) -> &Arc<TypedModel> {
+        &self.model
     }
 
     /// The SingleStream plan's state, for benchmarks comparing against a bare loop.

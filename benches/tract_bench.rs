@@ -1,0 +1,221 @@
+//! Benchmark of the tract backend (not a test: it prints figures, asserts nothing).
+//!
+//! 1. SingleStream-style p50 through edgemark's `Sut::issue` vs a bare loop
+//!    calling tract's `run` on the same plan state with the same inputs
+//!    (interleaved rounds so drift hits both alike; target ratio <= 1.01).
+//! 2. Offline samples/s with 1 vs 2 pinned instances (target >= 1.9x on 2 cores).
+//! 3. Single-thread p50 of mobilenetv2-fp32.onnx, to set beside
+//!    scripts/bench_ort.py (onnxruntime) on the same model.
+//! 4. The CPU kernels tract-linalg selects on this machine.
+//!
+//! Run: scripts/bench_tract.sh (or `cargo bench --profile dev --bench tract_bench`;
+//! the dev profile builds tract at opt-level 2 and keeps the build short).
+//! Env: EDGEMARK_BENCH_QUERIES (default 200), EDGEMARK_BENCH_OFFLINE (default 200).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use edgemark::loadgen::Clock;
+use edgemark::plan::{ModelSpec, SutSpec};
+use edgemark::sut::Sut;
+use edgemark::sut::tract::{TractSut, affinity};
+use tract_onnx::prelude::*;
+
+struct Monotonic(Instant);
+impl Clock for Monotonic {
+    fn now_ns(&self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn spec(path: &str, instances: u32, threads: u32, cpus: Vec<u32>) -> SutSpec {
+    SutSpec::Model(ModelSpec {
+        path: path.into(),
+        input_shapes: vec![],
+        inputs: vec![],
+        instances,
+        threads,
+        cpus,
+    })
+}
+
+fn percentile(v: &mut [u64], p: f64) -> u64 {
+    v.sort_unstable();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Results of the SingleStream comparison, in ns.
+struct SingleStreamCmp {
+    edgemark_p50: u64,
+    bare_p50: u64,
+    queries: usize,
+}
+
+/// Interleaves rounds of edgemark's `issue` and a bare `state.run` loop on the
+/// same plan state and samples.
+fn single_stream_vs_bare(path: &str, threads: u32, queries: usize) -> SingleStreamCmp {
+    let mut sut = TractSut::new(&spec(path, 1, threads, vec![])).expect("model loads");
+    let loaded: Vec<usize> = (0..8).collect();
+    sut.load_samples(&loaded).unwrap();
+    for i in 0..3 {
+        sut.warm_up(i).unwrap();
+    }
+    let inputs: Vec<TVec<TValue>> = loaded
+        .iter()
+        .map(|&i| sut.loaded_sample(i).unwrap().clone())
+        .collect();
+    let clock = Monotonic(Instant::now());
+    let rounds = 10;
+    let per_round = queries.div_ceil(rounds);
+    let mut ours = Vec::with_capacity(per_round * rounds);
+    let mut bare = Vec::with_capacity(per_round * rounds);
+    for _ in 0..rounds {
+        {
+            let sut: &mut dyn Sut = &mut sut;
+            for q in 0..per_round {
+                let t0 = clock.now_ns();
+                sut.issue(q % loaded.len()).unwrap();
+                ours.push(clock.now_ns() - t0);
+            }
+        }
+        let state = sut.single_state();
+        for q in 0..per_round {
+            let x = inputs[q % inputs.len()].clone();
+            let t0 = clock.now_ns();
+            let out = state.run(x).unwrap();
+            bare.push(clock.now_ns() - t0);
+            drop(out);
+        }
+    }
+    SingleStreamCmp {
+        edgemark_p50: percentile(&mut ours, 0.5),
+        bare_p50: percentile(&mut bare, 0.5),
+        queries: ours.len(),
+    }
+}
+
+/// Offline samples/s: first issue to last completion, as LoadGen measures it.
+fn offline_rate(path: &str, instances: u32, cpus: Vec<u32>, samples: usize) -> f64 {
+    let mut sut = TractSut::new(&spec(path, instances, 1, cpus)).expect("model loads");
+    let loaded: Vec<usize> = (0..16).collect();
+    sut.load_samples(&loaded).unwrap();
+    sut.warm_up(0).unwrap();
+    let order: Vec<usize> = (0..samples).map(|i| i % loaded.len()).collect();
+    let mut done = vec![0u64; samples];
+    let clock = Monotonic(Instant::now());
+    let start = clock.now_ns();
+    sut.issue_all(&order, &clock, &mut done).unwrap();
+    let last = *done.iter().max().unwrap();
+    samples as f64 / ((last - start) as f64 / 1e9)
+}
+
+fn print_kernels(sut: &TractSut) {
+    let isa = tract_linalg::isa::native();
+    println!(
+        "kernels: CPU instruction set tract-linalg detected: {} ({isa:?})",
+        isa.nickname()
+    );
+    let runnable: Vec<String> = tract_linalg::mmm_routines::runnable_for(&isa)
+        .iter()
+        .map(|k| k.name().to_string())
+        .collect();
+    println!(
+        "kernels: mmm kernels runnable here ({}): {}",
+        runnable.len(),
+        runnable.join(", ")
+    );
+    let mut used = std::collections::BTreeMap::<String, usize>::new();
+    let mut ops = std::collections::BTreeMap::<String, usize>::new();
+    for node in sut.model().nodes() {
+        *ops.entry(node.op().name().to_string()).or_default() += 1;
+        for line in node.op().info().unwrap_or_default() {
+            if let Some(w) = line.find(" with ") {
+                *used.entry(line[w + 6..].to_string()).or_default() += 1;
+            }
+        }
+    }
+    println!("kernels: optimised ops in the model: {ops:?}");
+    for (k, n) in used {
+        println!("kernels: matmul kernel used by {n} node(s): {k}");
+    }
+    let chosen: Vec<String> = tract_linalg::routines::Func::ALL
+        .iter()
+        .filter_map(|&f| {
+            let r = tract_linalg::routines::best_for(f, DatumType::F32, &isa)?;
+            Some(format!("{}={}", f.name(), r.name()))
+        })
+        .collect();
+    println!("kernels: f32 routines selected here: {}", chosen.join(", "));
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is accepted.
+    let queries = env_usize("EDGEMARK_BENCH_QUERIES", 200);
+    let offline = env_usize("EDGEMARK_BENCH_OFFLINE", 200);
+    let shared = std::env::var_os("EDGEMARK_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let mnv2 = shared.join("models/mobilenetv2-fp32.onnx");
+    let cpus = affinity::allowed_cpus();
+    println!(
+        "bench: {} cpus allowed: {cpus:?}; profile {}",
+        cpus.len(),
+        if cfg!(debug_assertions) {
+            "dev (deps opt-level 2)"
+        } else {
+            "release"
+        }
+    );
+
+    // "" = the built-in model.
+    let mut models = vec![("built-in MobileNet-v1 0.25".to_string(), String::new())];
+    if mnv2.is_file() {
+        models.push((
+            "mobilenetv2-fp32.onnx".into(),
+            mnv2.to_string_lossy().into_owned(),
+        ));
+    } else {
+        println!(
+            "bench: SKIPPED mobilenetv2-fp32.onnx (missing at {})",
+            mnv2.display()
+        );
+    }
+
+    for (label, path) in &models {
+        for threads in [1u32, cpus.len() as u32] {
+            let r = single_stream_vs_bare(path, threads, queries);
+            println!(
+                "singlestream {label} threads={threads}: edgemark p50 {:.3} ms, bare tract run p50 {:.3} ms, ratio {:.4} ({} queries each)",
+                r.edgemark_p50 as f64 / 1e6,
+                r.bare_p50 as f64 / 1e6,
+                r.edgemark_p50 as f64 / r.bare_p50 as f64,
+                r.queries
+            );
+            if threads as usize == cpus.len() {
+                break;
+            }
+        }
+    }
+    for (label, path) in &models {
+        let one = offline_rate(path, 1, vec![cpus[0]], offline);
+        let two = offline_rate(
+            path,
+            2,
+            cpus.iter().copied().cycle().take(2).collect(),
+            offline,
+        );
+        println!(
+            "offline {label}: 1 instance {one:.1} samples/s, 2 instances {two:.1} samples/s, scaling {:.3}x ({offline} samples)",
+            two / one
+        );
+    }
+    let sut = TractSut::new(&spec(&models.last().unwrap().1, 1, 1, vec![])).unwrap();
+    print_kernels(&sut);
+}
