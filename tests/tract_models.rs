@@ -508,3 +508,49 @@ fn npy_inputs_feed_samples_and_wrong_files_are_rejected() {
         "{e}"
     );
 }
+
+#[test]
+fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_it() {
+    use edgemark::sut::tract::affinity;
+    std::thread::spawn(|| {
+        let allowed = affinity::allowed_cpus();
+        let last = *allowed.last().unwrap();
+        let spec = |cpus: Vec<u32>| {
+            SutSpec::Model(ModelSpec {
+                path: String::new(),
+                input_shapes: vec![],
+                inputs: vec![],
+                instances: 1,
+                threads: 1,
+                cpus,
+            })
+        };
+        let mut free = TractSut::new(&spec(vec![])).unwrap();
+        free.load_samples(&[0]).unwrap();
+        assert_eq!(
+            affinity::allowed_cpus(),
+            allowed,
+            "no --cpus: the thread stays free"
+        );
+        drop(free);
+
+        let mut pinned = TractSut::new(&spec(vec![last])).unwrap();
+        assert_eq!(pinned.info().cpus, vec![last]);
+        assert_eq!(pinned.info().threads, 1);
+        pinned.load_samples(&[0]).unwrap();
+        assert_eq!(
+            affinity::allowed_cpus(),
+            vec![last],
+            "SingleStream thread pinned before timing"
+        );
+        pinned.issue(0).unwrap();
+        drop(pinned);
+        assert_eq!(
+            affinity::allowed_cpus(),
+            allowed,
+            "affinity restored when the SUT goes"
+        );
+    })
+    .join()
+    .unwrap();
+}

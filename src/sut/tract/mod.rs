@@ -239,7 +239,8 @@ impl TractSut {
             instances,
             threads: single_threads,
             offline_threads,
-            cpus: if pinned { cores } else { vec![] },
+            // The cores Offline instances are pinned to (SingleStream too when given).
+            cpus: cores,
         };
         Ok(sut)
     }
