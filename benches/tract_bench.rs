@@ -2,7 +2,7 @@
 //!
 //! 1. SingleStream-style p50 through edgemark's `Sut::issue` vs a bare loop
 //!    calling tract's `run` on the same plan state with the same inputs
-//!    (interleaved rounds so drift hits both alike; target ratio <= 1.01).
+//!    (alternating query by query so drift hits both alike; target ratio <= 1.01).
 //! 2. Offline samples/s with 1 vs 2 pinned instances (target >= 1.9x on 2 cores).
 //! 3. Single-thread p50 of mobilenetv2-fp32.onnx, to set beside
 //!    scripts/bench_ort.py (onnxruntime) on the same model.
@@ -72,26 +72,26 @@ fn single_stream_vs_bare(path: &str, threads: u32, queries: usize) -> SingleStre
         .map(|&i| sut.loaded_sample(i).unwrap().clone())
         .collect();
     let clock = Monotonic(Instant::now());
-    let rounds = 10;
-    let per_round = queries.div_ceil(rounds);
-    let mut ours = Vec::with_capacity(per_round * rounds);
-    let mut bare = Vec::with_capacity(per_round * rounds);
-    for _ in 0..rounds {
-        {
-            let sut: &mut dyn Sut = &mut sut;
-            for q in 0..per_round {
+    let mut ours = Vec::with_capacity(queries);
+    let mut bare = Vec::with_capacity(queries);
+    // Alternating query by query, and which loop goes first, so neither gains
+    // from drift (load, clocks) or from the other having just warmed the caches
+    // with the same input.
+    for q in 0..queries {
+        for turn in [q % 2, 1 - q % 2] {
+            let x = q % loaded.len();
+            if turn == 0 {
+                let sut: &mut dyn Sut = &mut sut;
                 let t0 = clock.now_ns();
-                sut.issue(q % loaded.len()).unwrap();
+                sut.issue(x).unwrap();
                 ours.push(clock.now_ns() - t0);
+            } else {
+                // What a bare loop does: clone the input handle, run, drop the outputs.
+                let state = sut.single_state();
+                let t0 = clock.now_ns();
+                drop(state.run(inputs[x].clone()).unwrap());
+                bare.push(clock.now_ns() - t0);
             }
-        }
-        let state = sut.single_state();
-        for q in 0..per_round {
-            let x = inputs[q % inputs.len()].clone();
-            let t0 = clock.now_ns();
-            let out = state.run(x).unwrap();
-            bare.push(clock.now_ns() - t0);
-            drop(out);
         }
     }
     SingleStreamCmp {
