@@ -525,6 +525,12 @@ fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_i
                 cpus,
             })
         };
+        let e = TractSut::new(&spec(vec![4096]))
+            .err()
+            .expect("cpu 4096 accepted")
+            .to_string();
+        assert!(e.contains("cpu 4096 is not available"), "{e}");
+
         let mut free = TractSut::new(&spec(vec![])).unwrap();
         free.load_samples(&[0]).unwrap();
         assert_eq!(

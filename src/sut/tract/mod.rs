@@ -147,6 +147,11 @@ impl TractSut {
     /// The SUT for one model spec (empty path: the built-in model).
     pub fn with_model_spec(mspec: &ModelSpec) -> Result<TractSut, TractError> {
         let allowed = affinity::allowed_cpus();
+        if let Some(bad) = mspec.cpus.iter().find(|c| !allowed.contains(c)) {
+            return Err(TractError::Threads(format!(
+                "cpu {bad} is not available to edgemark; it may run on cpus {allowed:?}"
+            )));
+        }
         let pinned = !mspec.cpus.is_empty();
         let cores = if pinned {
             mspec.cpus.clone()
