@@ -10,7 +10,8 @@
 //!
 //! Run: scripts/bench_tract.sh (or `cargo bench --profile dev --bench tract_bench`;
 //! the dev profile builds tract at opt-level 2 and keeps the build short).
-//! Env: EDGEMARK_BENCH_QUERIES (default 200), EDGEMARK_BENCH_OFFLINE (default 200).
+//! Env: EDGEMARK_BENCH_QUERIES (default 200), EDGEMARK_BENCH_OFFLINE (default 200),
+//! EDGEMARK_BENCH_PARTS (singlestream,offline,kernels; default all).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -168,6 +169,9 @@ fn print_kernels(sut: &TractSut) {
 fn main() {
     // `cargo bench` passes --bench; nothing else is accepted.
     let queries = env_usize("EDGEMARK_BENCH_QUERIES", 200);
+    // EDGEMARK_BENCH_PARTS=offline,kernels runs only those parts.
+    let parts = std::env::var("EDGEMARK_BENCH_PARTS").unwrap_or_default();
+    let part = |name: &str| parts.is_empty() || parts.split(',').any(|p| p == name);
     let offline = env_usize("EDGEMARK_BENCH_OFFLINE", 200);
     let shared = std::env::var_os("EDGEMARK_SHARED")
         .map(PathBuf::from)
@@ -198,7 +202,7 @@ fn main() {
         );
     }
 
-    for (label, path) in &models {
+    for (label, path) in models.iter().filter(|_| part("singlestream")) {
         for threads in [1u32, cpus.len() as u32] {
             let r = single_stream_vs_bare(path, threads, queries);
             println!(
@@ -213,7 +217,7 @@ fn main() {
             }
         }
     }
-    for (label, path) in &models {
+    for (label, path) in models.iter().filter(|_| part("offline")) {
         let (one, busy1) = offline_rate(path, 1, vec![cpus[0]], offline);
         let two_cpus = cpus.iter().copied().cycle().take(2).collect();
         let (two, busy2) = offline_rate(path, 2, two_cpus, offline);
@@ -231,6 +235,8 @@ fn main() {
             (two / busy2) / (one / busy1)
         );
     }
-    let sut = TractSut::new(&spec(&models.last().unwrap().1, 1, 1, vec![])).unwrap();
-    print_kernels(&sut);
+    if part("kernels") {
+        let sut = TractSut::new(&spec(&models.last().unwrap().1, 1, 1, vec![])).unwrap();
+        print_kernels(&sut);
+    }
 }
