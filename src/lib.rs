@@ -7,10 +7,14 @@
 //! the CLI and the daemon.
 
 pub mod cli;
+pub mod export;
 pub mod infer;
+pub mod latency_file;
 pub mod loadgen;
 pub mod npy;
 pub mod plan;
+pub mod rng;
 pub mod run;
+pub mod settings;
 pub mod stats;
 pub mod sut;
