@@ -14,10 +14,14 @@ use crate::plan::SutSpec;
 pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut>, SutError> {
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
+        #[cfg(feature = "tract")]
+        SutSpec::Model(_) | SutSpec::BuiltIn => tract::build_tract(spec),
+        #[cfg(not(feature = "tract"))]
         SutSpec::Model(m) => Err(SutError::Backend(format!(
             "cannot run model {}: this build has no tract backend",
             m.path
         ))),
+        #[cfg(not(feature = "tract"))]
         SutSpec::BuiltIn => Err(SutError::Backend(
             "cannot run the built-in model: this build has no tract backend".into(),
         )),
