@@ -560,3 +560,32 @@ fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_i
     .join()
     .unwrap();
 }
+
+#[test]
+fn random_inputs_are_seeded_per_sample_and_bounded_in_memory() {
+    // The built-in model's input is 602112 bytes: 445 distinct samples fit the
+    // 256 MiB budget, so loading 1024 shares tensors instead of taking 616 MB.
+    let mut sut = TractSut::new(&SutSpec::BuiltIn).unwrap();
+    let all: Vec<usize> = (0..1024).collect();
+    sut.load_samples(&all).unwrap();
+    let a = sut.loaded_sample(0).unwrap()[0].clone();
+    let b = sut.loaded_sample(1).unwrap()[0].clone();
+    assert_ne!(a, b, "different samples get different data");
+    let distinct = (256usize << 20) / (3 * 224 * 224 * 4);
+    let again = sut.loaded_sample(distinct).unwrap()[0].clone();
+    assert_eq!(a, again);
+    assert!(
+        std::sync::Arc::ptr_eq(a.as_arc_tensor().unwrap(), again.as_arc_tensor().unwrap()),
+        "shared, not copied"
+    );
+    assert!(
+        sut.info()
+            .description
+            .contains("random inputs: 445 distinct samples shared by 1024")
+    );
+    // Same seed, same data: a second SUT sees identical inputs.
+    let mut other = TractSut::new(&SutSpec::BuiltIn).unwrap();
+    other.load_samples(&[1]).unwrap();
+    assert_eq!(other.loaded_sample(1).unwrap()[0], b);
+    assert!(!other.info().description.contains("random inputs:"));
+}
