@@ -149,9 +149,9 @@ pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
         .clone()
         .into_runnable()
         .map_err(|e| rt(load::summarize(&e)))?;
-    let results = plan
-        .run(values)
-        .map_err(|e| rt(format!("inference failed: {}", load::summarize(&e))))?;
+    let mut state = plan.spawn().map_err(|e| rt(load::summarize(&e)))?;
+    let results =
+        crate::sut::tract::run_guarded(&mut state, values).map_err(|e| rt(e.to_string()))?;
     std::fs::create_dir_all(&args.output_dir)
         .map_err(|e| rt(format!("{}: {e}", args.output_dir.display())))?;
     let mut outputs = vec![];

@@ -85,6 +85,20 @@ pub fn build_tract(spec: &SutSpec) -> Result<Box<dyn Sut>, SutError> {
     Ok(Box::new(TractSut::new(spec)?))
 }
 
+/// One inference. A panic inside tract (an engine bug on an unusual model)
+/// becomes an error instead of ending the process; `catch_unwind` costs nothing
+/// when nothing panics, so it stays on the timed path too.
+pub fn run_guarded(
+    state: &mut TypedSimpleState,
+    inputs: TVec<TValue>,
+) -> Result<TVec<TValue>, TractError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.run(inputs))) {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(TractError::Run(load::summarize(&e))),
+        Err(_) => Err(TractError::Run("tract panicked during inference".into())),
+    }
+}
+
 /// One runnable copy of the model: its own plan and state.
 struct Instance {
     state: TypedSimpleState,
@@ -224,10 +238,7 @@ impl TractSut {
         };
         let first = sut.make_sample(0)?;
         let t1 = Instant::now();
-        sut.single
-            .state
-            .run(first)
-            .map_err(|e| TractError::Run(load::summarize(&e)))?;
+        run_guarded(&mut sut.single.state, first)?;
         let first_inference_ns = t1.elapsed().as_nanos() as u64;
 
         let built_in = loaded.info.built_in;
@@ -292,10 +303,7 @@ impl TractSut {
     /// Runs one loaded sample on the SingleStream instance, returning the outputs.
     pub fn run_sample(&mut self, index: usize) -> Result<TVec<TValue>, SutError> {
         let inputs = self.sample(index)?.clone();
-        self.single
-            .state
-            .run(inputs)
-            .map_err(|e| TractError::Run(load::summarize(&e)).into())
+        Ok(run_guarded(&mut self.single.state, inputs)?)
     }
 
     /// A loaded sample's input values (benchmarks feed the same data to a bare loop).
@@ -414,9 +422,7 @@ impl Sut for TractSut {
             // out of the timed query as well.
             let inputs = self.sample(sample)?.clone();
             for inst in &mut self.offline {
-                inst.state
-                    .run(inputs.clone())
-                    .map_err(|e| TractError::Run(load::summarize(&e)))?;
+                run_guarded(&mut inst.state, inputs.clone())?;
             }
             self.offline_warm = true;
         }
@@ -428,9 +434,9 @@ impl Sut for TractSut {
             Some(Some(s)) => s.clone(),
             _ => return Err(SutError::Backend(format!("sample {sample} was not loaded"))),
         };
-        match self.single.state.run(inputs) {
+        match run_guarded(&mut self.single.state, inputs) {
             Ok(_outputs) => Ok(()),
-            Err(e) => Err(TractError::Run(load::summarize(&e)).into()),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -468,10 +474,10 @@ impl Sut for TractSut {
                                 next.store(n, Ordering::Relaxed);
                                 return Err(format!("sample {} was not loaded", samples[i]));
                             };
-                            if let Err(e) = inst.state.run(inputs) {
+                            if let Err(e) = run_guarded(&mut inst.state, inputs) {
                                 // Stop the others at their next sample.
                                 next.store(n, Ordering::Relaxed);
-                                return Err(format!("inference failed: {}", load::summarize(&e)));
+                                return Err(e.to_string());
                             }
                             // SAFETY: i < n <= completed_ns.len(), and each i is
                             // handed out once by the counter, so no two threads write
