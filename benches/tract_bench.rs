@@ -127,7 +127,8 @@ fn offline_rate(path: &str, instances: u32, cpus: Vec<u32>, samples: usize) -> (
     (samples as f64 / ((last - start) as f64 / 1e9), busy)
 }
 
-fn print_kernels(sut: &TractSut) {
+/// What tract-linalg can use on this CPU and which f32 routines it picks.
+fn print_machine_kernels() {
     let isa = tract_linalg::isa::native();
     println!(
         "kernels: CPU instruction set tract-linalg detected: {} ({isa:?})",
@@ -142,6 +143,18 @@ fn print_kernels(sut: &TractSut) {
         runnable.len(),
         runnable.join(", ")
     );
+    let chosen: Vec<String> = tract_linalg::routines::Func::ALL
+        .iter()
+        .filter_map(|&f| {
+            let r = tract_linalg::routines::best_for(f, DatumType::F32, &isa)?;
+            Some(format!("{}={}", f.name(), r.name()))
+        })
+        .collect();
+    println!("kernels: f32 routines selected here: {}", chosen.join(", "));
+}
+
+/// The optimised ops of a model and the matmul kernels its plan chose.
+fn print_model_kernels(label: &str, sut: &TractSut) {
     let mut used = std::collections::BTreeMap::<String, usize>::new();
     let mut ops = std::collections::BTreeMap::<String, usize>::new();
     for node in sut.model().nodes() {
@@ -152,18 +165,10 @@ fn print_kernels(sut: &TractSut) {
             }
         }
     }
-    println!("kernels: optimised ops in the model: {ops:?}");
+    println!("kernels: {label}: optimised ops: {ops:?}");
     for (k, n) in used {
-        println!("kernels: matmul kernel used by {n} node(s): {k}");
+        println!("kernels: {label}: matmul kernel used by {n} node(s): {k}");
     }
-    let chosen: Vec<String> = tract_linalg::routines::Func::ALL
-        .iter()
-        .filter_map(|&f| {
-            let r = tract_linalg::routines::best_for(f, DatumType::F32, &isa)?;
-            Some(format!("{}={}", f.name(), r.name()))
-        })
-        .collect();
-    println!("kernels: f32 routines selected here: {}", chosen.join(", "));
 }
 
 fn main() {
@@ -236,7 +241,18 @@ fn main() {
         );
     }
     if part("kernels") {
-        let sut = TractSut::new(&spec(&models.last().unwrap().1, 1, 1, vec![])).unwrap();
-        print_kernels(&sut);
+        print_machine_kernels();
+        let qdq = shared.join("models/mobilenetv2-int8-qdq.onnx");
+        let mut all = models.clone();
+        if qdq.is_file() {
+            all.push((
+                "mobilenetv2-int8-qdq.onnx".into(),
+                qdq.to_string_lossy().into_owned(),
+            ));
+        }
+        for (label, path) in &all {
+            let sut = TractSut::new(&spec(path, 1, 1, vec![])).unwrap();
+            print_model_kernels(label, &sut);
+        }
     }
 }
