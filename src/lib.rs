@@ -9,8 +9,10 @@
 pub mod cli;
 pub mod commands;
 pub mod export;
+pub mod infer;
 pub mod latency_file;
 pub mod loadgen;
+pub mod npy;
 pub mod plan;
 pub mod rng;
 pub mod run;

@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command(args),
         Command::Stats(args) => stats_command(args),
         Command::Inspect(args) => inspect_command(args),
+        Command::Infer(args) => return edgemark::infer::main(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
