@@ -181,15 +181,18 @@ pub fn resize_bilinear(img: &Rgb8, width: usize, height: usize) -> Rgb8 {
     cur
 }
 
-/// torchvision's `Resize(short)` output size: the short side becomes `short`, the
-/// long side `int(short * long / short_in)` (Python's truncation).
+/// Output size for "short side to `short`": the long side scales by the same
+/// factor, rounded to nearest (ties to even, as Python's `round`). The reference
+/// tensors were made this way (chelsea 451x300 -> 385x256); truncating, as
+/// torchvision's `Resize(int)` does, gives 384 and shifts the crop by a pixel.
 pub fn short_side_size(width: usize, height: usize, short: usize) -> (usize, usize) {
+    let scaled = |long: usize, short_in: usize| {
+        ((short * long) as f64 / short_in as f64).round_ties_even() as usize
+    };
     if width <= height {
-        let h = ((short * height) as f64 / width as f64) as usize;
-        (short, h)
+        (short, scaled(height, width))
     } else {
-        let w = ((short * width) as f64 / height as f64) as usize;
-        (w, short)
+        (scaled(width, height), short)
     }
 }
 
@@ -550,9 +553,11 @@ mod tests {
     }
 
     #[test]
-    fn short_side_and_crop_follow_torchvision() {
-        assert_eq!(short_side_size(512, 384, 256), (341, 256)); // 341.33 truncated
-        assert_eq!(short_side_size(300, 451, 256), (256, 384)); // 384.85 truncated
+    fn short_side_and_crop_follow_the_reference() {
+        assert_eq!(short_side_size(512, 384, 256), (341, 256)); // 341.33
+        assert_eq!(short_side_size(300, 451, 256), (256, 385)); // 384.85
+        assert_eq!(short_side_size(2, 3, 1), (1, 2)); // 1.5 ties to even
+        assert_eq!(short_side_size(2, 5, 1), (1, 2)); // 2.5 ties to even
         assert_eq!(center_crop_offset(341, 224), 58); // 58.5 rounds to even
         assert_eq!(center_crop_offset(343, 224), 60); // 59.5 rounds to even
         assert_eq!(center_crop_offset(256, 224), 16);

@@ -1,0 +1,266 @@
+//! Accuracy mode against the shared photos and models: preprocessing equals the
+//! reference tensors, MobileNetV2's top-1 is what the labels file documents, and
+//! bad data (corrupt images, missing or impossible labels) is handled as specified.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use edgemark::accuracy::classification::ClassificationScorer;
+use edgemark::accuracy::{self, AccuracyError, ModelError};
+use edgemark::dataset::image::{ImageFolder, Preprocess, PreprocessConfig, Preset};
+use edgemark::dataset::labels::Labels;
+use edgemark::dataset::{DType, Dataset, InputSpec, Quant, Tensor, TensorData, npy};
+
+const REFERENCE_PHOTOS: [&str; 6] = [
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "messi5.jpg",
+    "baboon.jpg",
+    "grace_hopper.jpg",
+];
+
+fn nchw_f32() -> InputSpec {
+    InputSpec {
+        shape: vec![1, 3, 224, 224],
+        dtype: DType::F32,
+        quant: None,
+    }
+}
+
+fn torch(spec: &InputSpec) -> Preprocess {
+    Preprocess::new(&PreprocessConfig::preset(Preset::ImagenetTorch), spec).unwrap()
+}
+
+fn stem(file: &str) -> &str {
+    file.rsplit_once('.').unwrap().0
+}
+
+/// A fresh, empty scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edgemark-acc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn preprocessing_matches_reference_inputs() {
+    let (Some(images), Some(refs)) = (
+        common::shared_path("images"),
+        common::shared_path("models/reference/mobilenetv2-fp32.onnx"),
+    ) else {
+        return;
+    };
+    let prep = torch(&nchw_f32());
+    let mut worst = 0f32;
+    for file in REFERENCE_PHOTOS {
+        let img = edgemark::dataset::image::decode(&images.join(file)).unwrap();
+        let got = prep.apply(&img);
+        let want = npy::read(&refs.join(format!("{}.input.npy", stem(file)))).unwrap();
+        assert_eq!(got.shape, want.shape, "{file}");
+        let (TensorData::F32(g), TensorData::F32(w)) = (&got.data, &want.data) else {
+            panic!("{file}: expected f32 tensors");
+        };
+        let max = g
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        let off = g
+            .iter()
+            .zip(w)
+            .filter(|(a, b)| (*a - *b).abs() > 1e-5)
+            .count();
+        println!(
+            "{file}: max |diff| {max:.3e} ({:.3}/255), {off} of {} elements differ by > 1e-5",
+            max * 255.0,
+            g.len()
+        );
+        worst = worst.max(max);
+    }
+    println!("max preprocessing difference over the six photos: {worst:.3e}");
+}
+
+#[test]
+fn int8_nhwc_input_matches_tflite_reference() {
+    // Same pipeline, NHWC and quantised with the int8 TFLite model's input
+    // parameters (README: q = round(x / 0.018658448) - 14).
+    let (Some(images), Some(refs)) = (
+        common::shared_path("images"),
+        common::shared_path("models/reference/mobilenetv2-int8.tflite"),
+    ) else {
+        return;
+    };
+    let spec = InputSpec {
+        shape: vec![1, 224, 224, 3],
+        dtype: DType::I8,
+        quant: Some(Quant {
+            scale: 0.018658448,
+            zero_point: -14,
+        }),
+    };
+    let prep = torch(&spec);
+    for file in REFERENCE_PHOTOS {
+        let img = edgemark::dataset::image::decode(&images.join(file)).unwrap();
+        let got = prep.apply(&img);
+        let want = npy::read(&refs.join(format!("{}.input.npy", stem(file)))).unwrap();
+        let (TensorData::I8(g), TensorData::I8(w)) = (&got.data, &want.data) else {
+            panic!("{file}: expected i8 tensors");
+        };
+        assert_eq!(got.shape, want.shape);
+        let max = g
+            .iter()
+            .zip(w)
+            .map(|(a, b)| (*a as i32 - *b as i32).abs())
+            .max()
+            .unwrap();
+        let off = g.iter().zip(w).filter(|(a, b)| a != b).count();
+        println!("{file}: int8 NHWC max code difference {max}, {off} codes differ");
+    }
+}
+
+fn shared_labels() -> Option<(PathBuf, Labels)> {
+    let images = common::shared_path("images")?;
+    let labels = Labels::load(&images.join("labels.json")).unwrap();
+    Some((images, labels))
+}
+
+/// A stand-in model for data-path tests: always the same 1000 scores.
+fn constant_model(_: &Tensor) -> Result<Vec<Tensor>, ModelError> {
+    let mut v = vec![0f32; 1000];
+    v[281] = 1.0;
+    Ok(vec![Tensor::f32(vec![1, 1000], v)])
+}
+
+#[test]
+fn corrupt_image_is_named_and_counted_failed() {
+    let Some((images, _)) = shared_labels() else {
+        return;
+    };
+    let dir = scratch("corrupt");
+    std::fs::copy(images.join("chelsea.png"), dir.join("chelsea.png")).unwrap();
+    let mut bytes = std::fs::read(images.join("rocket.jpg")).unwrap();
+    bytes.truncate(600); // a JPEG cut off inside its headers
+    std::fs::write(dir.join("broken.jpg"), bytes).unwrap();
+    std::fs::write(dir.join("notes.png"), b"this is text, not a PNG").unwrap();
+    std::fs::write(
+        dir.join("labels.txt"),
+        "chelsea.png 281\nbroken.jpg 657\nnotes.png 1\nmissing.png 2\n",
+    )
+    .unwrap();
+    let labels = Labels::load(&dir.join("labels.txt")).unwrap();
+    let data = ImageFolder::new(&dir, labels.files(), torch(&nchw_f32()));
+    let scorer = ClassificationScorer::new(labels, 1000).unwrap();
+    let r = accuracy::run(&mut constant_model, &data, scorer).unwrap();
+    let failed: Vec<&str> = r.failed.iter().map(|f| f.sample.as_str()).collect();
+    assert_eq!(failed, vec!["broken.jpg", "notes.png", "missing.png"]);
+    for f in &r.failed {
+        assert!(
+            f.reason.contains(&f.sample),
+            "reason must name the file: {}",
+            f.reason
+        );
+        println!("failed as expected: {}", f.reason);
+    }
+    assert_eq!((r.ran(), r.summary.scored, r.summary.failed), (1, 4, 3));
+    assert_eq!(r.summary.top1, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn missing_labels_file_is_an_error_naming_it() {
+    let dir = scratch("nolabels");
+    let path = dir.join("val_map.txt");
+    let err = Labels::load(&path).unwrap_err().to_string();
+    assert!(err.contains("val_map.txt"), "{err}");
+}
+
+#[test]
+fn label_outside_the_model_classes_is_an_error_before_running() {
+    let dir = scratch("range");
+    std::fs::write(dir.join("labels.csv"), "file,label\na.png,12\nb.png,1000\n").unwrap();
+    let labels = Labels::load(&dir.join("labels.csv")).unwrap();
+    let err = ClassificationScorer::new(labels, 1000).unwrap_err();
+    assert!(matches!(err, AccuracyError::Dataset(_)));
+    let text = err.to_string();
+    assert!(
+        text.contains("b.png") && text.contains("1000") && text.contains("labels.csv"),
+        "{text}"
+    );
+}
+
+#[cfg(feature = "tract")]
+mod models {
+    use super::*;
+    use edgemark::accuracy::AccuracyResult;
+    use edgemark::accuracy::classification::ClassificationSummary;
+    use edgemark::accuracy::tract::TractModel;
+    use edgemark::export::accuracy::{Variant, write_comparison, write_summary};
+
+    fn run_model(model: &Path) -> AccuracyResult<ClassificationSummary> {
+        let (images, labels) = shared_labels().unwrap();
+        let mut m = TractModel::load(model, None).unwrap();
+        let prep =
+            Preprocess::new(&PreprocessConfig::preset(Preset::ImagenetTorch), &m.input).unwrap();
+        let data = ImageFolder::new(&images, labels.files(), prep);
+        let scorer = ClassificationScorer::new(labels, m.output_len).unwrap();
+        let r = accuracy::run(&mut |t: &Tensor| m.infer(t), &data, scorer).unwrap();
+        let names = edgemark::dataset::labels::load_class_names(
+            &common::shared_path("models/imagenet_classes.txt").unwrap(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let title = model.file_name().unwrap().to_string_lossy();
+        write_summary(&mut out, &title, &r, Some(&names)).unwrap();
+        println!("{}", String::from_utf8(out).unwrap());
+        r
+    }
+
+    #[test]
+    fn mobilenetv2_fp32_and_int8_qdq_accuracy() {
+        let (Some(fp32), Some(int8), Some(_)) = (
+            common::shared_path("models/mobilenetv2-fp32.onnx"),
+            common::shared_path("models/mobilenetv2-int8-qdq.onnx"),
+            common::shared_path("images/labels.json"),
+        ) else {
+            return;
+        };
+        let a = run_model(&fp32);
+        // labels.json documents 13 of 15 scored photos right, missing these two.
+        assert_eq!((a.summary.top1, a.summary.scored), (13, 15));
+        assert!(a.failed.is_empty());
+        let mut missed: Vec<&str> = a
+            .summary
+            .misclassified
+            .iter()
+            .map(|m| m.sample.as_str())
+            .collect();
+        missed.sort();
+        assert_eq!(missed, vec!["grace_hopper.jpg", "horses.jpg"]);
+        // Top-5 from onnxruntime's reference for the six reference photos.
+        let refs =
+            common::shared_path("models/reference/mobilenetv2-fp32.onnx/reference.json").unwrap();
+        let refj: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(refs).unwrap()).unwrap();
+        for (file, top5) in &a.summary.predictions {
+            if let Some(want) = refj["images"][file.as_str()]["top5"].as_array() {
+                let want: Vec<usize> = want.iter().map(|v| v.as_u64().unwrap() as usize).collect();
+                assert_eq!(top5, &want, "{file}: top-5 differs from onnxruntime's");
+            }
+        }
+
+        let b = run_model(&int8);
+        assert_eq!(b.summary.scored, 15);
+        assert!(b.failed.is_empty());
+        let mut out = Vec::new();
+        write_comparison(
+            &mut out,
+            &Variant::from_accuracy("mobilenetv2-fp32.onnx", &a),
+            &Variant::from_accuracy("mobilenetv2-int8-qdq.onnx", &b),
+        )
+        .unwrap();
+        println!("{}", String::from_utf8(out).unwrap());
+    }
+}
