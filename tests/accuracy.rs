@@ -4,13 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use edgemark::accuracy::classification::ClassificationScorer;
 use edgemark::accuracy::{self, AccuracyError, ModelError};
 use edgemark::dataset::image::{ImageFolder, Preprocess, PreprocessConfig, Preset};
 use edgemark::dataset::labels::Labels;
-use edgemark::dataset::{DType, Dataset, InputSpec, Quant, Tensor, TensorData, npy};
+use edgemark::dataset::{DType, InputSpec, Quant, Tensor, TensorData, npy};
 
 const REFERENCE_PHOTOS: [&str; 6] = [
     "chelsea.png",
@@ -78,6 +78,7 @@ fn preprocessing_matches_reference_inputs() {
             max * 255.0,
             g.len()
         );
+        assert!(max <= 2.0 / 255.0, "{file}: max difference {max} > 2/255");
         worst = worst.max(max);
     }
     println!("max preprocessing difference over the six photos: {worst:.3e}");
@@ -118,6 +119,7 @@ fn int8_nhwc_input_matches_tflite_reference() {
             .unwrap();
         let off = g.iter().zip(w).filter(|(a, b)| a != b).count();
         println!("{file}: int8 NHWC max code difference {max}, {off} codes differ");
+        assert!(max <= 1, "{file}: int8 input differs by {max} codes");
     }
 }
 
@@ -193,6 +195,8 @@ fn label_outside_the_model_classes_is_an_error_before_running() {
 
 #[cfg(feature = "tract")]
 mod models {
+    use std::path::Path;
+
     use super::*;
     use edgemark::accuracy::AccuracyResult;
     use edgemark::accuracy::classification::ClassificationSummary;

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
 
 use super::ModelError;
 use crate::dataset::{DType, InputSpec, Quant, Tensor as DTensor, TensorData};
@@ -125,10 +126,11 @@ impl TractModel {
                 let t = v.into_tensor();
                 let (dtype, quant) = dtype_quant(t.datum_type())?;
                 let shape = t.shape().to_vec();
+                let view = t.try_as_plain_ram()?;
                 let data = match dtype {
-                    DType::F32 => TensorData::F32(t.as_slice::<f32>()?.to_vec()),
-                    DType::I8 => TensorData::I8(t.as_slice::<i8>()?.to_vec()),
-                    DType::U8 => TensorData::U8(t.as_slice::<u8>()?.to_vec()),
+                    DType::F32 => TensorData::F32(view.as_slice::<f32>()?.to_vec()),
+                    DType::I8 => TensorData::I8(view.as_slice::<i8>()?.to_vec()),
+                    DType::U8 => TensorData::U8(view.as_slice::<u8>()?.to_vec()),
                 };
                 Ok(DTensor { shape, data, quant })
             })

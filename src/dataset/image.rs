@@ -55,6 +55,18 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Rgb8, DatasetError> {
             why: format!("unsupported image format {format:?} (PNG and JPEG only)"),
         });
     }
+    if format == image::ImageFormat::Jpeg {
+        match super::jpeg::decode(bytes) {
+            Ok(Some((w, h, data))) => return Ok(Rgb8::new(w, h, data)),
+            Ok(None) => {} // progressive, CMYK, ...: the general decoder below
+            Err(why) => {
+                return Err(DatasetError::Decode {
+                    path: path.to_owned(),
+                    why: format!("corrupt JPEG: {why}"),
+                });
+            }
+        }
+    }
     let img =
         image::load_from_memory_with_format(bytes, format).map_err(|e| DatasetError::Decode {
             path: path.to_owned(),

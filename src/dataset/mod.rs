@@ -4,6 +4,7 @@
 //! sample to a backend without depending on any engine.
 
 pub mod image;
+pub mod jpeg;
 pub mod labels;
 pub mod npy;
 pub mod npy_folder;
