@@ -268,3 +268,65 @@ mod models {
         println!("{}", String::from_utf8(out).unwrap());
     }
 }
+
+#[test]
+fn npy_folder_feeds_preprocessed_tensors_and_checks_their_shape() {
+    use edgemark::dataset::npy_folder::NpyFolder;
+    let (Some(refs), Some((_, labels))) = (
+        common::shared_path("models/reference/mobilenetv2-fp32.onnx"),
+        shared_labels(),
+    ) else {
+        return;
+    };
+    let dir = scratch("npy");
+    for file in REFERENCE_PHOTOS {
+        let s = stem(file);
+        std::fs::copy(
+            refs.join(format!("{s}.input.npy")),
+            dir.join(format!("{s}.npy")),
+        )
+        .unwrap();
+    }
+    let data = NpyFolder::open(&dir, nchw_f32()).unwrap();
+    // The stand-in model checks each tensor arrives intact (the reference itself).
+    let mut seen = Vec::new();
+    let mut model = |t: &Tensor| -> Result<Vec<Tensor>, ModelError> {
+        let TensorData::F32(v) = &t.data else {
+            return Err("not f32".into());
+        };
+        seen.push(v.iter().map(|x| *x as f64).sum::<f64>());
+        constant_model(t)
+    };
+    // `chelsea.npy` finds `chelsea.png`'s label by stem.
+    let scorer = ClassificationScorer::new(labels, 1000).unwrap();
+    let r = accuracy::run(&mut model, &data, scorer).unwrap();
+    assert_eq!((r.samples, r.ran(), r.summary.scored), (6, 6, 6));
+    assert_eq!(
+        r.summary.top1, 1,
+        "constant class 281 is right only for chelsea"
+    );
+    let want = npy::read(&refs.join("baboon.input.npy")).unwrap();
+    let TensorData::F32(w) = &want.data else {
+        panic!()
+    };
+    assert_eq!(
+        seen[0],
+        w.iter().map(|x| *x as f64).sum::<f64>(),
+        "sorted: baboon first"
+    );
+
+    let nhwc = InputSpec {
+        shape: vec![1, 224, 224, 3],
+        dtype: DType::F32,
+        quant: None,
+    };
+    let data = NpyFolder::open(&dir, nhwc).unwrap();
+    let err = edgemark::dataset::Dataset::load(&data, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("baboon.npy") && err.contains("[1, 3, 224, 224]"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
