@@ -346,3 +346,34 @@ fn npy_folder_feeds_preprocessed_tensors_and_checks_their_shape() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn damaged_jpegs_give_errors_or_images_never_panics() {
+    let Some(images) = common::shared_path("images") else {
+        return;
+    };
+    let good = std::fs::read(images.join("messi5.jpg")).unwrap();
+    let path = std::path::Path::new("damaged.jpg");
+    let mut errors = 0;
+    // Cuts through headers, tables and entropy data; then deterministic byte damage.
+    for cut in (2..good.len()).step_by(good.len() / 23) {
+        errors += edgemark::dataset::image::decode_bytes(&good[..cut], path).is_err() as usize;
+    }
+    let mut seed = 0x2545_f491_u32;
+    for _ in 0..12 {
+        let mut bad = good.clone();
+        for _ in 0..8 {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let at = seed as usize % bad.len();
+            bad[at] ^= (seed >> 24) as u8 | 1;
+        }
+        if let Err(e) = edgemark::dataset::image::decode_bytes(&bad, path) {
+            assert!(e.to_string().contains("damaged.jpg"), "{e}");
+            errors += 1;
+        }
+    }
+    println!("{errors} of the damaged variants were rejected, the rest decoded");
+    assert!(errors >= 20, "truncated files must be errors");
+}

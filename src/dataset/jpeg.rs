@@ -16,11 +16,16 @@ const ZIGZAG: [usize; 64] = [
 /// Largest image decoded here (pixels); beyond it a corrupt header is likelier.
 const MAX_PIXELS: usize = 1 << 28;
 
+/// Code lengths resolved by one table lookup; longer codes take the slow path.
+const LOOKUP_BITS: u32 = 9;
+
 #[derive(Clone, Default)]
 struct Huffman {
     /// Per code length 1..=16: (first code, last code + 1, index of first symbol).
     lens: [(u32, u32, usize); 17],
     symbols: Vec<u8>,
+    /// Indexed by the next LOOKUP_BITS bits: (code length, symbol); length 0 = slow path.
+    fast: Vec<(u8, u8)>,
 }
 
 impl Huffman {
@@ -28,11 +33,25 @@ impl Huffman {
         let mut h = Huffman {
             lens: [(0, 0, 0); 17],
             symbols,
+            fast: vec![(0, 0); 1 << LOOKUP_BITS],
         };
         let (mut code, mut k) = (0u32, 0usize);
         for len in 1..=16 {
             let n = counts[len - 1] as u32;
             h.lens[len] = (code, code + n, k);
+            if k + n as usize > h.symbols.len() {
+                return Err("Huffman table shorter than its counts".into());
+            }
+            if len as u32 <= LOOKUP_BITS {
+                let pad = LOOKUP_BITS - len as u32;
+                for i in 0..n {
+                    let sym = h.symbols[k + i as usize];
+                    let base = ((code + i) << pad) as usize;
+                    for slot in &mut h.fast[base..base + (1 << pad)] {
+                        *slot = (len as u8, sym);
+                    }
+                }
+            }
             code += n;
             k += n as usize;
             if code > (1 << len) {
@@ -40,25 +59,34 @@ impl Huffman {
             }
             code <<= 1;
         }
-        if k > h.symbols.len() {
-            return Err("Huffman table shorter than its counts".into());
-        }
         Ok(h)
     }
 }
 
+/// Entropy-coded data reader: un-stuffs 0xFF00 and, like libjpeg, feeds zero bits
+/// once a marker is reached.
 struct Bits<'a> {
     data: &'a [u8],
     pos: usize,
+    /// Bits left-aligned: the next bit is bit 31.
     acc: u32,
     n: u32,
-    /// A marker was reached: libjpeg then feeds zero bits.
     hit_marker: bool,
 }
 
 impl<'a> Bits<'a> {
-    fn bit(&mut self) -> u32 {
-        if self.n == 0 {
+    fn new(data: &'a [u8]) -> Self {
+        Bits {
+            data,
+            pos: 0,
+            acc: 0,
+            n: 0,
+            hit_marker: false,
+        }
+    }
+
+    fn fill(&mut self) {
+        while self.n <= 24 {
             let mut byte = 0u32;
             if !self.hit_marker && self.pos < self.data.len() {
                 let b = self.data[self.pos];
@@ -75,27 +103,42 @@ impl<'a> Bits<'a> {
                     self.pos += 1;
                 }
             }
-            self.acc = byte;
-            self.n = 8;
+            self.acc |= byte << (24 - self.n);
+            self.n += 8;
         }
-        self.n -= 1;
-        (self.acc >> self.n) & 1
+    }
+
+    fn peek(&mut self, count: u32) -> u32 {
+        self.fill();
+        self.acc >> (32 - count)
+    }
+
+    fn consume(&mut self, count: u32) {
+        self.acc <<= count;
+        self.n -= count;
     }
 
     fn bits(&mut self, count: u32) -> u32 {
-        let mut v = 0;
-        for _ in 0..count {
-            v = (v << 1) | self.bit();
+        if count == 0 {
+            return 0;
         }
+        let v = self.peek(count);
+        self.consume(count);
         v
     }
 
     fn decode(&mut self, h: &Huffman) -> Result<u8, String> {
-        let mut code = 0u32;
-        for len in 1..=16 {
-            code = (code << 1) | self.bit();
+        let (len, sym) = h.fast[self.peek(LOOKUP_BITS) as usize];
+        if len > 0 {
+            self.consume(len as u32);
+            return Ok(sym);
+        }
+        let code16 = self.peek(16);
+        for len in LOOKUP_BITS as usize + 1..=16 {
+            let code = code16 >> (16 - len);
             let (first, end, k) = h.lens[len];
             if code < end && code >= first {
+                self.consume(len as u32);
                 return h
                     .symbols
                     .get(k + (code - first) as usize)
@@ -119,9 +162,11 @@ impl<'a> Bits<'a> {
         }
     }
 
-    /// Skip to the next RSTn marker after a restart interval.
+    /// Skip to the next RSTn marker after a restart interval. Buffered bits are
+    /// dropped; `pos` is past every byte they came from (zero fill adds none).
     fn restart(&mut self) {
         self.n = 0;
+        self.acc = 0;
         self.hit_marker = false;
         while self.pos + 1 < self.data.len() {
             if self.data[self.pos] == 0xFF && (0xD0..=0xD7).contains(&self.data[self.pos + 1]) {
@@ -348,7 +393,7 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                 let height = u16_at(seg, 1)?;
                 let width = u16_at(seg, 3)?;
                 let n = seg[5] as usize;
-                if width == 0 || height == 0 || width * height > MAX_PIXELS {
+                if width == 0 || height == 0 || width.saturating_mul(height) > MAX_PIXELS {
                     return Err(format!("unsupported size {width}x{height}"));
                 }
                 if n != 1 && n != 3 {
@@ -437,13 +482,7 @@ fn decode_scan(
     restart_interval: usize,
     data: &[u8],
 ) -> Result<usize, String> {
-    let mut bits = Bits {
-        data,
-        pos: 0,
-        acc: 0,
-        n: 0,
-        hit_marker: false,
-    };
+    let mut bits = Bits::new(data);
     let mut pred = vec![0i32; scan.len()];
     let mut coef = [0i32; 64];
     let sampling: Vec<(usize, usize)> = scan
@@ -464,9 +503,10 @@ fn decode_scan(
         if s > 11 {
             return Err("bad DC coefficient".to_string());
         }
-        pred[si] += bits.receive_extend(s);
+        pred[si] = pred[si].wrapping_add(bits.receive_extend(s));
         let q = &qt[f.comps[*ci].tq];
-        coef[0] = pred[si] * q[0];
+        // libjpeg stores coefficients as 16-bit JCOEF before dequantising.
+        coef[0] = (pred[si] as i16) as i32 * q[0];
         let mut k = 1;
         while k < 64 {
             let rs = bits.decode(act)?;
@@ -482,7 +522,7 @@ fn decode_scan(
             if k > 63 {
                 return Err("AC coefficient index past 63".to_string());
             }
-            coef[ZIGZAG[k]] = bits.receive_extend(s) * q[ZIGZAG[k]];
+            coef[ZIGZAG[k]] = (bits.receive_extend(s) as i16) as i32 * q[ZIGZAG[k]];
             k += 1;
         }
         let c = &mut f.comps[*ci];
