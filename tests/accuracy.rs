@@ -223,6 +223,16 @@ mod models {
     }
 
     #[test]
+    fn mobilenetv2_fp32_tflite_nhwc_accuracy() {
+        // The same network as TFLite takes NHWC input: the layout comes from its shape.
+        let Some(model) = common::shared_path("models/mobilenetv2-fp32.tflite") else {
+            return;
+        };
+        let r = run_model(&model);
+        assert_eq!((r.summary.top1, r.summary.scored), (13, 15));
+    }
+
+    #[test]
     fn mobilenetv2_fp32_and_int8_qdq_accuracy() {
         let (Some(fp32), Some(int8), Some(_)) = (
             common::shared_path("models/mobilenetv2-fp32.onnx"),
@@ -376,4 +386,24 @@ fn damaged_jpegs_give_errors_or_images_never_panics() {
     }
     println!("{errors} of the damaged variants were rejected, the rest decoded");
     assert!(errors >= 20, "truncated files must be errors");
+}
+
+#[test]
+fn open_picks_images_or_npy_and_names_a_missing_folder() {
+    let Some((images, labels)) = shared_labels() else {
+        return;
+    };
+    let cfg = PreprocessConfig::preset(Preset::ImagenetTorch);
+    let d = edgemark::dataset::open(&images, Some(&labels), &cfg, &nchw_f32()).unwrap();
+    assert_eq!((d.len(), d.name(0)), (18, "chelsea.png"));
+    let d = edgemark::dataset::open(&images, None, &cfg, &nchw_f32()).unwrap();
+    assert_eq!((d.len(), d.name(0)), (18, "apple.jpg"));
+    let dir = scratch("open");
+    std::fs::write(dir.join("x.npy"), b"").unwrap();
+    let d = edgemark::dataset::open(&dir, None, &cfg, &nchw_f32()).unwrap();
+    assert!(d.load(0).unwrap_err().to_string().contains("x.npy"));
+    let Err(err) = edgemark::dataset::open(&dir.join("nope"), None, &cfg, &nchw_f32()) else {
+        panic!("a missing folder must be an error");
+    };
+    assert!(err.to_string().contains("nope"), "{err}");
 }

@@ -146,3 +146,35 @@ pub trait Dataset {
     /// (corrupt file) is the caller's to count; it does not stop a run.
     fn load(&self, index: usize) -> Result<Tensor, DatasetError>;
 }
+
+/// The data set behind `--dataset DIR [--labels FILE]`: a folder of `.npy` tensors
+/// when it holds any, else its images, preprocessed by `config` for `spec`. With
+/// labels, the images are the labelled files in the labels' order (a missing one
+/// then fails as a sample); without, every JPEG/PNG in the folder, sorted.
+pub fn open(
+    dir: &std::path::Path,
+    labels: Option<&labels::Labels>,
+    config: &image::PreprocessConfig,
+    spec: &InputSpec,
+) -> Result<Box<dyn Dataset>, DatasetError> {
+    let io = |source| DatasetError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut has_npy = false;
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let name = entry.map_err(io)?.file_name();
+        has_npy |= name
+            .to_string_lossy()
+            .to_ascii_lowercase()
+            .ends_with(".npy");
+    }
+    if has_npy {
+        return Ok(Box::new(npy_folder::NpyFolder::open(dir, spec.clone())?));
+    }
+    let prep = image::Preprocess::new(config, spec)?;
+    Ok(match labels {
+        Some(l) => Box::new(image::ImageFolder::new(dir, l.files(), prep)),
+        None => Box::new(image::ImageFolder::scan(dir, prep)?),
+    })
+}
