@@ -177,6 +177,7 @@ fn missing_labels_file_is_an_error_naming_it() {
     let path = dir.join("val_map.txt");
     let err = Labels::load(&path).unwrap_err().to_string();
     assert!(err.contains("val_map.txt"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -191,6 +192,7 @@ fn label_outside_the_model_classes_is_an_error_before_running() {
         text.contains("b.png") && text.contains("1000") && text.contains("labels.csv"),
         "{text}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[cfg(feature = "tract")]
@@ -406,4 +408,5 @@ fn open_picks_images_or_npy_and_names_a_missing_folder() {
         panic!("a missing folder must be an error");
     };
     assert!(err.to_string().contains("nope"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
