@@ -8,10 +8,16 @@
 
 pub mod accuracy;
 pub mod cli;
+pub mod commands;
 pub mod dataset;
 pub mod export;
+pub mod latency_file;
 pub mod loadgen;
 pub mod plan;
+pub mod rng;
 pub mod run;
+pub mod settings;
 pub mod stats;
 pub mod sut;
+#[cfg(feature = "tract")]
+pub mod tflite_fix;
