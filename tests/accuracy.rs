@@ -410,3 +410,44 @@ fn open_picks_images_or_npy_and_names_a_missing_folder() {
     assert!(err.to_string().contains("nope"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn jpeg_decoder_agrees_with_the_image_crate_on_every_shared_jpeg() {
+    // The six reference photos pin the libjpeg-exact paths (4:4:4, 4:2:2, 4:2:0);
+    // the others add 4:4:0 sampling and restart intervals (dog, eagle, horses).
+    // Decoders differ in rounding, so this is a closeness check against an
+    // independent decoder: a desynchronised restart or a wrong upsampling
+    // direction would show as large errors.
+    let Some(images) = common::shared_path("images") else {
+        return;
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&images)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "expected the shared JPEGs");
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        let (w, h, mine) = edgemark::dataset::jpeg::decode(&bytes).unwrap().unwrap();
+        let other = image::load_from_memory(&bytes).unwrap().into_rgb8();
+        assert_eq!((w as u32, h as u32), other.dimensions());
+        let diffs: Vec<i32> = mine
+            .iter()
+            .zip(other.as_raw())
+            .map(|(a, b)| (*a as i32 - *b as i32).abs())
+            .collect();
+        let max = *diffs.iter().max().unwrap();
+        let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+        println!(
+            "{}: vs image crate max {max}, mean {mean:.3}",
+            path.display()
+        );
+        assert!(
+            mean < 0.5 && max <= 8,
+            "{}: max {max}, mean {mean}",
+            path.display()
+        );
+    }
+}
