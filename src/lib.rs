@@ -6,10 +6,21 @@
 //! `stats` -> `record` -> `export`/report. `run::execute` is that pipeline, shared by
 //! the CLI and the daemon.
 
+pub mod accuracy;
 pub mod cli;
+pub mod commands;
 pub mod daemon;
+pub mod dataset;
+pub mod export;
+pub mod infer;
+pub mod latency_file;
 pub mod loadgen;
+pub mod npy;
 pub mod plan;
+pub mod rng;
 pub mod run;
+pub mod settings;
 pub mod stats;
 pub mod sut;
+#[cfg(feature = "tract")]
+pub mod tflite_fix;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod cooldown;
 pub mod log;
 pub mod notify;
+pub mod plan_runner;
 pub mod runner;
 pub mod schedule;
 pub mod signals;

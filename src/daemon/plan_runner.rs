@@ -1,12 +1,11 @@
 //! The production [`JobRunner`]: job TOML -> `settings` -> [`Plan`] ->
 //! `run::execute`, the same pipeline as `edgemark run --config JOB.toml`.
 //!
-//! MERGE: not yet in the module tree, because `settings` and `run::execute`
-//! live on the engine branch. Checked against it (trial merge of `engine` into
-//! this branch: builds, and the daemon integration tests that do not read
-//! records pass with it). To switch over: add `pub mod plan_runner;` to
-//! `daemon/mod.rs` and make `runner::default_runner` return
-//! `Arc::new(plan_runner::PlanRunner)`.
+//! MERGE: `runner::default_runner` still returns the simulated runner, because
+//! `run::execute` does not write records until the records branch is merged
+//! and the daemon's integration tests check that a job leaves a record. With
+//! records in, `default_runner` returns `Arc::new(plan_runner::PlanRunner)`
+//! and `tests/daemon.rs::read_record` reads the record format.
 
 use crate::daemon::runner::{JobOutcome, JobRequest, JobRunner, JobShape};
 use crate::loadgen::Control;
@@ -47,8 +46,8 @@ impl JobRunner for PlanRunner {
         };
         let out = run::execute(&plan, &ctx).map_err(|e| e.to_string())?;
         // A scenario cut short, or scenarios never started, both mean aborted.
-        let aborted = out.outcomes.iter().any(|o| o.run.aborted)
-            || out.outcomes.len() < plan.scenarios.len();
+        let aborted =
+            out.outcomes.iter().any(|o| o.run.aborted) || out.outcomes.len() < plan.scenarios.len();
         let mut warnings = req.warnings.clone();
         warnings.extend(out.warnings);
         let summary = out
@@ -74,5 +73,58 @@ impl JobRunner for PlanRunner {
             warnings,
             summary,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn request(toml: &str, dir: &std::path::Path) -> JobRequest {
+        JobRequest {
+            id: "t".into(),
+            toml: toml.into(),
+            root: "/".into(),
+            results_dir: dir.to_owned(),
+            warnings: vec!["cooldown gate gave up".into()],
+        }
+    }
+
+    const JOB: &str = "sut = \"synthetic:null\"\nscenario = \"single-stream\"\n\
+                       min_duration_ms = 20\nmin_query_count = 10\n";
+
+    #[test]
+    fn check_names_the_bad_key_and_sizes_progress_by_time() {
+        let e = PlanRunner
+            .check("sut = \"synthetic:null\"\nmin_duraton_ms = 5")
+            .unwrap_err();
+        assert!(e.contains("min_duraton_ms"), "{e}");
+        let e = PlanRunner
+            .check("sut = \"synthetic:null\"\nmin_duration_ms = -5")
+            .unwrap_err();
+        assert!(e.contains("min_duration_ms"), "{e}");
+        let shape = PlanRunner
+            .check("sut = \"synthetic:null\"\nscenario = \"both\"\nmin_duration_ms = 20")
+            .unwrap();
+        assert_eq!(shape.expected_ns, 2 * 20_000_000);
+    }
+
+    #[test]
+    fn runs_a_synthetic_job_and_reports_abort() {
+        let dir = std::env::temp_dir().join(format!("edgemark-planrunner-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let control = Control::default();
+        let out = PlanRunner.run(&request(JOB, &dir), &control).unwrap();
+        assert!(!out.aborted, "{out:?}");
+        assert!(out.summary.starts_with("SingleStream "), "{}", out.summary);
+        assert_eq!(out.warnings[0], "cooldown gate gave up");
+        assert!(control.completed.load(Ordering::Relaxed) >= 10);
+
+        let control = Control::default();
+        control.abort.store(true, Ordering::Relaxed);
+        let out = PlanRunner.run(&request(JOB, &dir), &control).unwrap();
+        assert!(out.aborted, "{out:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

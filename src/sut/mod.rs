@@ -2,8 +2,31 @@
 //! implementations (synthetic for calibration and tests; tract for real models).
 
 pub mod synthetic;
+#[cfg(feature = "tract")]
+pub mod tract;
+
+use std::sync::Arc;
 
 use crate::loadgen::Clock;
+use crate::plan::SutSpec;
+
+/// Builds the SUT a plan names. Model loading (untimed) happens here.
+pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut>, SutError> {
+    match spec {
+        SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
+        #[cfg(feature = "tract")]
+        SutSpec::Model(_) | SutSpec::BuiltIn => tract::build_tract(spec),
+        #[cfg(not(feature = "tract"))]
+        SutSpec::Model(m) => Err(SutError::Backend(format!(
+            "cannot run model {}: this build has no tract backend",
+            m.path
+        ))),
+        #[cfg(not(feature = "tract"))]
+        SutSpec::BuiltIn => Err(SutError::Backend(
+            "cannot run the built-in model: this build has no tract backend".into(),
+        )),
+    }
+}
 
 /// Why a SUT failed. Small and `#[non_exhaustive]`: callers show it, they don't match on it.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +80,10 @@ pub struct SutInfo {
     /// First inference after load (never part of a scenario).
     pub first_inference_ns: u64,
     pub instances: u32,
+    /// Intra-op threads of the SingleStream instance.
     pub threads: u32,
+    /// Intra-op threads of each Offline instance.
+    pub offline_threads: u32,
     pub cpus: Vec<u32>,
 }
 
