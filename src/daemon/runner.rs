@@ -3,12 +3,12 @@
 //! counter and abort flag), get back the records written. [`default_runner`]
 //! picks the implementation the binary uses.
 //!
-//! MERGE NOTE: until `settings` (job TOML -> `plan::Plan`) and `run::execute`
-//! land, `default_runner` returns the simulated runner from `test_double`. At
-//! merge, a `PlanRunner` here implements `check` with the settings parser and
-//! `run` with `run::execute(&plan, &RunContext { root, results_dir: Some(..),
-//! control })`, mapping `RunOutput` to [`JobOutcome`] (records from each
-//! `ScenarioOutcome::record_path`, aborted from `ScenarioRun::aborted`).
+//! MERGE NOTE: `default_runner` returns the simulated runner from
+//! `test_double` until `run::execute` writes records (records branch): the
+//! daemon's integration tests check that every job leaves a record. The
+//! production runner, `plan_runner::PlanRunner` (settings + `run::execute`), is
+//! built and unit-tested already; switching is the one line below plus
+//! `read_record` in `tests/daemon.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
