@@ -256,7 +256,8 @@ impl NotifySocket {
     }
 }
 
-const QUICK_JOB: &str = "sut = \"synthetic:sleep:2\"\nmin_duration_ms = 30\nmin_query_count = 5\n";
+// One scenario, so one record per job with the real runner too.
+const QUICK_JOB: &str = "sut = \"synthetic:sleep:2\"\nscenario = \"single-stream\"\nmin_duration_ms = 30\nmin_query_count = 5\n";
 const LONG_JOB: &str = "sut = \"synthetic:sleep:5\"\nmin_duration_ms = 600000\n";
 
 #[test]
@@ -670,7 +671,11 @@ fn submit_validates_and_queues_atomically_and_status_lists_it() {
         text.contains("queued (0):") && text.matches("done ").count() == 2,
         "{text}"
     );
-    assert!(text.contains(".simulated.toml"), "{text}");
+    let recs = records(&env);
+    assert_eq!(recs.len(), 2);
+    for r in recs {
+        assert!(text.contains(&r.display().to_string()), "{text}");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! so the daemon's integration tests exercise spooling, signals, cooldown and
 //! sd_notify before the real `settings` + `run::execute` exist.
 //!
-//! It reads a minimal job TOML (`sut = "synthetic:sleep:MS"`, `min_duration_ms`,
+//! It reads a minimal job TOML (`sut = "synthetic:sleep:MS"`, `scenario`, `min_duration_ms`,
 //! `min_query_count`; unknown keys are errors), "runs" queries by sleeping,
 //! checks `Control::abort` before each one, and writes
 //! `RESULTS/ID.simulated.toml` saying how many queries ran and whether it was
@@ -20,6 +20,8 @@ use crate::loadgen::Control;
 #[serde(deny_unknown_fields)]
 struct SimJob {
     sut: String,
+    /// Accepted so the same job files work with the real runner; one run either way.
+    scenario: Option<String>,
     #[serde(default)]
     min_duration_ms: u64,
     #[serde(default)]
@@ -58,6 +60,13 @@ impl SimulatedRunner {
 impl JobRunner for SimulatedRunner {
     fn check(&self, job_toml: &str) -> Result<JobShape, String> {
         let (job, _) = Self::parse(job_toml)?;
+        if let Some(s) = &job.scenario
+            && !matches!(s.as_str(), "single-stream" | "offline" | "both")
+        {
+            return Err(format!(
+                "scenario {s:?}: expected single-stream, offline or both"
+            ));
+        }
         Ok(JobShape {
             expected_ns: job.min_duration_ms * 1_000_000,
             expected_queries: job.min_query_count,
@@ -113,6 +122,14 @@ mod tests {
                 .is_err()
         );
         assert!(r.check("sut = \"model.onnx\"").is_err());
+        assert!(
+            r.check("sut = \"synthetic:sleep:1\"\nscenario = \"offline\"")
+                .is_ok()
+        );
+        assert!(
+            r.check("sut = \"synthetic:sleep:1\"\nscenario = \"server\"")
+                .is_err()
+        );
         assert!(r.check("sut = ").is_err());
     }
 
