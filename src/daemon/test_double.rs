@@ -1,6 +1,6 @@
 //! TEST DOUBLE, to be replaced at merge (see `runner.rs`): a simulated job runner
 //! so the daemon's integration tests exercise spooling, signals, cooldown and
-//! sd_notify before the real `settings` + `run::execute` exist.
+//! sd_notify until `run::execute` writes records.
 //!
 //! It reads a minimal job TOML (`sut = "synthetic:sleep:MS"`, `scenario`, `min_duration_ms`,
 //! `min_query_count`; unknown keys are errors), "runs" queries by sleeping,
