@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod cooldown;
 pub mod log;
+pub mod memory;
 pub mod notify;
 pub mod plan_runner;
 pub mod runner;
@@ -77,6 +78,7 @@ pub fn main(args: DaemonArgs) -> ExitCode {
         status: String::new(),
         sched_state: schedule::ScheduleState::default(),
         boot_id: None,
+        trimmed: false,
     };
     match d.serve() {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,6 +117,8 @@ struct Daemon {
     status: String,
     sched_state: schedule::ScheduleState,
     boot_id: Option<String>,
+    /// Code pages dropped since the last job (see `memory`).
+    trimmed: bool,
 }
 
 /// Why a job ended, as the spool records it.
@@ -154,9 +158,18 @@ impl Daemon {
                 }
             };
             match next {
-                Some(job) => self.process(job),
+                Some(job) => {
+                    self.process(job);
+                    self.trimmed = false;
+                }
                 None => {
                     self.set_status("idle");
+                    if !self.trimmed {
+                        self.trimmed = true;
+                        if let Err(e) = memory::release_code_pages() {
+                            log::warn(&format!("cannot release idle code pages: {e}"));
+                        }
+                    }
                     self.pause(self.cfg.spool_poll);
                 }
             }

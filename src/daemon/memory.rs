@@ -1,0 +1,112 @@
+//! Keep the idle daemon's resident set small. The binary carries the whole
+//! inference engine (tens of MB of code); start-up and each job fault parts of
+//! it in, and the kernel maps neighbouring cached pages too (fault-around), so
+//! an idle daemon would keep ~10 MB of code it is not running resident. When it
+//! goes idle it drops its own code and constant pages; the few the idle loop uses come back
+//! from the page cache on the next wake-up (minor faults, no I/O).
+
+use std::os::unix::fs::MetadataExt;
+
+/// Drop the resident pages of this executable's read-only mappings (code,
+/// constants, the relocation tables the loader read once). Returns the bytes
+/// of mapping advised. Only mappings of our own file (by inode) with no
+/// private copies (`Anonymous: 0 kB` in smaps) are touched: every resident
+/// page there is the file's page-cache page, so dropping it loses nothing.
+/// The relocated RELRO segment has private copies and is left alone.
+pub fn release_code_pages() -> Result<usize, String> {
+    let exe = std::fs::metadata("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+    let smaps = std::fs::read_to_string("/proc/self/smaps")
+        .map_err(|e| format!("/proc/self/smaps: {e}"))?;
+    let mut advised = 0;
+    for (start, end) in clean_file_ranges(&smaps, exe.ino()) {
+        // SAFETY: [start, end) is a whole read-only mapping of our own binary
+        // without private pages, as the kernel listed it just now; read-only
+        // means none can appear meanwhile. MADV_DONTNEED on it only unmaps
+        // pages that refault from the file.
+        let r = unsafe {
+            nix::libc::madvise(
+                start as *mut nix::libc::c_void,
+                end - start,
+                nix::libc::MADV_DONTNEED,
+            )
+        };
+        if r != 0 {
+            return Err(format!("madvise: {}", std::io::Error::last_os_error()));
+        }
+        advised += end - start;
+    }
+    Ok(advised)
+}
+
+/// Read-only (`r-xp`, `r--p`) mappings of the file with inode `ino` that hold
+/// no anonymous (copied-on-write) pages, from a `/proc/PID/smaps` text.
+fn clean_file_ranges(smaps: &str, ino: u64) -> Vec<(usize, usize)> {
+    let mut v = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.first()
+            .is_some_and(|r| r.contains('-') && !r.ends_with(':'))
+            && f.len() >= 5
+        {
+            // Header: start-end perms offset dev inode [path]
+            current = None;
+            if (f[1] == "r-xp" || f[1] == "r--p")
+                && f[4].parse::<u64>() == Ok(ino)
+                && let Some((a, b)) = f[0].split_once('-')
+                && let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            {
+                current = Some((a, b));
+            }
+        } else if f.first() == Some(&"Anonymous:")
+            && let Some(range) = current.take()
+            && f.get(1) == Some(&"0")
+        {
+            v.push(range);
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_only_clean_read_only_mappings_of_the_file() {
+        let smaps = "\
+55d0c0000000-55d0c0100000 r--p 00000000 fd:01 4242 /usr/bin/edgemark
+Rss:                 100 kB
+Anonymous:             0 kB
+55d0c0100000-55d0c0900000 r-xp 00100000 fd:01 4242 /usr/bin/edgemark
+Rss:                2000 kB
+Anonymous:             0 kB
+55d0c0900000-55d0c0a00000 r--p 00900000 fd:01 4242 /usr/bin/edgemark
+Anonymous:          1024 kB
+55d0c0a00000-55d0c0a10000 rw-p 00a00000 fd:01 4242 /usr/bin/edgemark
+Anonymous:             0 kB
+7f0000000000-7f0000100000 r-xp 00026000 fd:01 777 /usr/lib/libc.so.6
+Anonymous:             0 kB
+7f0000200000-7f0000300000 rw-p 00000000 00:00 0 [heap]
+Anonymous:            64 kB
+";
+        assert_eq!(
+            clean_file_ranges(smaps, 4242),
+            [
+                (0x55d0c0000000, 0x55d0c0100000),
+                (0x55d0c0100000, 0x55d0c0900000)
+            ],
+            "the relocated (anonymous) RELRO and the writable data stay"
+        );
+        assert!(clean_file_ranges(smaps, 1).is_empty());
+    }
+
+    #[test]
+    fn releasing_our_own_code_pages_leaves_the_process_working() {
+        let advised = release_code_pages().unwrap();
+        assert!(advised > 0, "the test binary has a code mapping");
+        // Code runs again after the drop (it faults back from the file):
+        // parsing /proc/self/maps once more finds the same mapping.
+        assert_eq!(release_code_pages().unwrap(), advised);
+    }
+}
