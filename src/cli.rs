@@ -91,7 +91,8 @@ pub struct SettingsArgs {
     /// official: mlperf.conf values: min_duration 600 s, min_query_count 100,
     /// seeds 2085463073848966840 / 2747215439041700203, performance_sample_count 1024.
     /// quick: min_duration 2 s, min_query_count 100 (enough for p90 early
-    /// stopping), same seeds. Both: offline_expected_qps 100, warm-up 10 queries.
+    /// stopping), same seeds. Both: warm-up 10 queries; offline_expected_qps
+    /// unset = calibrated before timing (1.5 x the samples/s of an untimed query).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     #[arg(long, value_name = "MS")]
@@ -113,6 +114,8 @@ pub struct SettingsArgs {
     /// SingleStream target percentile, e.g. 90 or 0.9.
     #[arg(long, value_name = "P")]
     pub target_percentile: Option<f64>,
+    /// Sizes the Offline query (1.1 x min_duration x QPS samples). Unset: measured
+    /// before timing by an untimed query, x1.5, and shown as calibrated.
     #[arg(long, value_name = "QPS")]
     pub offline_expected_qps: Option<f64>,
     /// Untimed warm-up queries before each scenario.

@@ -58,6 +58,10 @@ pub struct Plan {
     pub sut: SutSpec,
     /// Keep issued sample indices and per-sample latencies in outputs.
     pub trace: bool,
+    /// The user gave no `offline_expected_qps`: before the timed Offline query the
+    /// run measures throughput (untimed) and uses an effective copy of `settings`
+    /// with the calibrated value (see `loadgen::calibrate`); `settings` keeps the preset's.
+    pub calibrate_offline_qps: bool,
 }
 
 /// Which system under test to build. Persisted in records: append-only.

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::loadgen::calibrate::{self, QpsCalibration};
 use crate::loadgen::warm_up::warm_up;
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
-use crate::plan::{Mode, Plan, Scenario};
+use crate::plan::{LoadGenSettings, Mode, Plan, Scenario};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
 
@@ -27,6 +28,10 @@ pub struct RunContext<'a> {
 pub struct ScenarioOutcome {
     pub run: ScenarioRun,
     pub result: ScenarioResult,
+    /// The settings this scenario ran with: the plan's, except a calibrated
+    /// `offline_expected_qps` (then `calibration` says how it was measured).
+    pub settings: LoadGenSettings,
+    pub calibration: Option<QpsCalibration>,
     /// Record file written for it, if any.
     pub record_path: Option<PathBuf>,
 }
@@ -79,26 +84,49 @@ pub fn execute_with_clock(
             clock.as_ref(),
             ctx.control,
         )?;
+        let calibration = match scenario {
+            Scenario::Offline if plan.calibrate_offline_qps => calibrate::offline_qps(
+                sut.as_mut(),
+                settings,
+                &loaded,
+                clock.as_ref(),
+                ctx.control,
+            )?,
+            _ => None,
+        };
+        let effective = calibrate::effective_settings(settings, calibration.as_ref());
         let mut run = match scenario {
             Scenario::SingleStream => {
                 single_stream::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)?
             }
-            Scenario::Offline => {
-                offline::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)?
-            }
+            Scenario::Offline => offline::run(
+                sut.as_mut(),
+                &effective,
+                &loaded,
+                clock.as_ref(),
+                ctx.control,
+            )?,
         };
         run.warm_up_queries = warm.queries;
         run.warm_up_ns = warm.ns;
-        let result = stats::summarize(settings, &run);
+        let result = stats::summarize(&effective, &run);
         if run.store_full {
             warnings.push(format!(
                 "{scenario:?}: the latency store ({} queries) filled up and ended the run",
                 settings.max_stored_queries
             ));
         }
+        if let Some(c) = calibration.as_ref().filter(|c| c.capped) {
+            warnings.push(format!(
+                "Offline: measured {:.0} samples/s, but the query is limited to max_stored_queries ({}) samples; it may end before min_duration",
+                c.measured_qps, settings.max_stored_queries
+            ));
+        }
         outcomes.push(ScenarioOutcome {
             run,
             result,
+            settings: effective,
+            calibration,
             record_path: None,
         });
         if ctx.control.abort.load(Ordering::Relaxed) {

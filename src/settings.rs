@@ -16,10 +16,13 @@
 //! | qsl_rng_seed | 2085463073848966840 | same |
 //! | sample_index_rng_seed | 2747215439041700203 | same |
 //! | target_percentile | 0.90 | 0.90 |
-//! | offline_expected_qps | 100 | 100 |
+//! | offline_expected_qps | 100, calibrated unless set | 100, calibrated unless set |
 //! | warm-up | 10 queries | 10 queries |
 //! | max_stored_queries | 1048576 | 1048576 |
 //!
+//! When `offline_expected_qps` is not set (flag or file), the plan says so
+//! (`calibrate_offline_qps`) and the run measures it before timing
+//! (`loadgen::calibrate`); the preset's 100 is only the fallback.
 //! Offline's per-model min_query_count (resnet50: 24576 samples) is not a
 //! separate setting: with 600 s, `floor(1.1 * 600 * expected_qps)` exceeds 24576
 //! for any expected QPS >= 38, so `official` keeps one min_query_count (100) for
@@ -490,6 +493,7 @@ pub fn validate(raw: RawSettings) -> Result<Plan, SettingsError> {
         mode: Mode::Performance,
         sut: sut_spec(&raw)?,
         trace: raw.trace.unwrap_or(false),
+        calibrate_offline_qps: raw.offline_expected_qps.is_none(),
         settings: s,
     })
 }

@@ -458,15 +458,22 @@ fn offline_multi_instance_fills_every_completion_slot() {
         let mut completed = vec![0u64; samples.len()];
         let clock = Monotonic(Instant::now());
         let start = clock.now_ns();
-        sut.issue_all(&samples, &clock, &mut completed).unwrap();
+        let progress = std::sync::atomic::AtomicU64::new(0);
+        sut.issue_all(&samples, &clock, &mut completed, &progress)
+            .unwrap();
         let end = clock.now_ns();
+        // Every worker counted each of its completions.
+        assert_eq!(
+            progress.load(std::sync::atomic::Ordering::Relaxed),
+            samples.len() as u64
+        );
         assert!(
             completed.iter().all(|&t| t > start && t <= end),
             "{completed:?}"
         );
         // An unloaded sample is an error, not a hole in the output.
         let mut c = vec![0u64; 2];
-        assert!(sut.issue_all(&[0, 7], &clock, &mut c).is_err());
+        assert!(sut.issue_all(&[0, 7], &clock, &mut c, &progress).is_err());
     }
 }
 

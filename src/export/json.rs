@@ -94,6 +94,27 @@ fn scenario_json(plan: &Plan, o: &ScenarioOutcome) -> Value {
         es_json(&r.early_stopping_90),
     );
     m.insert("early_stopping_99".into(), es_json(&r.early_stopping_99));
+    if r.scenario == Scenario::Offline {
+        m.insert(
+            "effective_offline_expected_qps".into(),
+            o.settings.offline_expected_qps.into(),
+        );
+        m.insert(
+            "offline_expected_qps_calibration".into(),
+            match &o.calibration {
+                None => Value::Null,
+                Some(c) => json!({
+                    "samples": c.samples,
+                    "ns": c.ns,
+                    "measured_qps": c.measured_qps,
+                    "safety_factor": crate::loadgen::calibrate::SAFETY_FACTOR,
+                    "expected_qps": c.expected_qps,
+                    "capped": c.capped,
+                    "total_ns": c.total_ns,
+                }),
+            },
+        );
+    }
     m.insert("warm_up_queries".into(), o.run.warm_up_queries.into());
     m.insert("warm_up_ns".into(), o.run.warm_up_ns.into());
     m.insert("aborted".into(), o.run.aborted.into());
@@ -139,7 +160,9 @@ pub fn run_json(plan: &Plan, out: &RunOutput) -> Value {
             "effective_qsl_rng_seed": s.qsl_rng_seed,
             "effective_sample_index_rng_seed": s.sample_index_rng_seed,
             "effective_target_latency_percentile": s.target_percentile,
+            // The plan's value; a calibrated one is per scenario (Offline's object).
             "effective_offline_expected_qps": s.offline_expected_qps,
+            "offline_expected_qps_calibrated": plan.calibrate_offline_qps,
             "warmup_queries": warmup_queries,
             "warmup_ns": warmup_ns,
             "max_stored_queries": s.max_stored_queries,

@@ -6,6 +6,7 @@ pub mod synthetic;
 pub mod tract;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::loadgen::Clock;
 use crate::plan::SutSpec;
@@ -53,16 +54,20 @@ pub trait Sut {
     fn issue(&mut self, sample: usize) -> Result<(), SutError>;
     /// Offline: run all `samples` (one query) and write each sample's completion
     /// time (`clock.now_ns()`) into `completed_ns[i]`. `completed_ns` is pre-sized.
+    /// After each completion, bump `progress` with one relaxed `fetch_add` (all the
+    /// TTY progress line and the daemon's STATUS= need; nothing else on the timed path).
     /// The default runs them one after another; multi-instance SUTs override it.
     fn issue_all(
         &mut self,
         samples: &[usize],
         clock: &dyn Clock,
         completed_ns: &mut [u64],
+        progress: &AtomicU64,
     ) -> Result<(), SutError> {
         for (slot, &s) in completed_ns.iter_mut().zip(samples) {
             self.issue(s)?;
             *slot = clock.now_ns();
+            progress.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ pub mod load;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use tract_linalg::multithread::Executor;
@@ -445,6 +445,7 @@ impl Sut for TractSut {
         samples: &[usize],
         clock: &dyn Clock,
         completed_ns: &mut [u64],
+        progress: &AtomicU64,
     ) -> Result<(), SutError> {
         let n = samples.len().min(completed_ns.len());
         // Check every index up front so workers never fail on a missing sample.
@@ -483,6 +484,7 @@ impl Sut for TractSut {
                             // handed out once by the counter, so no two threads write
                             // the same slot and nobody reads until the scope ends.
                             unsafe { slots.0.add(i).write(clock.now_ns()) };
+                            progress.fetch_add(1, Ordering::Relaxed);
                         }
                     })
                 })
