@@ -71,8 +71,37 @@ pub enum SutSpec {
     Synthetic(String),
     /// A model file run by tract.
     Model(ModelSpec),
-    /// The model compiled into the binary.
-    BuiltIn,
+    /// The model compiled into the binary, and how to run it.
+    BuiltIn(BuiltInSpec),
+}
+
+/// How to run the built-in model: a [`ModelSpec`] without what the built-in
+/// model fixes itself (its path and its input shapes).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuiltInSpec {
+    /// `.npy` files or a folder of them; empty = seeded random tensors.
+    pub inputs: Vec<String>,
+    /// Offline instances (0 = one per online core / per pinned cpu).
+    pub instances: u32,
+    /// Intra-op threads (0 = the scenario's default).
+    pub threads: u32,
+    /// Cores to pin workers to; empty = no pinning.
+    pub cpus: Vec<u32>,
+}
+
+impl BuiltInSpec {
+    /// The same run options as a model spec; the tract backend reads an empty
+    /// `path` as the built-in model.
+    pub fn to_model_spec(&self) -> ModelSpec {
+        ModelSpec {
+            path: String::new(),
+            input_shapes: Vec::new(),
+            inputs: self.inputs.clone(),
+            instances: self.instances,
+            threads: self.threads,
+            cpus: self.cpus.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli::RunArgs;
-use crate::plan::{LoadGenSettings, Mode, ModelSpec, Plan, Scenario, SutSpec, WarmUp};
+use crate::plan::{BuiltInSpec, LoadGenSettings, Mode, ModelSpec, Plan, Scenario, SutSpec, WarmUp};
 use crate::stats::{normalize_percentile, offline_samples_per_query};
 
 /// mlperf.conf's seeds.
@@ -324,11 +324,32 @@ fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
             ));
         }
     }
+    let cpus = match &raw.cpus {
+        Some(c) => parse_cpus(c)?,
+        None => Vec::new(),
+    };
+    let inputs: Vec<String> = raw
+        .inputs
+        .iter()
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     let Some(path) = &raw.model else {
         if raw.sut.as_deref() == Some("model") {
             return Err(field("model", "`sut = \"model\"` needs a model path"));
         }
-        return Ok(SutSpec::BuiltIn);
+        if raw.input_shape.as_ref().is_some_and(|v| !v.is_empty()) {
+            return Err(field(
+                "input_shape",
+                "the built-in model's input shape is fixed (1x3x224x224); input_shape needs `model`",
+            ));
+        }
+        return Ok(SutSpec::BuiltIn(BuiltInSpec {
+            inputs,
+            instances: raw.instances.unwrap_or(0),
+            threads: raw.threads.unwrap_or(0),
+            cpus,
+        }));
     };
     if raw.sut.as_deref() == Some("builtin") {
         return Err(field("model", "the built-in SUT takes no model path"));
@@ -342,18 +363,10 @@ fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
     Ok(SutSpec::Model(ModelSpec {
         path: path.to_string_lossy().into_owned(),
         input_shapes,
-        inputs: raw
-            .inputs
-            .iter()
-            .flatten()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
+        inputs,
         instances: raw.instances.unwrap_or(0),
         threads: raw.threads.unwrap_or(0),
-        cpus: match &raw.cpus {
-            Some(c) => parse_cpus(c)?,
-            None => Vec::new(),
-        },
+        cpus,
     }))
 }
 
@@ -520,7 +533,26 @@ mod tests {
         assert_eq!(p.settings.min_duration_ns, 2_000_000_000);
         assert_eq!(p.settings.min_query_count, 100);
         assert_eq!(p.scenarios, vec![Scenario::SingleStream, Scenario::Offline]);
-        assert_eq!(p.sut, SutSpec::BuiltIn);
+        assert_eq!(p.sut, SutSpec::BuiltIn(BuiltInSpec::default()));
+    }
+
+    #[test]
+    fn builtin_model_takes_instances_threads_cpus() {
+        let p = validate(raw("instances = 3
+threads = 2
+cpus = \"0,1\""))
+        .unwrap();
+        let SutSpec::BuiltIn(b) = &p.sut else {
+            panic!("{:?}", p.sut)
+        };
+        assert_eq!((b.instances, b.threads, b.cpus.clone()), (3, 2, vec![0, 1]));
+        let m = b.to_model_spec();
+        assert!(m.path.is_empty());
+        assert_eq!((m.instances, m.threads, m.cpus), (3, 2, vec![0, 1]));
+        assert_eq!(
+            err_field(raw("input_shape = [\"x=1,3,8,8\"]")),
+            "input_shape"
+        );
     }
 
     #[test]

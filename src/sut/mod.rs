@@ -16,14 +16,14 @@ pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
         #[cfg(feature = "tract")]
-        SutSpec::Model(_) | SutSpec::BuiltIn => tract::build_tract(spec),
+        SutSpec::Model(_) | SutSpec::BuiltIn(_) => tract::build_tract(spec),
         #[cfg(not(feature = "tract"))]
         SutSpec::Model(m) => Err(SutError::Backend(format!(
             "cannot run model {}: this build has no tract backend",
             m.path
         ))),
         #[cfg(not(feature = "tract"))]
-        SutSpec::BuiltIn => Err(SutError::Backend(
+        SutSpec::BuiltIn(_) => Err(SutError::Backend(
             "cannot run the built-in model: this build has no tract backend".into(),
         )),
     }

@@ -78,9 +78,8 @@ pub fn load_spec_model(spec: &ModelSpec) -> Result<LoadedModel, TractError> {
     load::load_model(&spec.path, &bytes, &spec.input_shapes, false)
 }
 
-/// Builds the tract SUT for a model spec or the built-in model. A
-/// `SutSpec::Model` with an empty `path` runs the built-in model with that
-/// spec's instances, threads, cpus and inputs (`SutSpec::BuiltIn` carries none).
+/// Builds the tract SUT for a model spec or the built-in model (a
+/// `SutSpec::Model` with an empty `path` is the built-in model too).
 pub fn build_tract(spec: &SutSpec) -> Result<Box<dyn Sut>, SutError> {
     Ok(Box::new(TractSut::new(spec)?))
 }
@@ -152,19 +151,14 @@ pub struct TractSut {
 }
 
 impl TractSut {
-    /// The SUT for `spec`; anything but `SutSpec::Model` runs the built-in model
-    /// with default settings.
+    /// The SUT for `spec` (a model file or the built-in model with its options).
     pub fn new(spec: &SutSpec) -> Result<TractSut, TractError> {
         match spec {
             SutSpec::Model(m) => TractSut::with_model_spec(m),
-            _ => TractSut::with_model_spec(&ModelSpec {
-                path: String::new(),
-                input_shapes: vec![],
-                inputs: vec![],
-                instances: 0,
-                threads: 0,
-                cpus: vec![],
-            }),
+            SutSpec::BuiltIn(b) => TractSut::with_model_spec(&b.to_model_spec()),
+            SutSpec::Synthetic(s) => Err(TractError::Input(format!(
+                "synthetic:{s} is not a model for the tract backend"
+            ))),
         }
     }
 
