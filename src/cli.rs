@@ -42,6 +42,8 @@ pub struct RunArgs {
     pub sut: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// single-stream, offline or both.
     #[arg(long, value_name = "SCENARIO")]
     pub scenario: Option<String>,
@@ -82,6 +84,28 @@ pub struct ModelArgs {
     /// Cores to pin to, e.g. 0-3 or 4,5,6,7.
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
+}
+
+/// Accuracy mode and real input data.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DataArgs {
+    /// performance (default), accuracy (every data set sample once, scored) or
+    /// both (accuracy, then performance, like a submission run).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Folder of JPEG/PNG images (or preprocessed .npy tensors): scored in
+    /// accuracy mode, and the performance samples instead of random tensors.
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
+    /// Ground truth: val_map.txt style (`file label`), JSON or CSV.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Class names, one per line (line i names class i).
+    #[arg(long, value_name = "FILE")]
+    pub classes: Option<PathBuf>,
+    /// Image preprocessing: imagenet-torch (default), imagenet-tf or raw-u8.
+    #[arg(long, value_name = "PRESET")]
+    pub preprocess: Option<String>,
 }
 
 /// LoadGen settings, by LoadGen's names. Unset = the preset's value.

@@ -88,7 +88,8 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         results_dir: args.results.clone(),
         control: &CONTROL,
     };
-    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx)).map_err(runtime)?;
+    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx))
+        .map_err(|e| if e.is_usage() { usage(e) } else { runtime(e) })?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
         writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(runtime)

@@ -15,6 +15,17 @@ pub enum Scenario {
 pub enum Mode {
     Performance,
     Accuracy,
+    /// Accuracy, then performance on the same SUT (LoadGen's submission run).
+    Both,
+}
+
+impl Mode {
+    pub fn runs_accuracy(self) -> bool {
+        matches!(self, Mode::Accuracy | Mode::Both)
+    }
+    pub fn runs_performance(self) -> bool {
+        matches!(self, Mode::Performance | Mode::Both)
+    }
 }
 
 /// Warm-up before timing: a number of queries or a duration. Never timed.
@@ -62,6 +73,23 @@ pub struct Plan {
     /// run measures throughput (untimed) and uses an effective copy of `settings`
     /// with the calibrated value (see `loadgen::calibrate`); `settings` keeps the preset's.
     pub calibrate_offline_qps: bool,
+    /// Real samples (`--dataset`): scored in accuracy mode, and the QSL samples
+    /// of performance mode instead of random tensors. Checked to exist by settings.
+    pub dataset: Option<DatasetSpec>,
+}
+
+/// A data set as validated by settings: the folder exists, the labels and class
+/// names parse, the preprocessing preset is known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSpec {
+    /// Folder of JPEG/PNG images or of preprocessed `.npy` tensors.
+    pub dir: String,
+    /// Ground truth (val_map.txt style, JSON or CSV); required for accuracy.
+    pub labels: Option<String>,
+    /// Class names, one per line (only for output).
+    pub classes: Option<String>,
+    /// imagenet-torch, imagenet-tf or raw-u8.
+    pub preprocess: String,
 }
 
 /// Which system under test to build. Persisted in records: append-only.

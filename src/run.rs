@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::accuracy::mode::{AccuracyOutput, DataError, DataSession};
 use crate::loadgen::calibrate::{self, QpsCalibration};
 use crate::loadgen::warm_up::warm_up;
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
-use crate::plan::{LoadGenSettings, Mode, Plan, Scenario};
+use crate::plan::{LoadGenSettings, Plan, Scenario};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
 
@@ -42,6 +43,8 @@ pub struct RunOutput {
     pub outcomes: Vec<ScenarioOutcome>,
     /// Human-readable warnings (thermal, governor, store full, ...).
     pub warnings: Vec<String>,
+    /// Accuracy mode's result (`--mode accuracy|both`), run before any scenario.
+    pub accuracy: Option<AccuracyOutput>,
 }
 
 /// Why a run failed at runtime (exit 1). Settings errors never get here: a
@@ -51,8 +54,16 @@ pub struct RunOutput {
 pub enum RunError {
     #[error("system under test: {0}")]
     Sut(#[from] crate::sut::SutError),
-    #[error("{0:?} mode is not supported by this build yet")]
-    Mode(crate::plan::Mode),
+    #[error("data set: {0}")]
+    Data(#[from] DataError),
+}
+
+impl RunError {
+    /// Errors that are the user's input to fix (exit 2), found only once the
+    /// model is loaded: labels that do not fit the model's classes.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, RunError::Data(e) if e.is_usage())
+    }
 }
 
 /// Runs the plan on the monotonic clock.
@@ -67,14 +78,35 @@ pub fn execute_with_clock(
     ctx: &RunContext,
     clock: Arc<dyn Clock + Send>,
 ) -> Result<RunOutput, RunError> {
-    if plan.mode != Mode::Performance {
-        return Err(RunError::Mode(plan.mode));
-    }
-    let settings = &plan.settings;
     let mut sut = sut::build(&plan.sut, clock.clone())?;
+    // The data set is opened against the loaded model before anything runs, so
+    // wrong labels fail before a single inference; accuracy runs first, like a
+    // submission run; performance then uses the data set's samples as its QSL.
+    let data = match &plan.dataset {
+        Some(spec) => Some(DataSession::open(spec, sut.as_mut())?),
+        None => None,
+    };
+    let accuracy = match &data {
+        Some(d) if plan.mode.runs_accuracy() => Some(d.run_accuracy(sut.as_mut())?),
+        _ => None,
+    };
+    let qsl_settings = match &data {
+        Some(d) if plan.mode.runs_performance() => {
+            let s = d.qsl_settings(&plan.settings);
+            d.feed(sut.as_mut(), &qsl::loaded_set(&s))?;
+            s
+        }
+        _ => plan.settings.clone(),
+    };
+    let settings = &qsl_settings;
+    let scenarios = if plan.mode.runs_performance() {
+        &plan.scenarios[..]
+    } else {
+        &[]
+    };
     let mut outcomes = Vec::new();
     let mut warnings = Vec::new();
-    for &scenario in &plan.scenarios {
+    for &scenario in scenarios {
         let loaded = qsl::loaded_set(settings);
         sut.load_samples(&loaded)?;
         let warm = warm_up(
@@ -137,5 +169,6 @@ pub fn execute_with_clock(
         sut: sut.info(),
         outcomes,
         warnings,
+        accuracy,
     })
 }

@@ -36,7 +36,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli::RunArgs;
-use crate::plan::{BuiltInSpec, LoadGenSettings, Mode, ModelSpec, Plan, Scenario, SutSpec, WarmUp};
+use crate::plan::{
+    BuiltInSpec, DatasetSpec, LoadGenSettings, Mode, ModelSpec, Plan, Scenario, SutSpec, WarmUp,
+};
 use crate::stats::{normalize_percentile, offline_samples_per_query};
 
 /// mlperf.conf's seeds.
@@ -95,6 +97,11 @@ pub struct RawSettings {
     pub warmup_queries: Option<i64>,
     pub warmup_ms: Option<i64>,
     pub max_stored_queries: Option<i64>,
+    pub mode: Option<String>,
+    pub dataset: Option<PathBuf>,
+    pub labels: Option<PathBuf>,
+    pub classes: Option<PathBuf>,
+    pub preprocess: Option<String>,
 }
 
 impl RawSettings {
@@ -143,6 +150,11 @@ impl RawSettings {
             warmup_queries: s.warmup_queries,
             warmup_ms: s.warmup_ms,
             max_stored_queries: s.max_stored_queries,
+            mode: args.data.mode.clone(),
+            dataset: args.data.dataset.clone(),
+            labels: args.data.labels.clone(),
+            classes: args.data.classes.clone(),
+            preprocess: args.data.preprocess.clone(),
         }
     }
 
@@ -179,7 +191,12 @@ impl RawSettings {
             offline_expected_qps,
             warmup_queries,
             warmup_ms,
-            max_stored_queries
+            max_stored_queries,
+            mode,
+            dataset,
+            labels,
+            classes,
+            preprocess
         );
         self
     }
@@ -370,6 +387,91 @@ fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
     }))
 }
 
+/// The data set keys, checked before anything runs: the folder exists, labels
+/// and class names parse (errors name the file), labels fit the class names,
+/// and accuracy mode has what it needs. Labels against the model's own class
+/// count are checked once the model is loaded, still before any timing.
+fn dataset_spec(
+    raw: &RawSettings,
+    mode: Mode,
+    sut: &SutSpec,
+) -> Result<Option<DatasetSpec>, SettingsError> {
+    let Some(dir) = &raw.dataset else {
+        if mode.runs_accuracy() {
+            return Err(field(
+                "dataset",
+                format!("{mode:?} mode needs a data set (--dataset DIR --labels FILE)"),
+            ));
+        }
+        for (name, given) in [
+            ("labels", raw.labels.is_some()),
+            ("classes", raw.classes.is_some()),
+            ("preprocess", raw.preprocess.is_some()),
+        ] {
+            if given {
+                return Err(field(name, "needs a data set (--dataset DIR)"));
+            }
+        }
+        return Ok(None);
+    };
+    match sut {
+        SutSpec::Synthetic(_) => {
+            return Err(field(
+                "dataset",
+                "a synthetic SUT computes nothing to feed or score; drop `dataset` or `sut`",
+            ));
+        }
+        SutSpec::BuiltIn(_) if mode.runs_accuracy() => {
+            return Err(field(
+                "mode",
+                "the built-in model has seeded weights (performance only); accuracy needs --model",
+            ));
+        }
+        _ => {}
+    }
+    if !dir.is_dir() {
+        return Err(field(
+            "dataset",
+            format!("{} is not a folder", dir.display()),
+        ));
+    }
+    let labels = match &raw.labels {
+        Some(path) => Some(
+            crate::dataset::labels::Labels::load(path)
+                .map_err(|e| field("labels", e.to_string()))?,
+        ),
+        None if mode.runs_accuracy() => {
+            return Err(field(
+                "labels",
+                format!("{mode:?} mode needs the ground truth (--labels FILE)"),
+            ));
+        }
+        None => None,
+    };
+    if let Some(path) = &raw.classes {
+        let names = crate::dataset::labels::load_class_names(path)
+            .map_err(|e| field("classes", e.to_string()))?;
+        if let Some(l) = &labels {
+            l.check_classes(names.len())
+                .map_err(|e| field("labels", format!("{e} (from {})", path.display())))?;
+        }
+    }
+    let preprocess = raw
+        .preprocess
+        .clone()
+        .unwrap_or_else(|| "imagenet-torch".to_string());
+    preprocess
+        .parse::<crate::dataset::image::Preset>()
+        .map_err(|e| field("preprocess", e.to_string()))?;
+    let text = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+    Ok(Some(DatasetSpec {
+        dir: dir.to_string_lossy().into_owned(),
+        labels: text(&raw.labels),
+        classes: text(&raw.classes),
+        preprocess,
+    }))
+}
+
 /// Raw settings -> plan, checking every field and their relations.
 pub fn validate(raw: RawSettings) -> Result<Plan, SettingsError> {
     let preset_name = raw
@@ -500,11 +602,25 @@ pub fn validate(raw: RawSettings) -> Result<Plan, SettingsError> {
         }
     }
 
+    let sut = sut_spec(&raw)?;
+    let mode = match raw.mode.as_deref() {
+        None | Some("performance") => Mode::Performance,
+        Some("accuracy") => Mode::Accuracy,
+        Some("both") => Mode::Both,
+        Some(other) => {
+            return Err(field(
+                "mode",
+                format!("expected performance, accuracy or both, got {other:?}"),
+            ));
+        }
+    };
+    let dataset = dataset_spec(&raw, mode, &sut)?;
     Ok(Plan {
         preset: plan_preset,
         scenarios,
-        mode: Mode::Performance,
-        sut: sut_spec(&raw)?,
+        mode,
+        dataset,
+        sut,
         trace: raw.trace.unwrap_or(false),
         calibrate_offline_qps: raw.offline_expected_qps.is_none(),
         settings: s,

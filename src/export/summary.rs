@@ -185,6 +185,11 @@ fn scenario(
 
 /// Writes the summary of every scenario, then the run's warnings.
 pub fn write_run(w: &mut dyn Write, plan: &Plan, out: &RunOutput) -> io::Result<()> {
+    if let Some(a) = &out.accuracy {
+        let title = format!("{} on {}", out.sut.description, a.dataset);
+        super::accuracy::write_summary(w, &title, &a.result, a.class_names.as_deref())?;
+        writeln!(w)?;
+    }
     for o in &out.outcomes {
         scenario(w, plan, out, o)?;
     }

@@ -8,6 +8,7 @@ pub mod tract;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::dataset::{InputSpec, Tensor};
 use crate::loadgen::Clock;
 use crate::plan::SutSpec;
 
@@ -71,6 +72,25 @@ pub trait Sut {
         }
         Ok(())
     }
+    /// The SUT as a plain tensor model, when it computes real outputs (accuracy
+    /// mode, `--dataset` samples). None: it computes nothing (synthetic).
+    fn data_model(&mut self) -> Option<&mut dyn DataModel> {
+        None
+    }
+}
+
+/// A SUT seen as a tensor model: what accuracy mode scores and what data set
+/// samples are fed through. Never on the timed path.
+pub trait DataModel {
+    /// The (single) model input, for preprocessing.
+    fn input_spec(&self) -> Result<InputSpec, SutError>;
+    /// Elements of the first output (the class count of a classifier).
+    fn output_len(&self) -> Result<usize, SutError>;
+    /// One untimed inference on the SingleStream instance.
+    fn infer(&mut self, input: &Tensor) -> Result<Vec<Tensor>, SutError>;
+    /// Make these (QSL index, tensor) pairs the samples `load_samples` loads,
+    /// instead of generated inputs.
+    fn use_samples(&mut self, samples: Vec<(usize, Tensor)>) -> Result<(), SutError>;
 }
 
 /// What a SUT tells the record stage about itself (read after the run).

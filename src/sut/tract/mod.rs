@@ -21,9 +21,11 @@ use tract_onnx::prelude::*;
 
 use self::inputs::InputSpec;
 use self::load::LoadedModel;
+use crate::accuracy::tract as convert;
+use crate::dataset;
 use crate::loadgen::Clock;
 use crate::plan::{ModelSpec, SutSpec};
-use crate::sut::{Sut, SutError, SutInfo};
+use crate::sut::{DataModel, Sut, SutError, SutInfo};
 
 /// The built-in default model (see scripts/make_builtin_model.py).
 pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../../models/builtin-mobilenet-v1.onnx");
@@ -127,6 +129,8 @@ impl Instance {
 
 enum InputSource {
     Random,
+    /// Data set samples by QSL index (`--dataset`), preprocessed before timing.
+    Dataset(HashMap<usize, TVec<TValue>>),
     /// Samples read from `.npy` files; QSL index i uses `files[i % len]`.
     Files(Vec<TVec<TValue>>),
 }
@@ -274,6 +278,9 @@ impl TractSut {
     fn make_sample(&self, index: usize) -> Result<TVec<TValue>, TractError> {
         match &self.source {
             InputSource::Files(s) => Ok(s[index % s.len()].clone()),
+            InputSource::Dataset(s) => s.get(&index).cloned().ok_or_else(|| {
+                TractError::Input(format!("data set sample {index} was not preprocessed"))
+            }),
             InputSource::Random => self
                 .specs
                 .iter()
@@ -391,7 +398,7 @@ impl Sut for TractSut {
                         }
                     }
                 }
-                InputSource::Files(_) => self.make_sample(i)?,
+                InputSource::Files(_) | InputSource::Dataset(_) => self.make_sample(i)?,
             };
             self.samples[i] = Some(sample);
         }
@@ -421,6 +428,10 @@ impl Sut for TractSut {
             self.offline_warm = true;
         }
         Ok(())
+    }
+
+    fn data_model(&mut self) -> Option<&mut dyn DataModel> {
+        Some(self)
     }
 
     fn issue(&mut self, sample: usize) -> Result<(), SutError> {
@@ -495,5 +506,41 @@ impl Sut for TractSut {
             first_err
         });
         result.map_err(SutError::Backend)
+    }
+}
+
+impl DataModel for TractSut {
+    fn input_spec(&self) -> Result<dataset::InputSpec, SutError> {
+        convert::input_spec(&self.model).map_err(SutError::Backend)
+    }
+
+    fn output_len(&self) -> Result<usize, SutError> {
+        convert::output_len(&self.model).map_err(SutError::Backend)
+    }
+
+    fn infer(&mut self, input: &dataset::Tensor) -> Result<Vec<dataset::Tensor>, SutError> {
+        let spec = self.input_spec()?;
+        let t = convert::to_tract(input, &spec).map_err(|e| SutError::Backend(e.to_string()))?;
+        run_guarded(&mut self.single.state, tvec!(t.into_tvalue()))?
+            .into_iter()
+            .map(|v| convert::from_tract(v).map_err(|e| SutError::Backend(e.to_string())))
+            .collect()
+    }
+
+    fn use_samples(&mut self, samples: Vec<(usize, dataset::Tensor)>) -> Result<(), SutError> {
+        let spec = self.input_spec()?;
+        let mut map = HashMap::with_capacity(samples.len());
+        for (i, t) in samples {
+            let t = convert::to_tract(&t, &spec).map_err(|e| SutError::Backend(e.to_string()))?;
+            map.insert(i, tvec!(t.into_tvalue()));
+        }
+        if !self.info.description.contains("data set inputs:") {
+            self.info.description.push_str(&format!(
+                "; data set inputs: {} preprocessed samples",
+                map.len()
+            ));
+        }
+        self.source = InputSource::Dataset(map);
+        Ok(())
     }
 }
