@@ -414,6 +414,12 @@ fn dataset_spec(
         }
         return Ok(None);
     };
+    if raw.inputs.as_ref().is_some_and(|v| !v.is_empty()) {
+        return Err(field(
+            "inputs",
+            "give --inputs (.npy samples) or --dataset, not both",
+        ));
+    }
     match sut {
         SutSpec::Synthetic(_) => {
             return Err(field(
@@ -755,6 +761,41 @@ cpus = \"0,1\""))
         );
         assert_eq!(m.cpus, vec![0, 1, 2, 5]);
         assert_eq!(m.threads, 2);
+    }
+
+    #[test]
+    fn data_set_keys_from_toml_are_checked() {
+        let here = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(
+            err_field(raw("mode = \"both\"\nmodel = \"m.onnx\"")),
+            "dataset"
+        );
+        assert_eq!(err_field(raw("mode = \"slow\"")), "mode");
+        assert_eq!(
+            err_field(raw("model = \"m.onnx\"\ndataset = \"/nonexistent\"")),
+            "dataset"
+        );
+        assert_eq!(err_field(raw("labels = \"l.txt\"")), "labels");
+        let missing_labels = format!(
+            "mode = \"accuracy\"\nmodel = \"m.onnx\"\ndataset = \"{here}\"\nlabels = \"/nonexistent.txt\""
+        );
+        assert_eq!(err_field(raw(&missing_labels)), "labels");
+        let both_inputs = format!("model = \"m.onnx\"\ndataset = \"{here}\"\ninputs = [\"x.npy\"]");
+        assert_eq!(err_field(raw(&both_inputs)), "inputs");
+        let synthetic = format!("sut = \"synthetic:null\"\ndataset = \"{here}\"");
+        assert_eq!(err_field(raw(&synthetic)), "dataset");
+
+        let p = validate(raw(&format!(
+            "model = \"m.onnx\"\ndataset = \"{here}\"\npreprocess = \"imagenet-tf\""
+        )))
+        .unwrap();
+        assert_eq!(p.mode, Mode::Performance);
+        let d = p.dataset.unwrap();
+        assert_eq!(
+            (d.dir.as_str(), d.preprocess.as_str()),
+            (here, "imagenet-tf")
+        );
+        assert_eq!(d.labels, None);
     }
 
     #[test]
