@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod loadgen;
 pub mod plan;
+pub mod probe;
 pub mod run;
 pub mod stats;
 pub mod sut;
