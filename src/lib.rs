@@ -10,6 +10,7 @@ pub mod cli;
 pub mod loadgen;
 pub mod plan;
 pub mod probe;
+pub mod record;
 pub mod run;
 pub mod stats;
 pub mod sut;
