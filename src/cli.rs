@@ -22,6 +22,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print LoadGen's statistics for latencies from any source.
     Stats(StatsArgs),
+    /// Turn result records (files or directories, recursive) into a table or an export format.
+    Report(crate::report::ReportArgs),
 }
 
 /// Flags of `edgemark run`; the same keys as a TOML config/job file.

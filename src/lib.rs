@@ -11,6 +11,7 @@ pub mod loadgen;
 pub mod plan;
 pub mod probe;
 pub mod record;
+pub mod report;
 pub mod run;
 pub mod stats;
 pub mod sut;

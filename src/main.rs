@@ -11,5 +11,6 @@ fn main() -> std::process::ExitCode {
             eprintln!("edgemark: not built yet");
             std::process::ExitCode::from(1)
         }
+        Command::Report(args) => edgemark::report::main(&args),
     }
 }
