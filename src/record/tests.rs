@@ -336,3 +336,233 @@ fn ten_minute_single_stream_record_sizes() {
     );
     assert_eq!(Record::decode(&traced).unwrap(), traced_rec);
 }
+
+mod from_run {
+    use super::super::*;
+    use crate::loadgen::ScenarioRun;
+    use crate::probe::{self, ProbeSummary, SystemInfo};
+    use crate::{plan, stats, sut};
+
+    fn inputs() -> (
+        plan::Plan,
+        sut::SutInfo,
+        ScenarioRun,
+        stats::ScenarioResult,
+        SystemInfo,
+        ProbeSummary,
+    ) {
+        let plan = plan::Plan {
+            preset: "quick".into(),
+            scenarios: vec![plan::Scenario::SingleStream, plan::Scenario::Offline],
+            mode: plan::Mode::Performance,
+            settings: plan::LoadGenSettings {
+                min_duration_ns: 1_000_000_000,
+                max_duration_ns: 0,
+                min_query_count: 100,
+                max_query_count: 0,
+                performance_sample_count: 64,
+                total_sample_count: 64,
+                qsl_rng_seed: 1,
+                sample_index_rng_seed: 2,
+                target_percentile: 0.9,
+                offline_expected_qps: 50.0,
+                warm_up: plan::WarmUp::Queries(3),
+                max_stored_queries: 1000,
+            },
+            sut: plan::SutSpec::Model(plan::ModelSpec {
+                path: "/m/net.tflite".into(),
+                input_shapes: vec![("x".into(), vec![1, 96, 96, 3])],
+                inputs: vec![],
+                instances: 2,
+                threads: 1,
+                cpus: vec![4, 5],
+            }),
+            trace: true,
+        };
+        let sut = sut::SutInfo {
+            kind: "tract".into(),
+            description: "tract".into(),
+            model: Some(sut::ModelInfo {
+                file_name: "net.tflite".into(),
+                size_bytes: 300_000,
+                sha256: [7; 32],
+                format: sut::ModelFormat::Tflite,
+                built_in: false,
+                inputs: vec![sut::TensorInfo {
+                    name: "x".into(),
+                    shape: vec![1, 96, 96, 3],
+                    dtype: "i8".into(),
+                }],
+                outputs: vec![],
+            }),
+            load_ns: 5_000_000,
+            first_inference_ns: 700_000,
+            instances: 2,
+            threads: 1,
+            cpus: vec![4, 5],
+        };
+        let run = ScenarioRun {
+            scenario: plan::Scenario::SingleStream,
+            loaded_set: vec![3, 1, 2],
+            issued_sample_index: vec![1, 2, 1],
+            latency_ns: vec![500, 400, 600],
+            start_ns: 10,
+            duration_ns: 1_000_000_001,
+            warm_up_queries: 3,
+            warm_up_ns: 1500,
+            aborted: true,
+            store_full: false,
+        };
+        let es = stats::EarlyStopping {
+            percentile: 0.9,
+            min_queries: 64,
+            met: false,
+            t: 0,
+            estimate_ns: None,
+        };
+        let result = stats::ScenarioResult {
+            scenario: plan::Scenario::SingleStream,
+            query_count: 3,
+            sample_count: 3,
+            duration_ns: 1_000_000_001,
+            min_ns: 400,
+            max_ns: 600,
+            mean_ns: 500,
+            percentiles: stats::Percentiles {
+                p50: 500,
+                p90: 600,
+                p95: 600,
+                p97: 600,
+                p99: 600,
+                p999: 600,
+            },
+            target_percentile_ns: 600,
+            early_stopping_90: Some(es.clone()),
+            early_stopping_99: None,
+            qps_with_overhead: 2.0,
+            qps_without_overhead: 2e6,
+            samples_per_second: 3.0,
+            min_duration_met: true,
+            min_queries_met: false,
+            valid: false,
+            invalid_reasons: vec![
+                stats::InvalidReason::MinQueriesNotMet,
+                stats::InvalidReason::Aborted,
+            ],
+        };
+        let system = SystemInfo {
+            hostname: Some("box".into()),
+            cores: 8,
+            cpufreq: vec![probe::CoreFreqPolicy {
+                cpu: 0,
+                governor: Some("powersave".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let sensors = ProbeSummary {
+            samples: 2,
+            cores: vec![probe::CoreFreqRange {
+                cpu: 0,
+                min_khz: 1_000_000,
+                max_khz: 2_000_000,
+            }],
+            warnings: vec!["cannot read /sys/x: boom".into()],
+            ..Default::default()
+        };
+        (plan, sut, run, result, system, sensors)
+    }
+
+    #[test]
+    fn maps_every_source_field() {
+        let (plan, sut, run, result, system, sensors) = inputs();
+        let warnings = vec!["latency store nearly full".to_string()];
+        let facts = RunFacts {
+            plan: &plan,
+            sut: &sut,
+            run: &run,
+            result: &result,
+            system: &system,
+            sensors: &sensors,
+            rss_before_load_bytes: Some(1),
+            peak_rss_bytes: Some(2),
+            run_id: 99,
+            wall_start_ns: 1000,
+            wall_end_ns: 2000,
+            warnings: &warnings,
+        };
+        let r = Record::from_run(&facts);
+        assert_eq!(r.tool.version, env!("CARGO_PKG_VERSION"));
+        assert!(!r.tool.git_hash.is_empty() && !r.tool.target.is_empty());
+        assert_eq!((r.run_id, r.wall_start_ns, r.wall_end_ns), (99, 1000, 2000));
+        assert_eq!(r.host.hostname, "box");
+        assert_eq!(r.host.cores, 8);
+        assert_eq!(r.sut.model.as_ref().unwrap().format, ModelFormat::Tflite);
+        assert_eq!(r.sut.model.as_ref().unwrap().sha256, [7; 32]);
+        assert_eq!(r.sut.cpus, vec![4, 5]);
+        assert_eq!(r.plan.preset, "quick");
+        assert_eq!(r.plan.scenario, Scenario::SingleStream);
+        assert_eq!(r.plan.sut, SutSpec::Model("/m/net.tflite".into()));
+        assert_eq!(
+            r.plan.input_shapes,
+            vec![("x".to_string(), vec![1, 96, 96, 3])]
+        );
+        assert_eq!((r.plan.instances, r.plan.threads), (2, 1));
+        assert_eq!(r.plan.settings.sample_index_rng_seed, 2);
+        assert_eq!(r.plan.settings.warm_up, WarmUp::Queries(3));
+        assert_eq!(r.result.p90_ns, 600);
+        assert_eq!(
+            r.result.early_stopping_90.as_ref().unwrap().estimate_ns,
+            None
+        );
+        assert!(r.result.early_stopping_99.is_none());
+        assert_eq!(
+            r.result.invalid_reasons,
+            vec![InvalidReason::MinQueriesNotMet, InvalidReason::Aborted]
+        );
+        assert_eq!(
+            r.timing,
+            Timing {
+                load_ns: 5_000_000,
+                first_inference_ns: 700_000,
+                warm_up_queries: 3,
+                warm_up_ns: 1500,
+                aborted: true,
+                store_full: false
+            }
+        );
+        assert_eq!(
+            r.memory,
+            Memory {
+                rss_before_load_bytes: Some(1),
+                peak_rss_bytes: Some(2)
+            }
+        );
+        assert_eq!(
+            r.sensors.cores,
+            vec![CoreFreqs {
+                cpu: 0,
+                min_khz: 1_000_000,
+                max_khz: 2_000_000
+            }]
+        );
+        // Run warnings first, then governor, frequency change and sensor read problems.
+        assert_eq!(r.warnings.len(), 4, "{:?}", r.warnings);
+        assert_eq!(r.warnings[0], "latency store nearly full");
+        assert!(r.warnings[1].contains("\"powersave\""));
+        assert!(r.warnings[2].contains("cpu0 1000-2000 MHz"));
+        assert!(r.warnings[3].contains("/sys/x"));
+        let t = r.trace.as_ref().unwrap();
+        assert_eq!(t.issued_sample_index, vec![1, 2, 1]);
+        assert_eq!(t.latency_ns, vec![500, 400, 600]);
+        assert_eq!(Record::decode(&r.encode()).unwrap(), r);
+
+        let mut untraced = plan.clone();
+        untraced.trace = false;
+        let r = Record::from_run(&RunFacts {
+            plan: &untraced,
+            ..facts
+        });
+        assert!(r.trace.is_none());
+    }
+}
