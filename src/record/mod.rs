@@ -136,10 +136,18 @@ impl Record {
     }
 
     pub fn read(path: &Path) -> Result<Record, ReadError> {
-        let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        use std::io::Read as _;
+        let io = |source| ReadError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // Never more than the largest record plus one byte: a huge stray file
+        // named *.emrec is reported as trailing bytes, not read into memory.
+        let limit = HEADER_LEN as u64 + u64::from(u32::MAX) + 1;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .map_err(io)?;
         Record::decode(&bytes).map_err(|source| ReadError::Decode {
             path: path.to_path_buf(),
             source,

@@ -72,7 +72,7 @@ mod tests {
     fn columns_line_up_with_the_header() {
         let mut r = example_record(0);
         r.host.board = Some("Board, with comma".into());
-        let text = render(&[Row::new(Path::new("x.emrec"), &r)]);
+        let text = render(&[Row::new(0, Path::new("x.emrec"), &r)]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         let n_header = lines[0].split(',').count();

@@ -26,7 +26,7 @@ mod tests {
 
     #[test]
     fn records_and_bad_files() {
-        let rows = vec![Row::new(Path::new("a.emrec"), &example_record(0))];
+        let rows = vec![Row::new(0, Path::new("a.emrec"), &example_record(0))];
         let bad = vec![BadFile {
             path: PathBuf::from("b.emrec"),
             error: "empty file (0 bytes)".into(),

@@ -173,6 +173,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, bad: &mut Vec<BadFile>) {
 /// per watt, inferences per joule) are informative.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    /// Position of the record in `Collected::good`.
+    #[serde(skip)]
+    pub index: usize,
     pub path: String,
     pub host: String,
     pub board: String,
@@ -203,11 +206,12 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(path: &Path, r: &Record) -> Row {
+    pub fn new(index: usize, path: &Path, r: &Record) -> Row {
         let (metric_name, metric_value) = r.metric();
         let stamp = writer::utc_stamp(r.wall_start_ns);
         let inf_j = r.inferences_per_joule();
         Row {
+            index,
             path: path.display().to_string(),
             host: r.host.hostname.clone(),
             board: r.host.board.clone().unwrap_or_default(),
@@ -298,7 +302,12 @@ fn cmp_key(a: &Row, b: &Row, k: Key) -> Ordering {
 
 /// Rows in presentation order: by group (ascending), then by the sort key.
 pub fn rows(c: &Collected, group_by: Option<Key>, sort: Key, reverse: bool) -> Vec<Row> {
-    let mut rows: Vec<Row> = c.good.iter().map(|(p, r)| Row::new(p, r)).collect();
+    let mut rows: Vec<Row> = c
+        .good
+        .iter()
+        .enumerate()
+        .map(|(i, (p, r))| Row::new(i, p, r))
+        .collect();
     rows.sort_by(|a, b| {
         let g = group_by.map_or(Ordering::Equal, |g| a.group_label(g).cmp(&b.group_label(g)));
         let s = cmp_key(a, b, sort).then_with(|| a.path.cmp(&b.path));
@@ -325,15 +334,7 @@ pub fn main(args: &ReportArgs) -> ExitCode {
         Format::Csv => Ok(csv::render(&rows)),
         Format::Json => Ok(json::render(&rows, &c.bad)),
         Format::Hyperfine => {
-            let ordered: Vec<&Record> = rows
-                .iter()
-                .filter_map(|row| {
-                    c.good
-                        .iter()
-                        .find(|(p, _)| p.display().to_string() == row.path)
-                        .map(|(_, r)| r)
-                })
-                .collect();
+            let ordered: Vec<&Record> = rows.iter().map(|row| &c.good[row.index].1).collect();
             Ok(hyperfine::render(&ordered))
         }
         Format::Prom => Ok(prom::render(&c.good)),

@@ -148,8 +148,8 @@ mod tests {
         b.result.valid = true;
         b.result.invalid_reasons.clear();
         let rows = vec![
-            Row::new(Path::new("a.emrec"), &a),
-            Row::new(Path::new("b.emrec"), &b),
+            Row::new(0, Path::new("a.emrec"), &a),
+            Row::new(0, Path::new("b.emrec"), &b),
         ];
         let t = render(&rows, None);
         let lines: Vec<&str> = t.lines().collect();
