@@ -149,7 +149,10 @@ fn good_records_exit_0_in_every_format() {
         assert!(summary.contains("MLPerf Results Summary"));
         let detail = std::fs::read_to_string(d.join("mlperf_log_detail.txt")).unwrap();
         assert!(detail.lines().all(|l| l.starts_with(":::MLLOG {")));
-        assert!(detail.contains("\"key\":\"result_validity\""));
+        assert!(
+            detail.contains("{\"key\": \"result_validity\", \"value\": \"INVALID\""),
+            "{detail}"
+        );
     }
 
     let out = report(&["--group-by", "host"], &files);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::record::{Mode, Record, Scenario};
+use crate::record::{InvalidReason, Mode, Record, Scenario};
 
 const SCHEDULE_RNG_SEED: u64 = 16159082839903944936;
 
@@ -206,6 +206,7 @@ fn percentiles(r: &Record) -> [(&'static str, u64); 6] {
 pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
     let res = &r.result;
     let set = &r.plan.settings;
+    let offline = r.plan.scenario == Scenario::Offline;
     let mut v: Vec<(String, Value)> = vec![
         ("edgemark_version".into(), json!(r.tool.version)),
         ("edgemark_git_hash".into(), json!(r.tool.git_hash)),
@@ -230,7 +231,11 @@ pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
         ("effective_max_async_queries".into(), json!(1)),
         (
             "effective_target_duration_ms".into(),
-            json!(set.min_duration_ns / 1_000_000),
+            json!(if offline {
+                0
+            } else {
+                set.min_duration_ns / 1_000_000
+            }),
         ),
         (
             "effective_min_duration_ms".into(),
@@ -242,7 +247,8 @@ pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
         ),
         (
             "effective_min_query_count".into(),
-            json!(set.min_query_count),
+            // LoadGen's Offline is one query carrying every sample.
+            json!(if offline { 1 } else { set.min_query_count }),
         ),
         (
             "effective_max_query_count".into(),
@@ -250,7 +256,15 @@ pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
         ),
         (
             "effective_min_sample_count".into(),
-            json!(set.min_query_count),
+            json!(if offline {
+                samples_per_query(r)
+            } else {
+                set.min_query_count
+            }),
+        ),
+        (
+            "effective_accuracy_sample_count".into(),
+            json!(set.total_sample_count),
         ),
         ("effective_qsl_rng_seed".into(), json!(set.qsl_rng_seed)),
         (
@@ -322,6 +336,17 @@ pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
             json!(res.samples_per_second),
         )),
     }
+    for reason in &res.invalid_reasons {
+        let text = match reason {
+            // LoadGen's own words for this one (a parser may match on them).
+            InvalidReason::OfflineExpectedQpsTooLow => {
+                "Increase expected QPS so the loadgen pre-generates a larger (coalesced) query. "
+                    .to_string()
+            }
+            other => other.describe().to_string(),
+        };
+        v.push(("result_invalid_reason".into(), json!(text)));
+    }
     v.push(("result_query_count".into(), json!(res.query_count)));
     v.push((
         "result_validity".into(),
@@ -330,16 +355,12 @@ pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
     v
 }
 
+/// One detail line, fields in LoadGen's order and spacing (`"key": value, ...`).
 fn mllog_line(key: &str, value: &Value, is_warning: bool) -> String {
-    let obj = json!({
-        "key": key,
-        "value": value,
-        "time_ms": 0.0,
-        "namespace": "mlperf::logging",
-        "event_type": "POINT_IN_TIME",
-        "metadata": {"is_error": false, "is_warning": is_warning, "file": "edgemark", "line_no": 0, "pid": 0, "tid": 0}
-    });
-    format!(":::MLLOG {obj}")
+    format!(
+        ":::MLLOG {{\"key\": {}, \"value\": {value}, \"time_ms\": 0.000000, \"namespace\": \"mlperf::logging\", \"event_type\": \"POINT_IN_TIME\", \"metadata\": {{\"is_error\": false, \"is_warning\": {is_warning}, \"file\": \"edgemark\", \"line_no\": 0, \"pid\": 0, \"tid\": 0}}}}",
+        Value::from(key)
+    )
 }
 
 pub fn detail(r: &Record) -> String {
@@ -436,6 +457,8 @@ mod tests {
         r.result.samples_per_second = 1996.5;
         let s = summary(&r);
         assert!(s.contains("Samples per second: 1996.5"), "{s}");
-        assert!(detail(&r).contains("\"key\":\"result_samples_per_second\""));
+        assert!(detail(&r).contains(
+            ":::MLLOG {\"key\": \"result_samples_per_second\", \"value\": 1996.5, \"time_ms\""
+        ));
     }
 }
