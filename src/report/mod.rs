@@ -282,10 +282,9 @@ impl Row {
     pub fn group_label(&self, k: Key) -> String {
         match self.key(k) {
             KeyValue::Text(t) => t.to_string(),
-            KeyValue::Num(_) => match k {
-                Key::Time => self.started[..10].to_string(),
-                _ => format!("{:?}", self.key(k)),
-            },
+            // Grouping by time means by UTC day.
+            KeyValue::Num(_) if k == Key::Time => self.started[..10].to_string(),
+            KeyValue::Num(x) => x.to_string(),
         }
     }
 }
