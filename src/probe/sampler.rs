@@ -20,6 +20,10 @@ use super::{Read, numbered_entries, read_i64, read_text, read_u64, rooted, throt
 /// OS kernels, `drivers/firmware/raspberrypi.c`), as a hex word.
 pub const PI_THROTTLED_PATH: &str = "/sys/devices/platform/soc/soc:firmware/get_throttled";
 
+/// A period that sees thermal and frequency changes (sysfs updates them every
+/// few hundred ms at most) while costing the timed thread next to nothing.
+pub const DEFAULT_PERIOD: Duration = Duration::from_millis(250);
+
 /// Which kind of sensor the energy figure came from. Persisted via the record's
 /// own enum; this one is in-memory only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,16 +203,24 @@ pub struct Sampler {
 #[derive(Debug)]
 pub struct SamplerHandle {
     stop: mpsc::Sender<()>,
-    thread: JoinHandle<ProbeSummary>,
+    /// Err: the thread could not be started (the message says why).
+    thread: Result<JoinHandle<ProbeSummary>, String>,
 }
 
 impl SamplerHandle {
     pub fn stop(self) -> ProbeSummary {
         let _ = self.stop.send(());
-        self.thread.join().unwrap_or_else(|_| ProbeSummary {
-            warnings: vec!["the sensor sampler thread panicked; no sensor figures".into()],
+        let warning = |w: String| ProbeSummary {
+            warnings: vec![w],
             ..ProbeSummary::default()
-        })
+        };
+        match self.thread {
+            Ok(t) => t.join().unwrap_or_else(|_| {
+                warning("the sensor sampler thread panicked; no sensor figures".into())
+            }),
+            // No thread, no sensors: the run itself must not fail for that.
+            Err(w) => warning(w),
+        }
     }
 }
 
@@ -363,17 +375,9 @@ impl Sampler {
                 s.sample_once(t0.elapsed().as_nanos() as u64);
                 s.finish()
             });
-        match thread {
-            Ok(thread) => SamplerHandle { stop: tx, thread },
-            Err(e) => {
-                // No thread, no sensors: the run itself must not fail for that.
-                let msg = format!("cannot start the sensor sampler thread: {e}");
-                let thread = std::thread::spawn(move || ProbeSummary {
-                    warnings: vec![msg],
-                    ..Default::default()
-                });
-                SamplerHandle { stop: tx, thread }
-            }
+        SamplerHandle {
+            stop: tx,
+            thread: thread.map_err(|e| format!("cannot start the sensor sampler thread: {e}")),
         }
     }
 

@@ -112,6 +112,11 @@ pub fn render(rows: &[Row], group_by: Option<Key>) -> String {
             }
         }
     }
+    if rows.iter().any(|r| r.average_watts.is_some()) {
+        out.push_str(
+            "W and inf/J are informative: board or package energy sensors over the sampled span.\n",
+        );
+    }
     let warned: Vec<&(usize, &Row)> = numbered
         .iter()
         .filter(|(_, r)| !r.warnings.is_empty() || !r.valid)
