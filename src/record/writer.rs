@@ -113,13 +113,22 @@ pub fn write_record(dir: &Path, rec: &Record) -> Result<PathBuf, WriteError> {
             ));
         }
         fs::rename(&tmp, &path)?;
-        File::open(dir)?.sync_all()
+        sync_dir(dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(werr(&path))?;
     Ok(path)
+}
+
+/// Makes the rename durable. Filesystems that cannot fsync a directory (some
+/// FUSE and network mounts say EINVAL) still have the whole file in place.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
+        other => other,
+    }
 }
 
 /// A random run id from the OS (no rand crate): /dev/urandom, else time and pid.
