@@ -131,6 +131,14 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Wall-clock now, Unix epoch ns, for a record's start/end (0 if the clock
+/// is before 1970, which only a board without RTC and NTP shows).
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// A random run id from the OS (no rand crate): /dev/urandom, else time and pid.
 pub fn random_run_id() -> u64 {
     let mut buf = [0u8; 8];
@@ -139,10 +147,7 @@ pub fn random_run_id() -> u64 {
     {
         return u64::from_le_bytes(buf);
     }
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    t ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15
+    unix_now_ns() ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15
 }
 
 #[cfg(test)]
