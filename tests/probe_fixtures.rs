@@ -163,6 +163,33 @@ fn broken_sysfs_values_are_named_not_panics() {
 }
 
 #[test]
+fn rk3588_big_little_clusters() {
+    let (s, warnings) = probe::describe(&fixture("rk3588"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(s.board.as_deref(), Some("Radxa ROCK 5B"));
+    assert_eq!(s.cpu_model.as_deref(), Some("Cortex-A55 + Cortex-A76"));
+    assert_eq!(s.cores, 8);
+    let clusters: Vec<(u64, Vec<u32>)> = s
+        .clusters
+        .iter()
+        .map(|c| (c.max_freq_khz, c.cpus.clone()))
+        .collect();
+    assert_eq!(
+        clusters,
+        vec![(2_400_000, vec![4, 5, 6, 7]), (1_800_000, vec![0, 1, 2, 3])]
+    );
+    assert_eq!(s.thermal_zones.len(), 7);
+    assert_eq!(s.thermal_zones[1].kind, "bigcore0-thermal");
+    let sum = {
+        let mut sampler = Sampler::new(&fixture("rk3588"));
+        sampler.sample_once(0);
+        sampler.finish()
+    };
+    assert_eq!(sum.max_temp_millicelsius(), Some(46_000));
+    assert!(sum.energy.is_none() && sum.throttle.is_none());
+}
+
+#[test]
 fn jetson_ina3221_total_is_the_input_rail() {
     let (s, warnings) = probe::describe(&fixture("jetson-orin"));
     assert!(warnings.is_empty(), "{warnings:?}");

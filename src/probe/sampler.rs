@@ -265,10 +265,7 @@ impl Sampler {
                 });
             }
         }
-        let pi = rooted(root, PI_THROTTLED_PATH);
-        if pi.exists() {
-            s.throttle_path = Some(pi);
-        }
+        s.throttle_path = find_throttled(root);
         s.find_energy(root);
         s
     }
@@ -583,6 +580,41 @@ impl Sampler {
     }
 }
 
+/// The Raspberry Pi firmware's `get_throttled`: at [`PI_THROTTLED_PATH`] on
+/// Pi 4 and earlier kernels; other SoC layouts put the firmware node elsewhere
+/// under `/sys/devices/platform`, so a `*firmware*` directory up to two levels
+/// down is accepted too.
+fn find_throttled(root: &Path) -> Option<PathBuf> {
+    let pi = rooted(root, PI_THROTTLED_PATH);
+    if pi.exists() {
+        return Some(pi);
+    }
+    let platform = rooted(root, "/sys/devices/platform");
+    let subdirs = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    for d1 in subdirs(&platform) {
+        for d in std::iter::once(d1.clone()).chain(subdirs(&d1)) {
+            let firmware = d
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("firmware"));
+            if firmware && d.join("get_throttled").is_file() {
+                return Some(d.join("get_throttled"));
+            }
+        }
+    }
+    None
+}
+
 /// Jetson boards name their input rail VDD_IN (Orin, Xavier) or POM_5V_IN (Nano, TX2).
 fn is_input_rail(label: &str) -> bool {
     let l = label.to_ascii_uppercase();
@@ -645,6 +677,17 @@ fn rapl_channels(root: &Path, warnings: &mut Vec<String>) -> Option<Vec<Channel>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttled_found_under_another_firmware_node() {
+        let root = std::env::temp_dir().join(format!("edgemark-thr-{}", std::process::id()));
+        let node = root.join("sys/devices/platform/soc@107c000000/soc@107c000000:firmware");
+        std::fs::create_dir_all(&node).unwrap();
+        assert_eq!(find_throttled(&root), None);
+        std::fs::write(node.join("get_throttled"), "0\n").unwrap();
+        assert_eq!(find_throttled(&root), Some(node.join("get_throttled")));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn input_rails() {
