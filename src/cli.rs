@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print LoadGen's statistics for latencies from any source.
     Stats(StatsArgs),
+    /// List a TFLite model's inputs, outputs and operators, and which ones edgemark can run.
+    Inspect(InspectArgs),
     /// Turn result records (files or directories, recursive) into a table or an export format.
     Report(crate::report::ReportArgs),
 }
@@ -85,7 +87,11 @@ pub struct ModelArgs {
 /// LoadGen settings, by LoadGen's names. Unset = the preset's value.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SettingsArgs {
-    /// Preset the settings start from: official or quick.
+    /// Preset the settings start from (default quick).
+    /// official: mlperf.conf values: min_duration 600 s, min_query_count 100,
+    /// seeds 2085463073848966840 / 2747215439041700203, performance_sample_count 1024.
+    /// quick: min_duration 2 s, min_query_count 100 (enough for p90 early
+    /// stopping), same seeds. Both: offline_expected_qps 100, warm-up 10 queries.
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     #[arg(long, value_name = "MS")]
@@ -115,6 +121,10 @@ pub struct SettingsArgs {
     /// Untimed warm-up duration before each scenario (instead of a count).
     #[arg(long, value_name = "MS")]
     pub warmup_ms: Option<i64>,
+    /// Latency store reserved before timing (12 bytes a query; default 1048576).
+    /// A SingleStream run that fills it ends there (INVALID if rules unmet).
+    #[arg(long, value_name = "N")]
+    pub max_stored_queries: Option<i64>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -126,4 +136,10 @@ pub struct StatsArgs {
     pub percentile: f64,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InspectArgs {
+    /// The .tflite model file.
+    pub model: PathBuf,
 }

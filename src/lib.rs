@@ -7,11 +7,18 @@
 //! the CLI and the daemon.
 
 pub mod cli;
+pub mod commands;
+pub mod export;
+pub mod latency_file;
 pub mod loadgen;
 pub mod plan;
 pub mod probe;
 pub mod record;
 pub mod report;
+pub mod rng;
 pub mod run;
+pub mod settings;
 pub mod stats;
 pub mod sut;
+#[cfg(feature = "tract")]
+pub mod tflite_fix;

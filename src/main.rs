@@ -1,16 +1,126 @@
 //! The edgemark binary: parse arguments, dispatch to a command, map errors to
 //! exit codes (2 for usage errors, 1 for runtime failures).
 
-use clap::Parser;
-use edgemark::cli::{Cli, Command};
+use std::fmt::Display;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Run(_) | Command::Stats(_) => {
-            eprintln!("edgemark: not built yet");
-            std::process::ExitCode::from(1)
+use clap::Parser;
+use edgemark::cli::{Cli, Command, InspectArgs, RunArgs, StatsArgs};
+use edgemark::export::{json, summary};
+use edgemark::loadgen::Control;
+use edgemark::run::{self, RunContext};
+use edgemark::{latency_file, settings, stats};
+
+/// The run's control block is static so the signal handler can reach it.
+static CONTROL: Control = Control {
+    completed: AtomicU64::new(0),
+    abort: AtomicBool::new(false),
+};
+
+extern "C" fn request_abort(_: nix::libc::c_int) {
+    // An atomic store is async-signal-safe; the engine stops at the next query
+    // boundary and the partial run is summarised (INVALID, Aborted).
+    CONTROL.abort.store(true, Ordering::Relaxed);
+}
+
+/// First SIGINT/SIGTERM aborts the run cleanly; SA_RESETHAND makes a second one
+/// kill the process as usual.
+fn abort_on_signals() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(request_abort),
+        SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only performs an atomic store.
+        if let Err(e) = unsafe { sigaction(sig, &action) } {
+            eprintln!("edgemark: warning: cannot handle {sig}: {e}");
         }
-        Command::Report(args) => edgemark::report::main(&args),
     }
+}
+
+/// A failed command: what to print and the exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn usage(e: impl Display) -> Failure {
+    Failure {
+        code: 2,
+        message: e.to_string(),
+    }
+}
+
+fn runtime(e: impl Display) -> Failure {
+    Failure {
+        code: 1,
+        message: e.to_string(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Stats(args) => stats_command(args),
+        Command::Inspect(args) => inspect_command(args),
+        // report names each bad file itself and picks its own exit code.
+        Command::Report(args) => return edgemark::report::main(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("edgemark: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// flags (+ config) -> plan -> run -> print.
+fn run_command(args: &RunArgs) -> Result<(), Failure> {
+    let plan = settings::plan_from(args).map_err(usage)?;
+    abort_on_signals();
+    let ctx = RunContext {
+        root: args.root.clone(),
+        results_dir: args.results.clone(),
+        control: &CONTROL,
+    };
+    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx)).map_err(runtime)?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(runtime)
+    } else {
+        summary::write_run(&mut stdout, &plan, &out).map_err(runtime)
+    }
+}
+
+/// latency file -> LoadGen statistics -> print.
+fn stats_command(args: &StatsArgs) -> Result<(), Failure> {
+    let latencies = latency_file::read(&args.file).map_err(usage)?;
+    let st = stats::latency_stats(&latencies, args.percentile).map_err(usage)?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", json::stats_json(&st)).map_err(runtime)
+    } else {
+        summary::write_stats(&mut stdout, &st).map_err(runtime)
+    }
+}
+
+/// model file -> what it holds and what edgemark can run of it -> print.
+fn inspect_command(args: &InspectArgs) -> Result<(), Failure> {
+    let model = edgemark::commands::inspect::inspect(&args.model).map_err(runtime)?;
+    #[cfg(feature = "tract")]
+    {
+        print!(
+            "{}",
+            edgemark::commands::inspect::render(&args.model, &model)
+        );
+        Ok(())
+    }
+    #[cfg(not(feature = "tract"))]
+    match model {}
 }

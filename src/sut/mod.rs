@@ -3,7 +3,24 @@
 
 pub mod synthetic;
 
+use std::sync::Arc;
+
 use crate::loadgen::Clock;
+use crate::plan::SutSpec;
+
+/// Builds the SUT a plan names. Model loading (untimed) happens here.
+pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut>, SutError> {
+    match spec {
+        SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
+        SutSpec::Model(m) => Err(SutError::Backend(format!(
+            "cannot run model {}: this build has no tract backend",
+            m.path
+        ))),
+        SutSpec::BuiltIn => Err(SutError::Backend(
+            "cannot run the built-in model: this build has no tract backend".into(),
+        )),
+    }
+}
 
 /// Why a SUT failed. Small and `#[non_exhaustive]`: callers show it, they don't match on it.
 #[derive(Debug, thiserror::Error)]

@@ -15,9 +15,15 @@ pub fn shared_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("shared test inputs missing at {} (CI must have them)", dir.display());
+        panic!(
+            "shared test inputs missing at {} (CI must have them)",
+            dir.display()
+        );
     }
-    eprintln!("SKIPPED: shared test inputs missing at {}; set EDGEMARK_SHARED", dir.display());
+    eprintln!(
+        "SKIPPED: shared test inputs missing at {}; set EDGEMARK_SHARED",
+        dir.display()
+    );
     None
 }
 

@@ -1,0 +1,4 @@
+//! Subcommands other than `run`: each takes validated arguments and returns a
+//! result; printing is a separate function.
+
+pub mod inspect;

@@ -1,0 +1,62 @@
+//! Offline: one query carrying every sample (the loaded set repeated and cut to
+//! `samples_per_query`), each sample's latency measured from that single issue.
+//! Completion times go into a buffer sized and touched before timing.
+
+use std::sync::atomic::Ordering;
+
+use super::{Clock, Control, ScenarioRun, qsl};
+use crate::plan::{LoadGenSettings, Scenario};
+use crate::stats::offline_samples_per_query;
+use crate::sut::{Sut, SutError};
+
+/// Runs Offline on already loaded samples. The query is cut to
+/// `max_stored_queries` samples (then `store_full` is set); `settings` rejects
+/// plans where that would happen, so this is a guard, not a path.
+pub fn run(
+    sut: &mut dyn Sut,
+    settings: &LoadGenSettings,
+    loaded: &[usize],
+    clock: &dyn Clock,
+    control: &Control,
+) -> Result<ScenarioRun, SutError> {
+    let wanted = offline_samples_per_query(settings);
+    let samples = wanted.min(settings.max_stored_queries) as usize;
+    let store_full = (samples as u64) < wanted;
+    let issued = qsl::offline_order(loaded, samples);
+    let samples_usize: Vec<usize> = issued.iter().map(|&s| s as usize).collect();
+    let mut completed_ns = vec![u64::MAX; issued.len()];
+    control.completed.store(0, Ordering::Relaxed);
+
+    let mut run = ScenarioRun {
+        scenario: Scenario::Offline,
+        loaded_set: loaded.to_vec(),
+        issued_sample_index: Vec::new(),
+        latency_ns: Vec::new(),
+        start_ns: 0,
+        duration_ns: 0,
+        warm_up_queries: 0,
+        warm_up_ns: 0,
+        aborted: false,
+        store_full,
+    };
+    if control.abort.load(Ordering::Relaxed) || issued.is_empty() {
+        run.aborted = control.abort.load(Ordering::Relaxed);
+        return Ok(run);
+    }
+
+    let issue = clock.now_ns();
+    sut.issue_all(&samples_usize, clock, &mut completed_ns)?;
+    control
+        .completed
+        .store(completed_ns.len() as u64, Ordering::Relaxed);
+
+    let latency_ns: Vec<u64> = completed_ns
+        .iter()
+        .map(|&c| c.saturating_sub(issue))
+        .collect();
+    run.duration_ns = latency_ns.iter().copied().max().unwrap_or(0);
+    run.start_ns = issue;
+    run.issued_sample_index = issued;
+    run.latency_ns = latency_ns;
+    Ok(run)
+}

@@ -1,0 +1,615 @@
+//! Settings, stage one of the pipeline: raw values from a TOML file (the same keys
+//! as `edgemark run`'s flags; also a daemon job file) merged with flags (flags
+//! win), started from a preset, and validated into the immutable [`Plan`].
+//! Every error names the field; all of them are usage errors (exit 2).
+//!
+//! Presets (LoadGen names; durations in ms):
+//!
+//! | key | official (mlperf.conf) | quick (smoke run) |
+//! |---|---|---|
+//! | min_duration_ms | 600000 | 2000 |
+//! | max_duration_ms | 0 (none) | 0 (none) |
+//! | min_query_count | 100 | 100 |
+//! | max_query_count | 0 (none) | 0 (none) |
+//! | performance_sample_count | 1024 (resnet50) | 1024 |
+//! | total_sample_count | 50000 (ImageNet val) | 1024 |
+//! | qsl_rng_seed | 2085463073848966840 | same |
+//! | sample_index_rng_seed | 2747215439041700203 | same |
+//! | target_percentile | 0.90 | 0.90 |
+//! | offline_expected_qps | 100 | 100 |
+//! | warm-up | 10 queries | 10 queries |
+//! | max_stored_queries | 1048576 | 1048576 |
+//!
+//! Offline's per-model min_query_count (resnet50: 24576 samples) is not a
+//! separate setting: with 600 s, `floor(1.1 * 600 * expected_qps)` exceeds 24576
+//! for any expected QPS >= 38, so `official` keeps one min_query_count (100) for
+//! both scenarios. Quick's 100 queries exceed the 64 SingleStream early stopping
+//! needs at p90, so a quick run on a steady SUT is VALID.
+//! Overriding a seed of `official` turns the plan's preset into "custom": a run
+//! with other seeds does not follow the official rules.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::RunArgs;
+use crate::plan::{LoadGenSettings, Mode, ModelSpec, Plan, Scenario, SutSpec, WarmUp};
+use crate::stats::{normalize_percentile, offline_samples_per_query};
+
+/// mlperf.conf's seeds.
+pub const OFFICIAL_QSL_RNG_SEED: u64 = 2_085_463_073_848_966_840;
+pub const OFFICIAL_SAMPLE_INDEX_RNG_SEED: u64 = 2_747_215_439_041_700_203;
+/// Latency store reserved before timing (12 bytes a query: u64 latency + u32 index).
+pub const DEFAULT_MAX_STORED_QUERIES: u64 = 1 << 20;
+
+/// Why settings are unusable. All of them are the user's to fix (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("bad settings file {path}: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("invalid setting `{field}`: {why}")]
+    Field { field: &'static str, why: String },
+}
+
+fn field(field: &'static str, why: impl Into<String>) -> SettingsError {
+    SettingsError::Field {
+        field,
+        why: why.into(),
+    }
+}
+
+/// Raw, unvalidated settings: every key of a TOML config/job file, each also a
+/// flag of `edgemark run` (dashes there, underscores here).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub preset: Option<String>,
+    pub sut: Option<String>,
+    pub scenario: Option<String>,
+    pub trace: Option<bool>,
+    pub model: Option<PathBuf>,
+    pub input_shape: Option<Vec<String>>,
+    pub inputs: Option<Vec<PathBuf>>,
+    pub instances: Option<u32>,
+    pub threads: Option<u32>,
+    pub cpus: Option<String>,
+    pub min_duration_ms: Option<i64>,
+    pub max_duration_ms: Option<i64>,
+    pub min_query_count: Option<i64>,
+    pub max_query_count: Option<i64>,
+    pub performance_sample_count: Option<i64>,
+    pub total_sample_count: Option<i64>,
+    pub qsl_rng_seed: Option<u64>,
+    pub sample_index_rng_seed: Option<u64>,
+    pub target_percentile: Option<f64>,
+    pub offline_expected_qps: Option<f64>,
+    pub warmup_queries: Option<i64>,
+    pub warmup_ms: Option<i64>,
+    pub max_stored_queries: Option<i64>,
+}
+
+impl RawSettings {
+    /// Reads a TOML file; unknown keys are errors so typos are caught.
+    pub fn from_file(path: &Path) -> Result<RawSettings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| SettingsError::Toml {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses TOML text; the error text carries line and column.
+    pub fn from_toml(text: &str) -> Result<RawSettings, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// The flags of `edgemark run` as raw settings (unset flags stay None).
+    pub fn from_args(args: &RunArgs) -> RawSettings {
+        let s = &args.settings;
+        let m = &args.model;
+        RawSettings {
+            preset: s.preset.clone(),
+            sut: args.sut.clone(),
+            scenario: args.scenario.clone(),
+            trace: args.trace.then_some(true),
+            model: m.model.clone(),
+            input_shape: (!m.input_shape.is_empty()).then(|| m.input_shape.clone()),
+            inputs: (!m.inputs.is_empty()).then(|| m.inputs.clone()),
+            instances: m.instances,
+            threads: m.threads,
+            cpus: m.cpus.clone(),
+            min_duration_ms: s.min_duration_ms,
+            max_duration_ms: s.max_duration_ms,
+            min_query_count: s.min_query_count,
+            max_query_count: s.max_query_count,
+            performance_sample_count: s.performance_sample_count,
+            total_sample_count: s.total_sample_count,
+            qsl_rng_seed: s.qsl_rng_seed,
+            sample_index_rng_seed: s.sample_index_rng_seed,
+            target_percentile: s.target_percentile,
+            offline_expected_qps: s.offline_expected_qps,
+            warmup_queries: s.warmup_queries,
+            warmup_ms: s.warmup_ms,
+            max_stored_queries: s.max_stored_queries,
+        }
+    }
+
+    /// `self` with every value set in `top` replaced by it (flags over file).
+    pub fn overlay(mut self, top: RawSettings) -> RawSettings {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if top.$f.is_some() { self.$f = top.$f; } )* };
+        }
+        // A warm-up given on top replaces the other kind given below.
+        if top.warmup_queries.is_some() || top.warmup_ms.is_some() {
+            self.warmup_queries = None;
+            self.warmup_ms = None;
+        }
+        take!(
+            preset,
+            sut,
+            scenario,
+            trace,
+            model,
+            input_shape,
+            inputs,
+            instances,
+            threads,
+            cpus,
+            min_duration_ms,
+            max_duration_ms,
+            min_query_count,
+            max_query_count,
+            performance_sample_count,
+            total_sample_count,
+            qsl_rng_seed,
+            sample_index_rng_seed,
+            target_percentile,
+            offline_expected_qps,
+            warmup_queries,
+            warmup_ms,
+            max_stored_queries
+        );
+        self
+    }
+}
+
+/// A preset's LoadGen settings, or None for an unknown name.
+pub fn preset(name: &str) -> Option<LoadGenSettings> {
+    let official = LoadGenSettings {
+        min_duration_ns: 600_000 * 1_000_000,
+        max_duration_ns: 0,
+        min_query_count: 100,
+        max_query_count: 0,
+        performance_sample_count: 1024,
+        total_sample_count: 50_000,
+        qsl_rng_seed: OFFICIAL_QSL_RNG_SEED,
+        sample_index_rng_seed: OFFICIAL_SAMPLE_INDEX_RNG_SEED,
+        target_percentile: 0.90,
+        offline_expected_qps: 100.0,
+        warm_up: WarmUp::Queries(10),
+        max_stored_queries: DEFAULT_MAX_STORED_QUERIES,
+    };
+    match name {
+        "official" => Some(official),
+        "quick" => Some(LoadGenSettings {
+            min_duration_ns: 2_000 * 1_000_000,
+            total_sample_count: 1024,
+            ..official
+        }),
+        _ => None,
+    }
+}
+
+/// The preset used when none is named.
+pub const DEFAULT_PRESET: &str = "quick";
+
+/// `edgemark run`'s flags (and the `--config` file they name) -> plan.
+pub fn plan_from(args: &RunArgs) -> Result<Plan, SettingsError> {
+    let base = match &args.config {
+        Some(path) => RawSettings::from_file(path)?,
+        None => RawSettings::default(),
+    };
+    validate(base.overlay(RawSettings::from_args(args)))
+}
+
+/// A daemon job file (same keys as `run`'s flags) -> plan.
+pub fn load_job(path: &Path) -> Result<Plan, SettingsError> {
+    validate(RawSettings::from_file(path)?)
+}
+
+fn non_negative(name: &'static str, v: i64) -> Result<u64, SettingsError> {
+    u64::try_from(v).map_err(|_| field(name, format!("must be >= 0, got {v}")))
+}
+
+fn positive(name: &'static str, v: i64) -> Result<u64, SettingsError> {
+    match non_negative(name, v)? {
+        0 => Err(field(name, "must be >= 1, got 0")),
+        n => Ok(n),
+    }
+}
+
+fn ms_to_ns(name: &'static str, v: i64) -> Result<u64, SettingsError> {
+    non_negative(name, v)?
+        .checked_mul(1_000_000)
+        .ok_or_else(|| field(name, format!("{v} ms is too long")))
+}
+
+fn parse_scenarios(s: &str) -> Result<Vec<Scenario>, SettingsError> {
+    match s.to_ascii_lowercase().replace(['_', ' '], "-").as_str() {
+        "single-stream" | "singlestream" => Ok(vec![Scenario::SingleStream]),
+        "offline" => Ok(vec![Scenario::Offline]),
+        "both" => Ok(vec![Scenario::SingleStream, Scenario::Offline]),
+        _ => Err(field(
+            "scenario",
+            format!("expected single-stream, offline or both, got {s:?}"),
+        )),
+    }
+}
+
+fn parse_cpus(s: &str) -> Result<Vec<u32>, SettingsError> {
+    let bad = || {
+        field(
+            "cpus",
+            format!("expected a list like 0-3 or 4,5,6,7, got {s:?}"),
+        )
+    };
+    let mut cpus = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
+                if b < a {
+                    return Err(bad());
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if cpus.is_empty() {
+        return Err(bad());
+    }
+    Ok(cpus)
+}
+
+fn parse_shape(s: &str) -> Result<(String, Vec<u64>), SettingsError> {
+    let bad = || {
+        field(
+            "input_shape",
+            format!("expected NAME=D1,D2,... like input=1,3,224,224, got {s:?}"),
+        )
+    };
+    let (name, dims) = s.split_once('=').ok_or_else(bad)?;
+    if name.trim().is_empty() {
+        return Err(bad());
+    }
+    let dims = dims
+        .split(',')
+        .map(|d| d.trim().parse::<u64>().map_err(|_| bad()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((name.trim().to_string(), dims))
+}
+
+fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
+    if let Some(sut) = &raw.sut {
+        if let Some(spec) = sut.strip_prefix("synthetic:") {
+            crate::sut::synthetic::Service::parse(spec).map_err(|e| field("sut", e.to_string()))?;
+            if raw.model.is_some() {
+                return Err(field(
+                    "model",
+                    "a synthetic SUT runs no model; drop `model` or `sut`",
+                ));
+            }
+            return Ok(SutSpec::Synthetic(spec.to_string()));
+        }
+        if sut != "builtin" && sut != "model" {
+            return Err(field(
+                "sut",
+                format!("expected synthetic:SPEC, builtin or model, got {sut:?}"),
+            ));
+        }
+    }
+    let Some(path) = &raw.model else {
+        if raw.sut.as_deref() == Some("model") {
+            return Err(field("model", "`sut = \"model\"` needs a model path"));
+        }
+        return Ok(SutSpec::BuiltIn);
+    };
+    if raw.sut.as_deref() == Some("builtin") {
+        return Err(field("model", "the built-in SUT takes no model path"));
+    }
+    let input_shapes = raw
+        .input_shape
+        .iter()
+        .flatten()
+        .map(|s| parse_shape(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SutSpec::Model(ModelSpec {
+        path: path.to_string_lossy().into_owned(),
+        input_shapes,
+        inputs: raw
+            .inputs
+            .iter()
+            .flatten()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+        instances: raw.instances.unwrap_or(0),
+        threads: raw.threads.unwrap_or(0),
+        cpus: match &raw.cpus {
+            Some(c) => parse_cpus(c)?,
+            None => Vec::new(),
+        },
+    }))
+}
+
+/// Raw settings -> plan, checking every field and their relations.
+pub fn validate(raw: RawSettings) -> Result<Plan, SettingsError> {
+    let preset_name = raw
+        .preset
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PRESET.to_string());
+    let mut s = preset(&preset_name).ok_or_else(|| {
+        field(
+            "preset",
+            format!("unknown preset {preset_name:?}; expected official or quick"),
+        )
+    })?;
+    let mut plan_preset = preset_name.clone();
+
+    if let Some(v) = raw.min_duration_ms {
+        s.min_duration_ns = ms_to_ns("min_duration_ms", v)?;
+    }
+    if let Some(v) = raw.max_duration_ms {
+        s.max_duration_ns = ms_to_ns("max_duration_ms", v)?;
+    }
+    if let Some(v) = raw.min_query_count {
+        s.min_query_count = non_negative("min_query_count", v)?;
+    }
+    if let Some(v) = raw.max_query_count {
+        s.max_query_count = non_negative("max_query_count", v)?;
+    }
+    if let Some(v) = raw.performance_sample_count {
+        s.performance_sample_count = positive("performance_sample_count", v)?;
+    }
+    if let Some(v) = raw.total_sample_count {
+        s.total_sample_count = positive("total_sample_count", v)?;
+    }
+    for (key, given, official) in [
+        ("qsl", raw.qsl_rng_seed, OFFICIAL_QSL_RNG_SEED),
+        (
+            "sample_index",
+            raw.sample_index_rng_seed,
+            OFFICIAL_SAMPLE_INDEX_RNG_SEED,
+        ),
+    ] {
+        if let Some(seed) = given {
+            if preset_name == "official" && seed != official {
+                plan_preset = "custom".into();
+            }
+            if key == "qsl" {
+                s.qsl_rng_seed = seed;
+            } else {
+                s.sample_index_rng_seed = seed;
+            }
+        }
+    }
+    if let Some(p) = raw.target_percentile {
+        s.target_percentile = normalize_percentile(p).ok_or_else(|| {
+            field(
+                "target_percentile",
+                format!("must be in (0, 1) or (0, 100) as a percentage, got {p}"),
+            )
+        })?;
+    }
+    if let Some(q) = raw.offline_expected_qps {
+        if !(q.is_finite() && q > 0.0) {
+            return Err(field(
+                "offline_expected_qps",
+                format!("must be > 0, got {q}"),
+            ));
+        }
+        s.offline_expected_qps = q;
+    }
+    match (raw.warmup_queries, raw.warmup_ms) {
+        (Some(_), Some(_)) => {
+            return Err(field(
+                "warmup_ms",
+                "give warmup_queries or warmup_ms, not both",
+            ));
+        }
+        (Some(n), None) => s.warm_up = WarmUp::Queries(non_negative("warmup_queries", n)?),
+        (None, Some(ms)) => s.warm_up = WarmUp::DurationNs(ms_to_ns("warmup_ms", ms)?),
+        (None, None) => {}
+    }
+    if let Some(v) = raw.max_stored_queries {
+        s.max_stored_queries = positive("max_stored_queries", v)?;
+    }
+
+    if s.max_duration_ns != 0 && s.max_duration_ns < s.min_duration_ns {
+        return Err(field(
+            "max_duration_ms",
+            format!(
+                "{} ms is below min_duration_ms ({} ms)",
+                s.max_duration_ns / 1_000_000,
+                s.min_duration_ns / 1_000_000
+            ),
+        ));
+    }
+    if s.max_query_count != 0 && s.max_query_count < s.min_query_count {
+        return Err(field(
+            "max_query_count",
+            format!(
+                "{} is below min_query_count ({})",
+                s.max_query_count, s.min_query_count
+            ),
+        ));
+    }
+    if s.max_stored_queries < s.min_query_count {
+        return Err(field(
+            "max_stored_queries",
+            format!(
+                "{} cannot hold min_query_count ({}) queries",
+                s.max_stored_queries, s.min_query_count
+            ),
+        ));
+    }
+
+    let scenarios = match &raw.scenario {
+        Some(text) => parse_scenarios(text)?,
+        None => vec![Scenario::SingleStream, Scenario::Offline],
+    };
+    if scenarios.contains(&Scenario::Offline) {
+        let spq = offline_samples_per_query(&s);
+        if spq > s.max_stored_queries {
+            return Err(field(
+                "offline_expected_qps",
+                format!(
+                    "Offline would issue {spq} samples (max(min_query_count, 1.1 x min_duration x \
+                     expected QPS)), more than max_stored_queries ({})",
+                    s.max_stored_queries
+                ),
+            ));
+        }
+    }
+
+    Ok(Plan {
+        preset: plan_preset,
+        scenarios,
+        mode: Mode::Performance,
+        sut: sut_spec(&raw)?,
+        trace: raw.trace.unwrap_or(false),
+        settings: s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(toml: &str) -> RawSettings {
+        RawSettings::from_toml(toml).unwrap()
+    }
+
+    fn err_field(r: RawSettings) -> &'static str {
+        match validate(r).unwrap_err() {
+            SettingsError::Field { field, .. } => field,
+            e => panic!("not a field error: {e}"),
+        }
+    }
+
+    #[test]
+    fn default_is_quick_both_scenarios_builtin() {
+        let p = validate(RawSettings::default()).unwrap();
+        assert_eq!(p.preset, "quick");
+        assert_eq!(p.settings.min_duration_ns, 2_000_000_000);
+        assert_eq!(p.settings.min_query_count, 100);
+        assert_eq!(p.scenarios, vec![Scenario::SingleStream, Scenario::Offline]);
+        assert_eq!(p.sut, SutSpec::BuiltIn);
+    }
+
+    #[test]
+    fn official_preset_has_mlperf_conf_values() {
+        let p = validate(raw("preset = \"official\"")).unwrap();
+        assert_eq!(p.settings.min_duration_ns, 600_000_000_000);
+        assert_eq!(p.settings.qsl_rng_seed, 2085463073848966840);
+        assert_eq!(p.settings.sample_index_rng_seed, 2747215439041700203);
+        assert_eq!(p.preset, "official");
+        let p = validate(raw("preset = \"official\"\nqsl_rng_seed = 1")).unwrap();
+        assert_eq!(p.preset, "custom");
+    }
+
+    #[test]
+    fn flags_win_over_file() {
+        let file = raw("min_duration_ms = 5000\nmin_query_count = 300\nwarmup_queries = 3");
+        let flags = RawSettings {
+            min_duration_ms: Some(7000),
+            warmup_ms: Some(50),
+            ..RawSettings::default()
+        };
+        let p = validate(file.overlay(flags)).unwrap();
+        assert_eq!(p.settings.min_duration_ns, 7_000_000_000);
+        assert_eq!(p.settings.min_query_count, 300);
+        assert_eq!(p.settings.warm_up, WarmUp::DurationNs(50_000_000));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        assert_eq!(err_field(raw("min_duration_ms = -1")), "min_duration_ms");
+        assert_eq!(
+            err_field(raw("performance_sample_count = 0")),
+            "performance_sample_count"
+        );
+        assert_eq!(err_field(raw("preset = \"fast\"")), "preset");
+        assert_eq!(
+            err_field(raw("target_percentile = 100")),
+            "target_percentile"
+        );
+        assert_eq!(err_field(raw("target_percentile = 0")), "target_percentile");
+        assert_eq!(err_field(raw("scenario = \"server\"")), "scenario");
+        assert_eq!(err_field(raw("sut = \"synthetic:busy:x\"")), "sut");
+        assert_eq!(
+            err_field(raw("offline_expected_qps = 0.0")),
+            "offline_expected_qps"
+        );
+        assert_eq!(err_field(raw("max_query_count = 5")), "max_query_count");
+        assert_eq!(
+            err_field(raw("min_duration_ms = 5000\nmax_duration_ms = 10")),
+            "max_duration_ms"
+        );
+        assert_eq!(
+            err_field(raw("max_stored_queries = 10")),
+            "max_stored_queries"
+        );
+        assert_eq!(
+            err_field(raw("offline_expected_qps = 1e9")),
+            "offline_expected_qps"
+        );
+        assert_eq!(err_field(raw("model = \"m.onnx\"\ncpus = \"3-1\"")), "cpus");
+    }
+
+    #[test]
+    fn unknown_and_malformed_toml_are_errors_with_line() {
+        let e = RawSettings::from_toml("min_duration_ms = 1\nmin_durration_ms = 2").unwrap_err();
+        assert!(
+            e.contains("min_durration_ms") && e.contains("line 2"),
+            "{e}"
+        );
+        let e = RawSettings::from_toml("a = = 1").unwrap_err();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn model_spec_parses_shapes_and_cpus() {
+        let p = validate(raw(
+            "model = \"m.onnx\"\ninput_shape = [\"x=1,3,224,224\"]\ncpus = \"0-2,5\"\nthreads = 2",
+        ))
+        .unwrap();
+        let SutSpec::Model(m) = p.sut else { panic!() };
+        assert_eq!(
+            m.input_shapes,
+            vec![("x".to_string(), vec![1, 3, 224, 224])]
+        );
+        assert_eq!(m.cpus, vec![0, 1, 2, 5]);
+        assert_eq!(m.threads, 2);
+    }
+
+    #[test]
+    fn percent_or_fraction() {
+        let p = validate(raw("target_percentile = 99")).unwrap();
+        assert_eq!(p.settings.target_percentile, 0.99);
+        let p = validate(raw("target_percentile = 0.95")).unwrap();
+        assert_eq!(p.settings.target_percentile, 0.95);
+    }
+}
