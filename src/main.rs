@@ -10,6 +10,7 @@ use clap::Parser;
 use edgemark::cli::{Cli, Command, InspectArgs, RunArgs, StatsArgs};
 use edgemark::export::{json, summary};
 use edgemark::loadgen::Control;
+use edgemark::record::writer;
 use edgemark::run::{self, RunContext};
 use edgemark::{latency_file, settings, stats};
 
@@ -86,7 +87,12 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     abort_on_signals();
     let ctx = RunContext {
         root: args.root.clone(),
-        results_dir: args.results.clone(),
+        // Every run leaves its records (default ./edgemark-results/).
+        results_dir: Some(
+            args.results
+                .clone()
+                .unwrap_or_else(|| writer::DEFAULT_DIR.into()),
+        ),
         control: &CONTROL,
     };
     let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx)).map_err(runtime)?;
