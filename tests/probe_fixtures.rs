@@ -221,6 +221,31 @@ fn jetson_ina3221_total_is_the_input_rail() {
 }
 
 #[test]
+fn jetson_nano_iio_rails_in_milliwatts() {
+    let (s, warnings) = probe::describe(&fixture("jetson-nano"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(s.board.as_deref(), Some("NVIDIA Jetson Nano Developer Kit"));
+    // armv8 kernels of that age print a generic "model name".
+    assert_eq!(s.cpu_model.as_deref(), Some("ARMv8 Processor rev 1 (v8l)"));
+
+    let fx = Scratch::of("jetson-nano", "iio");
+    let mut sampler = Sampler::new(&fx.0);
+    sampler.sample_once(0);
+    fx.write(
+        "sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0/in_power0_input",
+        "6000\n",
+    );
+    sampler.sample_once(2_000_000_000); // (4 W + 6 W) / 2 * 2 s = 10 J in
+    let sum = sampler.finish();
+    let e = sum.energy.as_ref().expect("iio INA3221 energy");
+    assert_eq!(e.source, EnergySource::Ina3221);
+    assert_eq!(e.total_uj, Some(10_000_000), "{:?}", e.rails);
+    let cpu = e.rails.iter().find(|r| r.label == "POM_5V_CPU").unwrap();
+    assert_eq!((cpu.energy_uj, cpu.in_total), (3_000_000, false));
+    assert_eq!(sum.average_watts(), Some(5.0));
+}
+
+#[test]
 fn x86_rapl_counter_wraps_around() {
     let (s, warnings) = probe::describe(&fixture("x86-rapl"));
     assert!(warnings.is_empty(), "{warnings:?}");

@@ -145,9 +145,11 @@ enum Reading {
         max_range_uj: Option<u64>,
         last: Option<u64>,
     },
-    /// Instantaneous µW.
+    /// Instantaneous power: the file's value times `to_uw` is µW (hwmon: 1;
+    /// the older Jetson iio driver reports mW: 1000).
     PowerUw {
         path: PathBuf,
+        to_uw: u64,
         last: Option<(u64, u64)>,
     },
     /// INA3221: mV and mA, so µW = mV * mA.
@@ -324,7 +326,11 @@ impl Sampler {
                             last: None,
                         }
                     } else {
-                        Reading::PowerUw { path, last: None }
+                        Reading::PowerUw {
+                            path,
+                            to_uw: 1,
+                            last: None,
+                        }
                     };
                     list.push(Channel {
                         label,
@@ -335,6 +341,7 @@ impl Sampler {
                 }
             }
         }
+        ina.extend(jetson_iio_rails(root, &mut self.warnings));
         let (source, channels) = if !energy.is_empty() {
             (EnergySource::HwmonEnergy, energy)
         } else if !ina.is_empty() {
@@ -481,13 +488,13 @@ impl Sampler {
                     *last = Some(now);
                 }
             }
-            Reading::PowerUw { path, last } => {
-                let (path, last) = (path.clone(), *last);
+            Reading::PowerUw { path, to_uw, last } => {
+                let (path, to_uw, last) = (path.clone(), *to_uw, *last);
                 let r = read_u64(&path);
-                let Some(uw) = self.take(&path, r) else {
+                let Some(p) = self.take(&path, r) else {
                     return;
                 };
-                self.integrate(i, last, now_ns, uw);
+                self.integrate(i, last, now_ns, p.saturating_mul(to_uw));
             }
             Reading::VoltCurr { mv, ma, last } => {
                 let (mv, ma, last) = (mv.clone(), ma.clone(), *last);
@@ -613,6 +620,46 @@ fn find_throttled(root: &Path) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Older Jetson kernels (L4T 32, e.g. Jetson Nano, TX2) expose the INA3221
+/// through the `ina3221x` iio driver: `rail_name_N` and `in_power{N}_input` (mW).
+fn jetson_iio_rails(root: &Path, warnings: &mut Vec<String>) -> Vec<Channel> {
+    let mut out = Vec::new();
+    let drv = rooted(root, "/sys/bus/i2c/drivers/ina3221x");
+    let mut chips: Vec<PathBuf> = std::fs::read_dir(&drv)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    chips.sort();
+    for chip in chips {
+        for (_, dev) in numbered_entries(&chip, "iio:device") {
+            for n in 0..3 {
+                let path = dev.join(format!("in_power{n}_input"));
+                if !path.exists() {
+                    continue;
+                }
+                let label = read_text(&dev.join(format!("rail_name_{n}")))
+                    .ok(warnings)
+                    .unwrap_or_else(|| format!("ina3221x rail {n}"));
+                out.push(Channel {
+                    in_total: is_input_rail(&label),
+                    label,
+                    reading: Reading::PowerUw {
+                        path,
+                        to_uw: 1000,
+                        last: None,
+                    },
+                    energy_uj: 0.0,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Jetson boards name their input rail VDD_IN (Orin, Xavier) or POM_5V_IN (Nano, TX2).
