@@ -26,6 +26,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// List a TFLite model's inputs, outputs and operators, and which ones edgemark can run.
     Inspect(InspectArgs),
+    /// Run one inference on .npy inputs and write the outputs as .npy (check a model).
+    Infer(InferArgs),
     /// Turn result records (files or directories, recursive) into a table or an export format.
     Report(crate::report::ReportArgs),
 }
@@ -142,4 +144,23 @@ pub struct StatsArgs {
 pub struct InspectArgs {
     /// The .tflite model file.
     pub model: PathBuf,
+}
+
+/// Flags of `edgemark infer`.
+#[derive(Debug, Args, Clone)]
+pub struct InferArgs {
+    /// ONNX or TFLite model file.
+    pub model: PathBuf,
+    /// One .npy file per model input, in the model's input order.
+    #[arg(long = "input", value_name = "FILE", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Where the outputs are written, one NAME.npy per output.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
+    /// Fix a dynamic input shape: name=1,3,224,224 (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shape: Vec<String>,
+    /// Class names, one per line (line i names class i), for the top-5.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
 }

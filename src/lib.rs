@@ -6,11 +6,15 @@
 //! `stats` -> `record` -> `export`/report. `run::execute` is that pipeline, shared by
 //! the CLI and the daemon.
 
+pub mod accuracy;
 pub mod cli;
 pub mod commands;
+pub mod dataset;
 pub mod export;
+pub mod infer;
 pub mod latency_file;
 pub mod loadgen;
+pub mod npy;
 pub mod plan;
 pub mod probe;
 pub mod record;

@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command(args),
         Command::Stats(args) => stats_command(args),
         Command::Inspect(args) => inspect_command(args),
+        Command::Infer(args) => return edgemark::infer::main(args),
         // report names each bad file itself and picks its own exit code.
         Command::Report(args) => return edgemark::report::main(args),
     };

@@ -2,6 +2,7 @@
 //! each a function of finished results (plus the TTY progress line, which only
 //! reads `Control` from outside the timed path).
 
+pub mod accuracy;
 pub mod json;
 pub mod summary;
 

@@ -242,6 +242,7 @@ impl From<&sut::SutInfo> for Sut {
             model: s.model.as_ref().map(Into::into),
             instances: s.instances,
             threads: s.threads,
+            offline_threads: s.offline_threads,
             cpus: s.cpus.clone(),
         }
     }

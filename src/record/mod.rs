@@ -305,6 +305,7 @@ pub fn example_record(seed: u64) -> Record {
             }),
             instances: 1,
             threads: 4,
+            offline_threads: 1,
             cpus: vec![2, 3],
         },
         plan: Plan {

@@ -81,7 +81,10 @@ pub struct Sut {
     pub description: String,
     pub model: Option<Model>,
     pub instances: u32,
+    /// Intra-op threads of the SingleStream instance.
     pub threads: u32,
+    /// Intra-op threads of each Offline instance.
+    pub offline_threads: u32,
     /// Cores the workers were pinned to; empty = not pinned.
     pub cpus: Vec<u32>,
 }

@@ -2,6 +2,8 @@
 //! implementations (synthetic for calibration and tests; tract for real models).
 
 pub mod synthetic;
+#[cfg(feature = "tract")]
+pub mod tract;
 
 use std::sync::Arc;
 
@@ -12,10 +14,14 @@ use crate::plan::SutSpec;
 pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut>, SutError> {
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
+        #[cfg(feature = "tract")]
+        SutSpec::Model(_) | SutSpec::BuiltIn => tract::build_tract(spec),
+        #[cfg(not(feature = "tract"))]
         SutSpec::Model(m) => Err(SutError::Backend(format!(
             "cannot run model {}: this build has no tract backend",
             m.path
         ))),
+        #[cfg(not(feature = "tract"))]
         SutSpec::BuiltIn => Err(SutError::Backend(
             "cannot run the built-in model: this build has no tract backend".into(),
         )),
@@ -74,7 +80,10 @@ pub struct SutInfo {
     /// First inference after load (never part of a scenario).
     pub first_inference_ns: u64,
     pub instances: u32,
+    /// Intra-op threads of the SingleStream instance.
     pub threads: u32,
+    /// Intra-op threads of each Offline instance.
+    pub offline_threads: u32,
     pub cpus: Vec<u32>,
 }
 

@@ -1,0 +1,249 @@
+//! Human-readable accuracy output: the summary of one classification run, and
+//! two variants of a model (fp32 vs int8) side by side with the accuracy they
+//! lost and the speed they gained.
+
+use std::io::{self, Write};
+
+use crate::accuracy::AccuracyResult;
+use crate::accuracy::classification::ClassificationSummary;
+
+pub type ClassificationResult = AccuracyResult<ClassificationSummary>;
+
+fn class_name(names: Option<&[String]>, c: usize) -> String {
+    match names.and_then(|n| n.get(c)) {
+        Some(n) => format!("{c} ({n})"),
+        None => c.to_string(),
+    }
+}
+
+fn pct(n: usize, d: usize) -> String {
+    if d == 0 {
+        "-".into()
+    } else {
+        format!("{n}/{d} {:.1}%", 100.0 * n as f64 / d as f64)
+    }
+}
+
+fn ms(ns: u64) -> String {
+    format!("{:.2} ms", ns as f64 / 1e6)
+}
+
+/// Print one run: accuracy, failures, worst classes, misclassified files, timing.
+pub fn write_summary(
+    w: &mut dyn Write,
+    title: &str,
+    r: &ClassificationResult,
+    names: Option<&[String]>,
+) -> io::Result<()> {
+    let s = &r.summary;
+    writeln!(w, "accuracy: {title}")?;
+    writeln!(
+        w,
+        "  samples {} (scored {}, unscored {}, failed {})",
+        r.samples,
+        s.scored,
+        s.unscored,
+        r.failed.len()
+    )?;
+    writeln!(w, "  top-1   {}", pct(s.top1, s.scored))?;
+    writeln!(w, "  top-5   {}", pct(s.top5, s.scored))?;
+    let (load, infer) = r.per_sample_ns();
+    writeln!(
+        w,
+        "  per image: load+preprocess {}, inference {}",
+        ms(load),
+        ms(infer)
+    )?;
+    for f in &r.failed {
+        writeln!(w, "  FAILED {}: {}", f.sample, f.reason)?;
+    }
+    if !s.worst_classes.is_empty() {
+        writeln!(
+            w,
+            "  worst classes (top-1 right / samples; predicted instead):"
+        )?;
+        for c in &s.worst_classes {
+            let conf: Vec<String> = c
+                .confused_with
+                .iter()
+                .map(|&(p, n)| format!("{} x{n}", class_name(names, p)))
+                .collect();
+            writeln!(
+                w,
+                "    {}: {}/{}; {}",
+                class_name(names, c.class),
+                c.top1_correct,
+                c.samples,
+                if conf.is_empty() {
+                    "-".into()
+                } else {
+                    conf.join(", ")
+                }
+            )?;
+        }
+    }
+    if !s.misclassified.is_empty() {
+        writeln!(w, "  misclassified:")?;
+        for m in &s.misclassified {
+            let got = match m.top5.first() {
+                Some(&p) => format!("predicted {} (score {:.3})", class_name(names, p), m.score),
+                None => "failed".into(),
+            };
+            writeln!(
+                w,
+                "    {}: want {:?}, {got}; top-5 {:?}",
+                m.sample, m.accept, m.top5
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// One model variant in a side-by-side comparison.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant<'a> {
+    pub name: &'a str,
+    pub result: &'a ClassificationResult,
+    /// Latency per inference to compare speed with: a performance run's p90 when
+    /// there is one, else the accuracy run's mean inference time.
+    pub latency_ns: u64,
+}
+
+impl<'a> Variant<'a> {
+    /// A variant timed by its accuracy run alone.
+    pub fn from_accuracy(name: &'a str, result: &'a ClassificationResult) -> Self {
+        Variant {
+            name,
+            result,
+            latency_ns: result.per_sample_ns().1,
+        }
+    }
+}
+
+/// What the candidate (e.g. int8) costs and gains against the baseline (fp32).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    /// Percentage points, candidate minus baseline.
+    pub top1_delta_pts: f64,
+    pub top5_delta_pts: f64,
+    /// Baseline latency / candidate latency (>1: candidate faster).
+    pub speedup: f64,
+}
+
+pub fn compare(base: &Variant<'_>, cand: &Variant<'_>) -> Comparison {
+    let (b, c) = (&base.result.summary, &cand.result.summary);
+    Comparison {
+        top1_delta_pts: 100.0 * (c.top1_ratio() - b.top1_ratio()),
+        top5_delta_pts: 100.0 * (c.top5_ratio() - b.top5_ratio()),
+        speedup: base.latency_ns as f64 / cand.latency_ns.max(1) as f64,
+    }
+}
+
+/// Baseline and candidate in one table, then the delta row.
+pub fn write_comparison(
+    w: &mut dyn Write,
+    base: &Variant<'_>,
+    cand: &Variant<'_>,
+) -> io::Result<()> {
+    let width = base.name.len().max(cand.name.len()).max(12);
+    writeln!(
+        w,
+        "{:<width$}  {:>16}  {:>16}  {:>12}",
+        "model", "top-1", "top-5", "latency"
+    )?;
+    for v in [base, cand] {
+        let s = &v.result.summary;
+        writeln!(
+            w,
+            "{:<width$}  {:>16}  {:>16}  {:>12}",
+            v.name,
+            pct(s.top1, s.scored),
+            pct(s.top5, s.scored),
+            ms(v.latency_ns)
+        )?;
+    }
+    let c = compare(base, cand);
+    writeln!(
+        w,
+        "{:<width$}  {:>16}  {:>16}  {:>12}",
+        "delta",
+        format!("{:+.1} pts", c.top1_delta_pts),
+        format!("{:+.1} pts", c.top5_delta_pts),
+        format!("{:.2}x speed", c.speedup)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(top1: usize, top5: usize, scored: usize, inference_ns: u64) -> ClassificationResult {
+        AccuracyResult {
+            samples: scored,
+            failed: Vec::new(),
+            summary: ClassificationSummary {
+                num_classes: 1000,
+                scored,
+                unscored: 0,
+                failed: 0,
+                top1,
+                top5,
+                worst_classes: Vec::new(),
+                misclassified: Vec::new(),
+                predictions: Vec::new(),
+            },
+            load_ns: 0,
+            inference_ns,
+        }
+    }
+
+    #[test]
+    fn comparison_deltas_and_speedup() {
+        let fp32 = result(13, 15, 15, 15 * 20_000_000);
+        let int8 = result(12, 15, 15, 15 * 8_000_000);
+        let (a, b) = (
+            Variant::from_accuracy("fp32", &fp32),
+            Variant::from_accuracy("int8", &int8),
+        );
+        let c = compare(&a, &b);
+        assert!((c.top1_delta_pts - (-100.0 / 15.0)).abs() < 1e-9);
+        assert_eq!(c.top5_delta_pts, 0.0);
+        assert!((c.speedup - 2.5).abs() < 1e-9);
+        let mut out = Vec::new();
+        write_comparison(&mut out, &a, &b).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("13/15 86.7%"), "{text}");
+        assert!(
+            text.contains("-6.7 pts") && text.contains("2.50x speed"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn summary_names_failures_and_misses() {
+        use crate::accuracy::FailedSample;
+        use crate::accuracy::classification::Miss;
+        let mut r = result(0, 1, 2, 1_000_000);
+        r.samples = 3;
+        r.failed.push(FailedSample {
+            sample: "bad.jpg".into(),
+            reason: "bad.jpg: cannot decode image".into(),
+        });
+        r.summary.misclassified.push(Miss {
+            sample: "cat.png".into(),
+            accept: vec![281],
+            top5: vec![1, 281],
+            score: 3.5,
+        });
+        let names: Vec<String> = (0..1000).map(|i| format!("c{i}")).collect();
+        let mut out = Vec::new();
+        write_summary(&mut out, "m.onnx", &r, Some(&names)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("FAILED bad.jpg"), "{text}");
+        assert!(
+            text.contains("cat.png: want [281], predicted 1 (c1)"),
+            "{text}"
+        );
+        assert!(text.contains("top-1   0/2 0.0%"), "{text}");
+    }
+}

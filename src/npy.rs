@@ -1,0 +1,596 @@
+//! A small reader/writer for NumPy `.npy` files: the tensor exchange format of
+//! `edgemark infer` and of `--inputs`. Supports format versions 1-3,
+//! little-endian (or byte-order-free) f32/f64/i8/u8/i32/i64 in C order, which is
+//! what `numpy.save` writes for the tensors models take. Anything else is
+//! rejected with the path and the reason, never guessed at.
+
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 6] = b"\x93NUMPY";
+
+/// Element types edgemark reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NpyDtype {
+    F32,
+    F64,
+    I8,
+    U8,
+    I32,
+    I64,
+}
+
+impl NpyDtype {
+    /// numpy's `descr` string for this type.
+    pub fn descr(self) -> &'static str {
+        match self {
+            NpyDtype::F32 => "<f4",
+            NpyDtype::F64 => "<f8",
+            NpyDtype::I8 => "|i1",
+            NpyDtype::U8 => "|u1",
+            NpyDtype::I32 => "<i4",
+            NpyDtype::I64 => "<i8",
+        }
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            NpyDtype::I8 | NpyDtype::U8 => 1,
+            NpyDtype::F32 | NpyDtype::I32 => 4,
+            NpyDtype::F64 | NpyDtype::I64 => 8,
+        }
+    }
+
+    /// Short name used in messages and `TensorInfo::dtype`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NpyDtype::F32 => "f32",
+            NpyDtype::F64 => "f64",
+            NpyDtype::I8 => "i8",
+            NpyDtype::U8 => "u8",
+            NpyDtype::I32 => "i32",
+            NpyDtype::I64 => "i64",
+        }
+    }
+
+    fn from_descr(d: &str) -> Result<NpyDtype, String> {
+        // One-byte types have no byte order; numpy writes '|' but '<' and '=' are
+        // equally valid for them.
+        let (order, ty) = d.split_at(d.len().min(1));
+        let little = match order {
+            "<" | "|" => true,
+            // '=' is native order; every platform edgemark targets is little-endian.
+            "=" => cfg!(target_endian = "little"),
+            ">" => false,
+            _ => return Err(format!("unsupported dtype descr {d:?}")),
+        };
+        let dt = match ty {
+            "f4" => NpyDtype::F32,
+            "f8" => NpyDtype::F64,
+            "i1" => NpyDtype::I8,
+            "u1" => NpyDtype::U8,
+            "i4" => NpyDtype::I32,
+            "i8" => NpyDtype::I64,
+            _ => {
+                return Err(format!(
+                    "unsupported dtype {d:?} (supported: f32, f64, i8, u8, i32, i64)"
+                ));
+            }
+        };
+        if !little && dt.size() > 1 {
+            return Err(format!("big-endian dtype {d:?} is not supported"));
+        }
+        Ok(dt)
+    }
+}
+
+/// The elements of an array, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NpyData {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+impl NpyData {
+    pub fn dtype(&self) -> NpyDtype {
+        match self {
+            NpyData::F32(_) => NpyDtype::F32,
+            NpyData::F64(_) => NpyDtype::F64,
+            NpyData::I8(_) => NpyDtype::I8,
+            NpyData::U8(_) => NpyDtype::U8,
+            NpyData::I32(_) => NpyDtype::I32,
+            NpyData::I64(_) => NpyDtype::I64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            NpyData::F32(v) => v.len(),
+            NpyData::F64(v) => v.len(),
+            NpyData::I8(v) => v.len(),
+            NpyData::U8(v) => v.len(),
+            NpyData::I32(v) => v.len(),
+            NpyData::I64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A C-order n-dimensional array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArray {
+    pub shape: Vec<usize>,
+    pub data: NpyData,
+}
+
+impl NpyArray {
+    /// Checks that the shape and the element count agree.
+    pub fn new(shape: Vec<usize>, data: NpyData) -> Result<NpyArray, String> {
+        let n = element_count(&shape).ok_or("shape overflows")?;
+        if n != data.len() {
+            return Err(format!(
+                "shape {shape:?} needs {n} elements, data has {}",
+                data.len()
+            ));
+        }
+        Ok(NpyArray { shape, data })
+    }
+}
+
+/// Why a `.npy` file could not be read or written; always names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NpyError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a usable .npy file: {why}", path.display())]
+    Format { path: PathBuf, why: String },
+}
+
+fn element_count(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// Reads a whole `.npy` file.
+pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
+    let bytes = std::fs::read(path).map_err(|source| NpyError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&bytes).map_err(|why| NpyError::Format {
+        path: path.to_owned(),
+        why,
+    })
+}
+
+/// Writes `array` as a version 1.0 `.npy` file (2.0 if the header needs it).
+pub fn write(path: &Path, array: &NpyArray) -> Result<(), NpyError> {
+    std::fs::write(path, to_bytes(array)).map_err(|source| NpyError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Parses the bytes of a `.npy` file.
+pub fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
+    if bytes.len() < 8 || &bytes[..6] != MAGIC {
+        return Err("missing the \\x93NUMPY magic".into());
+    }
+    let (major, minor) = (bytes[6], bytes[7]);
+    let (header_len, header_start) = match major {
+        1 => {
+            let b = bytes.get(8..10).ok_or("truncated header length")?;
+            (u16::from_le_bytes([b[0], b[1]]) as usize, 10usize)
+        }
+        2 | 3 => {
+            let b = bytes.get(8..12).ok_or("truncated header length")?;
+            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
+        }
+        _ => return Err(format!("unsupported format version {major}.{minor}")),
+    };
+    let header_end = header_start
+        .checked_add(header_len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| format!("header of {header_len} bytes runs past the end of the file"))?;
+    let header = std::str::from_utf8(&bytes[header_start..header_end])
+        .map_err(|_| "header is not text".to_string())?;
+    let header = parse_header(header)?;
+    if header.fortran_order {
+        return Err("Fortran-order arrays are not supported (save with C order)".into());
+    }
+    let dtype = NpyDtype::from_descr(&header.descr)?;
+    let count = element_count(&header.shape).ok_or("shape overflows")?;
+    let want = count.checked_mul(dtype.size()).ok_or("shape overflows")?;
+    let body = &bytes[header_end..];
+    if body.len() != want {
+        return Err(format!(
+            "shape {:?} of {} needs {want} data bytes, file has {}",
+            header.shape,
+            dtype.name(),
+            body.len()
+        ));
+    }
+    let data = decode(dtype, body);
+    Ok(NpyArray {
+        shape: header.shape,
+        data,
+    })
+}
+
+fn decode(dtype: NpyDtype, body: &[u8]) -> NpyData {
+    macro_rules! le {
+        ($t:ty, $n:expr) => {
+            body.chunks_exact($n)
+                .map(|c| <$t>::from_le_bytes(c.try_into().expect("chunk size")))
+                .collect()
+        };
+    }
+    match dtype {
+        NpyDtype::F32 => NpyData::F32(le!(f32, 4)),
+        NpyDtype::F64 => NpyData::F64(le!(f64, 8)),
+        NpyDtype::I8 => NpyData::I8(body.iter().map(|&b| b as i8).collect()),
+        NpyDtype::U8 => NpyData::U8(body.to_vec()),
+        NpyDtype::I32 => NpyData::I32(le!(i32, 4)),
+        NpyDtype::I64 => NpyData::I64(le!(i64, 8)),
+    }
+}
+
+/// Serialises `array` to `.npy` bytes.
+pub fn to_bytes(array: &NpyArray) -> Vec<u8> {
+    let shape = match array.shape.len() {
+        0 => "()".to_string(),
+        1 => format!("({},)", array.shape[0]),
+        _ => format!(
+            "({})",
+            array
+                .shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
+        array.data.dtype().descr()
+    );
+    // The header (with its newline) is padded with spaces so the data starts on a
+    // 64-byte boundary, as numpy does.
+    let pad_to = |prefix: usize| {
+        let unpadded = prefix + dict.len() + 1;
+        let total = unpadded.div_ceil(64) * 64;
+        total - prefix
+    };
+    let (mut out, header_len) = if pad_to(10) <= u16::MAX as usize {
+        let len = pad_to(10);
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&[1, 0]);
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+        (out, len)
+    } else {
+        let len = pad_to(12);
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&[2, 0]);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        (out, len)
+    };
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(out.len() + header_len - dict.len() - 1, b' ');
+    out.push(b'\n');
+    match &array.data {
+        NpyData::F32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        NpyData::F64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        NpyData::I8(v) => out.extend(v.iter().map(|&x| x as u8)),
+        NpyData::U8(v) => out.extend_from_slice(v),
+        NpyData::I32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        NpyData::I64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+    }
+    out
+}
+
+#[derive(Debug)]
+struct Header {
+    descr: String,
+    fortran_order: bool,
+    shape: Vec<usize>,
+}
+
+/// Parses the Python dict literal of the header: exactly the three keys numpy
+/// writes, in any order.
+fn parse_header(text: &str) -> Result<Header, String> {
+    let mut p = Lexer {
+        s: text.trim_end_matches(['\n', ' ', '\0']).as_bytes(),
+        i: 0,
+    };
+    let bad = |what: &str| format!("malformed header {text:?}: {what}");
+    p.expect(b'{').map_err(|e| bad(&e))?;
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    loop {
+        p.skip_ws();
+        if p.eat(b'}') {
+            break;
+        }
+        let key = p.string().map_err(|e| bad(&e))?;
+        p.expect(b':').map_err(|e| bad(&e))?;
+        match key.as_str() {
+            "descr" => descr = Some(p.string().map_err(|e| bad(&e))?),
+            "fortran_order" => fortran = Some(p.boolean().map_err(|e| bad(&e))?),
+            "shape" => shape = Some(p.tuple().map_err(|e| bad(&e))?),
+            other => return Err(bad(&format!("unexpected key {other:?}"))),
+        }
+        p.skip_ws();
+        if !p.eat(b',') {
+            p.expect(b'}').map_err(|e| bad(&e))?;
+            break;
+        }
+    }
+    p.skip_ws();
+    if p.i != p.s.len() {
+        return Err(bad("trailing characters after the dict"));
+    }
+    Ok(Header {
+        descr: descr.ok_or_else(|| bad("no 'descr'"))?,
+        fortran_order: fortran.ok_or_else(|| bad("no 'fortran_order'"))?,
+        shape: shape.ok_or_else(|| bad("no 'shape'"))?,
+    })
+}
+
+struct Lexer<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Lexer<'_> {
+    fn skip_ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_ws();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(format!("expected '{}'", c as char))
+        }
+    }
+    fn string(&mut self) -> Result<String, String> {
+        self.skip_ws();
+        let q = *self.s.get(self.i).ok_or("expected a string")?;
+        if q != b'\'' && q != b'"' {
+            return Err("expected a quoted string".into());
+        }
+        let start = self.i + 1;
+        let len = self.s[start..]
+            .iter()
+            .position(|&c| c == q)
+            .ok_or("unterminated string")?;
+        self.i = start + len + 1;
+        Ok(String::from_utf8_lossy(&self.s[start..start + len]).into_owned())
+    }
+    fn boolean(&mut self) -> Result<bool, String> {
+        self.skip_ws();
+        for (word, v) in [(&b"True"[..], true), (&b"False"[..], false)] {
+            if self.s[self.i..].starts_with(word) {
+                self.i += word.len();
+                return Ok(v);
+            }
+        }
+        Err("expected True or False".into())
+    }
+    fn tuple(&mut self) -> Result<Vec<usize>, String> {
+        self.expect(b'(')?;
+        let mut dims = vec![];
+        loop {
+            if self.eat(b')') {
+                return Ok(dims);
+            }
+            self.skip_ws();
+            let start = self.i;
+            while self.i < self.s.len() && self.s[self.i].is_ascii_digit() {
+                self.i += 1;
+            }
+            // numpy 1.x on some platforms wrote `3L`.
+            let digits = std::str::from_utf8(&self.s[start..self.i]).expect("ascii digits");
+            if self.s.get(self.i) == Some(&b'L') {
+                self.i += 1;
+            }
+            dims.push(digits.parse().map_err(|_| "expected a dimension")?);
+            if !self.eat(b',') {
+                self.expect(b')')?;
+                return Ok(dims);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_bytes(major: u8, dict: &str) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&[major, 0]);
+        if major == 1 {
+            out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+        } else {
+            out.extend_from_slice(&(dict.len() as u32).to_le_bytes());
+        }
+        out.extend_from_slice(dict.as_bytes());
+        out
+    }
+
+    #[test]
+    fn round_trips_every_dtype_and_rank() {
+        let arrays = [
+            NpyArray::new(
+                vec![2, 3],
+                NpyData::F32(vec![0.5, -1.0, 2.25, f32::MAX, 0.0, -0.0]),
+            )
+            .unwrap(),
+            NpyArray::new(vec![3], NpyData::F64(vec![1e300, -2.5, 0.1])).unwrap(),
+            NpyArray::new(vec![1, 1, 4], NpyData::I8(vec![-128, -1, 0, 127])).unwrap(),
+            NpyArray::new(vec![4], NpyData::U8(vec![0, 1, 254, 255])).unwrap(),
+            NpyArray::new(vec![2, 2], NpyData::I32(vec![i32::MIN, -1, 0, i32::MAX])).unwrap(),
+            NpyArray::new(vec![], NpyData::I64(vec![i64::MIN])).unwrap(),
+            NpyArray::new(vec![0, 5], NpyData::F32(vec![])).unwrap(),
+        ];
+        for a in arrays {
+            let bytes = to_bytes(&a);
+            let header_end = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+            assert_eq!(header_end % 64, 0, "data must start 64-byte aligned");
+            assert_eq!(bytes[header_end - 1], b'\n');
+            assert_eq!(parse(&bytes).unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn writes_what_numpy_writes() {
+        // numpy.save(f, numpy.array([[1, 2]], dtype='<i4')) produces exactly this header.
+        let a = NpyArray::new(vec![1, 2], NpyData::I32(vec![1, 2])).unwrap();
+        let bytes = to_bytes(&a);
+        let dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2), }";
+        assert_eq!(&bytes[..6], MAGIC);
+        assert_eq!(&bytes[6..10], &[1, 0, 118, 0]);
+        assert_eq!(&bytes[10..10 + dict.len()], dict.as_bytes());
+        assert_eq!(&bytes[128..], &[1, 0, 0, 0, 2, 0, 0, 0]);
+        // 1-D shapes need Python's trailing comma.
+        let one = to_bytes(&NpyArray::new(vec![3], NpyData::U8(vec![1, 2, 3])).unwrap());
+        assert!(String::from_utf8_lossy(&one).contains("'shape': (3,)"));
+    }
+
+    #[test]
+    fn reads_v2_headers_any_key_order_and_double_quotes() {
+        let dict = "{\"shape\": (2,), \"fortran_order\": False, \"descr\": \"<f8\"}\n";
+        let mut bytes = header_bytes(2, dict);
+        bytes.extend_from_slice(&1.5f64.to_le_bytes());
+        bytes.extend_from_slice(&(-2.0f64).to_le_bytes());
+        let a = parse(&bytes).unwrap();
+        assert_eq!(a.shape, vec![2]);
+        assert_eq!(a.data, NpyData::F64(vec![1.5, -2.0]));
+    }
+
+    #[test]
+    fn one_byte_types_accept_any_byte_order_mark() {
+        for descr in ["|i1", "<i1", "=i1"] {
+            let mut bytes = header_bytes(
+                1,
+                &format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (1,), }}"),
+            );
+            bytes.push(0xff);
+            assert_eq!(
+                parse(&bytes).unwrap().data,
+                NpyData::I8(vec![-1]),
+                "{descr}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_files_with_reasons() {
+        let ok_dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"PK\x03\x04 not npy".to_vec(), "magic"),
+            (MAGIC.to_vec(), "magic"),
+            (header_bytes(1, ok_dict)[..20].to_vec(), "runs past the end"),
+            (header_bytes(1, ok_dict), "needs 8 data bytes, file has 0"),
+            (
+                [header_bytes(1, ok_dict), vec![0; 12]].concat(),
+                "needs 8 data bytes, file has 12",
+            ),
+            (
+                [header_bytes(1, &ok_dict.replace("<f4", ">f4")), vec![0; 8]].concat(),
+                "big-endian",
+            ),
+            (
+                [header_bytes(1, &ok_dict.replace("<f4", "<c8")), vec![0; 16]].concat(),
+                "unsupported dtype",
+            ),
+            (
+                [
+                    header_bytes(1, &ok_dict.replace("False", "True")),
+                    vec![0; 8],
+                ]
+                .concat(),
+                "Fortran",
+            ),
+            (
+                header_bytes(1, "{'descr': '<f4', 'shape': (2,)}"),
+                "no 'fortran_order'",
+            ),
+            (
+                header_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,"),
+                "malformed",
+            ),
+            (header_bytes(9, ok_dict), "version 9"),
+        ];
+        for (bytes, want) in cases {
+            let err = parse(&bytes).unwrap_err();
+            assert!(err.contains(want), "expected {want:?} in {err:?}");
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_path() {
+        let dir = std::env::temp_dir().join(format!("edgemark-npy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.npy");
+        std::fs::write(&bad, b"garbage").unwrap();
+        let msg = read(&bad).unwrap_err().to_string();
+        assert!(msg.contains("bad.npy") && msg.contains("magic"), "{msg}");
+        let missing = dir.join("missing.npy");
+        let msg = read(&missing).unwrap_err().to_string();
+        assert!(msg.contains("missing.npy"), "{msg}");
+        let good = dir.join("good.npy");
+        let a = NpyArray::new(vec![2], NpyData::F32(vec![1.0, 2.0])).unwrap();
+        write(&good, &a).unwrap();
+        assert_eq!(read(&good).unwrap(), a);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reads_the_shared_reference_inputs() {
+        // Written by numpy itself; only checked when present (the tract tests need them in CI).
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/models/reference/mobilenetv2-fp32.onnx/chelsea.input.npy");
+        let Ok(bytes) = std::fs::read(&p) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} missing in CI",
+                p.display()
+            );
+            eprintln!("SKIPPED: {} missing", p.display());
+            return;
+        };
+        let a = parse(&bytes).unwrap();
+        assert_eq!(a.shape, vec![1, 3, 224, 224]);
+        assert_eq!(a.data.dtype(), NpyDtype::F32);
+        // Our writer reproduces numpy's bytes exactly.
+        assert_eq!(to_bytes(&a), bytes);
+    }
+}

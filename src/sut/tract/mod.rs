@@ -1,0 +1,503 @@
+//! The real backend: ONNX and TFLite models run by tract on this box's CPU.
+//!
+//! Everything slow happens in [`build_tract`] and `load_samples`, before any
+//! scenario: reading, optimising and planning the model (timed as `load_ns`),
+//! one first inference (timed as `first_inference_ns`), creating the input
+//! tensors. SingleStream runs one instance with an intra-op thread pool (all
+//! cores by default); Offline runs `instances` independent plans on worker
+//! threads, one pinned core each, single-threaded inside.
+
+pub mod affinity;
+pub mod inputs;
+pub mod load;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use tract_linalg::multithread::Executor;
+use tract_onnx::prelude::*;
+
+use self::inputs::InputSpec;
+use self::load::LoadedModel;
+use crate::loadgen::Clock;
+use crate::plan::{ModelSpec, SutSpec};
+use crate::sut::{Sut, SutError, SutInfo};
+
+/// The built-in default model (see scripts/make_builtin_model.py).
+pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../../models/builtin-mobilenet-v1.onnx");
+pub const BUILTIN_MODEL_NAME: &str = "builtin-mobilenet-v1.onnx";
+pub const BUILTIN_LABEL: &str = "built-in, performance only";
+
+/// Seed of the random input tensors; sample i of input j uses a seed derived
+/// from it, so every run and every instance sees the same data.
+const INPUT_SEED: u64 = 0x6564_6765_6d61_726b;
+
+/// Memory random inputs may take. LoadGen loads performance_sample_count
+/// samples (1024 in the presets): 600 MiB of MobileNet inputs, gigabytes for
+/// larger models, more than many edge boards have. Beyond this budget the loaded
+/// set shares distinct random tensors (still far more data than any CPU cache,
+/// so no query finds its input cache-hot). `.npy` inputs are never shared.
+const RANDOM_INPUT_BUDGET: usize = 256 << 20;
+
+/// What went wrong in the tract backend. Shown to users, never matched on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TractError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {why}")]
+    Model { path: String, why: String },
+    #[error("{0}")]
+    Input(String),
+    #[error("inference failed: {0}")]
+    Run(String),
+    #[error("{0}")]
+    Threads(String),
+}
+
+impl From<TractError> for SutError {
+    fn from(e: TractError) -> SutError {
+        SutError::Backend(e.to_string())
+    }
+}
+
+/// Reads and loads the model a spec names; an empty path means the built-in model.
+pub fn load_spec_model(spec: &ModelSpec) -> Result<LoadedModel, TractError> {
+    if spec.path.is_empty() {
+        return load::load_model(BUILTIN_MODEL_NAME, BUILTIN_MODEL, &spec.input_shapes, true);
+    }
+    let bytes = std::fs::read(&spec.path).map_err(|source| TractError::Io {
+        path: spec.path.clone(),
+        source,
+    })?;
+    load::load_model(&spec.path, &bytes, &spec.input_shapes, false)
+}
+
+/// Builds the tract SUT for a model spec or the built-in model. A
+/// `SutSpec::Model` with an empty `path` runs the built-in model with that
+/// spec's instances, threads, cpus and inputs (`SutSpec::BuiltIn` carries none).
+pub fn build_tract(spec: &SutSpec) -> Result<Box<dyn Sut>, SutError> {
+    Ok(Box::new(TractSut::new(spec)?))
+}
+
+/// One inference. A panic inside tract (an engine bug on an unusual model)
+/// becomes an error instead of ending the process; `catch_unwind` costs nothing
+/// when nothing panics, so it stays on the timed path too.
+pub fn run_guarded(
+    state: &mut TypedSimpleState,
+    inputs: TVec<TValue>,
+) -> Result<TVec<TValue>, TractError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.run(inputs))) {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(TractError::Run(load::summarize(&e))),
+        Err(_) => Err(TractError::Run("tract panicked during inference".into())),
+    }
+}
+
+/// One runnable copy of the model: its own plan and state.
+struct Instance {
+    state: TypedSimpleState,
+    /// Core this instance's worker pins itself to (Offline).
+    cpu: Option<u32>,
+}
+
+impl Instance {
+    fn new(
+        model: &Arc<TypedModel>,
+        executor: Executor,
+        cpu: Option<u32>,
+    ) -> Result<Instance, TractError> {
+        let options = RunOptions {
+            executor: Some(executor),
+            ..RunOptions::default()
+        };
+        let plan =
+            tract_onnx::tract_core::plan::SimplePlan::new_with_options(model.clone(), &options)
+                .map_err(|e| TractError::Run(load::summarize(&e)))?;
+        let state = plan
+            .spawn()
+            .map_err(|e| TractError::Run(load::summarize(&e)))?;
+        Ok(Instance { state, cpu })
+    }
+}
+
+enum InputSource {
+    Random,
+    /// Samples read from `.npy` files; QSL index i uses `files[i % len]`.
+    Files(Vec<TVec<TValue>>),
+}
+
+/// The tract system under test.
+pub struct TractSut {
+    info: SutInfo,
+    model: Arc<TypedModel>,
+    specs: Vec<InputSpec>,
+    source: InputSource,
+    /// Loaded samples by QSL index (None = not loaded).
+    samples: Vec<Option<TVec<TValue>>>,
+    single: Instance,
+    offline: Vec<Instance>,
+    offline_warm: bool,
+    /// Distinct random samples (sample i uses tensors seeded by i % this).
+    random_distinct: usize,
+    /// SingleStream's cores when the user gave `cpus`.
+    single_cpus: Vec<u32>,
+    /// The issuing thread's affinity before we pinned it, restored on drop.
+    restore_affinity: Option<(std::thread::ThreadId, nix::sched::CpuSet)>,
+}
+
+impl TractSut {
+    /// The SUT for `spec`; anything but `SutSpec::Model` runs the built-in model
+    /// with default settings.
+    pub fn new(spec: &SutSpec) -> Result<TractSut, TractError> {
+        match spec {
+            SutSpec::Model(m) => TractSut::with_model_spec(m),
+            _ => TractSut::with_model_spec(&ModelSpec {
+                path: String::new(),
+                input_shapes: vec![],
+                inputs: vec![],
+                instances: 0,
+                threads: 0,
+                cpus: vec![],
+            }),
+        }
+    }
+
+    /// The SUT for one model spec (empty path: the built-in model).
+    pub fn with_model_spec(mspec: &ModelSpec) -> Result<TractSut, TractError> {
+        let allowed = affinity::allowed_cpus();
+        if let Some(bad) = mspec.cpus.iter().find(|c| !allowed.contains(c)) {
+            return Err(TractError::Threads(format!(
+                "cpu {bad} is not available to edgemark; it may run on cpus {allowed:?}"
+            )));
+        }
+        let pinned = !mspec.cpus.is_empty();
+        let cores = if pinned {
+            mspec.cpus.clone()
+        } else {
+            allowed.clone()
+        };
+        let single_threads = if mspec.threads > 0 {
+            mspec.threads
+        } else {
+            cores.len().max(1) as u32
+        };
+        let instances = if mspec.instances > 0 {
+            mspec.instances
+        } else {
+            cores.len().max(1) as u32
+        };
+        // Offline parallelism comes from instances, one core each.
+        let offline_threads = 1;
+
+        let t0 = Instant::now();
+        let loaded = load_spec_model(mspec)?;
+        let single_exec = executor(single_threads, pinned.then_some(&cores[..]))?;
+        let single = Instance::new(&loaded.model, single_exec, None)?;
+        let offline = (0..instances as usize)
+            .map(|i| {
+                Instance::new(
+                    &loaded.model,
+                    Executor::SingleThread,
+                    Some(cores[i % cores.len()]),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let load_ns = t0.elapsed().as_nanos() as u64;
+
+        let specs = inputs::input_specs(&loaded.model)?;
+        let source = if mspec.inputs.is_empty() {
+            InputSource::Random
+        } else {
+            let files = inputs::expand_input_paths(&mspec.inputs)?;
+            InputSource::Files(inputs::samples_from_files(&files, &specs)?)
+        };
+
+        let sample_bytes: usize = specs
+            .iter()
+            .map(|s| s.shape.iter().product::<usize>() * s.dt.size_of())
+            .sum();
+        let random_distinct = (RANDOM_INPUT_BUDGET / sample_bytes.max(1)).max(8);
+        let mut sut = TractSut {
+            info: SutInfo::default(),
+            model: loaded.model.clone(),
+            specs,
+            source,
+            samples: vec![],
+            single,
+            offline,
+            offline_warm: false,
+            random_distinct,
+            single_cpus: if pinned { cores.clone() } else { vec![] },
+            restore_affinity: None,
+        };
+        let first = sut.make_sample(0)?;
+        let t1 = Instant::now();
+        run_guarded(&mut sut.single.state, first)?;
+        let first_inference_ns = t1.elapsed().as_nanos() as u64;
+
+        let built_in = loaded.info.built_in;
+        let mut description = if built_in {
+            format!(
+                "tract {}: built-in MobileNet-v1 0.25, seeded weights ({BUILTIN_LABEL})",
+                load::TRACT_VERSION
+            )
+        } else {
+            let fmt = match loaded.info.format {
+                crate::sut::ModelFormat::Onnx => "ONNX",
+                crate::sut::ModelFormat::Tflite => "TFLite",
+            };
+            format!(
+                "tract {}: {} ({fmt})",
+                load::TRACT_VERSION,
+                loaded.info.file_name
+            )
+        };
+        for n in &loaded.notes {
+            description.push_str("; ");
+            description.push_str(n);
+        }
+        sut.info = SutInfo {
+            kind: "tract".into(),
+            description,
+            model: Some(loaded.info),
+            load_ns,
+            first_inference_ns,
+            instances,
+            threads: single_threads,
+            offline_threads,
+            // The cores Offline instances are pinned to (SingleStream too when given).
+            cpus: cores,
+        };
+        Ok(sut)
+    }
+
+    fn make_sample(&self, index: usize) -> Result<TVec<TValue>, TractError> {
+        match &self.source {
+            InputSource::Files(s) => Ok(s[index % s.len()].clone()),
+            InputSource::Random => self
+                .specs
+                .iter()
+                .enumerate()
+                .map(|(j, spec)| {
+                    let key = index % self.random_distinct;
+                    let seed = INPUT_SEED ^ ((key as u64) << 8) ^ j as u64;
+                    Ok(inputs::random_tensor(spec, seed)?.into_tvalue())
+                })
+                .collect(),
+        }
+    }
+
+    fn sample(&self, index: usize) -> Result<&TVec<TValue>, SutError> {
+        self.samples
+            .get(index)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| SutError::Backend(format!("sample {index} was not loaded")))
+    }
+
+    /// Runs one loaded sample on the SingleStream instance, returning the outputs.
+    pub fn run_sample(&mut self, index: usize) -> Result<TVec<TValue>, SutError> {
+        let inputs = self.sample(index)?.clone();
+        Ok(run_guarded(&mut self.single.state, inputs)?)
+    }
+
+    /// A loaded sample's input values (benchmarks feed the same data to a bare loop).
+    pub fn loaded_sample(&self, index: usize) -> Option<&TVec<TValue>> {
+        self.samples.get(index).and_then(Option::as_ref)
+    }
+
+    /// The optimised model all instances run.
+    pub fn model(&self) -> &Arc<TypedModel> {
+        &self.model
+    }
+
+    /// The SingleStream plan's state, for benchmarks comparing against a bare loop.
+    pub fn single_state(&mut self) -> &mut TypedSimpleState {
+        &mut self.single.state
+    }
+}
+
+/// The intra-op executor for `threads` threads. With `cores`, the pool's
+/// threads are created while the calling thread is restricted to them, so they
+/// inherit that affinity (rayon offers no other hook without a direct dependency).
+fn executor(threads: u32, cores: Option<&[u32]>) -> Result<Executor, TractError> {
+    if threads <= 1 {
+        return Ok(Executor::SingleThread);
+    }
+    let before = match cores {
+        Some(c) => {
+            let before = affinity::current().map_err(TractError::Threads)?;
+            affinity::pin_current(c).map_err(TractError::Threads)?;
+            Some(before)
+        }
+        None => None,
+    };
+    let exec = std::panic::catch_unwind(|| {
+        Executor::multithread_with_name(threads as usize, "edgemark-mm")
+    });
+    if let Some(b) = before {
+        affinity::set_current(&b).map_err(TractError::Threads)?;
+    }
+    exec.map_err(|_| TractError::Threads(format!("could not start {threads} intra-op threads")))
+}
+
+impl Drop for TractSut {
+    fn drop(&mut self) {
+        if let Some((id, set)) = self.restore_affinity.take()
+            && id == std::thread::current().id()
+        {
+            let _ = affinity::set_current(&set);
+        }
+    }
+}
+
+/// `*mut u64` the Offline workers write completion times through. Each index
+/// is claimed exactly once (atomic counter), so writes never overlap.
+#[derive(Clone, Copy)]
+struct Slots(*mut u64);
+unsafe impl Send for Slots {}
+unsafe impl Sync for Slots {}
+
+impl Sut for TractSut {
+    fn info(&self) -> SutInfo {
+        self.info.clone()
+    }
+
+    fn load_samples(&mut self, indices: &[usize]) -> Result<(), SutError> {
+        // SingleStream issues from this thread: pin it now, outside timing.
+        if !self.single_cpus.is_empty() && self.restore_affinity.is_none() {
+            let before = affinity::current().map_err(SutError::Backend)?;
+            affinity::pin_current(&self.single_cpus).map_err(SutError::Backend)?;
+            self.restore_affinity = Some((std::thread::current().id(), before));
+        }
+        // LoadGen replaces the loaded set between scenarios; drop the old one first
+        // so memory holds one set, not two.
+        self.samples.iter_mut().for_each(|s| *s = None);
+        if let Some(&max) = indices.iter().max()
+            && self.samples.len() <= max
+        {
+            self.samples.resize(max + 1, None);
+        }
+        let mut shared: HashMap<usize, TVec<TValue>> = HashMap::new();
+        for &i in indices {
+            let sample = match self.source {
+                InputSource::Random => {
+                    let key = i % self.random_distinct;
+                    match shared.get(&key) {
+                        Some(s) => s.clone(),
+                        None => {
+                            let s = self.make_sample(i)?;
+                            shared.insert(key, s.clone());
+                            s
+                        }
+                    }
+                }
+                InputSource::Files(_) => self.make_sample(i)?,
+            };
+            self.samples[i] = Some(sample);
+        }
+        if matches!(self.source, InputSource::Random) && shared.len() < indices.len() {
+            let note = format!(
+                "; random inputs: {} distinct samples shared by {} loaded (memory budget {} MiB)",
+                shared.len(),
+                indices.len(),
+                RANDOM_INPUT_BUDGET >> 20
+            );
+            if !self.info.description.contains("random inputs:") {
+                self.info.description.push_str(&note);
+            }
+        }
+        Ok(())
+    }
+
+    fn warm_up(&mut self, sample: usize) -> Result<(), SutError> {
+        self.run_sample(sample)?;
+        if !self.offline_warm {
+            // Each Offline instance's first run allocates its buffers; keep that
+            // out of the timed query as well.
+            let inputs = self.sample(sample)?.clone();
+            for inst in &mut self.offline {
+                run_guarded(&mut inst.state, inputs.clone())?;
+            }
+            self.offline_warm = true;
+        }
+        Ok(())
+    }
+
+    fn issue(&mut self, sample: usize) -> Result<(), SutError> {
+        let inputs = match self.samples.get(sample) {
+            Some(Some(s)) => s.clone(),
+            _ => return Err(SutError::Backend(format!("sample {sample} was not loaded"))),
+        };
+        match run_guarded(&mut self.single.state, inputs) {
+            Ok(_outputs) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn issue_all(
+        &mut self,
+        samples: &[usize],
+        clock: &dyn Clock,
+        completed_ns: &mut [u64],
+    ) -> Result<(), SutError> {
+        let n = samples.len().min(completed_ns.len());
+        // Check every index up front so workers never fail on a missing sample.
+        for &s in &samples[..n] {
+            self.sample(s)?;
+        }
+        let store = &self.samples;
+        let next = AtomicUsize::new(0);
+        let slots = Slots(completed_ns.as_mut_ptr());
+        let result: Result<(), String> = std::thread::scope(|scope| {
+            let workers: Vec<_> = self
+                .offline
+                .iter_mut()
+                .map(|inst| {
+                    let next = &next;
+                    scope.spawn(move || -> Result<(), String> {
+                        if let Some(cpu) = inst.cpu {
+                            affinity::pin_current(&[cpu])?;
+                        }
+                        let slots = slots;
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= n {
+                                return Ok(());
+                            }
+                            let Some(inputs) = store[samples[i]].clone() else {
+                                next.store(n, Ordering::Relaxed);
+                                return Err(format!("sample {} was not loaded", samples[i]));
+                            };
+                            if let Err(e) = run_guarded(&mut inst.state, inputs) {
+                                // Stop the others at their next sample.
+                                next.store(n, Ordering::Relaxed);
+                                return Err(e.to_string());
+                            }
+                            // SAFETY: i < n <= completed_ns.len(), and each i is
+                            // handed out once by the counter, so no two threads write
+                            // the same slot and nobody reads until the scope ends.
+                            unsafe { slots.0.add(i).write(clock.now_ns()) };
+                        }
+                    })
+                })
+                .collect();
+            let mut first_err = Ok(());
+            for w in workers {
+                let r = w
+                    .join()
+                    .unwrap_or_else(|_| Err("an Offline worker panicked".into()));
+                if first_err.is_ok() {
+                    first_err = r;
+                }
+            }
+            first_err
+        });
+        result.map_err(SutError::Backend)
+    }
+}
