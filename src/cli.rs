@@ -28,6 +28,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run one inference on .npy inputs and write the outputs as .npy (check a model).
     Infer(InferArgs),
+    /// Turn result records (files or directories, recursive) into a table or an export format.
+    Report(crate::report::ReportArgs),
 }
 
 /// Flags of `edgemark run`; the same keys as a TOML config/job file.

@@ -10,6 +10,8 @@ use crate::loadgen::calibrate::{self, QpsCalibration};
 use crate::loadgen::warm_up::warm_up;
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
 use crate::plan::{LoadGenSettings, Plan, Scenario};
+use crate::probe::{self, ProbeSummary, Sampler, SystemInfo};
+use crate::record::{Record, RunFacts, writer};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
 
@@ -78,6 +80,12 @@ pub fn execute_with_clock(
     ctx: &RunContext,
     clock: Arc<dyn Clock + Send>,
 ) -> Result<RunOutput, RunError> {
+    // The box as it is before the model is loaded (never timed).
+    let (system, mut warnings) = probe::describe(&ctx.root);
+    // Unreadable sysfs files: every record of this run carries them.
+    let box_warnings = warnings.clone();
+    warnings.extend(system.setup_warnings());
+    let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;
     let mut sut = sut::build(&plan.sut, clock.clone())?;
     // The data set is opened against the loaded model before anything runs, so
     // wrong labels fail before a single inference; accuracy runs first, like a
@@ -105,7 +113,6 @@ pub fn execute_with_clock(
         &[]
     };
     let mut outcomes = Vec::new();
-    let mut warnings = Vec::new();
     for &scenario in scenarios {
         let loaded = qsl::loaded_set(settings);
         sut.load_samples(&loaded)?;
@@ -127,6 +134,9 @@ pub fn execute_with_clock(
             _ => None,
         };
         let effective = calibrate::effective_settings(settings, calibration.as_ref());
+        // Sensors sample on their own thread, started and stopped outside the timed loop.
+        let wall_start_ns = writer::unix_now_ns();
+        let sampler = Sampler::start(&ctx.root, probe::sampler::DEFAULT_PERIOD);
         let mut run = match scenario {
             Scenario::SingleStream => {
                 single_stream::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)?
@@ -139,9 +149,12 @@ pub fn execute_with_clock(
                 ctx.control,
             )?,
         };
+        let sensors = sampler.stop();
+        let wall_end_ns = writer::unix_now_ns();
         run.warm_up_queries = warm.queries;
         run.warm_up_ns = warm.ns;
         let result = stats::summarize(&effective, &run);
+        let before = warnings.len();
         if run.store_full {
             warnings.push(format!(
                 "{scenario:?}: the latency store ({} queries) filled up and ended the run",
@@ -154,12 +167,44 @@ pub fn execute_with_clock(
                 c.measured_qps, settings.max_stored_queries
             ));
         }
+        // The record: the box's warnings and this scenario's; from_run adds the probes'.
+        let own: Vec<String> = box_warnings
+            .iter()
+            .chain(&warnings[before..])
+            .cloned()
+            .collect();
+        let scene = Scene {
+            system: &system,
+            sensors: &sensors,
+            rss_before_load,
+            wall: (wall_start_ns, wall_end_ns),
+            warnings: &own,
+        };
+        let record_path =
+            match write_record(plan, &effective, ctx, &sut.info(), &run, &result, &scene) {
+                Ok(p) => p,
+                Err(e) => {
+                    warnings.push(e.to_string());
+                    None
+                }
+            };
+        // The summary shows what the probes saw too, named by scenario.
+        for w in sensors
+            .condition_warnings()
+            .into_iter()
+            .chain(sensors.warnings.iter().cloned())
+        {
+            let w = format!("{scenario:?}: {w}");
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
         outcomes.push(ScenarioOutcome {
             run,
             result,
             settings: effective,
             calibration,
-            record_path: None,
+            record_path,
         });
         if ctx.control.abort.load(Ordering::Relaxed) {
             break;
@@ -171,4 +216,47 @@ pub fn execute_with_clock(
         warnings,
         accuracy,
     })
+}
+
+/// What the probes saw around one scenario.
+struct Scene<'a> {
+    system: &'a SystemInfo,
+    sensors: &'a ProbeSummary,
+    rss_before_load: Option<u64>,
+    /// Wall-clock start and end, Unix ns.
+    wall: (u64, u64),
+    warnings: &'a [String],
+}
+
+/// Builds the scenario's record and writes it when the context has a results
+/// directory. A record that cannot be written is a warning (the caller's), not
+/// a failed run: the measured figures are still printed.
+fn write_record(
+    plan: &Plan,
+    settings: &LoadGenSettings,
+    ctx: &RunContext,
+    sut: &SutInfo,
+    run: &ScenarioRun,
+    result: &ScenarioResult,
+    scene: &Scene,
+) -> Result<Option<PathBuf>, writer::WriteError> {
+    let Some(dir) = &ctx.results_dir else {
+        return Ok(None);
+    };
+    let record = Record::from_run(&RunFacts {
+        plan,
+        settings,
+        sut,
+        run,
+        result,
+        system: scene.system,
+        sensors: scene.sensors,
+        rss_before_load_bytes: scene.rss_before_load,
+        peak_rss_bytes: probe::read_rss(&ctx.root).peak_rss_bytes,
+        run_id: writer::random_run_id(),
+        wall_start_ns: scene.wall.0,
+        wall_end_ns: scene.wall.1,
+        warnings: scene.warnings,
+    });
+    writer::write_record(dir, &record).map(Some)
 }

@@ -192,6 +192,10 @@ pub fn write_run(w: &mut dyn Write, plan: &Plan, out: &RunOutput) -> io::Result<
     }
     for o in &out.outcomes {
         scenario(w, plan, out, o)?;
+        if let Some(p) = &o.record_path {
+            writeln!(w, "Record written to : {}", p.display())?;
+            writeln!(w)?;
+        }
     }
     for warning in &out.warnings {
         writeln!(w, "warning: {warning}")?;
