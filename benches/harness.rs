@@ -32,6 +32,7 @@ fn run(plan: &Plan) -> RunOutput {
         root: "/".into(),
         results_dir: None,
         control: &control,
+        warnings: Vec::new(),
     };
     let out = execute(plan, &ctx).expect("bench run");
     assert_eq!(

@@ -121,7 +121,13 @@ fn offline_rate(path: &str, instances: u32, cpus: Vec<u32>, samples: usize) -> (
     let clock = Monotonic(Instant::now());
     let cpu0 = process_cpu_ns();
     let start = clock.now_ns();
-    sut.issue_all(&order, &clock, &mut done).unwrap();
+    sut.issue_all(
+        &order,
+        &clock,
+        &mut done,
+        &std::sync::atomic::AtomicU64::new(0),
+    )
+    .unwrap();
     let last = *done.iter().max().unwrap();
     let busy = (process_cpu_ns() - cpu0) as f64 / (clock.now_ns() - start) as f64;
     (samples as f64 / ((last - start) as f64 / 1e9), busy)

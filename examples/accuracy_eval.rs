@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
     for path in &models {
         let labels = Labels::load(labels_path)?;
         let t0 = std::time::Instant::now();
-        let mut m = TractModel::load(path, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut m = TractModel::load(path, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
         let load = t0.elapsed();
         let prep = Preprocess::new(&PreprocessConfig::preset(Preset::ImagenetTorch), &m.input)?;
         let data = ImageFolder::new(images, labels.files(), prep);

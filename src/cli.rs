@@ -28,6 +28,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run one inference on .npy inputs and write the outputs as .npy (check a model).
     Infer(InferArgs),
+    /// Turn result records (files or directories, recursive) into a table or an export format.
+    Report(crate::report::ReportArgs),
     /// Serve benchmark jobs from the spool directory (the systemd service).
     Daemon(DaemonArgs),
     /// Queue a job file (same keys as `run --config`) for the daemon.
@@ -48,6 +50,8 @@ pub struct RunArgs {
     pub sut: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// single-stream, offline or both.
     #[arg(long, value_name = "SCENARIO")]
     pub scenario: Option<String>,
@@ -90,6 +94,28 @@ pub struct ModelArgs {
     pub cpus: Option<String>,
 }
 
+/// Accuracy mode and real input data.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DataArgs {
+    /// performance (default), accuracy (every data set sample once, scored) or
+    /// both (accuracy, then performance, like a submission run).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Folder of JPEG/PNG images (or preprocessed .npy tensors): scored in
+    /// accuracy mode, and the performance samples instead of random tensors.
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
+    /// Ground truth: val_map.txt style (`file label`), JSON or CSV.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Class names, one per line (line i names class i).
+    #[arg(long, value_name = "FILE")]
+    pub classes: Option<PathBuf>,
+    /// Image preprocessing: imagenet-torch (default), imagenet-tf or raw-u8.
+    #[arg(long, value_name = "PRESET")]
+    pub preprocess: Option<String>,
+}
+
 /// LoadGen settings, by LoadGen's names. Unset = the preset's value.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SettingsArgs {
@@ -97,7 +123,8 @@ pub struct SettingsArgs {
     /// official: mlperf.conf values: min_duration 600 s, min_query_count 100,
     /// seeds 2085463073848966840 / 2747215439041700203, performance_sample_count 1024.
     /// quick: min_duration 2 s, min_query_count 100 (enough for p90 early
-    /// stopping), same seeds. Both: offline_expected_qps 100, warm-up 10 queries.
+    /// stopping), same seeds. Both: warm-up 10 queries; offline_expected_qps
+    /// unset = calibrated before timing (1.5 x the samples/s of an untimed query).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     #[arg(long, value_name = "MS")]
@@ -119,6 +146,8 @@ pub struct SettingsArgs {
     /// SingleStream target percentile, e.g. 90 or 0.9.
     #[arg(long, value_name = "P")]
     pub target_percentile: Option<f64>,
+    /// Sizes the Offline query (1.1 x min_duration x QPS samples). Unset: measured
+    /// before timing by an untimed query, x1.5, and shown as calibrated.
     #[arg(long, value_name = "QPS")]
     pub offline_expected_qps: Option<f64>,
     /// Untimed warm-up queries before each scenario.

@@ -10,6 +10,7 @@ use clap::Parser;
 use edgemark::cli::{Cli, Command, InspectArgs, RunArgs, StatsArgs};
 use edgemark::export::{json, summary};
 use edgemark::loadgen::Control;
+use edgemark::record::writer;
 use edgemark::run::{self, RunContext};
 use edgemark::{latency_file, settings, stats};
 
@@ -69,6 +70,8 @@ fn main() -> ExitCode {
         Command::Stats(args) => stats_command(args),
         Command::Inspect(args) => inspect_command(args),
         Command::Infer(args) => return edgemark::infer::main(args),
+        // report names each bad file itself and picks its own exit code.
+        Command::Report(args) => return edgemark::report::main(args),
         Command::Daemon(a) => return edgemark::daemon::main(a.clone()),
         Command::Submit(a) => return edgemark::daemon::client::submit(a.clone()),
         Command::Status(a) => return edgemark::daemon::client::status(a.clone()),
@@ -88,10 +91,17 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
     abort_on_signals();
     let ctx = RunContext {
         root: args.root.clone(),
-        results_dir: args.results.clone(),
+        // Every run leaves its records (default ./edgemark-results/).
+        results_dir: Some(
+            args.results
+                .clone()
+                .unwrap_or_else(|| writer::DEFAULT_DIR.into()),
+        ),
         control: &CONTROL,
+        warnings: Vec::new(),
     };
-    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx)).map_err(runtime)?;
+    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx))
+        .map_err(|e| if e.is_usage() { usage(e) } else { runtime(e) })?;
     let mut stdout = std::io::stdout().lock();
     if args.json {
         writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(runtime)

@@ -15,6 +15,17 @@ pub enum Scenario {
 pub enum Mode {
     Performance,
     Accuracy,
+    /// Accuracy, then performance on the same SUT (LoadGen's submission run).
+    Both,
+}
+
+impl Mode {
+    pub fn runs_accuracy(self) -> bool {
+        matches!(self, Mode::Accuracy | Mode::Both)
+    }
+    pub fn runs_performance(self) -> bool {
+        matches!(self, Mode::Performance | Mode::Both)
+    }
 }
 
 /// Warm-up before timing: a number of queries or a duration. Never timed.
@@ -58,6 +69,27 @@ pub struct Plan {
     pub sut: SutSpec,
     /// Keep issued sample indices and per-sample latencies in outputs.
     pub trace: bool,
+    /// The user gave no `offline_expected_qps`: before the timed Offline query the
+    /// run measures throughput (untimed) and uses an effective copy of `settings`
+    /// with the calibrated value (see `loadgen::calibrate`); `settings` keeps the preset's.
+    pub calibrate_offline_qps: bool,
+    /// Real samples (`--dataset`): scored in accuracy mode, and the QSL samples
+    /// of performance mode instead of random tensors. Checked to exist by settings.
+    pub dataset: Option<DatasetSpec>,
+}
+
+/// A data set as validated by settings: the folder exists, the labels and class
+/// names parse, the preprocessing preset is known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSpec {
+    /// Folder of JPEG/PNG images or of preprocessed `.npy` tensors.
+    pub dir: String,
+    /// Ground truth (val_map.txt style, JSON or CSV); required for accuracy.
+    pub labels: Option<String>,
+    /// Class names, one per line (only for output).
+    pub classes: Option<String>,
+    /// imagenet-torch, imagenet-tf or raw-u8.
+    pub preprocess: String,
 }
 
 /// Which system under test to build. Persisted in records: append-only.
@@ -67,8 +99,37 @@ pub enum SutSpec {
     Synthetic(String),
     /// A model file run by tract.
     Model(ModelSpec),
-    /// The model compiled into the binary.
-    BuiltIn,
+    /// The model compiled into the binary, and how to run it.
+    BuiltIn(BuiltInSpec),
+}
+
+/// How to run the built-in model: a [`ModelSpec`] without what the built-in
+/// model fixes itself (its path and its input shapes).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuiltInSpec {
+    /// `.npy` files or a folder of them; empty = seeded random tensors.
+    pub inputs: Vec<String>,
+    /// Offline instances (0 = one per online core / per pinned cpu).
+    pub instances: u32,
+    /// Intra-op threads (0 = the scenario's default).
+    pub threads: u32,
+    /// Cores to pin workers to; empty = no pinning.
+    pub cpus: Vec<u32>,
+}
+
+impl BuiltInSpec {
+    /// The same run options as a model spec; the tract backend reads an empty
+    /// `path` as the built-in model.
+    pub fn to_model_spec(&self) -> ModelSpec {
+        ModelSpec {
+            path: String::new(),
+            input_shapes: Vec::new(),
+            inputs: self.inputs.clone(),
+            instances: self.instances,
+            threads: self.threads,
+            cpus: self.cpus.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,9 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::accuracy::mode::{AccuracyOutput, DataError, DataSession};
+use crate::loadgen::calibrate::{self, QpsCalibration};
 use crate::loadgen::warm_up::warm_up;
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
-use crate::plan::{Mode, Plan, Scenario};
+use crate::plan::{LoadGenSettings, Plan, Scenario};
+use crate::probe::{self, ProbeSummary, Sampler, SystemInfo};
+use crate::record::{Record, RunFacts, writer};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
 
@@ -20,6 +24,9 @@ pub struct RunContext<'a> {
     pub results_dir: Option<PathBuf>,
     /// Progress and abort flag shared with observers.
     pub control: &'a Control,
+    /// The caller's warnings (daemon: the cooldown gate gave up waiting): every
+    /// record of the run carries them.
+    pub warnings: Vec<String>,
 }
 
 /// One scenario's raw run and its statistics.
@@ -27,6 +34,10 @@ pub struct RunContext<'a> {
 pub struct ScenarioOutcome {
     pub run: ScenarioRun,
     pub result: ScenarioResult,
+    /// The settings this scenario ran with: the plan's, except a calibrated
+    /// `offline_expected_qps` (then `calibration` says how it was measured).
+    pub settings: LoadGenSettings,
+    pub calibration: Option<QpsCalibration>,
     /// Record file written for it, if any.
     pub record_path: Option<PathBuf>,
 }
@@ -37,6 +48,8 @@ pub struct RunOutput {
     pub outcomes: Vec<ScenarioOutcome>,
     /// Human-readable warnings (thermal, governor, store full, ...).
     pub warnings: Vec<String>,
+    /// Accuracy mode's result (`--mode accuracy|both`), run before any scenario.
+    pub accuracy: Option<AccuracyOutput>,
 }
 
 /// Why a run failed at runtime (exit 1). Settings errors never get here: a
@@ -46,8 +59,16 @@ pub struct RunOutput {
 pub enum RunError {
     #[error("system under test: {0}")]
     Sut(#[from] crate::sut::SutError),
-    #[error("{0:?} mode is not supported by this build yet")]
-    Mode(crate::plan::Mode),
+    #[error("data set: {0}")]
+    Data(#[from] DataError),
+}
+
+impl RunError {
+    /// Errors that are the user's input to fix (exit 2), found only once the
+    /// model is loaded: labels that do not fit the model's classes.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, RunError::Data(e) if e.is_usage())
+    }
 }
 
 /// Runs the plan on the monotonic clock.
@@ -62,14 +83,42 @@ pub fn execute_with_clock(
     ctx: &RunContext,
     clock: Arc<dyn Clock + Send>,
 ) -> Result<RunOutput, RunError> {
-    if plan.mode != Mode::Performance {
-        return Err(RunError::Mode(plan.mode));
-    }
-    let settings = &plan.settings;
+    // The box as it is before the model is loaded (never timed).
+    let (system, mut warnings) = probe::describe(&ctx.root);
+    // The caller's warnings first; with the unreadable sysfs files, every
+    // record of this run carries them.
+    warnings.splice(0..0, ctx.warnings.iter().cloned());
+    let box_warnings = warnings.clone();
+    warnings.extend(system.setup_warnings());
+    let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;
     let mut sut = sut::build(&plan.sut, clock.clone())?;
+    // The data set is opened against the loaded model before anything runs, so
+    // wrong labels fail before a single inference; accuracy runs first, like a
+    // submission run; performance then uses the data set's samples as its QSL.
+    let data = match &plan.dataset {
+        Some(spec) => Some(DataSession::open(spec, sut.as_mut())?),
+        None => None,
+    };
+    let accuracy = match &data {
+        Some(d) if plan.mode.runs_accuracy() => Some(d.run_accuracy(sut.as_mut())?),
+        _ => None,
+    };
+    let qsl_settings = match &data {
+        Some(d) if plan.mode.runs_performance() => {
+            let s = d.qsl_settings(&plan.settings);
+            d.feed(sut.as_mut(), &qsl::loaded_set(&s))?;
+            s
+        }
+        _ => plan.settings.clone(),
+    };
+    let settings = &qsl_settings;
+    let scenarios = if plan.mode.runs_performance() {
+        &plan.scenarios[..]
+    } else {
+        &[]
+    };
     let mut outcomes = Vec::new();
-    let mut warnings = Vec::new();
-    for &scenario in &plan.scenarios {
+    for &scenario in scenarios {
         let loaded = qsl::loaded_set(settings);
         sut.load_samples(&loaded)?;
         let warm = warm_up(
@@ -79,27 +128,88 @@ pub fn execute_with_clock(
             clock.as_ref(),
             ctx.control,
         )?;
+        let calibration = match scenario {
+            Scenario::Offline if plan.calibrate_offline_qps => calibrate::offline_qps(
+                sut.as_mut(),
+                settings,
+                &loaded,
+                clock.as_ref(),
+                ctx.control,
+            )?,
+            _ => None,
+        };
+        let effective = calibrate::effective_settings(settings, calibration.as_ref());
+        // Sensors sample on their own thread, started and stopped outside the timed loop.
+        let wall_start_ns = writer::unix_now_ns();
+        let sampler = Sampler::start(&ctx.root, probe::sampler::DEFAULT_PERIOD);
         let mut run = match scenario {
             Scenario::SingleStream => {
                 single_stream::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)?
             }
-            Scenario::Offline => {
-                offline::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)?
-            }
+            Scenario::Offline => offline::run(
+                sut.as_mut(),
+                &effective,
+                &loaded,
+                clock.as_ref(),
+                ctx.control,
+            )?,
         };
+        let sensors = sampler.stop();
+        let wall_end_ns = writer::unix_now_ns();
         run.warm_up_queries = warm.queries;
         run.warm_up_ns = warm.ns;
-        let result = stats::summarize(settings, &run);
+        let result = stats::summarize(&effective, &run);
+        let before = warnings.len();
         if run.store_full {
             warnings.push(format!(
                 "{scenario:?}: the latency store ({} queries) filled up and ended the run",
                 settings.max_stored_queries
             ));
         }
+        if let Some(c) = calibration.as_ref().filter(|c| c.capped) {
+            warnings.push(format!(
+                "Offline: measured {:.0} samples/s, but the query is limited to max_stored_queries ({}) samples; it may end before min_duration",
+                c.measured_qps, settings.max_stored_queries
+            ));
+        }
+        // The record: the box's warnings and this scenario's; from_run adds the probes'.
+        let own: Vec<String> = box_warnings
+            .iter()
+            .chain(&warnings[before..])
+            .cloned()
+            .collect();
+        let scene = Scene {
+            system: &system,
+            sensors: &sensors,
+            rss_before_load,
+            wall: (wall_start_ns, wall_end_ns),
+            warnings: &own,
+        };
+        let record_path =
+            match write_record(plan, &effective, ctx, &sut.info(), &run, &result, &scene) {
+                Ok(p) => p,
+                Err(e) => {
+                    warnings.push(e.to_string());
+                    None
+                }
+            };
+        // The summary shows what the probes saw too, named by scenario.
+        for w in sensors
+            .condition_warnings()
+            .into_iter()
+            .chain(sensors.warnings.iter().cloned())
+        {
+            let w = format!("{scenario:?}: {w}");
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
         outcomes.push(ScenarioOutcome {
             run,
             result,
-            record_path: None,
+            settings: effective,
+            calibration,
+            record_path,
         });
         if ctx.control.abort.load(Ordering::Relaxed) {
             break;
@@ -109,5 +219,49 @@ pub fn execute_with_clock(
         sut: sut.info(),
         outcomes,
         warnings,
+        accuracy,
     })
+}
+
+/// What the probes saw around one scenario.
+struct Scene<'a> {
+    system: &'a SystemInfo,
+    sensors: &'a ProbeSummary,
+    rss_before_load: Option<u64>,
+    /// Wall-clock start and end, Unix ns.
+    wall: (u64, u64),
+    warnings: &'a [String],
+}
+
+/// Builds the scenario's record and writes it when the context has a results
+/// directory. A record that cannot be written is a warning (the caller's), not
+/// a failed run: the measured figures are still printed.
+fn write_record(
+    plan: &Plan,
+    settings: &LoadGenSettings,
+    ctx: &RunContext,
+    sut: &SutInfo,
+    run: &ScenarioRun,
+    result: &ScenarioResult,
+    scene: &Scene,
+) -> Result<Option<PathBuf>, writer::WriteError> {
+    let Some(dir) = &ctx.results_dir else {
+        return Ok(None);
+    };
+    let record = Record::from_run(&RunFacts {
+        plan,
+        settings,
+        sut,
+        run,
+        result,
+        system: scene.system,
+        sensors: scene.sensors,
+        rss_before_load_bytes: scene.rss_before_load,
+        peak_rss_bytes: probe::read_rss(&ctx.root).peak_rss_bytes,
+        run_id: writer::random_run_id(),
+        wall_start_ns: scene.wall.0,
+        wall_end_ns: scene.wall.1,
+        warnings: scene.warnings,
+    });
+    writer::write_record(dir, &record).map(Some)
 }

@@ -16,10 +16,13 @@
 //! | qsl_rng_seed | 2085463073848966840 | same |
 //! | sample_index_rng_seed | 2747215439041700203 | same |
 //! | target_percentile | 0.90 | 0.90 |
-//! | offline_expected_qps | 100 | 100 |
+//! | offline_expected_qps | 100, calibrated unless set | 100, calibrated unless set |
 //! | warm-up | 10 queries | 10 queries |
 //! | max_stored_queries | 1048576 | 1048576 |
 //!
+//! When `offline_expected_qps` is not set (flag or file), the plan says so
+//! (`calibrate_offline_qps`) and the run measures it before timing
+//! (`loadgen::calibrate`); the preset's 100 is only the fallback.
 //! Offline's per-model min_query_count (resnet50: 24576 samples) is not a
 //! separate setting: with 600 s, `floor(1.1 * 600 * expected_qps)` exceeds 24576
 //! for any expected QPS >= 38, so `official` keeps one min_query_count (100) for
@@ -33,7 +36,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli::RunArgs;
-use crate::plan::{LoadGenSettings, Mode, ModelSpec, Plan, Scenario, SutSpec, WarmUp};
+use crate::plan::{
+    BuiltInSpec, DatasetSpec, LoadGenSettings, Mode, ModelSpec, Plan, Scenario, SutSpec, WarmUp,
+};
 use crate::stats::{normalize_percentile, offline_samples_per_query};
 
 /// mlperf.conf's seeds.
@@ -92,6 +97,11 @@ pub struct RawSettings {
     pub warmup_queries: Option<i64>,
     pub warmup_ms: Option<i64>,
     pub max_stored_queries: Option<i64>,
+    pub mode: Option<String>,
+    pub dataset: Option<PathBuf>,
+    pub labels: Option<PathBuf>,
+    pub classes: Option<PathBuf>,
+    pub preprocess: Option<String>,
 }
 
 impl RawSettings {
@@ -140,6 +150,11 @@ impl RawSettings {
             warmup_queries: s.warmup_queries,
             warmup_ms: s.warmup_ms,
             max_stored_queries: s.max_stored_queries,
+            mode: args.data.mode.clone(),
+            dataset: args.data.dataset.clone(),
+            labels: args.data.labels.clone(),
+            classes: args.data.classes.clone(),
+            preprocess: args.data.preprocess.clone(),
         }
     }
 
@@ -176,7 +191,12 @@ impl RawSettings {
             offline_expected_qps,
             warmup_queries,
             warmup_ms,
-            max_stored_queries
+            max_stored_queries,
+            mode,
+            dataset,
+            labels,
+            classes,
+            preprocess
         );
         self
     }
@@ -321,11 +341,32 @@ fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
             ));
         }
     }
+    let cpus = match &raw.cpus {
+        Some(c) => parse_cpus(c)?,
+        None => Vec::new(),
+    };
+    let inputs: Vec<String> = raw
+        .inputs
+        .iter()
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     let Some(path) = &raw.model else {
         if raw.sut.as_deref() == Some("model") {
             return Err(field("model", "`sut = \"model\"` needs a model path"));
         }
-        return Ok(SutSpec::BuiltIn);
+        if raw.input_shape.as_ref().is_some_and(|v| !v.is_empty()) {
+            return Err(field(
+                "input_shape",
+                "the built-in model's input shape is fixed (1x3x224x224); input_shape needs `model`",
+            ));
+        }
+        return Ok(SutSpec::BuiltIn(BuiltInSpec {
+            inputs,
+            instances: raw.instances.unwrap_or(0),
+            threads: raw.threads.unwrap_or(0),
+            cpus,
+        }));
     };
     if raw.sut.as_deref() == Some("builtin") {
         return Err(field("model", "the built-in SUT takes no model path"));
@@ -339,18 +380,101 @@ fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
     Ok(SutSpec::Model(ModelSpec {
         path: path.to_string_lossy().into_owned(),
         input_shapes,
-        inputs: raw
-            .inputs
-            .iter()
-            .flatten()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
+        inputs,
         instances: raw.instances.unwrap_or(0),
         threads: raw.threads.unwrap_or(0),
-        cpus: match &raw.cpus {
-            Some(c) => parse_cpus(c)?,
-            None => Vec::new(),
-        },
+        cpus,
+    }))
+}
+
+/// The data set keys, checked before anything runs: the folder exists, labels
+/// and class names parse (errors name the file), labels fit the class names,
+/// and accuracy mode has what it needs. Labels against the model's own class
+/// count are checked once the model is loaded, still before any timing.
+fn dataset_spec(
+    raw: &RawSettings,
+    mode: Mode,
+    sut: &SutSpec,
+) -> Result<Option<DatasetSpec>, SettingsError> {
+    let Some(dir) = &raw.dataset else {
+        if mode.runs_accuracy() {
+            return Err(field(
+                "dataset",
+                format!("{mode:?} mode needs a data set (--dataset DIR --labels FILE)"),
+            ));
+        }
+        for (name, given) in [
+            ("labels", raw.labels.is_some()),
+            ("classes", raw.classes.is_some()),
+            ("preprocess", raw.preprocess.is_some()),
+        ] {
+            if given {
+                return Err(field(name, "needs a data set (--dataset DIR)"));
+            }
+        }
+        return Ok(None);
+    };
+    if raw.inputs.as_ref().is_some_and(|v| !v.is_empty()) {
+        return Err(field(
+            "inputs",
+            "give --inputs (.npy samples) or --dataset, not both",
+        ));
+    }
+    match sut {
+        SutSpec::Synthetic(_) => {
+            return Err(field(
+                "dataset",
+                "a synthetic SUT computes nothing to feed or score; drop `dataset` or `sut`",
+            ));
+        }
+        SutSpec::BuiltIn(_) if mode.runs_accuracy() => {
+            return Err(field(
+                "mode",
+                "the built-in model has seeded weights (performance only); accuracy needs --model",
+            ));
+        }
+        _ => {}
+    }
+    if !dir.is_dir() {
+        return Err(field(
+            "dataset",
+            format!("{} is not a folder", dir.display()),
+        ));
+    }
+    let labels = match &raw.labels {
+        Some(path) => Some(
+            crate::dataset::labels::Labels::load(path)
+                .map_err(|e| field("labels", e.to_string()))?,
+        ),
+        None if mode.runs_accuracy() => {
+            return Err(field(
+                "labels",
+                format!("{mode:?} mode needs the ground truth (--labels FILE)"),
+            ));
+        }
+        None => None,
+    };
+    if let Some(path) = &raw.classes {
+        let names = crate::dataset::labels::load_class_names(path)
+            .map_err(|e| field("classes", e.to_string()))?;
+        if let Some(l) = &labels {
+            l.check_classes(names.len())
+                .map_err(|e| field("labels", format!("{e} (from {})", path.display())))?;
+        }
+    }
+    let preprocess = raw
+        .preprocess
+        .clone()
+        .unwrap_or_else(|| "imagenet-torch".to_string());
+    preprocess
+        .parse::<crate::dataset::image::Preset>()
+        .map_err(|e| field("preprocess", e.to_string()))?;
+    let text = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+    Ok(Some(DatasetSpec {
+        dir: dir.to_string_lossy().into_owned(),
+        labels: text(&raw.labels),
+        classes: text(&raw.classes),
+        preprocess,
     }))
 }
 
@@ -484,12 +608,27 @@ pub fn validate(raw: RawSettings) -> Result<Plan, SettingsError> {
         }
     }
 
+    let sut = sut_spec(&raw)?;
+    let mode = match raw.mode.as_deref() {
+        None | Some("performance") => Mode::Performance,
+        Some("accuracy") => Mode::Accuracy,
+        Some("both") => Mode::Both,
+        Some(other) => {
+            return Err(field(
+                "mode",
+                format!("expected performance, accuracy or both, got {other:?}"),
+            ));
+        }
+    };
+    let dataset = dataset_spec(&raw, mode, &sut)?;
     Ok(Plan {
         preset: plan_preset,
         scenarios,
-        mode: Mode::Performance,
-        sut: sut_spec(&raw)?,
+        mode,
+        dataset,
+        sut,
         trace: raw.trace.unwrap_or(false),
+        calibrate_offline_qps: raw.offline_expected_qps.is_none(),
         settings: s,
     })
 }
@@ -516,7 +655,26 @@ mod tests {
         assert_eq!(p.settings.min_duration_ns, 2_000_000_000);
         assert_eq!(p.settings.min_query_count, 100);
         assert_eq!(p.scenarios, vec![Scenario::SingleStream, Scenario::Offline]);
-        assert_eq!(p.sut, SutSpec::BuiltIn);
+        assert_eq!(p.sut, SutSpec::BuiltIn(BuiltInSpec::default()));
+    }
+
+    #[test]
+    fn builtin_model_takes_instances_threads_cpus() {
+        let p = validate(raw("instances = 3
+threads = 2
+cpus = \"0,1\""))
+        .unwrap();
+        let SutSpec::BuiltIn(b) = &p.sut else {
+            panic!("{:?}", p.sut)
+        };
+        assert_eq!((b.instances, b.threads, b.cpus.clone()), (3, 2, vec![0, 1]));
+        let m = b.to_model_spec();
+        assert!(m.path.is_empty());
+        assert_eq!((m.instances, m.threads, m.cpus), (3, 2, vec![0, 1]));
+        assert_eq!(
+            err_field(raw("input_shape = [\"x=1,3,8,8\"]")),
+            "input_shape"
+        );
     }
 
     #[test]
@@ -603,6 +761,41 @@ mod tests {
         );
         assert_eq!(m.cpus, vec![0, 1, 2, 5]);
         assert_eq!(m.threads, 2);
+    }
+
+    #[test]
+    fn data_set_keys_from_toml_are_checked() {
+        let here = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(
+            err_field(raw("mode = \"both\"\nmodel = \"m.onnx\"")),
+            "dataset"
+        );
+        assert_eq!(err_field(raw("mode = \"slow\"")), "mode");
+        assert_eq!(
+            err_field(raw("model = \"m.onnx\"\ndataset = \"/nonexistent\"")),
+            "dataset"
+        );
+        assert_eq!(err_field(raw("labels = \"l.txt\"")), "labels");
+        let missing_labels = format!(
+            "mode = \"accuracy\"\nmodel = \"m.onnx\"\ndataset = \"{here}\"\nlabels = \"/nonexistent.txt\""
+        );
+        assert_eq!(err_field(raw(&missing_labels)), "labels");
+        let both_inputs = format!("model = \"m.onnx\"\ndataset = \"{here}\"\ninputs = [\"x.npy\"]");
+        assert_eq!(err_field(raw(&both_inputs)), "inputs");
+        let synthetic = format!("sut = \"synthetic:null\"\ndataset = \"{here}\"");
+        assert_eq!(err_field(raw(&synthetic)), "dataset");
+
+        let p = validate(raw(&format!(
+            "model = \"m.onnx\"\ndataset = \"{here}\"\npreprocess = \"imagenet-tf\""
+        )))
+        .unwrap();
+        assert_eq!(p.mode, Mode::Performance);
+        let d = p.dataset.unwrap();
+        assert_eq!(
+            (d.dir.as_str(), d.preprocess.as_str()),
+            (here, "imagenet-tf")
+        );
+        assert_eq!(d.labels, None);
     }
 
     #[test]

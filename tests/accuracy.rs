@@ -207,7 +207,7 @@ mod models {
 
     fn run_model(model: &Path) -> AccuracyResult<ClassificationSummary> {
         let (images, labels) = shared_labels().unwrap();
-        let mut m = TractModel::load(model, None).unwrap();
+        let mut m = TractModel::load(model, &[]).unwrap();
         let prep =
             Preprocess::new(&PreprocessConfig::preset(Preset::ImagenetTorch), &m.input).unwrap();
         let data = ImageFolder::new(&images, labels.files(), prep);

@@ -1,6 +1,6 @@
 //! Integration tests of `edgemark daemon`, `submit` and `status`: the real binary
 //! on temporary spool/results directories, a fixture sysfs/procfs root, and
-//! simulated jobs (`synthetic:sleep:MS`). Waits poll with short intervals and
+//! jobs on the synthetic SUT (`synthetic:sleep:MS`). Waits poll with short intervals and
 //! time out; nothing sleeps for a fixed time.
 
 use std::os::unix::net::UnixDatagram;
@@ -184,17 +184,19 @@ impl Drop for Daemon {
     }
 }
 
-/// What the tests need from a record. MERGE NOTE: the only place that knows
-/// the record format; it reads the simulated runner's file (test double) and
-/// switches to the records module's reader with the real runner.
-#[derive(Debug, serde::Deserialize)]
+/// What the tests need from a record.
+#[derive(Debug)]
 struct RecordView {
     aborted: bool,
     warnings: Vec<String>,
 }
 
 fn read_record(p: &Path) -> RecordView {
-    toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    let r = edgemark::record::Record::read(p).unwrap();
+    RecordView {
+        aborted: r.timing.aborted,
+        warnings: r.warnings,
+    }
 }
 
 /// Record files in the results directory (everything but `.error` files).

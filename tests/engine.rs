@@ -18,9 +18,11 @@ fn plan(toml: &str) -> Plan {
 
 fn run_on(plan: &Plan, clock: Arc<FakeClock>, control: &Control) -> RunOutput {
     let ctx = RunContext {
-        root: "/".into(),
+        // A box with no sensors: this machine's governor must not add warnings.
+        root: concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bare").into(),
         results_dir: None,
         control,
+        warnings: Vec::new(),
     };
     execute_with_clock(plan, &ctx, clock).unwrap()
 }
@@ -241,4 +243,101 @@ fn no_loaded_samples_means_no_queries_not_a_panic() {
     assert!(run.latency_ns.is_empty() && !run.store_full);
     let r = edgemark::stats::summarize(&p.settings, &run);
     assert!(!r.valid && r.invalid_reasons.contains(&MinQueriesNotMet));
+}
+
+#[test]
+fn calibrated_offline_qps_turns_a_too_short_query_valid() {
+    // The same SUT and min_duration: a user-given QPS that is too low is INVALID...
+    let fixed = run(
+        "scenario = \"offline\"\nsut = \"synthetic:busy:1\"\nmin_duration_ms = 1000\noffline_expected_qps = 100",
+    );
+    assert_eq!(reasons(&fixed), vec![OfflineExpectedQpsTooLow]);
+    assert!(fixed.outcomes[0].calibration.is_none());
+    assert_eq!(fixed.outcomes[0].settings.offline_expected_qps, 100.0);
+
+    // ...while without one, the run measures 1000 samples/s untimed and sizes
+    // the query with 1.5 x that: floor(1.1 x 1 s x 1500) = 1650 samples of 1 ms.
+    let p = plan("scenario = \"offline\"\nsut = \"synthetic:busy:1\"\nmin_duration_ms = 1000");
+    assert!(p.calibrate_offline_qps);
+    let out = run_on(&p, Arc::new(FakeClock::new(0)), &Control::default());
+    let o = &out.outcomes[0];
+    let c = o.calibration.as_ref().expect("calibrated");
+    assert_eq!(c.measured_qps, 1000.0);
+    assert_eq!(c.expected_qps, 1500.0);
+    assert!(!c.capped);
+    // The calibration query grew until it lasted the 200 ms target.
+    assert_eq!((c.samples, c.ns), (256, 256 * MS));
+    assert_eq!(o.settings.offline_expected_qps, 1500.0);
+    // The plan itself is untouched.
+    assert_eq!(p.settings.offline_expected_qps, 100.0);
+    assert_eq!(o.result.sample_count, 1650);
+    assert_eq!(o.result.duration_ns, 1650 * MS);
+    assert!(o.result.valid, "{:?}", o.result.invalid_reasons);
+}
+
+#[test]
+fn calibration_of_an_instant_sut_is_capped_by_the_store() {
+    let out = run(
+        "scenario = \"offline\"\nsut = \"synthetic:null\"\nmin_duration_ms = 1000\nmax_stored_queries = 5000",
+    );
+    let o = &out.outcomes[0];
+    let c = o.calibration.as_ref().unwrap();
+    assert!(c.capped && c.measured_qps.is_infinite());
+    // floor(1.1 x 1 s x QPS) fits the 5000-query store instead of failing.
+    assert!(o.result.sample_count <= 5000 && o.result.sample_count >= 4999);
+    assert!(!o.run.store_full);
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("max_stored_queries"))
+    );
+}
+
+/// Records `Control::completed` each time the engine issues a sample.
+struct ProgressProbe {
+    control: &'static Control,
+    seen: Vec<u64>,
+}
+
+impl edgemark::sut::Sut for ProgressProbe {
+    fn info(&self) -> edgemark::sut::SutInfo {
+        edgemark::sut::SutInfo::default()
+    }
+    fn load_samples(&mut self, _: &[usize]) -> Result<(), edgemark::sut::SutError> {
+        Ok(())
+    }
+    fn warm_up(&mut self, _: usize) -> Result<(), edgemark::sut::SutError> {
+        Ok(())
+    }
+    fn issue(&mut self, _: usize) -> Result<(), edgemark::sut::SutError> {
+        self.seen
+            .push(self.control.completed.load(Ordering::Relaxed));
+        Ok(())
+    }
+}
+
+#[test]
+fn offline_progress_moves_during_the_query() {
+    static CONTROL: Control = Control {
+        completed: std::sync::atomic::AtomicU64::new(0),
+        abort: std::sync::atomic::AtomicBool::new(false),
+    };
+    let p = plan("scenario = \"offline\"\nmin_query_count = 5\nmin_duration_ms = 0");
+    let mut sut = ProgressProbe {
+        control: &CONTROL,
+        seen: Vec::new(),
+    };
+    let loaded = qsl::loaded_set(&p.settings);
+    let run = edgemark::loadgen::offline::run(
+        &mut sut,
+        &p.settings,
+        &loaded,
+        &FakeClock::new(0),
+        &CONTROL,
+    )
+    .unwrap();
+    assert_eq!(run.latency_ns.len(), 5);
+    // Sample i is issued after i completions were counted, not all at the end.
+    assert_eq!(sut.seen, vec![0, 1, 2, 3, 4]);
+    assert_eq!(CONTROL.completed.load(Ordering::Relaxed), 5);
 }

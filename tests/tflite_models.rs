@@ -6,49 +6,19 @@ mod common;
 
 use std::path::Path;
 
+use edgemark::npy::NpyData;
 use edgemark::tflite_fix::load_tflite;
 use tract_tflite::prelude::*;
 
-/// A minimal .npy reader (little-endian f32 or i8, C order), private to this test so
-/// it does not depend on the `tract` branch's `src/npy.rs`; unify at merge.
+/// A reference tensor, read by edgemark's `.npy` reader.
 fn read_npy(path: &Path) -> Tensor {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&bytes[..6], b"\x93NUMPY", "{}: not .npy", path.display());
-    let (header_len, start) = if bytes[6] == 1 {
-        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
-    } else {
-        (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        )
-    };
-    let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
-    let data = &bytes[start + header_len..];
-    assert!(header.contains("'fortran_order': False"), "{header}");
-    let shape_txt = header
-        .split("'shape': (")
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap();
-    let shape: Vec<usize> = shape_txt
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().unwrap())
-        .collect();
-    if header.contains("'<f4'") {
-        let v: Vec<f32> = data
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        Tensor::from_shape(&shape, &v).unwrap()
-    } else if header.contains("'|i1'") {
-        let v: Vec<i8> = data.iter().map(|&b| b as i8).collect();
-        Tensor::from_shape(&shape, &v).unwrap()
-    } else {
-        panic!("{}: unsupported dtype in {header}", path.display())
+    let array = edgemark::npy::read(path).unwrap_or_else(|e| panic!("{e}"));
+    match &array.data {
+        NpyData::F32(v) => Tensor::from_shape(&array.shape, v),
+        NpyData::I8(v) => Tensor::from_shape(&array.shape, v),
+        other => panic!("{}: unexpected dtype {:?}", path.display(), other.dtype()),
     }
+    .unwrap()
 }
 
 fn runnable(path: &Path) -> Arc<TypedRunnableModel> {

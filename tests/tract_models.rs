@@ -11,7 +11,7 @@ use std::time::Instant;
 use edgemark::cli::InferArgs;
 use edgemark::loadgen::Clock;
 use edgemark::npy::{self, NpyData};
-use edgemark::plan::{ModelSpec, SutSpec};
+use edgemark::plan::{BuiltInSpec, ModelSpec, SutSpec};
 use edgemark::sut::Sut;
 use edgemark::sut::tract::{TractSut, build_tract, load};
 
@@ -391,8 +391,25 @@ impl Clock for Monotonic {
 }
 
 #[test]
+fn builtin_model_takes_instances_and_threads_from_the_plan() {
+    // `edgemark run --instances 3 --threads 1` without a model.
+    let plan = edgemark::settings::validate(
+        edgemark::settings::RawSettings::from_toml("instances = 3\nthreads = 1").unwrap(),
+    )
+    .unwrap();
+    assert!(matches!(
+        plan.sut,
+        SutSpec::BuiltIn(BuiltInSpec { instances: 3, .. })
+    ));
+    let sut = TractSut::new(&plan.sut).unwrap();
+    let info = sut.info();
+    assert!(info.model.as_ref().unwrap().built_in);
+    assert_eq!((info.instances, info.threads), (3, 1));
+}
+
+#[test]
 fn builtin_model_loads_describes_itself_and_runs() {
-    let mut sut = TractSut::new(&SutSpec::BuiltIn).unwrap();
+    let mut sut = TractSut::new(&SutSpec::BuiltIn(Default::default())).unwrap();
     let info = sut.info();
     assert_eq!(info.kind, "tract");
     assert!(
@@ -458,15 +475,22 @@ fn offline_multi_instance_fills_every_completion_slot() {
         let mut completed = vec![0u64; samples.len()];
         let clock = Monotonic(Instant::now());
         let start = clock.now_ns();
-        sut.issue_all(&samples, &clock, &mut completed).unwrap();
+        let progress = std::sync::atomic::AtomicU64::new(0);
+        sut.issue_all(&samples, &clock, &mut completed, &progress)
+            .unwrap();
         let end = clock.now_ns();
+        // Every worker counted each of its completions.
+        assert_eq!(
+            progress.load(std::sync::atomic::Ordering::Relaxed),
+            samples.len() as u64
+        );
         assert!(
             completed.iter().all(|&t| t > start && t <= end),
             "{completed:?}"
         );
         // An unloaded sample is an error, not a hole in the output.
         let mut c = vec![0u64; 2];
-        assert!(sut.issue_all(&[0, 7], &clock, &mut c).is_err());
+        assert!(sut.issue_all(&[0, 7], &clock, &mut c, &progress).is_err());
     }
 }
 
@@ -582,7 +606,7 @@ fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_i
 fn random_inputs_are_seeded_per_sample_and_bounded_in_memory() {
     // The built-in model's input is 602112 bytes: 445 distinct samples fit the
     // 256 MiB budget, so loading 1024 shares tensors instead of taking 616 MB.
-    let mut sut = TractSut::new(&SutSpec::BuiltIn).unwrap();
+    let mut sut = TractSut::new(&SutSpec::BuiltIn(Default::default())).unwrap();
     let all: Vec<usize> = (0..1024).collect();
     sut.load_samples(&all).unwrap();
     let a = sut.loaded_sample(0).unwrap()[0].clone();
@@ -601,7 +625,7 @@ fn random_inputs_are_seeded_per_sample_and_bounded_in_memory() {
             .contains("random inputs: 445 distinct samples shared by 1024")
     );
     // Same seed, same data: a second SUT sees identical inputs.
-    let mut other = TractSut::new(&SutSpec::BuiltIn).unwrap();
+    let mut other = TractSut::new(&SutSpec::BuiltIn(Default::default())).unwrap();
     other.load_samples(&[1]).unwrap();
     assert_eq!(other.loaded_sample(1).unwrap()[0], b);
     assert!(!other.info().description.contains("random inputs:"));

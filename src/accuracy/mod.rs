@@ -8,6 +8,7 @@
 //! produce) are errors before the first inference.
 
 pub mod classification;
+pub mod mode;
 #[cfg(feature = "tract")]
 pub mod tract;
 

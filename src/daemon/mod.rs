@@ -21,7 +21,6 @@ pub mod runner;
 pub mod schedule;
 pub mod signals;
 pub mod spool;
-pub mod test_double;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,11 +1,6 @@
 //! The production [`JobRunner`]: job TOML -> `settings` -> [`Plan`] ->
-//! `run::execute`, the same pipeline as `edgemark run --config JOB.toml`.
-//!
-//! MERGE: `runner::default_runner` still returns the simulated runner, because
-//! `run::execute` does not write records until the records branch is merged
-//! and the daemon's integration tests check that a job leaves a record. With
-//! records in, `default_runner` returns `Arc::new(plan_runner::PlanRunner)`
-//! and `tests/daemon.rs::read_record` reads the record format.
+//! `run::execute`, the same pipeline as `edgemark run --config JOB.toml`, so a
+//! job's records are exactly those of a `run`.
 
 use crate::daemon::runner::{JobOutcome, JobRequest, JobRunner, JobShape};
 use crate::loadgen::Control;
@@ -36,20 +31,18 @@ impl JobRunner for PlanRunner {
 
     fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, String> {
         let plan = Self::plan(&req.toml)?;
-        // MERGE: `req.warnings` (cooldown gate gave up) must reach the records:
-        // RunContext needs a field for caller warnings that execute() puts into
-        // every record it writes.
         let ctx = RunContext {
             root: req.root.clone(),
             results_dir: Some(req.results_dir.clone()),
             control,
+            warnings: req.warnings.clone(),
         };
         let out = run::execute(&plan, &ctx).map_err(|e| e.to_string())?;
         // A scenario cut short, or scenarios never started, both mean aborted.
         let aborted =
             out.outcomes.iter().any(|o| o.run.aborted) || out.outcomes.len() < plan.scenarios.len();
-        let mut warnings = req.warnings.clone();
-        warnings.extend(out.warnings);
+        // execute() put req.warnings first in its warnings (and every record).
+        let warnings = out.warnings;
         let summary = out
             .outcomes
             .iter()

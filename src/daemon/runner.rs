@@ -3,12 +3,8 @@
 //! counter and abort flag), get back the records written. [`default_runner`]
 //! picks the implementation the binary uses.
 //!
-//! MERGE NOTE: `default_runner` returns the simulated runner from
-//! `test_double` until `run::execute` writes records (records branch): the
-//! daemon's integration tests check that every job leaves a record. The
-//! production runner, `plan_runner::PlanRunner` (settings + `run::execute`), is
-//! built and unit-tested already; switching is the one line below plus
-//! `read_record` in `tests/daemon.rs`.
+//! The binary uses `plan_runner::PlanRunner`; the seam keeps the daemon's
+//! state machine independent of the pipeline.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,9 +56,9 @@ pub trait JobRunner: Send + Sync {
     fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, String>;
 }
 
-/// The runner the `edgemark` binary uses (see the merge note above).
+/// The runner the `edgemark` binary uses.
 pub fn default_runner() -> Arc<dyn JobRunner> {
-    Arc::new(super::test_double::SimulatedRunner)
+    Arc::new(super::plan_runner::PlanRunner)
 }
 
 /// Progress in percent for `STATUS=`: the further of time and query count,

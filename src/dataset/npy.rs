@@ -1,103 +1,49 @@
-//! A minimal `.npy` reader (format versions 1-3, little-endian f32, i8, u8, C order):
-//! enough for preprocessed samples and reference tensors.
-//! The tract branch has its own `src/npy.rs`; the lead may unify the two at merge.
+//! `.npy` files as data set tensors: read by the crate's one `.npy` reader
+//! ([`crate::npy`], also used by `infer` and `--inputs`) and converted to the
+//! engine-agnostic [`Tensor`] in the element types data sets carry (f32, i8, u8).
 
 use std::path::Path;
 
 use super::{DatasetError, Tensor, TensorData};
+use crate::npy::{NpyArray, NpyData, NpyError};
 
 /// Read one `.npy` file into a [`Tensor`].
 pub fn read(path: &Path) -> Result<Tensor, DatasetError> {
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse(&bytes).map_err(|why| DatasetError::Format {
+    let format = |why: String| DatasetError::Format {
         path: path.to_owned(),
         why: format!("not a supported .npy file: {why}"),
-    })
+    };
+    let array = crate::npy::read(path).map_err(|e| match e {
+        NpyError::Io { path, source } => DatasetError::Io { path, source },
+        NpyError::Format { why, .. } => format(why),
+    })?;
+    from_array(array).map_err(format)
 }
 
 /// Parse `.npy` bytes; the error says what is wrong, the caller adds the path.
 pub fn parse(bytes: &[u8]) -> Result<Tensor, String> {
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err("missing the \\x93NUMPY magic".into());
-    }
-    let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        v => return Err(format!("unsupported format version {v}")),
-    };
-    let header = bytes
-        .get(start..start + hlen)
-        .ok_or("header runs past the end of the file")?;
-    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
-    let descr = dict_value(header, "descr").ok_or("header has no 'descr'")?;
-    let quote = descr.chars().next().filter(|c| *c == '\'' || *c == '"');
-    let descr = quote
-        .and_then(|q| descr[1..].split(q).next())
-        .ok_or("malformed 'descr'")?;
-    if dict_value(header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err("Fortran-order arrays are not supported".into());
-    }
-    let shape_txt = dict_value(header, "shape").ok_or("header has no 'shape'")?;
-    let inner = shape_txt
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or("malformed 'shape'")?;
-    let shape = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| format!("bad dimension {s:?}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let count: usize = shape.iter().product();
-    let body = &bytes[start + hlen..];
-    let data = match descr {
-        "<f4" => {
-            let raw = body
-                .get(..count * 4)
-                .ok_or("data shorter than the shape says")?;
-            TensorData::F32(
-                raw.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            )
+    from_array(crate::npy::parse(bytes)?)
+}
+
+/// An array of a data set element type as a [`Tensor`] (no quantisation: the
+/// caller knows the model's).
+pub fn from_array(array: NpyArray) -> Result<Tensor, String> {
+    let data = match array.data {
+        NpyData::F32(v) => TensorData::F32(v),
+        NpyData::I8(v) => TensorData::I8(v),
+        NpyData::U8(v) => TensorData::U8(v),
+        other => {
+            return Err(format!(
+                "unsupported dtype {} for a data set sample (f32, i8, u8 only)",
+                other.dtype().name()
+            ));
         }
-        "|i1" | "i1" | "<i1" => {
-            let raw = body
-                .get(..count)
-                .ok_or("data shorter than the shape says")?;
-            TensorData::I8(raw.iter().map(|&b| b as i8).collect())
-        }
-        "|u1" | "u1" | "<u1" => {
-            let raw = body
-                .get(..count)
-                .ok_or("data shorter than the shape says")?;
-            TensorData::U8(raw.to_vec())
-        }
-        other => return Err(format!("unsupported dtype {other:?} (f4, i1, u1 only)")),
     };
     Ok(Tensor {
-        shape,
+        shape: array.shape,
         data,
         quant: None,
     })
-}
-
-/// The raw text of `'key': VALUE` in numpy's Python-literal header.
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let at = header
-        .find(&format!("'{key}'"))
-        .or_else(|| header.find(&format!("\"{key}\"")))?;
-    let rest = &header[at + key.len() + 2..];
-    Some(rest.trim_start().strip_prefix(':')?.trim_start())
 }
 
 #[cfg(test)]
@@ -143,7 +89,7 @@ mod tests {
         assert!(
             parse(&npy("<f4", "(4,)", &[0; 8]))
                 .unwrap_err()
-                .contains("shorter")
+                .contains("needs 16 data bytes")
         );
         let mut short = npy("<f4", "(1,)", &[0; 4]);
         short.truncate(20);

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::percentile_rows;
+use crate::accuracy::mode::AccuracyOutput;
 use crate::plan::{Plan, Scenario, WarmUp};
 use crate::run::{RunOutput, ScenarioOutcome};
 use crate::stats::{EarlyStopping, LatencyStats, ScenarioResult};
@@ -94,6 +95,36 @@ fn scenario_json(plan: &Plan, o: &ScenarioOutcome) -> Value {
         es_json(&r.early_stopping_90),
     );
     m.insert("early_stopping_99".into(), es_json(&r.early_stopping_99));
+    // A data set sizes the QSL (total_sample_count = its samples).
+    m.insert(
+        "effective_total_sample_count".into(),
+        o.settings.total_sample_count.into(),
+    );
+    m.insert(
+        "effective_performance_sample_count".into(),
+        o.settings.performance_sample_count.into(),
+    );
+    if r.scenario == Scenario::Offline {
+        m.insert(
+            "effective_offline_expected_qps".into(),
+            o.settings.offline_expected_qps.into(),
+        );
+        m.insert(
+            "offline_expected_qps_calibration".into(),
+            match &o.calibration {
+                None => Value::Null,
+                Some(c) => json!({
+                    "samples": c.samples,
+                    "ns": c.ns,
+                    "measured_qps": c.measured_qps,
+                    "safety_factor": crate::loadgen::calibrate::SAFETY_FACTOR,
+                    "expected_qps": c.expected_qps,
+                    "capped": c.capped,
+                    "total_ns": c.total_ns,
+                }),
+            },
+        );
+    }
     m.insert("warm_up_queries".into(), o.run.warm_up_queries.into());
     m.insert("warm_up_ns".into(), o.run.warm_up_ns.into());
     m.insert("aborted".into(), o.run.aborted.into());
@@ -110,6 +141,33 @@ fn scenario_json(plan: &Plan, o: &ScenarioOutcome) -> Value {
         m.insert("latency_ns".into(), o.run.latency_ns.clone().into());
     }
     Value::Object(m)
+}
+
+/// Accuracy mode's result: counts, ratios, failures and misses by file.
+fn accuracy_json(a: &AccuracyOutput) -> Value {
+    let r = &a.result;
+    let s = &r.summary;
+    json!({
+        "dataset": a.dataset,
+        "samples": r.samples,
+        "scored": s.scored,
+        "unscored": s.unscored,
+        "failed": r.failed.iter().map(|f| json!({"sample": f.sample, "reason": f.reason})).collect::<Vec<_>>(),
+        "num_classes": s.num_classes,
+        "top1": s.top1,
+        "top5": s.top5,
+        "top1_ratio": s.top1_ratio(),
+        "top5_ratio": s.top5_ratio(),
+        "misclassified": s.misclassified.iter().map(|m| json!({
+            "sample": m.sample, "accept": m.accept, "top5": m.top5, "score": m.score,
+        })).collect::<Vec<_>>(),
+        "worst_classes": s.worst_classes.iter().map(|c| json!({
+            "class": c.class, "samples": c.samples, "top1_correct": c.top1_correct,
+            "confused_with": c.confused_with,
+        })).collect::<Vec<_>>(),
+        "load_ns": r.load_ns,
+        "inference_ns": r.inference_ns,
+    })
 }
 
 /// The whole run as one object.
@@ -139,11 +197,14 @@ pub fn run_json(plan: &Plan, out: &RunOutput) -> Value {
             "effective_qsl_rng_seed": s.qsl_rng_seed,
             "effective_sample_index_rng_seed": s.sample_index_rng_seed,
             "effective_target_latency_percentile": s.target_percentile,
+            // The plan's value; a calibrated one is per scenario (Offline's object).
             "effective_offline_expected_qps": s.offline_expected_qps,
+            "offline_expected_qps_calibrated": plan.calibrate_offline_qps,
             "warmup_queries": warmup_queries,
             "warmup_ns": warmup_ns,
             "max_stored_queries": s.max_stored_queries,
         },
+        "accuracy": out.accuracy.as_ref().map(accuracy_json),
         "scenarios": out.outcomes.iter().map(|o| scenario_json(plan, o)).collect::<Vec<_>>(),
         "warnings": out.warnings,
     })

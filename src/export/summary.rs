@@ -54,7 +54,8 @@ fn scenario(
     o: &ScenarioOutcome,
 ) -> io::Result<()> {
     let r = &o.result;
-    let s = &plan.settings;
+    // What this scenario ran with (a calibrated offline_expected_qps differs from the plan).
+    let s = &o.settings;
     writeln!(w, "{RULE}\nedgemark Results Summary\n{RULE}")?;
     writeln!(w, "SUT name : {}", out.sut.description)?;
     writeln!(w, "Scenario : {:?}", r.scenario)?;
@@ -151,7 +152,23 @@ fn scenario(
         s.performance_sample_count
     )?;
     if r.scenario == Scenario::Offline {
-        writeln!(w, "offline_expected_qps : {}", s.offline_expected_qps)?;
+        match &o.calibration {
+            Some(c) => writeln!(
+                w,
+                "offline_expected_qps : {} (calibrated from an untimed warm-up query: {} samples in {:.3} s = {} samples/s, x{}{})",
+                format_g6(s.offline_expected_qps),
+                c.samples,
+                c.ns as f64 / 1e9,
+                format_g6(c.measured_qps),
+                crate::loadgen::calibrate::SAFETY_FACTOR,
+                if c.capped {
+                    ", capped by max_stored_queries"
+                } else {
+                    ""
+                }
+            )?,
+            None => writeln!(w, "offline_expected_qps : {}", s.offline_expected_qps)?,
+        }
         writeln!(
             w,
             "samples_per_query : {}",
@@ -168,8 +185,17 @@ fn scenario(
 
 /// Writes the summary of every scenario, then the run's warnings.
 pub fn write_run(w: &mut dyn Write, plan: &Plan, out: &RunOutput) -> io::Result<()> {
+    if let Some(a) = &out.accuracy {
+        let title = format!("{} on {}", out.sut.description, a.dataset);
+        super::accuracy::write_summary(w, &title, &a.result, a.class_names.as_deref())?;
+        writeln!(w)?;
+    }
     for o in &out.outcomes {
         scenario(w, plan, out, o)?;
+        if let Some(p) = &o.record_path {
+            writeln!(w, "Record written to : {}", p.display())?;
+            writeln!(w)?;
+        }
     }
     for warning in &out.warnings {
         writeln!(w, "warning: {warning}")?;

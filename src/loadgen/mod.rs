@@ -1,6 +1,7 @@
 //! The scenario engine: drives a [`Sut`](crate::sut::Sut) through SingleStream or
 //! Offline exactly as MLPerf LoadGen does, and hands the raw run to `stats`.
 
+pub mod calibrate;
 pub mod clock;
 pub mod offline;
 pub mod qsl;

@@ -45,10 +45,8 @@ pub fn run(
     }
 
     let issue = clock.now_ns();
-    sut.issue_all(&samples_usize, clock, &mut completed_ns)?;
-    control
-        .completed
-        .store(completed_ns.len() as u64, Ordering::Relaxed);
+    // Workers bump `completed` as samples finish, so observers see Offline move.
+    sut.issue_all(&samples_usize, clock, &mut completed_ns, &control.completed)?;
 
     let latency_ns: Vec<u64> = completed_ns
         .iter()

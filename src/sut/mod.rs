@@ -6,7 +6,9 @@ pub mod synthetic;
 pub mod tract;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::dataset::{InputSpec, Tensor};
 use crate::loadgen::Clock;
 use crate::plan::SutSpec;
 
@@ -15,14 +17,14 @@ pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
         #[cfg(feature = "tract")]
-        SutSpec::Model(_) | SutSpec::BuiltIn => tract::build_tract(spec),
+        SutSpec::Model(_) | SutSpec::BuiltIn(_) => tract::build_tract(spec),
         #[cfg(not(feature = "tract"))]
         SutSpec::Model(m) => Err(SutError::Backend(format!(
             "cannot run model {}: this build has no tract backend",
             m.path
         ))),
         #[cfg(not(feature = "tract"))]
-        SutSpec::BuiltIn => Err(SutError::Backend(
+        SutSpec::BuiltIn(_) => Err(SutError::Backend(
             "cannot run the built-in model: this build has no tract backend".into(),
         )),
     }
@@ -53,19 +55,42 @@ pub trait Sut {
     fn issue(&mut self, sample: usize) -> Result<(), SutError>;
     /// Offline: run all `samples` (one query) and write each sample's completion
     /// time (`clock.now_ns()`) into `completed_ns[i]`. `completed_ns` is pre-sized.
+    /// After each completion, bump `progress` with one relaxed `fetch_add` (all the
+    /// TTY progress line and the daemon's STATUS= need; nothing else on the timed path).
     /// The default runs them one after another; multi-instance SUTs override it.
     fn issue_all(
         &mut self,
         samples: &[usize],
         clock: &dyn Clock,
         completed_ns: &mut [u64],
+        progress: &AtomicU64,
     ) -> Result<(), SutError> {
         for (slot, &s) in completed_ns.iter_mut().zip(samples) {
             self.issue(s)?;
             *slot = clock.now_ns();
+            progress.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
+    /// The SUT as a plain tensor model, when it computes real outputs (accuracy
+    /// mode, `--dataset` samples). None: it computes nothing (synthetic).
+    fn data_model(&mut self) -> Option<&mut dyn DataModel> {
+        None
+    }
+}
+
+/// A SUT seen as a tensor model: what accuracy mode scores and what data set
+/// samples are fed through. Never on the timed path.
+pub trait DataModel {
+    /// The (single) model input, for preprocessing.
+    fn input_spec(&self) -> Result<InputSpec, SutError>;
+    /// Elements of the first output (the class count of a classifier).
+    fn output_len(&self) -> Result<usize, SutError>;
+    /// One untimed inference on the SingleStream instance.
+    fn infer(&mut self, input: &Tensor) -> Result<Vec<Tensor>, SutError>;
+    /// Make these (QSL index, tensor) pairs the samples `load_samples` loads,
+    /// instead of generated inputs.
+    fn use_samples(&mut self, samples: Vec<(usize, Tensor)>) -> Result<(), SutError>;
 }
 
 /// What a SUT tells the record stage about itself (read after the run).

@@ -13,7 +13,7 @@ pub mod load;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use tract_linalg::multithread::Executor;
@@ -21,9 +21,11 @@ use tract_onnx::prelude::*;
 
 use self::inputs::InputSpec;
 use self::load::LoadedModel;
+use crate::accuracy::tract as convert;
+use crate::dataset;
 use crate::loadgen::Clock;
 use crate::plan::{ModelSpec, SutSpec};
-use crate::sut::{Sut, SutError, SutInfo};
+use crate::sut::{DataModel, Sut, SutError, SutInfo};
 
 /// The built-in default model (see scripts/make_builtin_model.py).
 pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../../models/builtin-mobilenet-v1.onnx");
@@ -78,9 +80,8 @@ pub fn load_spec_model(spec: &ModelSpec) -> Result<LoadedModel, TractError> {
     load::load_model(&spec.path, &bytes, &spec.input_shapes, false)
 }
 
-/// Builds the tract SUT for a model spec or the built-in model. A
-/// `SutSpec::Model` with an empty `path` runs the built-in model with that
-/// spec's instances, threads, cpus and inputs (`SutSpec::BuiltIn` carries none).
+/// Builds the tract SUT for a model spec or the built-in model (a
+/// `SutSpec::Model` with an empty `path` is the built-in model too).
 pub fn build_tract(spec: &SutSpec) -> Result<Box<dyn Sut>, SutError> {
     Ok(Box::new(TractSut::new(spec)?))
 }
@@ -128,6 +129,8 @@ impl Instance {
 
 enum InputSource {
     Random,
+    /// Data set samples by QSL index (`--dataset`), preprocessed before timing.
+    Dataset(HashMap<usize, TVec<TValue>>),
     /// Samples read from `.npy` files; QSL index i uses `files[i % len]`.
     Files(Vec<TVec<TValue>>),
 }
@@ -152,19 +155,14 @@ pub struct TractSut {
 }
 
 impl TractSut {
-    /// The SUT for `spec`; anything but `SutSpec::Model` runs the built-in model
-    /// with default settings.
+    /// The SUT for `spec` (a model file or the built-in model with its options).
     pub fn new(spec: &SutSpec) -> Result<TractSut, TractError> {
         match spec {
             SutSpec::Model(m) => TractSut::with_model_spec(m),
-            _ => TractSut::with_model_spec(&ModelSpec {
-                path: String::new(),
-                input_shapes: vec![],
-                inputs: vec![],
-                instances: 0,
-                threads: 0,
-                cpus: vec![],
-            }),
+            SutSpec::BuiltIn(b) => TractSut::with_model_spec(&b.to_model_spec()),
+            SutSpec::Synthetic(s) => Err(TractError::Input(format!(
+                "synthetic:{s} is not a model for the tract backend"
+            ))),
         }
     }
 
@@ -280,6 +278,9 @@ impl TractSut {
     fn make_sample(&self, index: usize) -> Result<TVec<TValue>, TractError> {
         match &self.source {
             InputSource::Files(s) => Ok(s[index % s.len()].clone()),
+            InputSource::Dataset(s) => s.get(&index).cloned().ok_or_else(|| {
+                TractError::Input(format!("data set sample {index} was not preprocessed"))
+            }),
             InputSource::Random => self
                 .specs
                 .iter()
@@ -397,7 +398,7 @@ impl Sut for TractSut {
                         }
                     }
                 }
-                InputSource::Files(_) => self.make_sample(i)?,
+                InputSource::Files(_) | InputSource::Dataset(_) => self.make_sample(i)?,
             };
             self.samples[i] = Some(sample);
         }
@@ -429,6 +430,10 @@ impl Sut for TractSut {
         Ok(())
     }
 
+    fn data_model(&mut self) -> Option<&mut dyn DataModel> {
+        Some(self)
+    }
+
     fn issue(&mut self, sample: usize) -> Result<(), SutError> {
         let inputs = match self.samples.get(sample) {
             Some(Some(s)) => s.clone(),
@@ -445,6 +450,7 @@ impl Sut for TractSut {
         samples: &[usize],
         clock: &dyn Clock,
         completed_ns: &mut [u64],
+        progress: &AtomicU64,
     ) -> Result<(), SutError> {
         let n = samples.len().min(completed_ns.len());
         // Check every index up front so workers never fail on a missing sample.
@@ -483,6 +489,7 @@ impl Sut for TractSut {
                             // handed out once by the counter, so no two threads write
                             // the same slot and nobody reads until the scope ends.
                             unsafe { slots.0.add(i).write(clock.now_ns()) };
+                            progress.fetch_add(1, Ordering::Relaxed);
                         }
                     })
                 })
@@ -499,5 +506,41 @@ impl Sut for TractSut {
             first_err
         });
         result.map_err(SutError::Backend)
+    }
+}
+
+impl DataModel for TractSut {
+    fn input_spec(&self) -> Result<dataset::InputSpec, SutError> {
+        convert::input_spec(&self.model).map_err(SutError::Backend)
+    }
+
+    fn output_len(&self) -> Result<usize, SutError> {
+        convert::output_len(&self.model).map_err(SutError::Backend)
+    }
+
+    fn infer(&mut self, input: &dataset::Tensor) -> Result<Vec<dataset::Tensor>, SutError> {
+        let spec = self.input_spec()?;
+        let t = convert::to_tract(input, &spec).map_err(|e| SutError::Backend(e.to_string()))?;
+        run_guarded(&mut self.single.state, tvec!(t.into_tvalue()))?
+            .into_iter()
+            .map(|v| convert::from_tract(v).map_err(|e| SutError::Backend(e.to_string())))
+            .collect()
+    }
+
+    fn use_samples(&mut self, samples: Vec<(usize, dataset::Tensor)>) -> Result<(), SutError> {
+        let spec = self.input_spec()?;
+        let mut map = HashMap::with_capacity(samples.len());
+        for (i, t) in samples {
+            let t = convert::to_tract(&t, &spec).map_err(|e| SutError::Backend(e.to_string()))?;
+            map.insert(i, tvec!(t.into_tvalue()));
+        }
+        if !self.info.description.contains("data set inputs:") {
+            self.info.description.push_str(&format!(
+                "; data set inputs: {} preprocessed samples",
+                map.len()
+            ));
+        }
+        self.source = InputSource::Dataset(map);
+        Ok(())
     }
 }

@@ -1,0 +1,356 @@
+//! From the in-memory results of a run to the persisted [`Record`]: the only
+//! place that knows both shapes.
+
+use crate::loadgen::ScenarioRun;
+use crate::probe::{self, ProbeSummary, SystemInfo};
+use crate::stats::{self, ScenarioResult};
+use crate::{plan, sut};
+
+use super::schema::*;
+
+/// Everything one record is made of, as the run stage holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFacts<'a> {
+    pub plan: &'a plan::Plan,
+    /// The settings the scenario ran with: the plan's, with Offline's expected
+    /// QPS calibrated when the plan asked for it.
+    pub settings: &'a plan::LoadGenSettings,
+    pub sut: &'a sut::SutInfo,
+    pub run: &'a ScenarioRun,
+    pub result: &'a ScenarioResult,
+    pub system: &'a SystemInfo,
+    pub sensors: &'a ProbeSummary,
+    /// VmRSS before the model was loaded.
+    pub rss_before_load_bytes: Option<u64>,
+    /// VmHWM after the scenario.
+    pub peak_rss_bytes: Option<u64>,
+    pub run_id: u64,
+    /// Wall clock, Unix epoch ns.
+    pub wall_start_ns: u64,
+    pub wall_end_ns: u64,
+    /// Warnings of the run (the record adds those it derives from the probes).
+    pub warnings: &'a [String],
+}
+
+impl Record {
+    /// Builds the record of one scenario run. The trace is kept when the plan asks for it.
+    pub fn from_run(f: &RunFacts<'_>) -> Record {
+        let mut warnings: Vec<String> = f.warnings.to_vec();
+        for w in f
+            .system
+            .setup_warnings()
+            .into_iter()
+            .chain(f.sensors.condition_warnings())
+            .chain(f.sensors.warnings.iter().cloned())
+        {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        let spec = &f.plan.sut;
+        let built_in;
+        let model_spec = match spec {
+            plan::SutSpec::Model(m) => Some(m),
+            plan::SutSpec::BuiltIn(b) => {
+                built_in = b.to_model_spec();
+                Some(&built_in)
+            }
+            plan::SutSpec::Synthetic(_) => None,
+        };
+        Record {
+            tool: Tool::current(),
+            run_id: f.run_id,
+            wall_start_ns: f.wall_start_ns,
+            wall_end_ns: f.wall_end_ns,
+            host: Host::from(f.system),
+            sut: Sut::from(f.sut),
+            plan: Plan {
+                preset: f.plan.preset.clone(),
+                scenario: f.result.scenario.into(),
+                mode: f.plan.mode.into(),
+                sut: spec.into(),
+                input_shapes: model_spec
+                    .map(|m| m.input_shapes.clone())
+                    .unwrap_or_default(),
+                inputs: model_spec.map(|m| m.inputs.clone()).unwrap_or_default(),
+                instances: model_spec.map_or(0, |m| m.instances),
+                threads: model_spec.map_or(0, |m| m.threads),
+                cpus: model_spec.map(|m| m.cpus.clone()).unwrap_or_default(),
+                settings: f.settings.into(),
+                trace: f.plan.trace,
+            },
+            result: f.result.into(),
+            timing: Timing {
+                load_ns: f.sut.load_ns,
+                first_inference_ns: f.sut.first_inference_ns,
+                warm_up_queries: f.run.warm_up_queries,
+                warm_up_ns: f.run.warm_up_ns,
+                aborted: f.run.aborted,
+                store_full: f.run.store_full,
+            },
+            memory: Memory {
+                rss_before_load_bytes: f.rss_before_load_bytes,
+                peak_rss_bytes: f.peak_rss_bytes,
+            },
+            sensors: f.sensors.into(),
+            warnings,
+            trace: f.plan.trace.then(|| Trace {
+                issued_sample_index: f.run.issued_sample_index.clone(),
+                latency_ns: f.run.latency_ns.clone(),
+            }),
+        }
+    }
+}
+
+impl From<plan::Scenario> for Scenario {
+    fn from(s: plan::Scenario) -> Self {
+        match s {
+            plan::Scenario::SingleStream => Scenario::SingleStream,
+            plan::Scenario::Offline => Scenario::Offline,
+        }
+    }
+}
+
+impl From<plan::Mode> for Mode {
+    fn from(m: plan::Mode) -> Self {
+        match m {
+            plan::Mode::Performance => Mode::Performance,
+            plan::Mode::Accuracy => Mode::Accuracy,
+            plan::Mode::Both => Mode::Both,
+        }
+    }
+}
+
+impl From<plan::WarmUp> for WarmUp {
+    fn from(w: plan::WarmUp) -> Self {
+        match w {
+            plan::WarmUp::Queries(n) => WarmUp::Queries(n),
+            plan::WarmUp::DurationNs(ns) => WarmUp::DurationNs(ns),
+        }
+    }
+}
+
+impl From<&plan::SutSpec> for SutSpec {
+    fn from(s: &plan::SutSpec) -> Self {
+        match s {
+            plan::SutSpec::Synthetic(spec) => SutSpec::Synthetic(spec.clone()),
+            plan::SutSpec::Model(m) => SutSpec::Model(m.path.clone()),
+            plan::SutSpec::BuiltIn(_) => SutSpec::BuiltIn,
+        }
+    }
+}
+
+impl From<&plan::LoadGenSettings> for Settings {
+    fn from(s: &plan::LoadGenSettings) -> Self {
+        Settings {
+            min_duration_ns: s.min_duration_ns,
+            max_duration_ns: s.max_duration_ns,
+            min_query_count: s.min_query_count,
+            max_query_count: s.max_query_count,
+            performance_sample_count: s.performance_sample_count,
+            total_sample_count: s.total_sample_count,
+            qsl_rng_seed: s.qsl_rng_seed,
+            sample_index_rng_seed: s.sample_index_rng_seed,
+            target_percentile: s.target_percentile,
+            offline_expected_qps: s.offline_expected_qps,
+            warm_up: s.warm_up.into(),
+            max_stored_queries: s.max_stored_queries,
+        }
+    }
+}
+
+impl From<stats::InvalidReason> for InvalidReason {
+    fn from(r: stats::InvalidReason) -> Self {
+        use stats::InvalidReason as S;
+        match r {
+            S::MinDurationNotMet => InvalidReason::MinDurationNotMet,
+            S::MinQueriesNotMet => InvalidReason::MinQueriesNotMet,
+            S::EarlyStoppingNotMet => InvalidReason::EarlyStoppingNotMet,
+            S::OfflineExpectedQpsTooLow => InvalidReason::OfflineExpectedQpsTooLow,
+            S::Aborted => InvalidReason::Aborted,
+            S::LatencyStoreFull => InvalidReason::LatencyStoreFull,
+            S::SutError => InvalidReason::SutError,
+        }
+    }
+}
+
+impl From<&stats::EarlyStopping> for EarlyStopping {
+    fn from(e: &stats::EarlyStopping) -> Self {
+        EarlyStopping {
+            percentile: e.percentile,
+            min_queries: e.min_queries,
+            met: e.met,
+            t: e.t,
+            estimate_ns: e.estimate_ns,
+        }
+    }
+}
+
+impl From<&ScenarioResult> for Results {
+    fn from(r: &ScenarioResult) -> Self {
+        let p = &r.percentiles;
+        Results {
+            query_count: r.query_count,
+            sample_count: r.sample_count,
+            duration_ns: r.duration_ns,
+            min_ns: r.min_ns,
+            max_ns: r.max_ns,
+            mean_ns: r.mean_ns,
+            p50_ns: p.p50,
+            p90_ns: p.p90,
+            p95_ns: p.p95,
+            p97_ns: p.p97,
+            p99_ns: p.p99,
+            p999_ns: p.p999,
+            target_percentile_ns: r.target_percentile_ns,
+            early_stopping_90: r.early_stopping_90.as_ref().map(Into::into),
+            early_stopping_99: r.early_stopping_99.as_ref().map(Into::into),
+            qps_with_overhead: r.qps_with_overhead,
+            qps_without_overhead: r.qps_without_overhead,
+            samples_per_second: r.samples_per_second,
+            min_duration_met: r.min_duration_met,
+            min_queries_met: r.min_queries_met,
+            valid: r.valid,
+            invalid_reasons: r.invalid_reasons.iter().map(|&x| x.into()).collect(),
+        }
+    }
+}
+
+impl From<&sut::TensorInfo> for Tensor {
+    fn from(t: &sut::TensorInfo) -> Self {
+        Tensor {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            dtype: t.dtype.clone(),
+        }
+    }
+}
+
+impl From<&sut::ModelInfo> for Model {
+    fn from(m: &sut::ModelInfo) -> Self {
+        Model {
+            file_name: m.file_name.clone(),
+            size_bytes: m.size_bytes,
+            sha256: m.sha256,
+            format: match m.format {
+                sut::ModelFormat::Onnx => ModelFormat::Onnx,
+                sut::ModelFormat::Tflite => ModelFormat::Tflite,
+            },
+            built_in: m.built_in,
+            inputs: m.inputs.iter().map(Into::into).collect(),
+            outputs: m.outputs.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<&sut::SutInfo> for Sut {
+    fn from(s: &sut::SutInfo) -> Self {
+        Sut {
+            kind: s.kind.clone(),
+            description: s.description.clone(),
+            model: s.model.as_ref().map(Into::into),
+            instances: s.instances,
+            threads: s.threads,
+            offline_threads: s.offline_threads,
+            cpus: s.cpus.clone(),
+        }
+    }
+}
+
+impl From<&SystemInfo> for Host {
+    fn from(s: &SystemInfo) -> Self {
+        Host {
+            hostname: s.hostname.clone().unwrap_or_default(),
+            board: s.board.clone(),
+            cpu_model: s.cpu_model.clone(),
+            cores: s.cores,
+            clusters: s
+                .clusters
+                .iter()
+                .map(|c| Cluster {
+                    max_freq_khz: c.max_freq_khz,
+                    cpus: c.cpus.clone(),
+                })
+                .collect(),
+            kernel: s.kernel.clone(),
+            mem_total_bytes: s.mem_total_bytes,
+            cpufreq: s
+                .cpufreq
+                .iter()
+                .map(|p| CpuFreqPolicy {
+                    cpu: p.cpu,
+                    governor: p.governor.clone(),
+                    min_khz: p.min_khz,
+                    max_khz: p.max_khz,
+                    hw_max_khz: p.hw_max_khz,
+                })
+                .collect(),
+            thermal_zones: s
+                .thermal_zones
+                .iter()
+                .map(|z| ThermalZone {
+                    index: z.index,
+                    kind: z.kind.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<probe::EnergySource> for EnergySource {
+    fn from(s: probe::EnergySource) -> Self {
+        match s {
+            probe::EnergySource::Rapl => EnergySource::Rapl,
+            probe::EnergySource::HwmonEnergy => EnergySource::HwmonEnergy,
+            probe::EnergySource::Ina3221 => EnergySource::Ina3221,
+            probe::EnergySource::HwmonPower => EnergySource::HwmonPower,
+        }
+    }
+}
+
+impl From<&ProbeSummary> for Sensors {
+    fn from(p: &ProbeSummary) -> Self {
+        Sensors {
+            period_ns: p.period_ns,
+            samples: p.samples,
+            zones: p
+                .zones
+                .iter()
+                .map(|z| ZoneTemps {
+                    index: z.index,
+                    kind: z.kind.clone(),
+                    min_millicelsius: z.min_millicelsius,
+                    max_millicelsius: z.max_millicelsius,
+                })
+                .collect(),
+            cores: p
+                .cores
+                .iter()
+                .map(|c| CoreFreqs {
+                    cpu: c.cpu,
+                    min_khz: c.min_khz,
+                    max_khz: c.max_khz,
+                })
+                .collect(),
+            throttle: p.throttle.map(|t| Throttle {
+                first: t.first,
+                last: t.last,
+                now_seen: t.now_seen,
+            }),
+            energy: p.energy.as_ref().map(|e| Energy {
+                source: e.source.into(),
+                total_uj: e.total_uj,
+                span_ns: e.span_ns,
+                rails: e
+                    .rails
+                    .iter()
+                    .map(|r| Rail {
+                        label: r.label.clone(),
+                        energy_uj: r.energy_uj,
+                        in_total: r.in_total,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}

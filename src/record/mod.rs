@@ -1,0 +1,428 @@
+//! One compact, checksummed result file per scenario run.
+//!
+//! Framing (all integers little-endian), documented in `docs/record-format.md`:
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 8 | magic `EDGEMREC` |
+//! | 2 | schema version (u16) |
+//! | 4 | payload length (u32) |
+//! | 4 | CRC-32 (IEEE) of the payload |
+//! | n | payload: [`Record`] in postcard |
+//!
+//! Decoding checks each in that order and never panics: every way a file can
+//! be wrong is a [`DecodeError`].
+
+mod convert;
+mod schema;
+#[cfg(test)]
+mod tests;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+pub use convert::RunFacts;
+pub use schema::*;
+
+pub const MAGIC: [u8; 8] = *b"EDGEMREC";
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u16 = 1;
+pub const HEADER_LEN: usize = 8 + 2 + 4 + 4;
+/// File extension of record files (`report` looks for it in directories).
+pub const EXTENSION: &str = "emrec";
+
+/// The tract version every tract crate is pinned to in Cargo.toml (checked by a test).
+pub const TRACT_VERSION: &str = "0.23.9";
+
+/// Why bytes are not a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    #[error("empty file (0 bytes)")]
+    Empty,
+    #[error("not an edgemark record (bad magic bytes)")]
+    BadMagic,
+    #[error(
+        "record schema version {found} is {}; this edgemark reads version {supported}",
+        if *found > *supported { "newer (upgrade edgemark to read it)" } else { "older and no longer supported" }
+    )]
+    UnsupportedVersion { found: u16, supported: u16 },
+    #[error("truncated: {needed} bytes needed, {got} present")]
+    Truncated { needed: u64, got: u64 },
+    #[error("{extra} unexpected trailing bytes after the record")]
+    TrailingBytes { extra: u64 },
+    #[error(
+        "checksum mismatch (stored {stored:08x}, computed {computed:08x}): the file is corrupt"
+    )]
+    Checksum { stored: u32, computed: u32 },
+    #[error("payload does not decode: {0}")]
+    Payload(String),
+}
+
+/// A record file that could not be read, with its path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Decode { path: PathBuf, source: DecodeError },
+}
+
+impl Record {
+    /// The framed bytes of this record.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serialising plain data structs into a Vec cannot fail.
+        let payload = postcard::to_stdvec(self).expect("postcard serialises records into a Vec");
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&SCHEMA_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+        if bytes.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        let m = bytes.len().min(MAGIC.len());
+        if bytes[..m] != MAGIC[..m] {
+            return Err(DecodeError::BadMagic);
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(DecodeError::Truncated {
+                needed: HEADER_LEN as u64,
+                got: bytes.len() as u64,
+            });
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != SCHEMA_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let len = u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as u64;
+        let stored = u32::from_le_bytes([bytes[14], bytes[15], bytes[16], bytes[17]]);
+        let body = &bytes[HEADER_LEN..];
+        let have = body.len() as u64;
+        if have < len {
+            return Err(DecodeError::Truncated {
+                needed: HEADER_LEN as u64 + len,
+                got: bytes.len() as u64,
+            });
+        }
+        if have > len {
+            return Err(DecodeError::TrailingBytes { extra: have - len });
+        }
+        let computed = crc32fast::hash(body);
+        if computed != stored {
+            return Err(DecodeError::Checksum { stored, computed });
+        }
+        let (rec, rest) = postcard::take_from_bytes::<Record>(body)
+            .map_err(|e| DecodeError::Payload(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Payload(format!(
+                "{} bytes left over inside the payload",
+                rest.len()
+            )));
+        }
+        Ok(rec)
+    }
+
+    pub fn read(path: &Path) -> Result<Record, ReadError> {
+        use std::io::Read as _;
+        let io = |source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Never more than the largest record plus one byte: a huge stray file
+        // named *.emrec is reported as trailing bytes, not read into memory.
+        let limit = HEADER_LEN as u64 + u64::from(u32::MAX) + 1;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .map_err(io)?;
+        Record::decode(&bytes).map_err(|source| ReadError::Decode {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+impl Tool {
+    /// Facts about this binary.
+    pub fn current() -> Tool {
+        Tool {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_hash: env!("EDGEMARK_GIT_HASH").to_string(),
+            target: env!("EDGEMARK_TARGET").to_string(),
+            tract_version: if cfg!(feature = "tract") {
+                TRACT_VERSION.to_string()
+            } else {
+                String::new()
+            },
+        }
+    }
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::SingleStream => "SingleStream",
+            Scenario::Offline => "Offline",
+        }
+    }
+}
+
+impl InvalidReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            InvalidReason::MinDurationNotMet => "min duration not met",
+            InvalidReason::MinQueriesNotMet => "min queries not met",
+            InvalidReason::EarlyStoppingNotMet => "early stopping not met",
+            InvalidReason::OfflineExpectedQpsTooLow => {
+                "finished before min duration: increase expected QPS"
+            }
+            InvalidReason::Aborted => "aborted",
+            InvalidReason::LatencyStoreFull => "latency store full before the stop rules were met",
+            InvalidReason::SutError => "SUT error",
+        }
+    }
+}
+
+impl Record {
+    /// The scenario's headline metric in ns or samples/s: SingleStream's p90
+    /// early-stopping estimate (raw p90 when there is none), Offline's samples/s.
+    pub fn metric(&self) -> (&'static str, f64) {
+        match self.plan.scenario {
+            Scenario::SingleStream => match self
+                .result
+                .early_stopping_90
+                .as_ref()
+                .and_then(|e| e.estimate_ns)
+            {
+                Some(ns) => ("p90 early-stopping latency ns", ns as f64),
+                None => ("p90 latency ns", self.result.p90_ns as f64),
+            },
+            Scenario::Offline => ("samples/s", self.result.samples_per_second),
+        }
+    }
+
+    /// Average watts over the sensor span (informative).
+    pub fn average_watts(&self) -> Option<f64> {
+        let e = self.sensors.energy.as_ref()?;
+        let uj = e.total_uj?;
+        (e.span_ns > 0).then(|| uj as f64 / 1e6 / (e.span_ns as f64 / 1e9))
+    }
+
+    /// Inferences per joule = samples/s divided by average watts (informative:
+    /// the energy span also covers the sampler's edges around the timed run).
+    pub fn inferences_per_joule(&self) -> Option<f64> {
+        let w = self.average_watts()?;
+        (w > 0.0).then(|| self.result.samples_per_second / w)
+    }
+
+    pub fn samples_per_second_per_core(&self) -> Option<f64> {
+        (self.host.cores > 0).then(|| self.result.samples_per_second / self.host.cores as f64)
+    }
+
+    pub fn max_temp_millicelsius(&self) -> Option<i64> {
+        self.sensors.zones.iter().map(|z| z.max_millicelsius).max()
+    }
+
+    pub fn model_name(&self) -> String {
+        match (&self.sut.model, &self.plan.sut) {
+            (Some(m), _) => m.file_name.clone(),
+            (None, SutSpec::Synthetic(s)) => format!("synthetic:{s}"),
+            (None, SutSpec::Model(p)) => p.rsplit('/').next().unwrap_or(p).to_string(),
+            (None, SutSpec::BuiltIn) => "built-in".to_string(),
+        }
+    }
+}
+
+/// A record with every field set, for tests, examples and fuzz seeds. Not
+/// measured data: deterministic in `seed`.
+#[doc(hidden)]
+pub fn example_record(seed: u64) -> Record {
+    Record {
+        tool: Tool {
+            version: "0.1.0".into(),
+            git_hash: "0123456789ab".into(),
+            target: "aarch64-unknown-linux-musl".into(),
+            tract_version: TRACT_VERSION.into(),
+        },
+        run_id: 0x1234_5678_9abc_def0 ^ seed,
+        wall_start_ns: 1_790_000_000_000_000_000 + seed,
+        wall_end_ns: 1_790_000_600_000_000_000 + seed,
+        host: Host {
+            hostname: "pi4-lab".into(),
+            board: Some("Raspberry Pi 4 Model B Rev 1.4".into()),
+            cpu_model: Some("Cortex-A72".into()),
+            cores: 4,
+            clusters: vec![Cluster {
+                max_freq_khz: 1_800_000,
+                cpus: vec![0, 1, 2, 3],
+            }],
+            kernel: Some("6.6.31+rpt-rpi-v8".into()),
+            mem_total_bytes: Some(3_978_485_760),
+            cpufreq: vec![CpuFreqPolicy {
+                cpu: 0,
+                governor: Some("ondemand".into()),
+                min_khz: Some(600_000),
+                max_khz: Some(1_800_000),
+                hw_max_khz: Some(1_800_000),
+            }],
+            thermal_zones: vec![ThermalZone {
+                index: 0,
+                kind: "cpu-thermal".into(),
+            }],
+        },
+        sut: Sut {
+            kind: "tract".into(),
+            description: "tract 0.23.9, 1 thread".into(),
+            model: Some(Model {
+                file_name: "mobilenet_v2.onnx".into(),
+                size_bytes: 13_964_571,
+                sha256: [0xab; 32],
+                format: ModelFormat::Onnx,
+                built_in: false,
+                inputs: vec![Tensor {
+                    name: "input".into(),
+                    shape: vec![1, 3, 224, 224],
+                    dtype: "f32".into(),
+                }],
+                outputs: vec![Tensor {
+                    name: "output".into(),
+                    shape: vec![1, 1000],
+                    dtype: "f32".into(),
+                }],
+            }),
+            instances: 1,
+            threads: 4,
+            offline_threads: 1,
+            cpus: vec![2, 3],
+        },
+        plan: Plan {
+            preset: "official".into(),
+            scenario: Scenario::SingleStream,
+            mode: Mode::Performance,
+            sut: SutSpec::Model("models/mobilenet_v2.onnx".into()),
+            input_shapes: vec![("input".into(), vec![1, 3, 224, 224])],
+            inputs: vec!["inputs/".into()],
+            instances: 1,
+            threads: 4,
+            cpus: vec![2, 3],
+            settings: Settings {
+                min_duration_ns: 600_000_000_000,
+                max_duration_ns: 0,
+                min_query_count: 100,
+                max_query_count: 0,
+                performance_sample_count: 1024,
+                total_sample_count: 5000,
+                qsl_rng_seed: 2085463073848966840,
+                sample_index_rng_seed: 2747215439041700203,
+                target_percentile: 0.9,
+                offline_expected_qps: 0.0,
+                warm_up: WarmUp::Queries(10),
+                max_stored_queries: 10_000_000,
+            },
+            trace: true,
+        },
+        result: Results {
+            query_count: 3,
+            sample_count: 3,
+            duration_ns: 600_000_123_456,
+            min_ns: 9_000_000,
+            max_ns: 12_500_000,
+            mean_ns: 10_200_000,
+            p50_ns: 10_000_000,
+            p90_ns: 11_000_000,
+            p95_ns: 11_500_000,
+            p97_ns: 12_000_000,
+            p99_ns: 12_400_000,
+            p999_ns: 12_500_000,
+            target_percentile_ns: 11_000_000,
+            early_stopping_90: Some(EarlyStopping {
+                percentile: 0.9,
+                min_queries: 64,
+                met: true,
+                t: 5829,
+                estimate_ns: Some(11_100_000),
+            }),
+            early_stopping_99: Some(EarlyStopping {
+                percentile: 0.99,
+                min_queries: 662,
+                met: false,
+                t: 0,
+                estimate_ns: None,
+            }),
+            qps_with_overhead: 97.5,
+            qps_without_overhead: 98.0392156862745,
+            samples_per_second: 97.5,
+            min_duration_met: true,
+            min_queries_met: true,
+            valid: false,
+            invalid_reasons: vec![InvalidReason::EarlyStoppingNotMet, InvalidReason::SutError],
+        },
+        timing: Timing {
+            load_ns: 812_000_000,
+            first_inference_ns: 45_000_000,
+            warm_up_queries: 10,
+            warm_up_ns: 105_000_000,
+            aborted: false,
+            store_full: true,
+        },
+        memory: Memory {
+            rss_before_load_bytes: Some(4_194_304),
+            peak_rss_bytes: Some(96_468_992),
+        },
+        sensors: Sensors {
+            period_ns: 100_000_000,
+            samples: 6001,
+            zones: vec![ZoneTemps {
+                index: 0,
+                kind: "cpu-thermal".into(),
+                min_millicelsius: 41_381,
+                max_millicelsius: 79_878,
+            }],
+            cores: vec![CoreFreqs {
+                cpu: 0,
+                min_khz: 1_000_000,
+                max_khz: 1_800_000,
+            }],
+            throttle: Some(Throttle {
+                first: 0,
+                last: 0x20002,
+                now_seen: 0x2,
+            }),
+            energy: Some(Energy {
+                source: EnergySource::Ina3221,
+                total_uj: Some(3_600_000_000),
+                span_ns: 600_100_000_000,
+                rails: vec![
+                    Rail {
+                        label: "VDD_IN".into(),
+                        energy_uj: 3_600_000_000,
+                        in_total: true,
+                    },
+                    Rail {
+                        label: "VDD_CPU_GPU_CV".into(),
+                        energy_uj: 1_200_000_000,
+                        in_total: false,
+                    },
+                ],
+            }),
+        },
+        warnings: vec!["CPU frequency changed during the run: cpu0 1000-1800 MHz".into()],
+        trace: Some(Trace {
+            issued_sample_index: vec![7, 1023, 0],
+            latency_ns: vec![10_000_000, 9_000_000, 12_500_000],
+        }),
+    }
+}

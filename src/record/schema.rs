@@ -1,0 +1,350 @@
+//! The persisted record, schema version 1. These types are the file format:
+//! field order is wire order (postcard is not self-describing), enums are
+//! append-only, times are integer nanoseconds. They are separate from the
+//! in-memory types (`plan`, `stats`, `sut`, `probe`) so that those can change
+//! without silently changing the files; `convert.rs` maps one onto the other.
+//!
+//! Any change here changes the golden bytes in `tests.rs`: add fields only in
+//! a new schema version, with a decoder for the old one.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub tool: Tool,
+    /// Random per scenario run; also in the file name.
+    pub run_id: u64,
+    /// Wall clock (Unix epoch ns) at the scenario's start and end.
+    pub wall_start_ns: u64,
+    pub wall_end_ns: u64,
+    pub host: Host,
+    pub sut: Sut,
+    pub plan: Plan,
+    pub result: Results,
+    pub timing: Timing,
+    pub memory: Memory,
+    pub sensors: Sensors,
+    pub warnings: Vec<String>,
+    /// Only with `--trace`.
+    pub trace: Option<Trace>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    /// edgemark's version (Cargo.toml).
+    pub version: String,
+    pub git_hash: String,
+    /// Target triple the binary was built for.
+    pub target: String,
+    /// Inference engine version ("" when built without it).
+    pub tract_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Host {
+    pub hostname: String,
+    pub board: Option<String>,
+    pub cpu_model: Option<String>,
+    pub cores: u32,
+    pub clusters: Vec<Cluster>,
+    pub kernel: Option<String>,
+    pub mem_total_bytes: Option<u64>,
+    pub cpufreq: Vec<CpuFreqPolicy>,
+    pub thermal_zones: Vec<ThermalZone>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub max_freq_khz: u64,
+    pub cpus: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuFreqPolicy {
+    pub cpu: u32,
+    pub governor: Option<String>,
+    pub min_khz: Option<u64>,
+    pub max_khz: Option<u64>,
+    pub hw_max_khz: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThermalZone {
+    pub index: u32,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sut {
+    /// "synthetic", "tract".
+    pub kind: String,
+    pub description: String,
+    pub model: Option<Model>,
+    pub instances: u32,
+    /// Intra-op threads of the SingleStream instance.
+    pub threads: u32,
+    /// Intra-op threads of each Offline instance.
+    pub offline_threads: u32,
+    /// Cores the workers were pinned to; empty = not pinned.
+    pub cpus: Vec<u32>,
+}
+
+/// Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelFormat {
+    Onnx,
+    Tflite,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Model {
+    pub file_name: String,
+    pub size_bytes: u64,
+    pub sha256: [u8; 32],
+    pub format: ModelFormat,
+    pub built_in: bool,
+    pub inputs: Vec<Tensor>,
+    pub outputs: Vec<Tensor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<u64>,
+    pub dtype: String,
+}
+
+/// Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scenario {
+    SingleStream,
+    Offline,
+}
+
+/// Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    Performance,
+    Accuracy,
+    Both,
+}
+
+impl Mode {
+    /// The name reports and exports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Performance => "performance",
+            Mode::Accuracy => "accuracy",
+            Mode::Both => "both",
+        }
+    }
+}
+
+/// Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WarmUp {
+    Queries(u64),
+    DurationNs(u64),
+}
+
+/// Append-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SutSpec {
+    Synthetic(String),
+    Model(String),
+    BuiltIn,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub preset: String,
+    /// The scenario this record is about.
+    pub scenario: Scenario,
+    pub mode: Mode,
+    pub sut: SutSpec,
+    /// `name=dims` overrides, as given.
+    pub input_shapes: Vec<(String, Vec<u64>)>,
+    pub inputs: Vec<String>,
+    /// As requested (0 = default); `Sut` says what ran.
+    pub instances: u32,
+    pub threads: u32,
+    pub cpus: Vec<u32>,
+    pub settings: Settings,
+    pub trace: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub min_duration_ns: u64,
+    pub max_duration_ns: u64,
+    pub min_query_count: u64,
+    pub max_query_count: u64,
+    pub performance_sample_count: u64,
+    pub total_sample_count: u64,
+    pub qsl_rng_seed: u64,
+    pub sample_index_rng_seed: u64,
+    pub target_percentile: f64,
+    pub offline_expected_qps: f64,
+    pub warm_up: WarmUp,
+    pub max_stored_queries: u64,
+}
+
+/// Append-only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvalidReason {
+    MinDurationNotMet,
+    MinQueriesNotMet,
+    EarlyStoppingNotMet,
+    OfflineExpectedQpsTooLow,
+    Aborted,
+    LatencyStoreFull,
+    SutError,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub query_count: u64,
+    pub sample_count: u64,
+    pub duration_ns: u64,
+    pub min_ns: u64,
+    pub max_ns: u64,
+    pub mean_ns: u64,
+    pub p50_ns: u64,
+    pub p90_ns: u64,
+    pub p95_ns: u64,
+    pub p97_ns: u64,
+    pub p99_ns: u64,
+    pub p999_ns: u64,
+    pub target_percentile_ns: u64,
+    pub early_stopping_90: Option<EarlyStopping>,
+    pub early_stopping_99: Option<EarlyStopping>,
+    pub qps_with_overhead: f64,
+    pub qps_without_overhead: f64,
+    pub samples_per_second: f64,
+    pub min_duration_met: bool,
+    pub min_queries_met: bool,
+    pub valid: bool,
+    pub invalid_reasons: Vec<InvalidReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    pub percentile: f64,
+    pub min_queries: u64,
+    pub met: bool,
+    pub t: u64,
+    pub estimate_ns: Option<u64>,
+}
+
+/// Untimed phases and how the timed one ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    pub load_ns: u64,
+    pub first_inference_ns: u64,
+    pub warm_up_queries: u64,
+    pub warm_up_ns: u64,
+    pub aborted: bool,
+    pub store_full: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Memory {
+    /// VmRSS just before the model was loaded.
+    pub rss_before_load_bytes: Option<u64>,
+    /// VmHWM after the scenario.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sensors {
+    pub period_ns: u64,
+    pub samples: u32,
+    pub zones: Vec<ZoneTemps>,
+    pub cores: Vec<CoreFreqs>,
+    /// Raspberry Pi `get_throttled` words.
+    pub throttle: Option<Throttle>,
+    pub energy: Option<Energy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneTemps {
+    pub index: u32,
+    pub kind: String,
+    pub min_millicelsius: i64,
+    pub max_millicelsius: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoreFreqs {
+    pub cpu: u32,
+    pub min_khz: u64,
+    pub max_khz: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    pub first: u32,
+    pub last: u32,
+    pub now_seen: u32,
+}
+
+/// Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnergySource {
+    Rapl,
+    HwmonEnergy,
+    Ina3221,
+    HwmonPower,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Energy {
+    pub source: EnergySource,
+    pub total_uj: Option<u64>,
+    pub span_ns: u64,
+    pub rails: Vec<Rail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rail {
+    pub label: String,
+    pub energy_uj: u64,
+    pub in_total: bool,
+}
+
+/// Per-sample trace, in issue order. Latencies are stored as zig-zag varint
+/// deltas from the previous latency (first from 0): Offline completion times
+/// rise steadily, so deltas are short; SingleStream costs the same as plain
+/// varints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    pub issued_sample_index: Vec<u32>,
+    #[serde(with = "delta")]
+    pub latency_ns: Vec<u64>,
+}
+
+mod delta {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
+        let mut prev = 0u64;
+        s.collect_seq(v.iter().map(|&x| {
+            // Wrapping keeps every u64 exactly round-trippable.
+            let d = x.wrapping_sub(prev) as i64;
+            prev = x;
+            d
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        let deltas = Vec::<i64>::deserialize(d)?;
+        let mut prev = 0u64;
+        Ok(deltas
+            .into_iter()
+            .map(|d| {
+                prev = prev.wrapping_add(d as u64);
+                prev
+            })
+            .collect())
+    }
+}

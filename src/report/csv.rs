@@ -1,0 +1,87 @@
+//! CSV (RFC 4180): a header and one line per record; empty cells for absent
+//! figures; warnings joined with " | ".
+
+use super::Row;
+
+const HEADER: &str = "path,host,board,model,scenario,mode,preset,started,run_id,metric_name,metric_value,validity,invalid_reasons,p90_ns,early_stopping_p90_ns,mean_ns,query_count,samples_per_second,cores,samples_per_second_per_core,average_watts,samples_per_second_per_watt,inferences_per_joule,temperature_max_celsius,warnings";
+
+/// Quotes a field when it holds a comma, quote or line break.
+pub fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+pub fn render(rows: &[Row]) -> String {
+    let mut out = String::from(HEADER);
+    out.push('\n');
+    for r in rows {
+        let cols = [
+            field(&r.path),
+            field(&r.host),
+            field(&r.board),
+            field(&r.model),
+            r.scenario.to_string(),
+            r.mode.to_string(),
+            field(&r.preset),
+            r.started.clone(),
+            r.run_id.clone(),
+            r.metric_name.to_string(),
+            r.metric_value.to_string(),
+            if r.valid { "VALID" } else { "INVALID" }.to_string(),
+            field(&r.invalid_reasons.join(" | ")),
+            r.p90_ns.to_string(),
+            opt(r.early_stopping_p90_ns),
+            r.mean_ns.to_string(),
+            r.query_count.to_string(),
+            r.samples_per_second.to_string(),
+            r.cores.to_string(),
+            opt(r.samples_per_second_per_core),
+            opt(r.average_watts),
+            opt(r.samples_per_second_per_watt),
+            opt(r.inferences_per_joule),
+            opt(r.temperature_max_celsius),
+            field(&r.warnings.join(" | ")),
+        ];
+        out.push_str(&cols.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::example_record;
+    use std::path::Path;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn columns_line_up_with_the_header() {
+        let mut r = example_record(0);
+        r.host.board = Some("Board, with comma".into());
+        let text = render(&[Row::new(0, Path::new("x.emrec"), &r)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let n_header = lines[0].split(',').count();
+        // One quoted comma inside the board name.
+        assert_eq!(lines[1].split(',').count(), n_header + 1, "{text}");
+        assert!(lines[1].contains("\"Board, with comma\""));
+        assert!(
+            lines[1].contains(",INVALID,early stopping not met | SUT error,11000000,11100000,"),
+            "{text}"
+        );
+    }
+}

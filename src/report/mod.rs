@@ -1,0 +1,432 @@
+//! `edgemark report PATH...`: read many records (files, or directories walked
+//! recursively for `*.emrec`), then present them in one of several formats,
+//! one file per format (hyperfine's export layout). Reading is separate from
+//! presenting: [`collect`] returns good records and named bad files; each
+//! format turns rows into text.
+//!
+//! A bad file never stops the report: it is named with its reason on stderr,
+//! the good ones are still reported, and the exit code is 1.
+
+pub mod csv;
+pub mod hyperfine;
+pub mod json;
+pub mod mlperf;
+pub mod prom;
+pub mod table;
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::record::{self, Record, writer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    /// mlperf_log_summary.txt and mlperf_log_detail.txt per record, under --out.
+    Mlperf,
+    /// hyperfine's --export-json shape.
+    Hyperfine,
+    /// Prometheus text format for node_exporter's textfile collector.
+    Prom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Key {
+    Host,
+    Board,
+    Model,
+    Scenario,
+    /// Wall-clock start of the run.
+    Time,
+    /// The scenario's metric (p90 early-stopping latency or samples/s).
+    Metric,
+    P90,
+    SamplesPerSecond,
+    Temperature,
+    Path,
+}
+
+impl Key {
+    /// The key as spelled on the command line.
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Record files or directories (searched recursively for *.emrec).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Group rows by this key (groups come in sorted order).
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub group_by: Option<Key>,
+    /// Sort rows (within groups) by this key.
+    #[arg(long, value_enum, default_value = "time", value_name = "KEY")]
+    pub sort: Key,
+    /// Reverse the sort order.
+    #[arg(long)]
+    pub reverse: bool,
+    /// Directory the mlperf format writes its per-record folders into.
+    #[arg(long, value_name = "DIR", default_value = "edgemark-mlperf")]
+    pub out: PathBuf,
+}
+
+/// A file that is not a readable record, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct BadFile {
+    pub path: PathBuf,
+    pub error: String,
+}
+
+/// The outcome of reading the report's inputs.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub good: Vec<(PathBuf, Record)>,
+    pub bad: Vec<BadFile>,
+}
+
+/// Reads every record under `paths`. Files named explicitly are always read;
+/// directories contribute their `*.emrec` files, never temp files.
+pub fn collect(paths: &[PathBuf]) -> Collected {
+    let mut files = Vec::new();
+    let mut c = Collected::default();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut files, &mut c.bad),
+            Ok(_) => files.push(p.clone()),
+            Err(e) => c.bad.push(BadFile {
+                path: p.clone(),
+                error: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    files.sort();
+    files.dedup();
+    for f in files {
+        match Record::read(&f) {
+            Ok(r) => c.good.push((f, r)),
+            Err(e) => c.bad.push(BadFile {
+                path: f,
+                error: error_reason(&e),
+            }),
+        }
+    }
+    c
+}
+
+fn error_reason(e: &record::ReadError) -> String {
+    match e {
+        record::ReadError::Io { source, .. } => format!("cannot read: {source}"),
+        record::ReadError::Decode { source, .. } => source.to_string(),
+    }
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, bad: &mut Vec<BadFile>) {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            bad.push(BadFile {
+                path: dir.to_path_buf(),
+                error: format!("cannot list directory: {e}"),
+            });
+            return;
+        }
+    };
+    for entry in rd {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                bad.push(BadFile {
+                    path: dir.to_path_buf(),
+                    error: format!("cannot list directory: {e}"),
+                });
+                continue;
+            }
+        };
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Symlinked directories are not followed (no loops); symlinked files are.
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_dir() {
+            walk(&path, files, bad);
+        } else if !name.ends_with(writer::TMP_SUFFIX)
+            && !name.starts_with('.')
+            && path.extension().is_some_and(|e| e == record::EXTENSION)
+        {
+            files.push(path);
+        }
+    }
+}
+
+/// One record as the presentation formats see it. Derived figures (per core,
+/// per watt, inferences per joule) are informative.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Position of the record in `Collected::good`.
+    #[serde(skip)]
+    pub index: usize,
+    pub path: String,
+    pub host: String,
+    pub board: String,
+    pub model: String,
+    pub scenario: &'static str,
+    pub mode: &'static str,
+    pub preset: String,
+    /// Wall-clock start, RFC 3339-like UTC stamp.
+    pub started: String,
+    pub wall_start_ns: u64,
+    pub run_id: String,
+    pub metric_name: &'static str,
+    pub metric_value: f64,
+    pub valid: bool,
+    pub invalid_reasons: Vec<&'static str>,
+    pub p90_ns: u64,
+    pub early_stopping_p90_ns: Option<u64>,
+    pub mean_ns: u64,
+    pub query_count: u64,
+    pub samples_per_second: f64,
+    pub cores: u32,
+    pub samples_per_second_per_core: Option<f64>,
+    pub average_watts: Option<f64>,
+    pub samples_per_second_per_watt: Option<f64>,
+    pub inferences_per_joule: Option<f64>,
+    pub temperature_max_celsius: Option<f64>,
+    pub warnings: Vec<String>,
+}
+
+impl Row {
+    pub fn new(index: usize, path: &Path, r: &Record) -> Row {
+        let (metric_name, metric_value) = r.metric();
+        let stamp = writer::utc_stamp(r.wall_start_ns);
+        let inf_j = r.inferences_per_joule();
+        Row {
+            index,
+            path: path.display().to_string(),
+            host: r.host.hostname.clone(),
+            board: r.host.board.clone().unwrap_or_default(),
+            model: r.model_name(),
+            scenario: r.plan.scenario.name(),
+            mode: r.plan.mode.name(),
+            preset: r.plan.preset.clone(),
+            started: format!(
+                "{}-{}-{}T{}:{}:{}Z",
+                &stamp[0..4],
+                &stamp[4..6],
+                &stamp[6..8],
+                &stamp[9..11],
+                &stamp[11..13],
+                &stamp[13..15]
+            ),
+            wall_start_ns: r.wall_start_ns,
+            run_id: format!("{:016x}", r.run_id),
+            metric_name,
+            metric_value,
+            valid: r.result.valid,
+            invalid_reasons: r
+                .result
+                .invalid_reasons
+                .iter()
+                .map(|x| x.describe())
+                .collect(),
+            p90_ns: r.result.p90_ns,
+            early_stopping_p90_ns: r
+                .result
+                .early_stopping_90
+                .as_ref()
+                .and_then(|e| e.estimate_ns),
+            mean_ns: r.result.mean_ns,
+            query_count: r.result.query_count,
+            samples_per_second: r.result.samples_per_second,
+            cores: r.host.cores,
+            samples_per_second_per_core: r.samples_per_second_per_core(),
+            average_watts: r.average_watts(),
+            samples_per_second_per_watt: inf_j,
+            inferences_per_joule: inf_j,
+            temperature_max_celsius: r.max_temp_millicelsius().map(|m| m as f64 / 1000.0),
+            warnings: r.warnings.clone(),
+        }
+    }
+
+    fn key(&self, k: Key) -> KeyValue<'_> {
+        match k {
+            Key::Host => KeyValue::Text(&self.host),
+            Key::Board => KeyValue::Text(&self.board),
+            Key::Model => KeyValue::Text(&self.model),
+            Key::Scenario => KeyValue::Text(self.scenario),
+            Key::Path => KeyValue::Text(&self.path),
+            Key::Time => KeyValue::Num(self.wall_start_ns as f64),
+            Key::Metric => KeyValue::Num(self.metric_value),
+            Key::P90 => KeyValue::Num(self.p90_ns as f64),
+            Key::SamplesPerSecond => KeyValue::Num(self.samples_per_second),
+            Key::Temperature => {
+                KeyValue::Num(self.temperature_max_celsius.unwrap_or(f64::NEG_INFINITY))
+            }
+        }
+    }
+
+    /// The group heading for `k`.
+    pub fn group_label(&self, k: Key) -> String {
+        match self.key(k) {
+            KeyValue::Text(t) => t.to_string(),
+            // Grouping by time means by UTC day.
+            KeyValue::Num(_) if k == Key::Time => self.started[..10].to_string(),
+            KeyValue::Num(x) => x.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, PartialOrd)]
+enum KeyValue<'a> {
+    Text(&'a str),
+    Num(f64),
+}
+
+fn cmp_key(a: &Row, b: &Row, k: Key) -> Ordering {
+    a.key(k).partial_cmp(&b.key(k)).unwrap_or(Ordering::Equal)
+}
+
+/// Rows in presentation order: by group (ascending), then by the sort key.
+pub fn rows(c: &Collected, group_by: Option<Key>, sort: Key, reverse: bool) -> Vec<Row> {
+    let mut rows: Vec<Row> = c
+        .good
+        .iter()
+        .enumerate()
+        .map(|(i, (p, r))| Row::new(i, p, r))
+        .collect();
+    rows.sort_by(|a, b| {
+        let g = group_by.map_or(Ordering::Equal, |g| a.group_label(g).cmp(&b.group_label(g)));
+        let s = cmp_key(a, b, sort).then_with(|| a.path.cmp(&b.path));
+        g.then(if reverse { s.reverse() } else { s })
+    });
+    rows
+}
+
+/// The `report` command: returns the exit code (1 if any input was bad or
+/// output could not be written).
+pub fn main(args: &ReportArgs) -> ExitCode {
+    let c = collect(&args.paths);
+    for b in &c.bad {
+        eprintln!(
+            "edgemark report: bad record {}: {}",
+            b.path.display(),
+            b.error
+        );
+    }
+    let rows = rows(&c, args.group_by, args.sort, args.reverse);
+    let mut failed = !c.bad.is_empty();
+    let out = match args.format {
+        Format::Table => Ok(table::render(&rows, args.group_by)),
+        Format::Csv => Ok(csv::render(&rows)),
+        Format::Json => Ok(json::render(&rows, &c.bad)),
+        Format::Hyperfine => {
+            let ordered: Vec<&Record> = rows.iter().map(|row| &c.good[row.index].1).collect();
+            Ok(hyperfine::render(&ordered))
+        }
+        Format::Prom => Ok(prom::render(&c.good)),
+        Format::Mlperf => mlperf::write_all(&args.out, &c.good),
+    };
+    match out {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("edgemark report: {e}");
+            failed = true;
+        }
+    }
+    if failed {
+        if !c.bad.is_empty() {
+            eprintln!(
+                "edgemark report: {} bad file(s), {} record(s) reported",
+                c.bad.len(),
+                c.good.len()
+            );
+        }
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `12.345 ms` style durations for humans.
+pub fn human_ns(ns: u64) -> String {
+    let f = ns as f64;
+    if ns >= 1_000_000_000 {
+        format!("{:.3} s", f / 1e9)
+    } else if ns >= 1_000_000 {
+        format!("{:.3} ms", f / 1e6)
+    } else if ns >= 1_000 {
+        format!("{:.3} µs", f / 1e3)
+    } else {
+        format!("{ns} ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::example_record;
+
+    fn collected(hosts: &[(&str, f64)]) -> Collected {
+        let mut c = Collected::default();
+        for (i, (h, sps)) in hosts.iter().enumerate() {
+            let mut r = example_record(i as u64);
+            r.host.hostname = h.to_string();
+            r.result.samples_per_second = *sps;
+            c.good.push((PathBuf::from(format!("r{i}.emrec")), r));
+        }
+        c
+    }
+
+    #[test]
+    fn sorting_and_grouping() {
+        let c = collected(&[("b", 3.0), ("a", 1.0), ("b", 2.0), ("a", 4.0)]);
+        let r = rows(&c, None, Key::SamplesPerSecond, false);
+        let sps: Vec<f64> = r.iter().map(|r| r.samples_per_second).collect();
+        assert_eq!(sps, vec![1.0, 2.0, 3.0, 4.0]);
+        let r = rows(&c, Some(Key::Host), Key::SamplesPerSecond, true);
+        let got: Vec<(String, f64)> = r
+            .iter()
+            .map(|r| (r.host.clone(), r.samples_per_second))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a".into(), 4.0),
+                ("a".into(), 1.0),
+                ("b".into(), 3.0),
+                ("b".into(), 2.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn derived_columns() {
+        let c = collected(&[("h", 97.5)]);
+        let r = &rows(&c, None, Key::Time, false)[0];
+        // example: 4 cores, 3600 J over 600.1 s.
+        assert_eq!(r.samples_per_second_per_core, Some(97.5 / 4.0));
+        let w = 3600.0 / 600.1;
+        assert!((r.average_watts.unwrap() - w).abs() < 1e-9);
+        assert!((r.inferences_per_joule.unwrap() - 97.5 / w).abs() < 1e-9);
+        assert_eq!(r.temperature_max_celsius, Some(79.878));
+        assert_eq!(r.metric_value, 11_100_000.0);
+        assert_eq!(r.started, "2026-09-21T14:13:20Z");
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_ns(11_100_000), "11.100 ms");
+        assert_eq!(human_ns(999), "999 ns");
+        assert_eq!(human_ns(2_500_000_000), "2.500 s");
+    }
+}

@@ -1,0 +1,185 @@
+//! The human table: one row per record, optional group headings, and the
+//! warnings listed under the table by row number.
+
+use super::{Key, Row, human_ns};
+
+const HEADERS: [&str; 14] = [
+    "#",
+    "host",
+    "board",
+    "model",
+    "scenario",
+    "metric",
+    "validity",
+    "p90",
+    "samples/s",
+    "/core",
+    "W",
+    "inf/J",
+    "temp max",
+    "warn",
+];
+
+fn cells(n: usize, r: &Row) -> Vec<String> {
+    let opt = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+    };
+    let metric = match r.scenario {
+        "SingleStream" => match r.early_stopping_p90_ns {
+            Some(ns) => format!("p90es {}", human_ns(ns)),
+            None => format!("p90 {}", human_ns(r.p90_ns)),
+        },
+        _ => format!("{:.2} /s", r.samples_per_second),
+    };
+    vec![
+        n.to_string(),
+        r.host.clone(),
+        if r.board.is_empty() {
+            "-".into()
+        } else {
+            r.board.clone()
+        },
+        r.model.clone(),
+        r.scenario.to_string(),
+        metric,
+        if r.valid {
+            "VALID".into()
+        } else {
+            "INVALID".into()
+        },
+        human_ns(r.p90_ns),
+        format!("{:.2}", r.samples_per_second),
+        opt(r.samples_per_second_per_core, 2),
+        opt(r.average_watts, 2),
+        opt(r.inferences_per_joule, 2),
+        r.temperature_max_celsius
+            .map_or_else(|| "-".into(), |t| format!("{t:.1} °C")),
+        r.warnings.len().to_string(),
+    ]
+}
+
+fn grid(rows: &[(usize, &Row)]) -> String {
+    let body: Vec<Vec<String>> = rows.iter().map(|(n, r)| cells(*n, r)).collect();
+    let mut width: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+    for row in &body {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cols: &[String]| {
+        let mut s = String::new();
+        for (i, (c, w)) in cols.iter().zip(&width).enumerate() {
+            let pad = w - c.chars().count();
+            // Text left, numbers right.
+            if matches!(i, 0 | 7..=13) {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            }
+            s.push_str("  ");
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&HEADERS.map(String::from));
+    for row in &body {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+pub fn render(rows: &[Row], group_by: Option<Key>) -> String {
+    if rows.is_empty() {
+        return "no records\n".to_string();
+    }
+    let numbered: Vec<(usize, &Row)> = rows.iter().enumerate().map(|(i, r)| (i + 1, r)).collect();
+    let mut out = String::new();
+    match group_by {
+        None => out.push_str(&grid(&numbered)),
+        Some(k) => {
+            let mut start = 0;
+            while start < numbered.len() {
+                let label = numbered[start].1.group_label(k);
+                let end = numbered[start..]
+                    .iter()
+                    .position(|(_, r)| r.group_label(k) != label)
+                    .map_or(numbered.len(), |p| start + p);
+                out.push_str(&format!("== {}: {label} ==\n", k.name()));
+                out.push_str(&grid(&numbered[start..end]));
+                out.push('\n');
+                start = end;
+            }
+        }
+    }
+    if rows.iter().any(|r| r.average_watts.is_some()) {
+        out.push_str(
+            "W and inf/J are informative: board or package energy sensors over the sampled span.\n",
+        );
+    }
+    let warned: Vec<&(usize, &Row)> = numbered
+        .iter()
+        .filter(|(_, r)| !r.warnings.is_empty() || !r.valid)
+        .collect();
+    if !warned.is_empty() {
+        out.push_str("\nnotes:\n");
+        for (n, r) in warned {
+            if !r.valid {
+                out.push_str(&format!(
+                    "  [{n}] INVALID: {}\n",
+                    r.invalid_reasons.join("; ")
+                ));
+            }
+            for w in &r.warnings {
+                out.push_str(&format!("  [{n}] warning: {w}\n"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::example_record;
+    use std::path::Path;
+
+    #[test]
+    fn table_has_one_row_per_record_and_lists_notes() {
+        let a = example_record(1);
+        let mut b = example_record(2);
+        b.host.hostname = "jetson".into();
+        b.warnings.clear();
+        b.result.valid = true;
+        b.result.invalid_reasons.clear();
+        let rows = vec![
+            Row::new(0, Path::new("a.emrec"), &a),
+            Row::new(0, Path::new("b.emrec"), &b),
+        ];
+        let t = render(&rows, None);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("#  host"), "{t}");
+        assert!(
+            lines[1].contains("pi4-lab")
+                && lines[1].contains("INVALID")
+                && lines[1].contains("p90es 11.100 ms"),
+            "{t}"
+        );
+        assert!(
+            lines[2].contains("jetson") && lines[2].contains("VALID"),
+            "{t}"
+        );
+        assert!(
+            t.contains("[1] INVALID: early stopping not met; SUT error"),
+            "{t}"
+        );
+        assert!(t.contains("[1] warning: CPU frequency changed"), "{t}");
+        assert!(!t.contains("[2]"), "{t}");
+
+        let g = render(&rows, Some(Key::Host));
+        assert!(
+            g.contains("== host: pi4-lab ==") && g.contains("== host: jetson =="),
+            "{g}"
+        );
+    }
+}
