@@ -48,6 +48,8 @@ pub enum Key {
     Metric,
     P90,
     SamplesPerSecond,
+    /// Top-1 accuracy (records without accuracy sort first).
+    Top1,
     Temperature,
     Path,
 }
@@ -188,14 +190,15 @@ pub struct Row {
     pub wall_start_ns: u64,
     pub run_id: String,
     pub metric_name: &'static str,
-    pub metric_value: f64,
-    pub valid: bool,
+    pub metric_value: Option<f64>,
+    /// LoadGen validity; None for an accuracy record (no scenario ran).
+    pub valid: Option<bool>,
     pub invalid_reasons: Vec<&'static str>,
-    pub p90_ns: u64,
+    pub p90_ns: Option<u64>,
     pub early_stopping_p90_ns: Option<u64>,
-    pub mean_ns: u64,
-    pub query_count: u64,
-    pub samples_per_second: f64,
+    pub mean_ns: Option<u64>,
+    pub query_count: Option<u64>,
+    pub samples_per_second: Option<f64>,
     pub cores: u32,
     pub samples_per_second_per_core: Option<f64>,
     pub average_watts: Option<f64>,
@@ -203,6 +206,17 @@ pub struct Row {
     pub inferences_per_joule: Option<f64>,
     pub temperature_max_celsius: Option<f64>,
     pub warnings: Vec<String>,
+    /// The run's accuracy (accuracy records, and performance records of
+    /// `--mode both`): data set folder, preset, counts and fractions.
+    pub dataset: Option<String>,
+    pub preprocess: Option<String>,
+    pub accuracy_samples: Option<u64>,
+    pub accuracy_scored: Option<u64>,
+    pub accuracy_failed: Vec<String>,
+    pub top1: Option<u64>,
+    pub top5: Option<u64>,
+    pub top1_fraction: Option<f64>,
+    pub top5_fraction: Option<f64>,
 }
 
 impl Row {
@@ -210,6 +224,8 @@ impl Row {
         let (metric_name, metric_value) = r.metric();
         let stamp = writer::utc_stamp(r.wall_start_ns);
         let inf_j = r.inferences_per_joule();
+        let res = r.result.as_ref();
+        let acc = r.accuracy.as_ref();
         Row {
             index,
             path: path.display().to_string(),
@@ -232,22 +248,17 @@ impl Row {
             run_id: format!("{:016x}", r.run_id),
             metric_name,
             metric_value,
-            valid: r.result.valid,
-            invalid_reasons: r
-                .result
-                .invalid_reasons
-                .iter()
-                .map(|x| x.describe())
-                .collect(),
-            p90_ns: r.result.p90_ns,
-            early_stopping_p90_ns: r
-                .result
-                .early_stopping_90
-                .as_ref()
+            valid: res.map(|x| x.valid),
+            invalid_reasons: res
+                .map(|x| x.invalid_reasons.iter().map(|i| i.describe()).collect())
+                .unwrap_or_default(),
+            p90_ns: res.map(|x| x.p90_ns),
+            early_stopping_p90_ns: res
+                .and_then(|x| x.early_stopping_90.as_ref())
                 .and_then(|e| e.estimate_ns),
-            mean_ns: r.result.mean_ns,
-            query_count: r.result.query_count,
-            samples_per_second: r.result.samples_per_second,
+            mean_ns: res.map(|x| x.mean_ns),
+            query_count: res.map(|x| x.query_count),
+            samples_per_second: res.map(|x| x.samples_per_second),
             cores: r.host.cores,
             samples_per_second_per_core: r.samples_per_second_per_core(),
             average_watts: r.average_watts(),
@@ -255,6 +266,17 @@ impl Row {
             inferences_per_joule: inf_j,
             temperature_max_celsius: r.max_temp_millicelsius().map(|m| m as f64 / 1000.0),
             warnings: r.warnings.clone(),
+            dataset: acc.map(|a| a.dataset.clone()),
+            preprocess: acc.map(|a| a.preprocess.clone()),
+            accuracy_samples: acc.map(|a| a.samples),
+            accuracy_scored: acc.map(|a| a.scored),
+            accuracy_failed: acc
+                .map(|a| a.failed.iter().map(|f| f.sample.clone()).collect())
+                .unwrap_or_default(),
+            top1: acc.map(|a| a.top1),
+            top5: acc.map(|a| a.top5),
+            top1_fraction: acc.and_then(|a| a.top1_fraction()),
+            top5_fraction: acc.and_then(|a| a.top5_fraction()),
         }
     }
 
@@ -266,9 +288,12 @@ impl Row {
             Key::Scenario => KeyValue::Text(self.scenario),
             Key::Path => KeyValue::Text(&self.path),
             Key::Time => KeyValue::Num(self.wall_start_ns as f64),
-            Key::Metric => KeyValue::Num(self.metric_value),
-            Key::P90 => KeyValue::Num(self.p90_ns as f64),
-            Key::SamplesPerSecond => KeyValue::Num(self.samples_per_second),
+            Key::Metric => KeyValue::Num(self.metric_value.unwrap_or(f64::NEG_INFINITY)),
+            Key::P90 => KeyValue::Num(self.p90_ns.map_or(f64::NEG_INFINITY, |p| p as f64)),
+            Key::SamplesPerSecond => {
+                KeyValue::Num(self.samples_per_second.unwrap_or(f64::NEG_INFINITY))
+            }
+            Key::Top1 => KeyValue::Num(self.top1_fraction.unwrap_or(f64::NEG_INFINITY)),
             Key::Temperature => {
                 KeyValue::Num(self.temperature_max_celsius.unwrap_or(f64::NEG_INFINITY))
             }
@@ -381,7 +406,7 @@ mod tests {
         for (i, (h, sps)) in hosts.iter().enumerate() {
             let mut r = example_record(i as u64);
             r.host.hostname = h.to_string();
-            r.result.samples_per_second = *sps;
+            r.result.as_mut().unwrap().samples_per_second = *sps;
             c.good.push((PathBuf::from(format!("r{i}.emrec")), r));
         }
         c
@@ -391,12 +416,12 @@ mod tests {
     fn sorting_and_grouping() {
         let c = collected(&[("b", 3.0), ("a", 1.0), ("b", 2.0), ("a", 4.0)]);
         let r = rows(&c, None, Key::SamplesPerSecond, false);
-        let sps: Vec<f64> = r.iter().map(|r| r.samples_per_second).collect();
+        let sps: Vec<f64> = r.iter().map(|r| r.samples_per_second.unwrap()).collect();
         assert_eq!(sps, vec![1.0, 2.0, 3.0, 4.0]);
         let r = rows(&c, Some(Key::Host), Key::SamplesPerSecond, true);
         let got: Vec<(String, f64)> = r
             .iter()
-            .map(|r| (r.host.clone(), r.samples_per_second))
+            .map(|r| (r.host.clone(), r.samples_per_second.unwrap()))
             .collect();
         assert_eq!(
             got,
@@ -419,7 +444,7 @@ mod tests {
         assert!((r.average_watts.unwrap() - w).abs() < 1e-9);
         assert!((r.inferences_per_joule.unwrap() - 97.5 / w).abs() < 1e-9);
         assert_eq!(r.temperature_max_celsius, Some(79.878));
-        assert_eq!(r.metric_value, 11_100_000.0);
+        assert_eq!(r.metric_value, Some(11_100_000.0));
         assert_eq!(r.started, "2026-09-21T14:13:20Z");
     }
 
