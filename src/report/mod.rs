@@ -7,6 +7,7 @@
 //! A bad file never stops the report: it is named with its reason on stderr,
 //! the good ones are still reported, and the exit code is 1.
 
+pub mod compare;
 pub mod csv;
 pub mod hyperfine;
 pub mod json;
@@ -79,6 +80,10 @@ pub struct ReportArgs {
     /// Reverse the sort order.
     #[arg(long)]
     pub reverse: bool,
+    /// The baseline model file name for the side-by-side comparison of model
+    /// variants (default: the fp32/float variant of each family).
+    #[arg(long, value_name = "MODEL")]
+    pub baseline: Option<String>,
     /// Directory the mlperf format writes its per-record folders into.
     #[arg(long, value_name = "DIR", default_value = "edgemark-mlperf")]
     pub out: PathBuf,
@@ -350,10 +355,22 @@ pub fn main(args: &ReportArgs) -> ExitCode {
     }
     let rows = rows(&c, args.group_by, args.sort, args.reverse);
     let mut failed = !c.bad.is_empty();
+    let variants = compare::groups(&c.good, args.baseline.as_deref());
     let out = match args.format {
-        Format::Table => Ok(table::render(&rows, args.group_by)),
+        Format::Table => {
+            let mut t = table::render(&rows, args.group_by);
+            if !variants.is_empty() {
+                t.push_str("\nmodel variants side by side (candidate vs baseline):\n\n");
+                t.push_str(&compare::render(&variants));
+            }
+            Ok(t)
+        }
         Format::Csv => Ok(csv::render(&rows)),
-        Format::Json => Ok(json::render(&rows, &c.bad)),
+        Format::Json => Ok(json::render(
+            &rows,
+            &c.bad,
+            &compare::json_groups(&variants),
+        )),
         Format::Hyperfine => {
             let ordered: Vec<&Record> = rows.iter().map(|row| &c.good[row.index].1).collect();
             Ok(hyperfine::render(&ordered))

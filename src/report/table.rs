@@ -168,6 +168,7 @@ mod tests {
         let mut b = example_record(2);
         b.host.hostname = "jetson".into();
         b.warnings.clear();
+        b.accuracy = None;
         let res = b.result.as_mut().unwrap();
         res.valid = true;
         res.invalid_reasons.clear();
@@ -194,6 +195,19 @@ mod tests {
         );
         assert!(t.contains("[1] warning: CPU frequency changed"), "{t}");
         assert!(!t.contains("[2]"), "{t}");
+        // Accuracy next to speed: a's record carries 13/15, b's none.
+        assert!(
+            lines[0].contains("top-1") && lines[0].contains("top-5"),
+            "{t}"
+        );
+        assert!(
+            lines[1].contains("13/15 86.7%") && lines[1].contains("14/15 93.3%"),
+            "{t}"
+        );
+        assert!(
+            t.contains("[1] accuracy: failed samples (counted wrong): broken.jpg"),
+            "{t}"
+        );
 
         let g = render(&rows, Some(Key::Host));
         assert!(
