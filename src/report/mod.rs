@@ -237,7 +237,12 @@ impl Row {
             host: r.host.hostname.clone(),
             board: r.host.board.clone().unwrap_or_default(),
             model: r.model_name(),
-            scenario: r.plan.scenario.name(),
+            // An accuracy record ran no scenario (its plan names the one it would).
+            scenario: if r.is_accuracy_only() {
+                "accuracy"
+            } else {
+                r.plan.scenario.name()
+            },
             mode: r.plan.mode.name(),
             preset: r.plan.preset.clone(),
             started: format!(

@@ -27,7 +27,9 @@ fn cells(n: usize, r: &Row) -> Vec<String> {
         v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
     };
     let metric = match (r.valid, r.scenario) {
-        (None, _) => "accuracy".to_string(),
+        (None, _) => r
+            .top1_fraction
+            .map_or_else(|| "top-1 -".into(), |f| format!("top-1 {:.1}%", 100.0 * f)),
         (Some(_), "SingleStream") => match (r.early_stopping_p90_ns, r.p90_ns) {
             (Some(ns), _) => format!("p90es {}", human_ns(ns)),
             (None, Some(ns)) => format!("p90 {}", human_ns(ns)),
