@@ -132,6 +132,62 @@ fn accuracy_run_writes_a_record_that_report_shows() {
     assert_eq!(col("validity"), "", "{csv}");
 }
 
+#[test]
+fn both_mode_performance_record_carries_the_accuracy_result() {
+    let (Some(model), Some(images), Some(labels)) = (
+        common::shared_path("models/mobilenetv2-fp32.onnx"),
+        common::shared_path("images"),
+        common::shared_path("images/labels.json"),
+    ) else {
+        return;
+    };
+    let dir = TempDir::new("both-records");
+    // A short performance run: what is tested is the record, not the figures.
+    let o = edgemark(&[
+        "run",
+        "--mode",
+        "both",
+        "--scenario",
+        "single-stream",
+        "--min-duration-ms",
+        "50",
+        "--min-query-count",
+        "5",
+        "--warmup-queries",
+        "1",
+        "--model",
+        s(&model),
+        "--dataset",
+        s(&images),
+        "--labels",
+        s(&labels),
+        "--results",
+        s(&dir.0),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut recs: Vec<Record> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| Record::read(&e.unwrap().path()).unwrap())
+        .collect();
+    recs.sort_by_key(|r| r.result.is_some());
+    assert_eq!(recs.len(), 2);
+    let (acc, perf) = (&recs[0], &recs[1]);
+    assert!(acc.result.is_none() && perf.result.is_some());
+    assert_eq!(perf.accuracy, acc.accuracy, "same accuracy block in both");
+    assert_eq!(perf.accuracy.as_ref().unwrap().top1, 13);
+    assert!(perf.result.as_ref().unwrap().query_count >= 5);
+
+    let o = edgemark(&["report", s(&dir.0)]);
+    let t = text(&o.stdout);
+    let rows: Vec<&str> = t
+        .lines()
+        .filter(|l| l.contains("mobilenetv2-fp32"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{t}");
+    assert!(rows.iter().all(|r| r.contains("13/15 86.7%")), "{t}");
+    assert!(rows.iter().any(|r| r.contains("SingleStream")), "{t}");
+}
+
 /// RFC 4180 fields of one line (warnings may hold quoted commas).
 fn csv_fields(line: &str) -> Vec<String> {
     let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);

@@ -148,4 +148,13 @@ mod tests {
         assert_eq!(r1["mean"], 0.005);
         assert!(r1["stddev"].is_null());
     }
+
+    #[test]
+    fn accuracy_records_are_skipped() {
+        let perf = example_record(1);
+        let mut acc = example_record(2);
+        acc.result = None;
+        let v: serde_json::Value = serde_json::from_str(&render(&[&acc, &perf])).unwrap();
+        assert_eq!(v["results"].as_array().unwrap().len(), 1);
+    }
 }
