@@ -664,44 +664,49 @@ mod from_run {
 /// behind a valid header and CRC (so postcard decoding is reached) never panic.
 #[test]
 fn mutated_payloads_behind_a_valid_crc_never_panic() {
-    fn frame(payload: &[u8]) -> Vec<u8> {
+    fn frame(version: u16, payload: &[u8]) -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(&MAGIC);
-        b.extend_from_slice(&SCHEMA_VERSION.to_le_bytes());
+        b.extend_from_slice(&version.to_le_bytes());
         b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         b.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         b.extend_from_slice(payload);
         b
     }
-    let good = example_record(11).encode();
-    let payload = &good[HEADER_LEN..];
-    let mut x: u64 = 0x0bad_cafe;
-    let mut rnd = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let (mut ok, mut err) = (0, 0);
-    for i in 0..5000 {
-        let mut p = payload.to_vec();
-        match i % 3 {
-            0 => {
-                let at = (rnd() as usize) % p.len();
-                p[at] = rnd() as u8;
+    // Both readers: the current one and version 1's.
+    for (version, good) in [
+        (SCHEMA_VERSION, example_record(11).encode()),
+        (1, unhex(GOLDEN_V1_HEX)),
+    ] {
+        let payload = &good[HEADER_LEN..];
+        let mut x: u64 = 0x0bad_cafe;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut ok, mut err) = (0, 0);
+        for i in 0..5000 {
+            let mut p = payload.to_vec();
+            match i % 3 {
+                0 => {
+                    let at = (rnd() as usize) % p.len();
+                    p[at] = rnd() as u8;
+                }
+                1 => p.truncate((rnd() as usize) % p.len()),
+                _ => p = (0..(rnd() % 400)).map(|_| rnd() as u8).collect(),
             }
-            1 => p.truncate((rnd() as usize) % p.len()),
-            _ => p = (0..(rnd() % 400)).map(|_| rnd() as u8).collect(),
-        }
-        match Record::decode(&frame(&p)) {
-            Ok(r) => {
-                ok += 1;
-                let once = r.encode();
-                assert_eq!(Record::decode(&once).unwrap().encode(), once);
+            match Record::decode(&frame(version, &p)) {
+                Ok(r) => {
+                    ok += 1;
+                    let once = r.encode();
+                    assert_eq!(Record::decode(&once).unwrap().encode(), once);
+                }
+                Err(DecodeError::Payload(_)) => err += 1,
+                Err(e) => panic!("framing was valid, got {e}"),
             }
-            Err(DecodeError::Payload(_)) => err += 1,
-            Err(e) => panic!("framing was valid, got {e}"),
         }
+        assert!(err > 0, "mutations never broke the payload: {ok} ok");
     }
-    assert!(err > 0, "mutations never broke the payload: {ok} ok");
 }

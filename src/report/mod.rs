@@ -457,6 +457,19 @@ mod tests {
     }
 
     #[test]
+    fn sort_by_top1_puts_records_without_accuracy_first() {
+        let mut c = collected(&[("a", 1.0), ("b", 1.0), ("c", 1.0)]);
+        c.good[0].1.accuracy.as_mut().unwrap().top1 = 14;
+        c.good[1].1.accuracy = None;
+        c.good[2].1.accuracy.as_mut().unwrap().top1 = 9;
+        let r = rows(&c, None, Key::Top1, false);
+        let hosts: Vec<&str> = r.iter().map(|r| r.host.as_str()).collect();
+        assert_eq!(hosts, vec!["b", "c", "a"]);
+        assert_eq!(r[0].top1_fraction, None);
+        assert_eq!(r[2].top1_fraction, Some(14.0 / 15.0));
+    }
+
+    #[test]
     fn derived_columns() {
         let c = collected(&[("h", 97.5)]);
         let r = &rows(&c, None, Key::Time, false)[0];
