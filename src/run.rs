@@ -11,7 +11,7 @@ use crate::loadgen::warm_up::warm_up;
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
 use crate::plan::{LoadGenSettings, Plan, Scenario};
 use crate::probe::{self, ProbeSummary, Sampler, SystemInfo};
-use crate::record::{Record, RunFacts, writer};
+use crate::record::{Accuracy as AccuracyRecord, Record, RunFacts, writer};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
 
@@ -50,6 +50,8 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// Accuracy mode's result (`--mode accuracy|both`), run before any scenario.
     pub accuracy: Option<AccuracyOutput>,
+    /// Record file written for the accuracy run, if any.
+    pub accuracy_record_path: Option<PathBuf>,
 }
 
 /// Why a run failed at runtime (exit 1). Settings errors never get here: a
@@ -99,10 +101,40 @@ pub fn execute_with_clock(
         Some(spec) => Some(DataSession::open(spec, sut.as_mut())?),
         None => None,
     };
-    let accuracy = match &data {
-        Some(d) if plan.mode.runs_accuracy() => Some(d.run_accuracy(sut.as_mut())?),
-        _ => None,
-    };
+    let mut accuracy = None;
+    let mut accuracy_record = None;
+    let mut accuracy_record_path = None;
+    if let (Some(d), Some(spec)) = (&data, &plan.dataset)
+        && plan.mode.runs_accuracy()
+    {
+        // Probed like a scenario, so the accuracy record says what the box was doing.
+        let wall_start_ns = writer::unix_now_ns();
+        let sampler = Sampler::start(&ctx.root, probe::sampler::DEFAULT_PERIOD);
+        let out = d.run_accuracy(sut.as_mut())?;
+        let sensors = sampler.stop();
+        let wall_end_ns = writer::unix_now_ns();
+        let rec = AccuracyRecord::from_output(spec, &out);
+        let scene = Scene {
+            system: &system,
+            sensors: &sensors,
+            rss_before_load,
+            wall: (wall_start_ns, wall_end_ns),
+            warnings: &box_warnings,
+        };
+        let facts = Facts {
+            plan,
+            settings: &plan.settings,
+            sut: &sut.info(),
+            scenario: None,
+            accuracy: Some(&rec),
+        };
+        match write_record(ctx, &facts, &scene) {
+            Ok(p) => accuracy_record_path = p,
+            Err(e) => warnings.push(e.to_string()),
+        }
+        accuracy = Some(out);
+        accuracy_record = Some(rec);
+    }
     let qsl_settings = match &data {
         Some(d) if plan.mode.runs_performance() => {
             let s = d.qsl_settings(&plan.settings);
@@ -185,14 +217,22 @@ pub fn execute_with_clock(
             wall: (wall_start_ns, wall_end_ns),
             warnings: &own,
         };
-        let record_path =
-            match write_record(plan, &effective, ctx, &sut.info(), &run, &result, &scene) {
-                Ok(p) => p,
-                Err(e) => {
-                    warnings.push(e.to_string());
-                    None
-                }
-            };
+        let facts = Facts {
+            plan,
+            settings: &effective,
+            sut: &sut.info(),
+            scenario: Some((&run, &result)),
+            // With --mode both every performance record carries the accuracy
+            // result, so one file is enough to compare speed and accuracy.
+            accuracy: accuracy_record.as_ref(),
+        };
+        let record_path = match write_record(ctx, &facts, &scene) {
+            Ok(p) => p,
+            Err(e) => {
+                warnings.push(e.to_string());
+                None
+            }
+        };
         // The summary shows what the probes saw too, named by scenario.
         for w in sensors
             .condition_warnings()
@@ -220,6 +260,7 @@ pub fn execute_with_clock(
         outcomes,
         warnings,
         accuracy,
+        accuracy_record_path,
     })
 }
 
@@ -233,27 +274,33 @@ struct Scene<'a> {
     warnings: &'a [String],
 }
 
-/// Builds the scenario's record and writes it when the context has a results
-/// directory. A record that cannot be written is a warning (the caller's), not
-/// a failed run: the measured figures are still printed.
+/// What a record is made of besides the probes.
+struct Facts<'a> {
+    plan: &'a Plan,
+    settings: &'a LoadGenSettings,
+    sut: &'a SutInfo,
+    scenario: Option<(&'a ScenarioRun, &'a ScenarioResult)>,
+    accuracy: Option<&'a AccuracyRecord>,
+}
+
+/// Builds the record of a scenario (or of the accuracy run when `scenario` is
+/// None) and writes it when the context has a results directory. A record
+/// that cannot be written is a warning (the caller's), not a failed run: the
+/// measured figures are still printed.
 fn write_record(
-    plan: &Plan,
-    settings: &LoadGenSettings,
     ctx: &RunContext,
-    sut: &SutInfo,
-    run: &ScenarioRun,
-    result: &ScenarioResult,
+    f: &Facts,
     scene: &Scene,
 ) -> Result<Option<PathBuf>, writer::WriteError> {
     let Some(dir) = &ctx.results_dir else {
         return Ok(None);
     };
     let record = Record::from_run(&RunFacts {
-        plan,
-        settings,
-        sut,
-        run,
-        result,
+        plan: f.plan,
+        settings: f.settings,
+        sut: f.sut,
+        scenario: f.scenario,
+        accuracy: f.accuracy,
         system: scene.system,
         sensors: scene.sensors,
         rss_before_load_bytes: scene.rss_before_load,

@@ -42,7 +42,7 @@ fn record_from_vector(v: &Value) -> Record {
     set.qsl_rng_seed = u(&s["qsl_rng_seed"]);
     set.sample_index_rng_seed = u(&s["sample_index_rng_seed"]);
     set.offline_expected_qps = s["offline_expected_qps"].as_f64().unwrap_or(0.0);
-    let res = &mut r.result;
+    let res = r.result.as_mut().unwrap();
     let p = |k: &str| u(&lg[format!("result_{k}_percentile_latency_ns")]);
     res.p50_ns = p("50.00");
     res.p90_ns = p("90.00");

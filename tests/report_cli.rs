@@ -35,7 +35,7 @@ fn mixed_dir(tag: &str) -> (PathBuf, Vec<PathBuf>) {
     let mut b = example_record(2);
     b.host.hostname = "orin".into();
     b.plan.scenario = edgemark::record::Scenario::Offline;
-    b.result.samples_per_second = 512.25;
+    b.result.as_mut().unwrap().samples_per_second = 512.25;
     let good = vec![
         writer::write_record(&nested, &a).unwrap(),
         writer::write_record(&dir, &b).unwrap(),

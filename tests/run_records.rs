@@ -68,7 +68,7 @@ fn run_writes_one_record_per_scenario_and_prints_the_path() {
         assert!(r.trace.is_none());
         assert!(r.wall_end_ns >= r.wall_start_ns && r.wall_start_ns > 0);
     }
-    assert!(recs[0].result.query_count >= 100);
+    assert!(recs[0].result.as_ref().unwrap().query_count >= 100);
     assert_eq!(recs[0].sut.kind, "synthetic");
     // The summary shows the governor warning too.
     assert!(
@@ -103,6 +103,9 @@ fn run_writes_one_record_per_scenario_and_prints_the_path() {
     let p = PathBuf::from(v["scenarios"][0]["record"].as_str().unwrap());
     let r = Record::read(&p).unwrap();
     let trace = r.trace.expect("--trace keeps the trace in the record");
-    assert_eq!(trace.latency_ns.len() as u64, r.result.sample_count);
+    assert_eq!(
+        trace.latency_ns.len() as u64,
+        r.result.as_ref().unwrap().sample_count
+    );
     std::fs::remove_dir_all(&results).unwrap();
 }

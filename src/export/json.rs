@@ -205,6 +205,7 @@ pub fn run_json(plan: &Plan, out: &RunOutput) -> Value {
             "max_stored_queries": s.max_stored_queries,
         },
         "accuracy": out.accuracy.as_ref().map(accuracy_json),
+        "accuracy_record": out.accuracy_record_path.as_ref().map(|p| p.display().to_string()),
         "scenarios": out.outcomes.iter().map(|o| scenario_json(plan, o)).collect::<Vec<_>>(),
         "warnings": out.warnings,
     })

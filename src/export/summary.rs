@@ -189,6 +189,10 @@ pub fn write_run(w: &mut dyn Write, plan: &Plan, out: &RunOutput) -> io::Result<
         let title = format!("{} on {}", out.sut.description, a.dataset);
         super::accuracy::write_summary(w, &title, &a.result, a.class_names.as_deref())?;
         writeln!(w)?;
+        if let Some(p) = &out.accuracy_record_path {
+            writeln!(w, "Record written to : {}", p.display())?;
+            writeln!(w)?;
+        }
     }
     for o in &out.outcomes {
         scenario(w, plan, out, o)?;

@@ -1,6 +1,7 @@
 //! From the in-memory results of a run to the persisted [`Record`]: the only
 //! place that knows both shapes.
 
+use crate::accuracy::mode::AccuracyOutput;
 use crate::loadgen::ScenarioRun;
 use crate::probe::{self, ProbeSummary, SystemInfo};
 use crate::stats::{self, ScenarioResult};
@@ -16,8 +17,11 @@ pub struct RunFacts<'a> {
     /// QPS calibrated when the plan asked for it.
     pub settings: &'a plan::LoadGenSettings,
     pub sut: &'a sut::SutInfo,
-    pub run: &'a ScenarioRun,
-    pub result: &'a ScenarioResult,
+    /// The scenario's run and statistics; None for the record of an accuracy
+    /// run, which times no scenario.
+    pub scenario: Option<(&'a ScenarioRun, &'a ScenarioResult)>,
+    /// The run's accuracy result, when it had one (`--mode accuracy|both`).
+    pub accuracy: Option<&'a Accuracy>,
     pub system: &'a SystemInfo,
     pub sensors: &'a ProbeSummary,
     /// VmRSS before the model was loaded.
@@ -33,7 +37,8 @@ pub struct RunFacts<'a> {
 }
 
 impl Record {
-    /// Builds the record of one scenario run. The trace is kept when the plan asks for it.
+    /// Builds the record of one scenario run, or of the accuracy run when
+    /// `scenario` is None. The trace is kept when the plan asks for it.
     pub fn from_run(f: &RunFacts<'_>) -> Record {
         let mut warnings: Vec<String> = f.warnings.to_vec();
         for w in f
@@ -66,7 +71,18 @@ impl Record {
             sut: Sut::from(f.sut),
             plan: Plan {
                 preset: f.plan.preset.clone(),
-                scenario: f.result.scenario.into(),
+                // An accuracy record names the scenario the plan would run
+                // first, as LoadGen's accuracy mode runs under a scenario.
+                scenario: match f.scenario {
+                    Some((_, res)) => res.scenario.into(),
+                    None => f
+                        .plan
+                        .scenarios
+                        .first()
+                        .copied()
+                        .unwrap_or(plan::Scenario::SingleStream)
+                        .into(),
+                },
                 mode: f.plan.mode.into(),
                 sut: spec.into(),
                 input_shapes: model_spec
@@ -79,14 +95,14 @@ impl Record {
                 settings: f.settings.into(),
                 trace: f.plan.trace,
             },
-            result: f.result.into(),
+            result: f.scenario.map(|(_, res)| res.into()),
             timing: Timing {
                 load_ns: f.sut.load_ns,
                 first_inference_ns: f.sut.first_inference_ns,
-                warm_up_queries: f.run.warm_up_queries,
-                warm_up_ns: f.run.warm_up_ns,
-                aborted: f.run.aborted,
-                store_full: f.run.store_full,
+                warm_up_queries: f.scenario.map_or(0, |(run, _)| run.warm_up_queries),
+                warm_up_ns: f.scenario.map_or(0, |(run, _)| run.warm_up_ns),
+                aborted: f.scenario.is_some_and(|(run, _)| run.aborted),
+                store_full: f.scenario.is_some_and(|(run, _)| run.store_full),
             },
             memory: Memory {
                 rss_before_load_bytes: f.rss_before_load_bytes,
@@ -94,10 +110,52 @@ impl Record {
             },
             sensors: f.sensors.into(),
             warnings,
-            trace: f.plan.trace.then(|| Trace {
-                issued_sample_index: f.run.issued_sample_index.clone(),
-                latency_ns: f.run.latency_ns.clone(),
+            trace: f.scenario.filter(|_| f.plan.trace).map(|(run, _)| Trace {
+                issued_sample_index: run.issued_sample_index.clone(),
+                latency_ns: run.latency_ns.clone(),
             }),
+            accuracy: f.accuracy.cloned(),
+        }
+    }
+}
+
+impl Accuracy {
+    /// The persisted form of an accuracy run over the data set `spec`.
+    pub fn from_output(spec: &plan::DatasetSpec, out: &AccuracyOutput) -> Accuracy {
+        let r = &out.result;
+        let s = &r.summary;
+        let n = |x: usize| x as u64;
+        let c = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        Accuracy {
+            dataset: out.dataset.clone(),
+            labels: spec.labels.clone(),
+            preprocess: spec.preprocess.clone(),
+            samples: n(r.samples),
+            scored: n(s.scored),
+            unscored: n(s.unscored),
+            failed: r
+                .failed
+                .iter()
+                .map(|f| FailedSample {
+                    sample: f.sample.clone(),
+                    reason: f.reason.clone(),
+                })
+                .collect(),
+            top1: n(s.top1),
+            top5: n(s.top5),
+            num_classes: n(s.num_classes),
+            worst_classes: s
+                .worst_classes
+                .iter()
+                .map(|w| ClassScore {
+                    class: c(w.class),
+                    samples: c(w.samples),
+                    top1_correct: c(w.top1_correct),
+                    confused_with: w.confused_with.iter().map(|&(p, k)| (c(p), c(k))).collect(),
+                })
+                .collect(),
+            load_ns: r.load_ns,
+            inference_ns: r.inference_ns,
         }
     }
 }

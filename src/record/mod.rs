@@ -25,8 +25,10 @@ pub use convert::RunFacts;
 pub use schema::*;
 
 pub const MAGIC: [u8; 8] = *b"EDGEMREC";
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u16 = 1;
+/// The schema version this build writes (and the newest it reads).
+pub const SCHEMA_VERSION: u16 = 2;
+/// The oldest schema version this build still reads.
+pub const OLDEST_SCHEMA_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 8 + 2 + 4 + 4;
 /// File extension of record files (`report` looks for it in directories).
 pub const EXTENSION: &str = "emrec";
@@ -43,7 +45,7 @@ pub enum DecodeError {
     #[error("not an edgemark record (bad magic bytes)")]
     BadMagic,
     #[error(
-        "record schema version {found} is {}; this edgemark reads version {supported}",
+        "record schema version {found} is {}; this edgemark reads versions {OLDEST_SCHEMA_VERSION} to {supported}",
         if *found > *supported { "newer (upgrade edgemark to read it)" } else { "older and no longer supported" }
     )]
     UnsupportedVersion { found: u16, supported: u16 },
@@ -101,7 +103,7 @@ impl Record {
             });
         }
         let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if version != SCHEMA_VERSION {
+        if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&version) {
             return Err(DecodeError::UnsupportedVersion {
                 found: version,
                 supported: SCHEMA_VERSION,
@@ -124,8 +126,13 @@ impl Record {
         if computed != stored {
             return Err(DecodeError::Checksum { stored, computed });
         }
-        let (rec, rest) = postcard::take_from_bytes::<Record>(body)
-            .map_err(|e| DecodeError::Payload(e.to_string()))?;
+        let payload = |e: postcard::Error| DecodeError::Payload(e.to_string());
+        let (rec, rest) = match version {
+            1 => postcard::take_from_bytes::<RecordV1>(body)
+                .map(|(r, rest)| (Record::from(r), rest))
+                .map_err(payload)?,
+            _ => postcard::take_from_bytes::<Record>(body).map_err(payload)?,
+        };
         if !rest.is_empty() {
             return Err(DecodeError::Payload(format!(
                 "{} bytes left over inside the payload",
@@ -197,21 +204,35 @@ impl InvalidReason {
 }
 
 impl Record {
-    /// The scenario's headline metric in ns or samples/s: SingleStream's p90
-    /// early-stopping estimate (raw p90 when there is none), Offline's samples/s.
-    pub fn metric(&self) -> (&'static str, f64) {
+    /// The record's headline metric: SingleStream's p90 early-stopping
+    /// estimate in ns (raw p90 when there is none), Offline's samples/s, and
+    /// for an accuracy record (no scenario result) the top-1 fraction (None
+    /// when no sample was scored).
+    pub fn metric(&self) -> (&'static str, Option<f64>) {
+        let Some(res) = &self.result else {
+            return (
+                "top-1 accuracy",
+                self.accuracy.as_ref().and_then(Accuracy::top1_fraction),
+            );
+        };
         match self.plan.scenario {
-            Scenario::SingleStream => match self
-                .result
-                .early_stopping_90
-                .as_ref()
-                .and_then(|e| e.estimate_ns)
-            {
-                Some(ns) => ("p90 early-stopping latency ns", ns as f64),
-                None => ("p90 latency ns", self.result.p90_ns as f64),
-            },
-            Scenario::Offline => ("samples/s", self.result.samples_per_second),
+            Scenario::SingleStream => {
+                match res.early_stopping_90.as_ref().and_then(|e| e.estimate_ns) {
+                    Some(ns) => ("p90 early-stopping latency ns", Some(ns as f64)),
+                    None => ("p90 latency ns", Some(res.p90_ns as f64)),
+                }
+            }
+            Scenario::Offline => ("samples/s", Some(res.samples_per_second)),
         }
+    }
+
+    /// True for the record of an accuracy run (no performance scenario ran).
+    pub fn is_accuracy_only(&self) -> bool {
+        self.result.is_none()
+    }
+
+    fn samples_per_second(&self) -> Option<f64> {
+        self.result.as_ref().map(|r| r.samples_per_second)
     }
 
     /// Average watts over the sensor span (informative).
@@ -225,11 +246,13 @@ impl Record {
     /// the energy span also covers the sampler's edges around the timed run).
     pub fn inferences_per_joule(&self) -> Option<f64> {
         let w = self.average_watts()?;
-        (w > 0.0).then(|| self.result.samples_per_second / w)
+        let sps = self.samples_per_second()?;
+        (w > 0.0).then(|| sps / w)
     }
 
     pub fn samples_per_second_per_core(&self) -> Option<f64> {
-        (self.host.cores > 0).then(|| self.result.samples_per_second / self.host.cores as f64)
+        let sps = self.samples_per_second()?;
+        (self.host.cores > 0).then(|| sps / self.host.cores as f64)
     }
 
     pub fn max_temp_millicelsius(&self) -> Option<i64> {
@@ -334,7 +357,7 @@ pub fn example_record(seed: u64) -> Record {
             },
             trace: true,
         },
-        result: Results {
+        result: Some(Results {
             query_count: 3,
             sample_count: 3,
             duration_ns: 600_000_123_456,
@@ -369,7 +392,7 @@ pub fn example_record(seed: u64) -> Record {
             min_queries_met: true,
             valid: false,
             invalid_reasons: vec![InvalidReason::EarlyStoppingNotMet, InvalidReason::SutError],
-        },
+        }),
         timing: Timing {
             load_ns: 812_000_000,
             first_inference_ns: 45_000_000,
@@ -423,6 +446,29 @@ pub fn example_record(seed: u64) -> Record {
         trace: Some(Trace {
             issued_sample_index: vec![7, 1023, 0],
             latency_ns: vec![10_000_000, 9_000_000, 12_500_000],
+        }),
+        accuracy: Some(Accuracy {
+            dataset: "../shared/images".into(),
+            labels: Some("../shared/images/labels.json".into()),
+            preprocess: "imagenet-torch".into(),
+            samples: 16,
+            scored: 15,
+            unscored: 1,
+            failed: vec![FailedSample {
+                sample: "broken.jpg".into(),
+                reason: "broken.jpg: cannot decode image".into(),
+            }],
+            top1: 13,
+            top5: 14,
+            num_classes: 1000,
+            worst_classes: vec![ClassScore {
+                class: 281,
+                samples: 2,
+                top1_correct: 1,
+                confused_with: vec![(285, 1)],
+            }],
+            load_ns: 160_000_000,
+            inference_ns: 300_000_000,
         }),
     }
 }

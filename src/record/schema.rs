@@ -1,4 +1,5 @@
-//! The persisted record, schema version 1. These types are the file format:
+//! The persisted record, schema version 2 (version 1 is still read, see
+//! [`RecordV1`]). These types are the file format:
 //! field order is wire order (postcard is not self-describing), enums are
 //! append-only, times are integer nanoseconds. They are separate from the
 //! in-memory types (`plan`, `stats`, `sut`, `probe`) so that those can change
@@ -6,6 +7,10 @@
 //!
 //! Any change here changes the golden bytes in `tests.rs`: add fields only in
 //! a new schema version, with a decoder for the old one.
+//!
+//! Version 2 (accuracy in records): `result` became optional (an accuracy-only
+//! run has no scenario result) and `accuracy` was appended. Every nested type
+//! is unchanged, so the version 1 reader is [`RecordV1`], the old top level.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,13 +25,114 @@ pub struct Record {
     pub host: Host,
     pub sut: Sut,
     pub plan: Plan,
-    pub result: Results,
+    /// The scenario's performance result; None in the record of an accuracy
+    /// run (`--mode accuracy`, or the accuracy part of `--mode both`).
+    pub result: Option<Results>,
     pub timing: Timing,
     pub memory: Memory,
     pub sensors: Sensors,
     pub warnings: Vec<String>,
     /// Only with `--trace`.
     pub trace: Option<Trace>,
+    /// The run's accuracy result (`--mode accuracy|both`): in the accuracy
+    /// record and, with `--mode both`, in every performance record of the run.
+    pub accuracy: Option<Accuracy>,
+}
+
+/// The top level of a schema version 1 record: `result` always present, no
+/// `accuracy`. Decoded only; read as a [`Record`] with `accuracy: None`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RecordV1 {
+    pub tool: Tool,
+    pub run_id: u64,
+    pub wall_start_ns: u64,
+    pub wall_end_ns: u64,
+    pub host: Host,
+    pub sut: Sut,
+    pub plan: Plan,
+    pub result: Results,
+    pub timing: Timing,
+    pub memory: Memory,
+    pub sensors: Sensors,
+    pub warnings: Vec<String>,
+    pub trace: Option<Trace>,
+}
+
+impl From<RecordV1> for Record {
+    fn from(r: RecordV1) -> Record {
+        Record {
+            tool: r.tool,
+            run_id: r.run_id,
+            wall_start_ns: r.wall_start_ns,
+            wall_end_ns: r.wall_end_ns,
+            host: r.host,
+            sut: r.sut,
+            plan: r.plan,
+            result: Some(r.result),
+            timing: r.timing,
+            memory: r.memory,
+            sensors: r.sensors,
+            warnings: r.warnings,
+            trace: r.trace,
+            accuracy: None,
+        }
+    }
+}
+
+/// A classification accuracy run over a data set (every sample once).
+/// Fractions are not stored: top-1 = `top1 / scored`, top-5 = `top5 / scored`
+/// ([`Accuracy::top1_fraction`]), so they can never disagree with the counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accuracy {
+    /// The data set folder as given on the command line.
+    pub dataset: String,
+    /// The labels file as given.
+    pub labels: Option<String>,
+    /// Preprocessing preset (`imagenet-torch`, `imagenet-tf`, `raw-u8`).
+    pub preprocess: String,
+    /// Samples in the data set, each issued once.
+    pub samples: u64,
+    /// Samples with a label, failed ones included (as wrong): the
+    /// denominator of top-1/top-5.
+    pub scored: u64,
+    /// Samples run without a label (not counted).
+    pub unscored: u64,
+    /// Samples that could not be read or decoded: counted as wrong.
+    pub failed: Vec<FailedSample>,
+    pub top1: u64,
+    pub top5: u64,
+    /// Classes of the model's output.
+    pub num_classes: u64,
+    /// Up to 10 classes with a top-1 miss, worst first.
+    pub worst_classes: Vec<ClassScore>,
+    /// Accuracy run's totals: image load + preprocessing, and inference.
+    pub load_ns: u64,
+    pub inference_ns: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedSample {
+    pub sample: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassScore {
+    pub class: u32,
+    pub samples: u32,
+    pub top1_correct: u32,
+    /// (predicted class, count), most frequent first.
+    pub confused_with: Vec<(u32, u32)>,
+}
+
+impl Accuracy {
+    pub fn top1_fraction(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.top1 as f64 / self.scored as f64)
+    }
+
+    pub fn top5_fraction(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.top5 as f64 / self.scored as f64)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

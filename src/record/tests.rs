@@ -3,10 +3,9 @@
 
 use super::*;
 
-/// The framed bytes of `example_record(0)`. If this test fails, the wire
-/// format changed: that needs a new SCHEMA_VERSION (and a reader for version 1),
-/// not a new constant here.
-const GOLDEN_HEX: &str = concat!(
+/// The framed bytes of `example_record(0)` as schema version 1 wrote them
+/// (before accuracy was added): kept to prove version 1 files are still read.
+const GOLDEN_V1_HEX: &str = concat!(
     "454447454d5245430100ef0200006966ed5205302e312e300c3031323334353637383961621a616172636836342d756e",
     "6b6e6f776e2d6c696e75782d6d75736c06302e32332e39f0bdf3d589cf959a128080cc9fc2f0d6eb1880e0f1b5fd81d7",
     "eb18077069342d6c6162011e5261737062657272792050692034204d6f64656c20422052657620312e34010a436f7274",
@@ -30,6 +29,38 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The framed bytes of `example_record(0)` in the current schema (version 2).
+/// If this test fails, the wire format changed: that needs a new
+/// SCHEMA_VERSION (and a reader for version 2), not a new constant here.
+const GOLDEN_HEX: &str = concat!(
+    "454447454d524543020074030000ba482add05302e312e300c3031323334353637383961621a616172636836342d756e",
+    "6b6e6f776e2d6c696e75782d6d75736c06302e32332e39f0bdf3d589cf959a128080cc9fc2f0d6eb1880e0f1b5fd81d7",
+    "eb18077069342d6c6162011e5261737062657272792050692034204d6f64656c20422052657620312e34010a436f7274",
+    "65782d4137320401c0ee6d04000102030111362e362e33312b7270742d7270692d76380180c08be90e010001086f6e64",
+    "656d616e6401c0cf2401c0ee6d01c0ee6d01000b6370752d746865726d616c05747261637416747261637420302e3233",
+    "2e392c20312074687265616401116d6f62696c656e65745f76322e6f6e6e789baad406ababababababababababababab",
+    "ababababababababababababababababababab00000105696e707574040103e001e0010366333201066f757470757402",
+    "01e80703663332010401020203086f6666696369616c000001186d6f64656c732f6d6f62696c656e65745f76322e6f6e",
+    "6e780105696e707574040103e001e0010107696e707574732f010402020380e0a596bb1100640080088827b8fdd8e7dc",
+    "b3c3f81cebc2b2ecaebc849026cdccccccccccec3f0000000000000000000a80ade20401010303c0a4ad96bb11c0a8a5",
+    "04a0f8fa05c0c7ee0480ade204c0b19f05e0f3bd0580b6dc0580ebf405a0f8fa05c0b19f0501cdccccccccccec3f4001",
+    "c52d01e0bea50501ae47e17a14aeef3f9605000000000000000060584082828282828258400000000000605840010100",
+    "02020680c6988303c0caba150ac0d8883200010180808002018080802e80c2d72ff12e01000b6370752d746865726d61",
+    "6cca86058ce0090100c0843dc0ee6d01008280080201020180c8ceb40d80a2fdc5bb1102065644445f494e80c8ceb40d",
+    "010e5644445f4350555f4750555f435680989abc04000138435055206672657175656e6379206368616e676564206475",
+    "72696e67207468652072756e3a206370753020313030302d31383030204d487a010307ff07000380dac409ff887ac09f",
+    "ab0301102e2e2f7368617265642f696d61676573011c2e2e2f7368617265642f696d616765732f6c6162656c732e6a73",
+    "6f6e0e696d6167656e65742d746f726368100f01010a62726f6b656e2e6a70671f62726f6b656e2e6a70673a2063616e",
+    "6e6f74206465636f646520696d6167650d0ee8070199020201019d020180d0a54c80c6868f01",
+);
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 #[test]
 fn golden_bytes_pin_the_layout() {
     let bytes = example_record(0).encode();
@@ -37,10 +68,60 @@ fn golden_bytes_pin_the_layout() {
 }
 
 #[test]
+fn version_1_records_are_still_read() {
+    let v1 = unhex(GOLDEN_V1_HEX);
+    assert_eq!(u16::from_le_bytes([v1[8], v1[9]]), 1);
+    let rec = Record::decode(&v1).expect("a version 1 record decodes");
+    // Version 1 is version 2 without accuracy: every other field is the same.
+    let mut want = example_record(0);
+    want.accuracy = None;
+    assert_eq!(rec, want);
+    assert!(!rec.is_accuracy_only());
+    // Re-encoding writes the current version.
+    let again = rec.encode();
+    assert_eq!(u16::from_le_bytes([again[8], again[9]]), SCHEMA_VERSION);
+    assert_eq!(Record::decode(&again).unwrap(), want);
+}
+
+#[test]
+fn version_2_payload_under_a_version_1_header_is_an_error() {
+    // The header's version decides the reader: a v2 payload framed as v1 has
+    // bytes the v1 reader does not expect, and must fail, not mis-decode.
+    let mut b = example_record(0).encode();
+    b[8..10].copy_from_slice(&1u16.to_le_bytes());
+    assert!(matches!(Record::decode(&b), Err(DecodeError::Payload(_))));
+}
+
+#[test]
+fn accuracy_record_round_trips() {
+    let mut rec = example_record(3);
+    rec.result = None;
+    rec.trace = None;
+    rec.plan.mode = Mode::Accuracy;
+    assert!(rec.is_accuracy_only());
+    let back = Record::decode(&rec.encode()).unwrap();
+    assert_eq!(back, rec);
+    let (name, value) = back.metric();
+    assert_eq!(name, "top-1 accuracy");
+    assert!((value.unwrap() - 13.0 / 15.0).abs() < 1e-12);
+    assert_eq!(back.samples_per_second_per_core(), None);
+    assert!(
+        writer::file_name(&back).contains("_accuracy_"),
+        "{}",
+        writer::file_name(&back)
+    );
+    let a = back.accuracy.as_ref().unwrap();
+    assert_eq!(a.top5_fraction(), Some(14.0 / 15.0));
+    let mut empty = a.clone();
+    empty.scored = 0;
+    assert_eq!(empty.top1_fraction(), None);
+}
+
+#[test]
 fn header_is_magic_version_length_crc() {
     let bytes = example_record(0).encode();
     assert_eq!(&bytes[..8], b"EDGEMREC");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 1);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
     let len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
     assert_eq!(len, bytes.len() - HEADER_LEN);
     let crc = u32::from_le_bytes(bytes[14..18].try_into().unwrap());
@@ -63,7 +144,7 @@ fn every_field_round_trips() {
     other.sut.model.as_mut().unwrap().format = ModelFormat::Tflite;
     other.sensors.energy.as_mut().unwrap().source = EnergySource::HwmonPower;
     other.sensors.energy.as_mut().unwrap().total_uj = None;
-    other.result.invalid_reasons = vec![
+    other.result.as_mut().unwrap().invalid_reasons = vec![
         InvalidReason::MinDurationNotMet,
         InvalidReason::MinQueriesNotMet,
         InvalidReason::OfflineExpectedQpsTooLow,
@@ -170,7 +251,7 @@ fn malformed_inputs_are_named_errors() {
 #[test]
 fn other_schema_versions_are_refused_naming_both() {
     let good = example_record(0).encode();
-    for (v, word) in [(2u16, "newer"), (0u16, "older")] {
+    for (v, word) in [(3u16, "newer"), (0u16, "older")] {
         let mut b = good.clone();
         b[8..10].copy_from_slice(&v.to_le_bytes());
         let e = Record::decode(&b).unwrap_err();
@@ -183,7 +264,7 @@ fn other_schema_versions_are_refused_naming_both() {
         );
         let msg = e.to_string();
         assert!(
-            msg.contains(&format!("version {v}")) && msg.contains("reads version 1"),
+            msg.contains(&format!("version {v}")) && msg.contains("reads versions 1 to 2"),
             "{msg}"
         );
         assert!(msg.contains(word), "{msg}");
@@ -312,8 +393,8 @@ fn ten_minute_record(with_trace: bool) -> Record {
         "cpufreq governor is \"schedutil\", not \"performance\", on cpu 0-7: frequency may vary during the run".into(),
         "CPU frequency changed during the run: cpu0 408-2400 MHz, cpu1 408-2400 MHz, cpu2 408-2400 MHz, cpu3 408-2400 MHz".into(),
     ];
-    rec.result.query_count = 600_000;
-    rec.result.sample_count = 600_000;
+    rec.result.as_mut().unwrap().query_count = 600_000;
+    rec.result.as_mut().unwrap().sample_count = 600_000;
     rec.plan.trace = with_trace;
     rec.trace = with_trace.then(|| realistic_trace(600_000));
     rec
@@ -485,8 +566,8 @@ mod from_run {
             plan: &plan,
             settings: &plan.settings,
             sut: &sut,
-            run: &run,
-            result: &result,
+            scenario: Some((&run, &result)),
+            accuracy: None,
             system: &system,
             sensors: &sensors,
             rss_before_load_bytes: Some(1),
@@ -516,14 +597,20 @@ mod from_run {
         assert_eq!((r.plan.instances, r.plan.threads), (2, 1));
         assert_eq!(r.plan.settings.sample_index_rng_seed, 2);
         assert_eq!(r.plan.settings.warm_up, WarmUp::Queries(3));
-        assert_eq!(r.result.p90_ns, 600);
+        assert_eq!(r.result.as_ref().unwrap().p90_ns, 600);
         assert_eq!(
-            r.result.early_stopping_90.as_ref().unwrap().estimate_ns,
+            r.result
+                .as_ref()
+                .unwrap()
+                .early_stopping_90
+                .as_ref()
+                .unwrap()
+                .estimate_ns,
             None
         );
-        assert!(r.result.early_stopping_99.is_none());
+        assert!(r.result.as_ref().unwrap().early_stopping_99.is_none());
         assert_eq!(
-            r.result.invalid_reasons,
+            r.result.as_ref().unwrap().invalid_reasons,
             vec![InvalidReason::MinQueriesNotMet, InvalidReason::Aborted]
         );
         assert_eq!(
@@ -577,44 +664,49 @@ mod from_run {
 /// behind a valid header and CRC (so postcard decoding is reached) never panic.
 #[test]
 fn mutated_payloads_behind_a_valid_crc_never_panic() {
-    fn frame(payload: &[u8]) -> Vec<u8> {
+    fn frame(version: u16, payload: &[u8]) -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(&MAGIC);
-        b.extend_from_slice(&SCHEMA_VERSION.to_le_bytes());
+        b.extend_from_slice(&version.to_le_bytes());
         b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         b.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         b.extend_from_slice(payload);
         b
     }
-    let good = example_record(11).encode();
-    let payload = &good[HEADER_LEN..];
-    let mut x: u64 = 0x0bad_cafe;
-    let mut rnd = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let (mut ok, mut err) = (0, 0);
-    for i in 0..5000 {
-        let mut p = payload.to_vec();
-        match i % 3 {
-            0 => {
-                let at = (rnd() as usize) % p.len();
-                p[at] = rnd() as u8;
+    // Both readers: the current one and version 1's.
+    for (version, good) in [
+        (SCHEMA_VERSION, example_record(11).encode()),
+        (1, unhex(GOLDEN_V1_HEX)),
+    ] {
+        let payload = &good[HEADER_LEN..];
+        let mut x: u64 = 0x0bad_cafe;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut ok, mut err) = (0, 0);
+        for i in 0..5000 {
+            let mut p = payload.to_vec();
+            match i % 3 {
+                0 => {
+                    let at = (rnd() as usize) % p.len();
+                    p[at] = rnd() as u8;
+                }
+                1 => p.truncate((rnd() as usize) % p.len()),
+                _ => p = (0..(rnd() % 400)).map(|_| rnd() as u8).collect(),
             }
-            1 => p.truncate((rnd() as usize) % p.len()),
-            _ => p = (0..(rnd() % 400)).map(|_| rnd() as u8).collect(),
-        }
-        match Record::decode(&frame(&p)) {
-            Ok(r) => {
-                ok += 1;
-                let once = r.encode();
-                assert_eq!(Record::decode(&once).unwrap().encode(), once);
+            match Record::decode(&frame(version, &p)) {
+                Ok(r) => {
+                    ok += 1;
+                    let once = r.encode();
+                    assert_eq!(Record::decode(&once).unwrap().encode(), once);
+                }
+                Err(DecodeError::Payload(_)) => err += 1,
+                Err(e) => panic!("framing was valid, got {e}"),
             }
-            Err(DecodeError::Payload(_)) => err += 1,
-            Err(e) => panic!("framing was valid, got {e}"),
         }
+        assert!(err > 0, "mutations never broke the payload: {ok} ok");
     }
-    assert!(err > 0, "mutations never broke the payload: {ok} ok");
 }

@@ -44,9 +44,10 @@ pub fn file_name(rec: &Record) -> String {
     } else {
         host
     };
-    let scenario = match rec.plan.scenario {
-        super::Scenario::SingleStream => "single-stream",
-        super::Scenario::Offline => "offline",
+    let scenario = match (rec.is_accuracy_only(), rec.plan.scenario) {
+        (true, _) => "accuracy",
+        (false, super::Scenario::SingleStream) => "single-stream",
+        (false, super::Scenario::Offline) => "offline",
     };
     format!(
         "{host}_{}_{scenario}_{:016x}.{EXTENSION}",

@@ -3,7 +3,7 @@
 
 use super::Row;
 
-const HEADER: &str = "path,host,board,model,scenario,mode,preset,started,run_id,metric_name,metric_value,validity,invalid_reasons,p90_ns,early_stopping_p90_ns,mean_ns,query_count,samples_per_second,cores,samples_per_second_per_core,average_watts,samples_per_second_per_watt,inferences_per_joule,temperature_max_celsius,warnings";
+const HEADER: &str = "path,host,board,model,scenario,mode,preset,started,run_id,metric_name,metric_value,validity,invalid_reasons,p90_ns,early_stopping_p90_ns,mean_ns,query_count,samples_per_second,cores,samples_per_second_per_core,average_watts,samples_per_second_per_watt,inferences_per_joule,temperature_max_celsius,warnings,dataset,preprocess,accuracy_samples,accuracy_scored,accuracy_failed,top1,top5,top1_fraction,top5_fraction";
 
 /// Quotes a field when it holds a comma, quote or line break.
 pub fn field(s: &str) -> String {
@@ -33,14 +33,19 @@ pub fn render(rows: &[Row]) -> String {
             r.started.clone(),
             r.run_id.clone(),
             r.metric_name.to_string(),
-            r.metric_value.to_string(),
-            if r.valid { "VALID" } else { "INVALID" }.to_string(),
+            opt(r.metric_value),
+            match r.valid {
+                Some(true) => "VALID",
+                Some(false) => "INVALID",
+                None => "",
+            }
+            .to_string(),
             field(&r.invalid_reasons.join(" | ")),
-            r.p90_ns.to_string(),
+            opt(r.p90_ns),
             opt(r.early_stopping_p90_ns),
-            r.mean_ns.to_string(),
-            r.query_count.to_string(),
-            r.samples_per_second.to_string(),
+            opt(r.mean_ns),
+            opt(r.query_count),
+            opt(r.samples_per_second),
             r.cores.to_string(),
             opt(r.samples_per_second_per_core),
             opt(r.average_watts),
@@ -48,6 +53,15 @@ pub fn render(rows: &[Row]) -> String {
             opt(r.inferences_per_joule),
             opt(r.temperature_max_celsius),
             field(&r.warnings.join(" | ")),
+            field(r.dataset.as_deref().unwrap_or("")),
+            field(r.preprocess.as_deref().unwrap_or("")),
+            opt(r.accuracy_samples),
+            opt(r.accuracy_scored),
+            field(&r.accuracy_failed.join(" | ")),
+            opt(r.top1),
+            opt(r.top5),
+            opt(r.top1_fraction),
+            opt(r.top5_fraction),
         ];
         out.push_str(&cols.join(","));
         out.push('\n');

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::record::{Record, Scenario};
+use crate::record::{Record, Results, Scenario};
 
 #[derive(Serialize)]
 struct Export {
@@ -31,7 +31,7 @@ struct Entry {
     parameters: BTreeMap<&'static str, String>,
 }
 
-fn entry(r: &Record) -> Entry {
+fn entry(r: &Record, res: &Results) -> Entry {
     let s = |ns: u64| ns as f64 / 1e9;
     let mut parameters = BTreeMap::new();
     parameters.insert("host", r.host.hostname.clone());
@@ -39,7 +39,7 @@ fn entry(r: &Record) -> Entry {
     parameters.insert("scenario", r.plan.scenario.name().to_string());
     parameters.insert(
         "validity",
-        if r.result.valid { "VALID" } else { "INVALID" }.to_string(),
+        if res.valid { "VALID" } else { "INVALID" }.to_string(),
     );
     parameters.insert("run_id", format!("{:016x}", r.run_id));
     let command = format!(
@@ -48,7 +48,6 @@ fn entry(r: &Record) -> Entry {
         r.model_name(),
         r.host.hostname
     );
-    let res = &r.result;
     match r.plan.scenario {
         Scenario::SingleStream => {
             let times: Vec<f64> = r
@@ -100,7 +99,11 @@ fn entry(r: &Record) -> Entry {
 
 pub fn render(records: &[&Record]) -> String {
     let export = Export {
-        results: records.iter().map(|r| entry(r)).collect(),
+        // Accuracy records time no scenario: nothing to export.
+        results: records
+            .iter()
+            .filter_map(|r| r.result.as_ref().map(|res| entry(r, res)))
+            .collect(),
     };
     let mut s = serde_json::to_string_pretty(&export).unwrap_or_default();
     s.push('\n');
@@ -117,7 +120,7 @@ mod tests {
         let ss = example_record(0);
         let mut off = example_record(1);
         off.plan.scenario = Scenario::Offline;
-        off.result.samples_per_second = 200.0;
+        off.result.as_mut().unwrap().samples_per_second = 200.0;
         off.trace = None;
         let v: serde_json::Value = serde_json::from_str(&render(&[&ss, &off])).unwrap();
         let r0 = &v["results"][0];
@@ -144,5 +147,14 @@ mod tests {
         let r1 = &v["results"][1];
         assert_eq!(r1["mean"], 0.005);
         assert!(r1["stddev"].is_null());
+    }
+
+    #[test]
+    fn accuracy_records_are_skipped() {
+        let perf = example_record(1);
+        let mut acc = example_record(2);
+        acc.result = None;
+        let v: serde_json::Value = serde_json::from_str(&render(&[&acc, &perf])).unwrap();
+        assert_eq!(v["results"].as_array().unwrap().len(), 1);
     }
 }

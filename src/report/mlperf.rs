@@ -32,12 +32,15 @@ fn test_mode(r: &Record) -> &'static str {
 fn samples_per_query(r: &Record) -> u64 {
     match r.plan.scenario {
         Scenario::SingleStream => 1,
-        Scenario::Offline => r.result.sample_count,
+        Scenario::Offline => r.result.as_ref().map_or(0, |res| res.sample_count),
     }
 }
 
 fn early_stopping_lines(r: &Record) -> Vec<String> {
-    let res = &r.result;
+    // Accuracy records have no LoadGen performance log; write_all skips them.
+    let Some(res) = r.result.as_ref() else {
+        return Default::default();
+    };
     let (Some(e90), Some(e99)) = (&res.early_stopping_90, &res.early_stopping_99) else {
         return vec![];
     };
@@ -70,7 +73,10 @@ fn early_stopping_lines(r: &Record) -> Vec<String> {
 }
 
 pub fn summary(r: &Record) -> String {
-    let res = &r.result;
+    // Accuracy records have no LoadGen performance log; write_all skips them.
+    let Some(res) = r.result.as_ref() else {
+        return Default::default();
+    };
     let set = &r.plan.settings;
     let bar = "================================================";
     let mut s = String::new();
@@ -193,7 +199,10 @@ pub fn summary(r: &Record) -> String {
 }
 
 fn percentiles(r: &Record) -> [(&'static str, u64); 6] {
-    let res = &r.result;
+    // Accuracy records have no LoadGen performance log; write_all skips them.
+    let Some(res) = r.result.as_ref() else {
+        return Default::default();
+    };
     [
         ("50.00", res.p50_ns),
         ("90.00", res.p90_ns),
@@ -206,7 +215,10 @@ fn percentiles(r: &Record) -> [(&'static str, u64); 6] {
 
 /// The (key, value) pairs of the detail log, in LoadGen's key names.
 pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
-    let res = &r.result;
+    // Accuracy records have no LoadGen performance log; write_all skips them.
+    let Some(res) = r.result.as_ref() else {
+        return Default::default();
+    };
     let set = &r.plan.settings;
     let offline = r.plan.scenario == Scenario::Offline;
     let mut v: Vec<(String, Value)> = vec![
@@ -384,7 +396,8 @@ pub fn detail(r: &Record) -> String {
 /// list of folders written (for stdout).
 pub fn write_all(out: &Path, records: &[(PathBuf, Record)]) -> Result<String, String> {
     let mut listing = String::new();
-    for (path, r) in records {
+    // An accuracy record has no scenario result to put into LoadGen's logs.
+    for (path, r) in records.iter().filter(|(_, r)| !r.is_accuracy_only()) {
         let stem = path.file_stem().map_or_else(
             || format!("{:016x}", r.run_id),
             |s| s.to_string_lossy().into_owned(),
@@ -435,10 +448,22 @@ mod tests {
     #[test]
     fn summary_uses_loadgen_labels() {
         let mut r = example_record(0);
-        r.result.valid = true;
-        r.result.invalid_reasons.clear();
-        r.result.early_stopping_99.as_mut().unwrap().met = true;
-        r.result.early_stopping_99.as_mut().unwrap().estimate_ns = Some(12_300_000);
+        r.result.as_mut().unwrap().valid = true;
+        r.result.as_mut().unwrap().invalid_reasons.clear();
+        r.result
+            .as_mut()
+            .unwrap()
+            .early_stopping_99
+            .as_mut()
+            .unwrap()
+            .met = true;
+        r.result
+            .as_mut()
+            .unwrap()
+            .early_stopping_99
+            .as_mut()
+            .unwrap()
+            .estimate_ns = Some(12_300_000);
         let s = summary(&r);
         for want in [
             "MLPerf Results Summary",
@@ -456,7 +481,7 @@ mod tests {
             assert!(s.contains(want), "missing {want:?} in\n{s}");
         }
         r.plan.scenario = Scenario::Offline;
-        r.result.samples_per_second = 1996.5;
+        r.result.as_mut().unwrap().samples_per_second = 1996.5;
         let s = summary(&r);
         assert!(s.contains("Samples per second: 1996.5"), "{s}");
         assert!(detail(&r).contains(

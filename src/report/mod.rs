@@ -7,6 +7,7 @@
 //! A bad file never stops the report: it is named with its reason on stderr,
 //! the good ones are still reported, and the exit code is 1.
 
+pub mod compare;
 pub mod csv;
 pub mod hyperfine;
 pub mod json;
@@ -48,6 +49,8 @@ pub enum Key {
     Metric,
     P90,
     SamplesPerSecond,
+    /// Top-1 accuracy (records without accuracy sort first).
+    Top1,
     Temperature,
     Path,
 }
@@ -77,6 +80,10 @@ pub struct ReportArgs {
     /// Reverse the sort order.
     #[arg(long)]
     pub reverse: bool,
+    /// The baseline model file name for the side-by-side comparison of model
+    /// variants (default: the fp32/float variant of each family).
+    #[arg(long, value_name = "MODEL")]
+    pub baseline: Option<String>,
     /// Directory the mlperf format writes its per-record folders into.
     #[arg(long, value_name = "DIR", default_value = "edgemark-mlperf")]
     pub out: PathBuf,
@@ -188,14 +195,15 @@ pub struct Row {
     pub wall_start_ns: u64,
     pub run_id: String,
     pub metric_name: &'static str,
-    pub metric_value: f64,
-    pub valid: bool,
+    pub metric_value: Option<f64>,
+    /// LoadGen validity; None for an accuracy record (no scenario ran).
+    pub valid: Option<bool>,
     pub invalid_reasons: Vec<&'static str>,
-    pub p90_ns: u64,
+    pub p90_ns: Option<u64>,
     pub early_stopping_p90_ns: Option<u64>,
-    pub mean_ns: u64,
-    pub query_count: u64,
-    pub samples_per_second: f64,
+    pub mean_ns: Option<u64>,
+    pub query_count: Option<u64>,
+    pub samples_per_second: Option<f64>,
     pub cores: u32,
     pub samples_per_second_per_core: Option<f64>,
     pub average_watts: Option<f64>,
@@ -203,6 +211,17 @@ pub struct Row {
     pub inferences_per_joule: Option<f64>,
     pub temperature_max_celsius: Option<f64>,
     pub warnings: Vec<String>,
+    /// The run's accuracy (accuracy records, and performance records of
+    /// `--mode both`): data set folder, preset, counts and fractions.
+    pub dataset: Option<String>,
+    pub preprocess: Option<String>,
+    pub accuracy_samples: Option<u64>,
+    pub accuracy_scored: Option<u64>,
+    pub accuracy_failed: Vec<String>,
+    pub top1: Option<u64>,
+    pub top5: Option<u64>,
+    pub top1_fraction: Option<f64>,
+    pub top5_fraction: Option<f64>,
 }
 
 impl Row {
@@ -210,13 +229,20 @@ impl Row {
         let (metric_name, metric_value) = r.metric();
         let stamp = writer::utc_stamp(r.wall_start_ns);
         let inf_j = r.inferences_per_joule();
+        let res = r.result.as_ref();
+        let acc = r.accuracy.as_ref();
         Row {
             index,
             path: path.display().to_string(),
             host: r.host.hostname.clone(),
             board: r.host.board.clone().unwrap_or_default(),
             model: r.model_name(),
-            scenario: r.plan.scenario.name(),
+            // An accuracy record ran no scenario (its plan names the one it would).
+            scenario: if r.is_accuracy_only() {
+                "accuracy"
+            } else {
+                r.plan.scenario.name()
+            },
             mode: r.plan.mode.name(),
             preset: r.plan.preset.clone(),
             started: format!(
@@ -232,22 +258,17 @@ impl Row {
             run_id: format!("{:016x}", r.run_id),
             metric_name,
             metric_value,
-            valid: r.result.valid,
-            invalid_reasons: r
-                .result
-                .invalid_reasons
-                .iter()
-                .map(|x| x.describe())
-                .collect(),
-            p90_ns: r.result.p90_ns,
-            early_stopping_p90_ns: r
-                .result
-                .early_stopping_90
-                .as_ref()
+            valid: res.map(|x| x.valid),
+            invalid_reasons: res
+                .map(|x| x.invalid_reasons.iter().map(|i| i.describe()).collect())
+                .unwrap_or_default(),
+            p90_ns: res.map(|x| x.p90_ns),
+            early_stopping_p90_ns: res
+                .and_then(|x| x.early_stopping_90.as_ref())
                 .and_then(|e| e.estimate_ns),
-            mean_ns: r.result.mean_ns,
-            query_count: r.result.query_count,
-            samples_per_second: r.result.samples_per_second,
+            mean_ns: res.map(|x| x.mean_ns),
+            query_count: res.map(|x| x.query_count),
+            samples_per_second: res.map(|x| x.samples_per_second),
             cores: r.host.cores,
             samples_per_second_per_core: r.samples_per_second_per_core(),
             average_watts: r.average_watts(),
@@ -255,6 +276,17 @@ impl Row {
             inferences_per_joule: inf_j,
             temperature_max_celsius: r.max_temp_millicelsius().map(|m| m as f64 / 1000.0),
             warnings: r.warnings.clone(),
+            dataset: acc.map(|a| a.dataset.clone()),
+            preprocess: acc.map(|a| a.preprocess.clone()),
+            accuracy_samples: acc.map(|a| a.samples),
+            accuracy_scored: acc.map(|a| a.scored),
+            accuracy_failed: acc
+                .map(|a| a.failed.iter().map(|f| f.sample.clone()).collect())
+                .unwrap_or_default(),
+            top1: acc.map(|a| a.top1),
+            top5: acc.map(|a| a.top5),
+            top1_fraction: acc.and_then(|a| a.top1_fraction()),
+            top5_fraction: acc.and_then(|a| a.top5_fraction()),
         }
     }
 
@@ -266,9 +298,12 @@ impl Row {
             Key::Scenario => KeyValue::Text(self.scenario),
             Key::Path => KeyValue::Text(&self.path),
             Key::Time => KeyValue::Num(self.wall_start_ns as f64),
-            Key::Metric => KeyValue::Num(self.metric_value),
-            Key::P90 => KeyValue::Num(self.p90_ns as f64),
-            Key::SamplesPerSecond => KeyValue::Num(self.samples_per_second),
+            Key::Metric => KeyValue::Num(self.metric_value.unwrap_or(f64::NEG_INFINITY)),
+            Key::P90 => KeyValue::Num(self.p90_ns.map_or(f64::NEG_INFINITY, |p| p as f64)),
+            Key::SamplesPerSecond => {
+                KeyValue::Num(self.samples_per_second.unwrap_or(f64::NEG_INFINITY))
+            }
+            Key::Top1 => KeyValue::Num(self.top1_fraction.unwrap_or(f64::NEG_INFINITY)),
             Key::Temperature => {
                 KeyValue::Num(self.temperature_max_celsius.unwrap_or(f64::NEG_INFINITY))
             }
@@ -325,10 +360,22 @@ pub fn main(args: &ReportArgs) -> ExitCode {
     }
     let rows = rows(&c, args.group_by, args.sort, args.reverse);
     let mut failed = !c.bad.is_empty();
+    let variants = compare::groups(&c.good, args.baseline.as_deref());
     let out = match args.format {
-        Format::Table => Ok(table::render(&rows, args.group_by)),
+        Format::Table => {
+            let mut t = table::render(&rows, args.group_by);
+            if !variants.is_empty() {
+                t.push_str("\nmodel variants side by side (candidate vs baseline):\n\n");
+                t.push_str(&compare::render(&variants));
+            }
+            Ok(t)
+        }
         Format::Csv => Ok(csv::render(&rows)),
-        Format::Json => Ok(json::render(&rows, &c.bad)),
+        Format::Json => Ok(json::render(
+            &rows,
+            &c.bad,
+            &compare::json_groups(&variants),
+        )),
         Format::Hyperfine => {
             let ordered: Vec<&Record> = rows.iter().map(|row| &c.good[row.index].1).collect();
             Ok(hyperfine::render(&ordered))
@@ -381,7 +428,7 @@ mod tests {
         for (i, (h, sps)) in hosts.iter().enumerate() {
             let mut r = example_record(i as u64);
             r.host.hostname = h.to_string();
-            r.result.samples_per_second = *sps;
+            r.result.as_mut().unwrap().samples_per_second = *sps;
             c.good.push((PathBuf::from(format!("r{i}.emrec")), r));
         }
         c
@@ -391,12 +438,12 @@ mod tests {
     fn sorting_and_grouping() {
         let c = collected(&[("b", 3.0), ("a", 1.0), ("b", 2.0), ("a", 4.0)]);
         let r = rows(&c, None, Key::SamplesPerSecond, false);
-        let sps: Vec<f64> = r.iter().map(|r| r.samples_per_second).collect();
+        let sps: Vec<f64> = r.iter().map(|r| r.samples_per_second.unwrap()).collect();
         assert_eq!(sps, vec![1.0, 2.0, 3.0, 4.0]);
         let r = rows(&c, Some(Key::Host), Key::SamplesPerSecond, true);
         let got: Vec<(String, f64)> = r
             .iter()
-            .map(|r| (r.host.clone(), r.samples_per_second))
+            .map(|r| (r.host.clone(), r.samples_per_second.unwrap()))
             .collect();
         assert_eq!(
             got,
@@ -410,6 +457,19 @@ mod tests {
     }
 
     #[test]
+    fn sort_by_top1_puts_records_without_accuracy_first() {
+        let mut c = collected(&[("a", 1.0), ("b", 1.0), ("c", 1.0)]);
+        c.good[0].1.accuracy.as_mut().unwrap().top1 = 14;
+        c.good[1].1.accuracy = None;
+        c.good[2].1.accuracy.as_mut().unwrap().top1 = 9;
+        let r = rows(&c, None, Key::Top1, false);
+        let hosts: Vec<&str> = r.iter().map(|r| r.host.as_str()).collect();
+        assert_eq!(hosts, vec!["b", "c", "a"]);
+        assert_eq!(r[0].top1_fraction, None);
+        assert_eq!(r[2].top1_fraction, Some(14.0 / 15.0));
+    }
+
+    #[test]
     fn derived_columns() {
         let c = collected(&[("h", 97.5)]);
         let r = &rows(&c, None, Key::Time, false)[0];
@@ -419,7 +479,7 @@ mod tests {
         assert!((r.average_watts.unwrap() - w).abs() < 1e-9);
         assert!((r.inferences_per_joule.unwrap() - 97.5 / w).abs() < 1e-9);
         assert_eq!(r.temperature_max_celsius, Some(79.878));
-        assert_eq!(r.metric_value, 11_100_000.0);
+        assert_eq!(r.metric_value, Some(11_100_000.0));
         assert_eq!(r.started, "2026-09-21T14:13:20Z");
     }
 

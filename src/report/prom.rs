@@ -25,7 +25,8 @@ struct Metric {
 pub fn render(records: &[(PathBuf, Record)]) -> String {
     let mut latest: BTreeMap<(String, String, &'static str, &'static str), &Record> =
         BTreeMap::new();
-    for (_, r) in records {
+    // Accuracy records time no scenario: no gauges from them.
+    for (_, r) in records.iter().filter(|(_, r)| !r.is_accuracy_only()) {
         let mode = r.plan.mode.name();
         let key = (
             r.host.hostname.clone(),
@@ -97,7 +98,9 @@ pub fn render(records: &[(PathBuf, Record)]) -> String {
             label(r.host.board.as_deref().unwrap_or("")),
             label(model)
         );
-        let res = &r.result;
+        let Some(res) = r.result.as_ref() else {
+            continue;
+        };
         metrics[0]
             .samples
             .push((base.clone(), if res.valid { 1.0 } else { 0.0 }));
@@ -162,7 +165,7 @@ mod tests {
     fn latest_record_per_label_set_and_escaping() {
         let old = example_record(1);
         let mut new = example_record(2);
-        new.result.samples_per_second = 123.0;
+        new.result.as_mut().unwrap().samples_per_second = 123.0;
         let mut other = example_record(3);
         other.host.hostname = "q\"uote".into();
         let text = render(&[

@@ -3,7 +3,7 @@
 
 use super::{Key, Row, human_ns};
 
-const HEADERS: [&str; 14] = [
+const HEADERS: [&str; 16] = [
     "#",
     "host",
     "board",
@@ -13,6 +13,8 @@ const HEADERS: [&str; 14] = [
     "validity",
     "p90",
     "samples/s",
+    "top-1",
+    "top-5",
     "/core",
     "W",
     "inf/J",
@@ -24,12 +26,20 @@ fn cells(n: usize, r: &Row) -> Vec<String> {
     let opt = |v: Option<f64>, digits: usize| {
         v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
     };
-    let metric = match r.scenario {
-        "SingleStream" => match r.early_stopping_p90_ns {
-            Some(ns) => format!("p90es {}", human_ns(ns)),
-            None => format!("p90 {}", human_ns(r.p90_ns)),
+    let metric = match (r.valid, r.scenario) {
+        (None, _) => r
+            .top1_fraction
+            .map_or_else(|| "top-1 -".into(), |f| format!("top-1 {:.1}%", 100.0 * f)),
+        (Some(_), "SingleStream") => match (r.early_stopping_p90_ns, r.p90_ns) {
+            (Some(ns), _) => format!("p90es {}", human_ns(ns)),
+            (None, Some(ns)) => format!("p90 {}", human_ns(ns)),
+            (None, None) => "-".into(),
         },
-        _ => format!("{:.2} /s", r.samples_per_second),
+        (Some(_), _) => opt(r.samples_per_second, 2) + " /s",
+    };
+    let frac = |n: Option<u64>| match (n, r.accuracy_scored) {
+        (Some(n), Some(d)) if d > 0 => format!("{n}/{d} {:.1}%", 100.0 * n as f64 / d as f64),
+        _ => "-".into(),
     };
     vec![
         n.to_string(),
@@ -42,13 +52,15 @@ fn cells(n: usize, r: &Row) -> Vec<String> {
         r.model.clone(),
         r.scenario.to_string(),
         metric,
-        if r.valid {
-            "VALID".into()
-        } else {
-            "INVALID".into()
+        match r.valid {
+            Some(true) => "VALID".into(),
+            Some(false) => "INVALID".into(),
+            None => "-".into(),
         },
-        human_ns(r.p90_ns),
-        format!("{:.2}", r.samples_per_second),
+        r.p90_ns.map_or_else(|| "-".into(), human_ns),
+        opt(r.samples_per_second, 2),
+        frac(r.top1),
+        frac(r.top5),
         opt(r.samples_per_second_per_core, 2),
         opt(r.average_watts, 2),
         opt(r.inferences_per_joule, 2),
@@ -71,7 +83,7 @@ fn grid(rows: &[(usize, &Row)]) -> String {
         for (i, (c, w)) in cols.iter().zip(&width).enumerate() {
             let pad = w - c.chars().count();
             // Text left, numbers right.
-            if matches!(i, 0 | 7..=13) {
+            if matches!(i, 0 | 7..=15) {
                 s.push_str(&" ".repeat(pad));
                 s.push_str(c);
             } else {
@@ -119,15 +131,23 @@ pub fn render(rows: &[Row], group_by: Option<Key>) -> String {
     }
     let warned: Vec<&(usize, &Row)> = numbered
         .iter()
-        .filter(|(_, r)| !r.warnings.is_empty() || !r.valid)
+        .filter(|(_, r)| {
+            !r.warnings.is_empty() || r.valid == Some(false) || !r.accuracy_failed.is_empty()
+        })
         .collect();
     if !warned.is_empty() {
         out.push_str("\nnotes:\n");
         for (n, r) in warned {
-            if !r.valid {
+            if r.valid == Some(false) {
                 out.push_str(&format!(
                     "  [{n}] INVALID: {}\n",
                     r.invalid_reasons.join("; ")
+                ));
+            }
+            if !r.accuracy_failed.is_empty() {
+                out.push_str(&format!(
+                    "  [{n}] accuracy: failed samples (counted wrong): {}\n",
+                    r.accuracy_failed.join(", ")
                 ));
             }
             for w in &r.warnings {
@@ -150,8 +170,10 @@ mod tests {
         let mut b = example_record(2);
         b.host.hostname = "jetson".into();
         b.warnings.clear();
-        b.result.valid = true;
-        b.result.invalid_reasons.clear();
+        b.accuracy = None;
+        let res = b.result.as_mut().unwrap();
+        res.valid = true;
+        res.invalid_reasons.clear();
         let rows = vec![
             Row::new(0, Path::new("a.emrec"), &a),
             Row::new(0, Path::new("b.emrec"), &b),
@@ -175,6 +197,19 @@ mod tests {
         );
         assert!(t.contains("[1] warning: CPU frequency changed"), "{t}");
         assert!(!t.contains("[2]"), "{t}");
+        // Accuracy next to speed: a's record carries 13/15, b's none.
+        assert!(
+            lines[0].contains("top-1") && lines[0].contains("top-5"),
+            "{t}"
+        );
+        assert!(
+            lines[1].contains("13/15 86.7%") && lines[1].contains("14/15 93.3%"),
+            "{t}"
+        );
+        assert!(
+            t.contains("[1] accuracy: failed samples (counted wrong): broken.jpg"),
+            "{t}"
+        );
 
         let g = render(&rows, Some(Key::Host));
         assert!(
