@@ -9,10 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn edgemark(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgemark"))
-        .args(args)
-        .output()
-        .expect("run edgemark")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgemark"));
+    cmd.args(args);
+    // `run` writes records by default; keep them out of the source tree.
+    if args.first() == Some(&"run") && !args.contains(&"--results") {
+        let dir =
+            std::env::temp_dir().join(format!("edgemark-test-results-{}", std::process::id()));
+        cmd.arg("--results").arg(dir);
+    }
+    cmd.output().expect("run edgemark")
 }
 
 fn text(b: &[u8]) -> String {
