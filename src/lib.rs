@@ -6,9 +6,12 @@
 //! `stats` -> `record` -> `export`/report. `run::execute` is that pipeline, shared by
 //! the CLI and the daemon.
 
+pub mod boards;
 pub mod cli;
+pub mod gendoc;
 pub mod loadgen;
 pub mod plan;
 pub mod run;
 pub mod stats;
 pub mod sut;
+pub mod version;
