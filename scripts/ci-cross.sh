@@ -60,7 +60,7 @@ check_static() {
 for t in "${ARM_TARGETS[@]}"; do
   step "build $t ($PROFILE): edgemark + smoke example"
   # shellcheck disable=SC2046
-  nice -n 10 cargo build --locked --profile "$PROFILE" --target "$t" $(features_for "$t") \
+  EDGEMARK_TARGET=$t nice -n 10 cargo build --locked --profile "$PROFILE" --target "$t" $(features_for "$t") \
     --bin edgemark --example smoke
   bin="$(out_dir "$t")/edgemark"
   check_static "$bin"
@@ -110,7 +110,7 @@ done
 
 if [ "${CROSS_SIZE_CHECK:-0}" = 1 ]; then
   step "size check: x86_64-unknown-linux-musl release (fat LTO)"
-  nice -n 10 cargo build --locked --release --target x86_64-unknown-linux-musl --features mimalloc --bin edgemark
+  EDGEMARK_TARGET=x86_64-unknown-linux-musl nice -n 10 cargo build --locked --release --target x86_64-unknown-linux-musl --features mimalloc --bin edgemark
   bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/edgemark"
   check_static "$bin"
   size=$(stat -c %s "$bin")

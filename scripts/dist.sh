@@ -39,7 +39,7 @@ runner_for() {
 for t in "${TARGETS[@]}"; do
   echo "== $t: cargo build --profile $PROFILE"
   # shellcheck disable=SC2046
-  nice -n 19 cargo build --locked --profile "$PROFILE" --target "$t" $(features_for "$t") --bin edgemark
+  EDGEMARK_TARGET=$t nice -n 19 cargo build --locked --profile "$PROFILE" --target "$t" $(features_for "$t") --bin edgemark
   bin="$CARGO_TARGET_DIR/$t/$PROFILE/edgemark"
   desc=$(file -b "$bin")
   case "$desc" in
