@@ -6,7 +6,7 @@
 #   CROSS_SIZE_CHECK=1 scripts/ci-cross.sh   # also the fat-LTO x86_64-musl size check
 #
 # Installs what it needs (idempotent): Debian cross gccs, qemu-user, musl-tools,
-# file; rustup targets; zig from PyPI (C compiler for aarch64 musl, see
+# file, lld (armv7 linker, see .cargo/config.toml); rustup targets; zig from PyPI (C compiler for aarch64 musl, see
 # scripts/cc-aarch64-musl). Prints the time each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ runner_for() {
 
 step "tools"
 need=()
-for p in gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-armhf-cross libc6-dev-arm64-cross qemu-user musl-tools file; do
+for p in gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-armhf-cross libc6-dev-arm64-cross qemu-user musl-tools file lld; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
