@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "edgemark",
     version,
+    long_version = crate::version::long_version(),
     about = "Benchmark ML inference on this box, the MLPerf LoadGen way"
 )]
 pub struct Cli {
@@ -36,6 +37,30 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Show queued, running and finished daemon jobs and the latest results.
     Status(StatusArgs),
+    /// List the built-in board profiles (or print one) and show which one this box is.
+    Boards(BoardsArgs),
+    /// Write shell completions or the man page (used by scripts/dist.sh).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BoardsArgs {
+    /// Print this profile's full TOML instead of the list.
+    pub name: Option<String>,
+    /// Root of the filesystem to detect the board from (tests use fixture trees).
+    #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GenerateArgs {
+    /// `completions` (bash, zsh, fish, elvish, powershell) or `man`.
+    #[arg(value_parser = ["completions", "man"])]
+    pub what: String,
+    /// Directory to write the files into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// Flags of `edgemark run`; the same keys as a TOML config/job file.
@@ -67,6 +92,9 @@ pub struct RunArgs {
     /// Root of the filesystem to read sysfs/procfs from (tests use fixture trees).
     #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     pub root: PathBuf,
+    /// Board profile whose defaults apply: `auto` detects it, or a name from `edgemark boards`.
+    #[arg(long, value_name = "NAME")]
+    pub board: Option<String>,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

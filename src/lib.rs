@@ -7,11 +7,13 @@
 //! the CLI and the daemon.
 
 pub mod accuracy;
+pub mod boards;
 pub mod cli;
 pub mod commands;
 pub mod daemon;
 pub mod dataset;
 pub mod export;
+pub mod gendoc;
 pub mod infer;
 pub mod latency_file;
 pub mod loadgen;
@@ -27,3 +29,4 @@ pub mod stats;
 pub mod sut;
 #[cfg(feature = "tract")]
 pub mod tflite_fix;
+pub mod version;

@@ -7,12 +7,18 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::Parser;
-use edgemark::cli::{Cli, Command, InspectArgs, RunArgs, StatsArgs};
+use edgemark::boards::{self, BoardError};
+use edgemark::cli::{BoardsArgs, Cli, Command, GenerateArgs, InspectArgs, RunArgs, StatsArgs};
 use edgemark::export::{json, summary};
 use edgemark::loadgen::Control;
 use edgemark::record::writer;
 use edgemark::run::{self, RunContext};
 use edgemark::{latency_file, settings, stats};
+
+// musl's malloc makes tract about 2x slower; the static builds use mimalloc.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The run's control block is static so the signal handler can reach it.
 static CONTROL: Control = Control {
@@ -69,6 +75,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command(args),
         Command::Stats(args) => stats_command(args),
         Command::Inspect(args) => inspect_command(args),
+        Command::Boards(args) => boards_command(args),
+        Command::Generate(args) => generate_command(args),
         Command::Infer(args) => return edgemark::infer::main(args),
         // report names each bad file itself and picks its own exit code.
         Command::Report(args) => return edgemark::report::main(args),
@@ -135,4 +143,37 @@ fn inspect_command(args: &InspectArgs) -> Result<(), Failure> {
     }
     #[cfg(not(feature = "tract"))]
     match model {}
+}
+
+/// board profiles (+ this box's detection) -> print.
+fn boards_command(args: &BoardsArgs) -> Result<(), Failure> {
+    // Naming a board that does not exist is a usage error; broken files are not.
+    let classify = |e: BoardError| match e {
+        BoardError::Unknown { .. } => usage(e),
+        e => runtime(e),
+    };
+    if let Some(name) = &args.name {
+        let board = boards::find(name).map_err(classify)?;
+        print!(
+            "{}",
+            boards::builtin_source(&board.name).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let detected = boards::detect(&args.root).map_err(classify)?;
+    let all = boards::builtin().map_err(classify)?;
+    print!(
+        "{}",
+        boards::format_list(all, detected.map(|b| b.name.as_str()))
+    );
+    Ok(())
+}
+
+/// CLI definition -> shell completions or man pages (for scripts/dist.sh).
+fn generate_command(args: &GenerateArgs) -> Result<(), Failure> {
+    match args.what.as_str() {
+        "man" => edgemark::gendoc::write_man(&args.out).map(drop),
+        _ => edgemark::gendoc::write_completions(&args.out).map(drop),
+    }
+    .map_err(|e| runtime(format!("{e:#}")))
 }

@@ -34,7 +34,7 @@ pub const HEADER_LEN: usize = 8 + 2 + 4 + 4;
 pub const EXTENSION: &str = "emrec";
 
 /// The tract version every tract crate is pinned to in Cargo.toml (checked by a test).
-pub const TRACT_VERSION: &str = "0.23.9";
+pub use crate::version::TRACT_VERSION;
 
 /// Why bytes are not a record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,8 +15,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 use super::TractError;
 use crate::sut::{ModelFormat, ModelInfo, TensorInfo};
 
-/// The tract version every tract crate is pinned to (Cargo.toml uses `=`).
-pub const TRACT_VERSION: &str = "0.23.9";
+pub use crate::version::TRACT_VERSION;
 
 /// An optimised model, ready to be turned into plans, and what is known about it.
 #[derive(Debug, Clone)]
