@@ -92,9 +92,6 @@ pub struct RunArgs {
     /// Root of the filesystem to read sysfs/procfs from (tests use fixture trees).
     #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     pub root: PathBuf,
-    /// Board profile whose defaults apply: `auto` detects it, or a name from `edgemark boards`.
-    #[arg(long, value_name = "NAME")]
-    pub board: Option<String>,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }
