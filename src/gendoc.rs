@@ -61,7 +61,7 @@ mod tests {
         let files = write_completions(&d).unwrap();
         assert_eq!(files.len(), 5);
         let bash = std::fs::read_to_string(d.join("edgemark.bash")).unwrap();
-        for word in ["run", "stats", "boards", "--board"] {
+        for word in ["run", "stats", "boards", "--model"] {
             assert!(bash.contains(word), "bash completion lacks {word}");
         }
         std::fs::remove_dir_all(&d).unwrap();
@@ -79,7 +79,7 @@ mod tests {
         assert!(names.contains(&"edgemark-run.1".to_string()));
         assert!(!names.iter().any(|n| n.contains("generate")), "{names:?}");
         let run = std::fs::read_to_string(d.join("edgemark-run.1")).unwrap();
-        assert!(run.contains(".TH") && run.contains("board"), "{run}");
+        assert!(run.contains(".TH") && run.contains("model"), "{run}");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
