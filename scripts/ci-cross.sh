@@ -107,7 +107,17 @@ done
 for t in "${ARM_TARGETS[@]}"; do
   step "tests under qemu: $t (lib, no tract)"
   # The runner in .cargo/config.toml puts each test binary under qemu.
-  nice -n 10 cargo test --locked --profile "$PROFILE" --target "$t" --no-default-features --lib
+  skip=()
+  case "$t" in
+    armv7-*)
+      # qemu-arm shows a 32-bit guest the HOST's /proc/self/smaps (64-bit host
+      # addresses, guest_base-shifted), so the daemon's own-code-pages test cannot
+      # find its mapping there. It runs natively and under qemu-aarch64.
+      skip=(--skip daemon::memory::tests::releasing_our_own_code_pages_leaves_the_process_working)
+      echo "  SKIPPED under qemu-arm: ${skip[1]} (qemu shows the host's smaps)"
+      ;;
+  esac
+  nice -n 10 cargo test --locked --profile "$PROFILE" --target "$t" --no-default-features --lib -- "${skip[@]}"
 done
 
 if [ "${CROSS_SIZE_CHECK:-0}" = 1 ]; then
