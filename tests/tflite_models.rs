@@ -43,14 +43,7 @@ fn run(model: &Arc<TypedRunnableModel>, inputs: Vec<Tensor>) -> TVec<TValue> {
     model.run(inputs).unwrap()
 }
 
-const PHOTOS: [&str; 6] = [
-    "chelsea",
-    "coffee",
-    "rocket",
-    "messi5",
-    "baboon",
-    "grace_hopper",
-];
+use common::PHOTOS;
 
 #[test]
 fn mobilenetv2_fp32_tflite_matches_reference() {

@@ -15,14 +15,7 @@ use edgemark::plan::{BuiltInSpec, ModelSpec, SutSpec};
 use edgemark::sut::Sut;
 use edgemark::sut::tract::{TractSut, build_tract, load};
 
-const PHOTOS: [&str; 6] = [
-    "chelsea",
-    "coffee",
-    "rocket",
-    "messi5",
-    "baboon",
-    "grace_hopper",
-];
+use common::PHOTOS;
 
 /// A fresh folder per call: tests run in parallel and some share tags.
 fn tmp_dir(tag: &str) -> PathBuf {

@@ -39,3 +39,13 @@ pub fn shared_path(rel: &str) -> Option<PathBuf> {
     eprintln!("SKIPPED: shared test input missing: {}", p.display());
     None
 }
+
+/// The six photos with reference inputs and outputs in `models/reference/*/`.
+pub const PHOTOS: [&str; 6] = [
+    "chelsea",
+    "coffee",
+    "rocket",
+    "messi5",
+    "baboon",
+    "grace_hopper",
+];
