@@ -14,15 +14,18 @@ use edgemark::run::{RunContext, RunOutput, execute};
 use edgemark::settings::{RawSettings, validate};
 
 fn plan(sut: &str, min_duration_ms: i64, min_query_count: i64) -> Plan {
-    validate(RawSettings {
-        sut: Some(format!("synthetic:{sut}")),
-        scenario: Some("single-stream".into()),
-        min_duration_ms: Some(min_duration_ms),
-        min_query_count: Some(min_query_count),
-        max_stored_queries: Some(min_query_count.max(1 << 20)),
-        warmup_queries: Some(1000),
-        ..RawSettings::default()
-    })
+    validate(
+        RawSettings {
+            sut: Some(format!("synthetic:{sut}")),
+            scenario: Some("single-stream".into()),
+            min_duration_ms: Some(min_duration_ms),
+            min_query_count: Some(min_query_count),
+            max_stored_queries: Some(min_query_count.max(1 << 20)),
+            warmup_queries: Some(1000),
+            ..RawSettings::default()
+        },
+        std::path::Path::new("/"),
+    )
     .expect("bench plan")
 }
 

@@ -43,7 +43,7 @@ fn spec(path: &str, instances: u32, threads: u32, cpus: Vec<u32>) -> SutSpec {
         inputs: vec![],
         instances,
         threads,
-        cpus,
+        cpus: edgemark::plan::Pinning::both(cpus),
     })
 }
 

@@ -89,6 +89,10 @@ pub struct RunArgs {
     /// Directory for result records.
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
+    /// Board profile whose defaults apply (per-scenario cores): auto (detect,
+    /// the default), none, or a name from `edgemark boards`.
+    #[arg(long, value_name = "NAME")]
+    pub board: Option<String>,
     /// Root of the filesystem to read sysfs/procfs from (tests use fixture trees).
     #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     pub root: PathBuf,
@@ -114,7 +118,8 @@ pub struct ModelArgs {
     /// Intra-op threads per instance.
     #[arg(long, value_name = "N")]
     pub threads: Option<u32>,
-    /// Cores to pin to, e.g. 0-3 or 4,5,6,7.
+    /// Cores to pin both scenarios to, e.g. 0-3 or 4,5,6,7 (`all`: no pinning).
+    /// Default: the board profile's cores for each scenario.
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
 }

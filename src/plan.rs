@@ -76,6 +76,12 @@ pub struct Plan {
     /// Real samples (`--dataset`): scored in accuracy mode, and the QSL samples
     /// of performance mode instead of random tensors. Checked to exist by settings.
     pub dataset: Option<DatasetSpec>,
+    /// The board profile whose defaults apply; None = no profile (`--board none`
+    /// or none detected).
+    pub board: Option<BoardChoice>,
+    /// What settings decided that the user should know (e.g. a detected board's
+    /// pinning that this process may not use); every record of the run carries them.
+    pub warnings: Vec<String>,
 }
 
 /// A data set as validated by settings: the folder exists, the labels and class
@@ -113,8 +119,8 @@ pub struct BuiltInSpec {
     pub instances: u32,
     /// Intra-op threads (0 = the scenario's default).
     pub threads: u32,
-    /// Cores to pin workers to; empty = no pinning.
-    pub cpus: Vec<u32>,
+    /// Cores to pin each scenario's workers to.
+    pub cpus: Pinning,
 }
 
 impl BuiltInSpec {
@@ -143,6 +149,41 @@ pub struct ModelSpec {
     pub instances: u32,
     /// Intra-op threads (0 = the scenario's default).
     pub threads: u32,
-    /// Cores to pin workers to; empty = no pinning.
-    pub cpus: Vec<u32>,
+    /// Cores to pin each scenario's workers to.
+    pub cpus: Pinning,
+}
+
+/// Cores per scenario: `--cpus` sets both; without it a board profile may set
+/// them apart (big cores for SingleStream's latency, every core for Offline's
+/// throughput). Empty = not pinned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pinning {
+    pub single_stream: Vec<u32>,
+    pub offline: Vec<u32>,
+}
+
+impl Pinning {
+    /// The same cores for both scenarios.
+    pub fn both(cpus: Vec<u32>) -> Pinning {
+        Pinning {
+            single_stream: cpus.clone(),
+            offline: cpus,
+        }
+    }
+
+    pub fn for_scenario(&self, scenario: Scenario) -> &[u32] {
+        match scenario {
+            Scenario::SingleStream => &self.single_stream,
+            Scenario::Offline => &self.offline,
+        }
+    }
+}
+
+/// The board profile a plan took its defaults from (`--board`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardChoice {
+    /// Profile name (`edgemark boards`).
+    pub name: String,
+    /// Found by `--board auto` (true) or named by the user (false).
+    pub detected: bool,
 }

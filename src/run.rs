@@ -87,9 +87,9 @@ pub fn execute_with_clock(
 ) -> Result<RunOutput, RunError> {
     // The box as it is before the model is loaded (never timed).
     let (system, mut warnings) = probe::describe(&ctx.root);
-    // The caller's warnings first; with the unreadable sysfs files, every
-    // record of this run carries them.
-    warnings.splice(0..0, ctx.warnings.iter().cloned());
+    // The caller's and the plan's warnings first; with the unreadable sysfs
+    // files, every record of this run carries them.
+    warnings.splice(0..0, ctx.warnings.iter().chain(&plan.warnings).cloned());
     let box_warnings = warnings.clone();
     warnings.extend(system.setup_warnings());
     let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;

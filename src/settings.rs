@@ -35,9 +35,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::boards::{self, Board, CpuSet};
 use crate::cli::RunArgs;
 use crate::plan::{
-    BuiltInSpec, DatasetSpec, LoadGenSettings, Mode, ModelSpec, Plan, Scenario, SutSpec, WarmUp,
+    BoardChoice, BuiltInSpec, DatasetSpec, LoadGenSettings, Mode, ModelSpec, Pinning, Plan,
+    Scenario, SutSpec, WarmUp,
 };
 use crate::stats::{normalize_percentile, offline_samples_per_query};
 
@@ -84,6 +86,8 @@ pub struct RawSettings {
     pub instances: Option<u32>,
     pub threads: Option<u32>,
     pub cpus: Option<String>,
+    /// `auto` (default), `none` or a profile name (`edgemark boards`).
+    pub board: Option<String>,
     pub min_duration_ms: Option<i64>,
     pub max_duration_ms: Option<i64>,
     pub min_query_count: Option<i64>,
@@ -137,6 +141,7 @@ impl RawSettings {
             instances: m.instances,
             threads: m.threads,
             cpus: m.cpus.clone(),
+            board: args.board.clone(),
             min_duration_ms: s.min_duration_ms,
             max_duration_ms: s.max_duration_ms,
             min_query_count: s.min_query_count,
@@ -179,6 +184,7 @@ impl RawSettings {
             instances,
             threads,
             cpus,
+            board,
             min_duration_ms,
             max_duration_ms,
             min_query_count,
@@ -238,12 +244,13 @@ pub fn plan_from(args: &RunArgs) -> Result<Plan, SettingsError> {
         Some(path) => RawSettings::from_file(path)?,
         None => RawSettings::default(),
     };
-    validate(base.overlay(RawSettings::from_args(args)))
+    validate(base.overlay(RawSettings::from_args(args)), &args.root)
 }
 
-/// A daemon job file (same keys as `run`'s flags) -> plan.
-pub fn load_job(path: &Path) -> Result<Plan, SettingsError> {
-    validate(RawSettings::from_file(path)?)
+/// A daemon job file (same keys as `run`'s flags) -> plan; `root` is where the
+/// board is detected.
+pub fn load_job(path: &Path, root: &Path) -> Result<Plan, SettingsError> {
+    validate(RawSettings::from_file(path)?, root)
 }
 
 fn non_negative(name: &'static str, v: i64) -> Result<u64, SettingsError> {
@@ -275,33 +282,16 @@ fn parse_scenarios(s: &str) -> Result<Vec<Scenario>, SettingsError> {
     }
 }
 
+/// `cpus`: a Linux CPU list (`0-3,5`), sorted; `all` = not pinned (empty).
 fn parse_cpus(s: &str) -> Result<Vec<u32>, SettingsError> {
-    let bad = || {
-        field(
+    match CpuSet::parse(s) {
+        Ok(CpuSet::All) => Ok(Vec::new()),
+        Ok(CpuSet::List(cpus)) => Ok(cpus),
+        Err(why) => Err(field(
             "cpus",
-            format!("expected a list like 0-3 or 4,5,6,7, got {s:?}"),
-        )
-    };
-    let mut cpus = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (
-                    a.trim().parse().map_err(|_| bad())?,
-                    b.trim().parse().map_err(|_| bad())?,
-                );
-                if b < a {
-                    return Err(bad());
-                }
-                cpus.extend(a..=b);
-            }
-            None => cpus.push(part.parse().map_err(|_| bad())?),
-        }
+            format!("{why}; expected a list like 0-3 or 4,5,6,7, or all"),
+        )),
     }
-    if cpus.is_empty() {
-        return Err(bad());
-    }
-    Ok(cpus)
 }
 
 fn parse_shape(s: &str) -> Result<(String, Vec<u64>), SettingsError> {
@@ -322,7 +312,7 @@ fn parse_shape(s: &str) -> Result<(String, Vec<u64>), SettingsError> {
     Ok((name.trim().to_string(), dims))
 }
 
-fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
+fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, SettingsError> {
     if let Some(sut) = &raw.sut {
         if let Some(spec) = sut.strip_prefix("synthetic:") {
             crate::sut::synthetic::Service::parse(spec).map_err(|e| field("sut", e.to_string()))?;
@@ -341,9 +331,11 @@ fn sut_spec(raw: &RawSettings) -> Result<SutSpec, SettingsError> {
             ));
         }
     }
-    let cpus = match &raw.cpus {
-        Some(c) => parse_cpus(c)?,
-        None => Vec::new(),
+    // `cpus` given: both scenarios on those cores; else the board's defaults.
+    let cpus = match (&raw.cpus, board_pins) {
+        (Some(c), _) => Pinning::both(parse_cpus(c)?),
+        (None, Some(p)) => p.clone(),
+        (None, None) => Pinning::default(),
     };
     let inputs: Vec<String> = raw
         .inputs
@@ -478,8 +470,9 @@ fn dataset_spec(
     }))
 }
 
-/// Raw settings -> plan, checking every field and their relations.
-pub fn validate(raw: RawSettings) -> Result<Plan, SettingsError> {
+/// Raw settings -> plan, checking every field and their relations. `root` is the
+/// filesystem `board = "auto"` detects the board in (`/`, or a fixture tree).
+pub fn validate(raw: RawSettings, root: &Path) -> Result<Plan, SettingsError> {
     let preset_name = raw
         .preset
         .clone()
@@ -608,7 +601,21 @@ pub fn validate(raw: RawSettings) -> Result<Plan, SettingsError> {
         }
     }
 
-    let sut = sut_spec(&raw)?;
+    let mut warnings = Vec::new();
+    let board = choose_board(raw.board.as_deref(), root, &mut warnings)?;
+    // Only models are pinned (a synthetic SUT has no workers to place), and
+    // `cpus` replaces the board's choice.
+    let is_model = raw
+        .sut
+        .as_deref()
+        .is_none_or(|s| !s.starts_with("synthetic:"));
+    let board_pins = match &board {
+        Some((b, detected)) if is_model && raw.cpus.is_none() => {
+            board_pinning(b, *detected, &allowed_cpus(), &mut warnings)?
+        }
+        _ => None,
+    };
+    let sut = sut_spec(&raw, board_pins.as_ref())?;
     let mode = match raw.mode.as_deref() {
         None | Some("performance") => Mode::Performance,
         Some("accuracy") => Mode::Accuracy,
@@ -630,19 +637,114 @@ pub fn validate(raw: RawSettings) -> Result<Plan, SettingsError> {
         trace: raw.trace.unwrap_or(false),
         calibrate_offline_qps: raw.offline_expected_qps.is_none(),
         settings: s,
+        board: board.map(|(b, detected)| BoardChoice {
+            name: b.name.clone(),
+            detected,
+        }),
+        warnings,
     })
+}
+
+/// `board`: `auto` (the default) detects the profile under `root`; `none` uses
+/// none; anything else must name a built-in profile. A box whose identity files
+/// cannot be read runs without a profile, with a warning: detection is a
+/// convenience and must not stop a benchmark.
+fn choose_board(
+    choice: Option<&str>,
+    root: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(&'static Board, bool)>, SettingsError> {
+    match choice.unwrap_or("auto") {
+        "none" => Ok(None),
+        "auto" => match boards::detect(root) {
+            Ok(b) => Ok(b.map(|b| (b, true))),
+            Err(e) => {
+                warnings.push(format!("board detection failed, no profile applied: {e}"));
+                Ok(None)
+            }
+        },
+        name => boards::find(name)
+            .map(|b| Some((b, false)))
+            .map_err(|e| field("board", format!("{e}; or auto, none"))),
+    }
+}
+
+/// The CPUs this process may run on (its affinity mask, e.g. narrowed by a
+/// cgroup cpuset or `taskset`); empty if the kernel will not say.
+fn allowed_cpus() -> Vec<u32> {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .map(|c| c as u32)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A board's per-scenario cores, checked against the CPUs this process may use.
+/// A detected board whose cores are not all allowed (a container pinned to a
+/// subset, say) runs unpinned with a warning; a board the user named is a usage
+/// error, since the run would not be what they asked for.
+pub fn board_pinning(
+    board: &Board,
+    detected: bool,
+    allowed: &[u32],
+    warnings: &mut Vec<String>,
+) -> Result<Option<Pinning>, SettingsError> {
+    let list = |set: &CpuSet| match set {
+        CpuSet::All => Vec::new(),
+        CpuSet::List(c) => c.clone(),
+    };
+    let pins = Pinning {
+        single_stream: list(&board.pin.single_stream),
+        offline: list(&board.pin.offline),
+    };
+    let missing: Vec<u32> = pins
+        .single_stream
+        .iter()
+        .chain(&pins.offline)
+        .filter(|c| !allowed.contains(c))
+        .copied()
+        .collect();
+    if missing.is_empty() || allowed.is_empty() {
+        return Ok(Some(pins));
+    }
+    let why = format!(
+        "board {} pins SingleStream to cpus {} and Offline to {}, but this process may run on cpus {} only",
+        board.name,
+        board.pin.single_stream,
+        board.pin.offline,
+        CpuSet::List(allowed.to_vec()),
+    );
+    if detected {
+        warnings.push(format!("{why}: not pinned (pass --cpus to pin)"));
+        Ok(None)
+    } else {
+        Err(field(
+            "board",
+            format!("{why}; pass --cpus, or --board none or auto"),
+        ))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Settings checks do not depend on the box: no board profile applies.
+    fn validate_bare(raw: RawSettings) -> Result<Plan, SettingsError> {
+        validate(
+            raw,
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bare")),
+        )
+    }
+
     fn raw(toml: &str) -> RawSettings {
         RawSettings::from_toml(toml).unwrap()
     }
 
     fn err_field(r: RawSettings) -> &'static str {
-        match validate(r).unwrap_err() {
+        match validate_bare(r).unwrap_err() {
             SettingsError::Field { field, .. } => field,
             e => panic!("not a field error: {e}"),
         }
@@ -650,7 +752,7 @@ mod tests {
 
     #[test]
     fn default_is_quick_both_scenarios_builtin() {
-        let p = validate(RawSettings::default()).unwrap();
+        let p = validate_bare(RawSettings::default()).unwrap();
         assert_eq!(p.preset, "quick");
         assert_eq!(p.settings.min_duration_ns, 2_000_000_000);
         assert_eq!(p.settings.min_query_count, 100);
@@ -660,17 +762,23 @@ mod tests {
 
     #[test]
     fn builtin_model_takes_instances_threads_cpus() {
-        let p = validate(raw("instances = 3
+        let p = validate_bare(raw("instances = 3
 threads = 2
 cpus = \"0,1\""))
         .unwrap();
         let SutSpec::BuiltIn(b) = &p.sut else {
             panic!("{:?}", p.sut)
         };
-        assert_eq!((b.instances, b.threads, b.cpus.clone()), (3, 2, vec![0, 1]));
+        assert_eq!(
+            (b.instances, b.threads, b.cpus.clone()),
+            (3, 2, Pinning::both(vec![0, 1]))
+        );
         let m = b.to_model_spec();
         assert!(m.path.is_empty());
-        assert_eq!((m.instances, m.threads, m.cpus), (3, 2, vec![0, 1]));
+        assert_eq!(
+            (m.instances, m.threads, m.cpus),
+            (3, 2, Pinning::both(vec![0, 1]))
+        );
         assert_eq!(
             err_field(raw("input_shape = [\"x=1,3,8,8\"]")),
             "input_shape"
@@ -679,12 +787,12 @@ cpus = \"0,1\""))
 
     #[test]
     fn official_preset_has_mlperf_conf_values() {
-        let p = validate(raw("preset = \"official\"")).unwrap();
+        let p = validate_bare(raw("preset = \"official\"")).unwrap();
         assert_eq!(p.settings.min_duration_ns, 600_000_000_000);
         assert_eq!(p.settings.qsl_rng_seed, 2085463073848966840);
         assert_eq!(p.settings.sample_index_rng_seed, 2747215439041700203);
         assert_eq!(p.preset, "official");
-        let p = validate(raw("preset = \"official\"\nqsl_rng_seed = 1")).unwrap();
+        let p = validate_bare(raw("preset = \"official\"\nqsl_rng_seed = 1")).unwrap();
         assert_eq!(p.preset, "custom");
     }
 
@@ -696,7 +804,7 @@ cpus = \"0,1\""))
             warmup_ms: Some(50),
             ..RawSettings::default()
         };
-        let p = validate(file.overlay(flags)).unwrap();
+        let p = validate_bare(file.overlay(flags)).unwrap();
         assert_eq!(p.settings.min_duration_ns, 7_000_000_000);
         assert_eq!(p.settings.min_query_count, 300);
         assert_eq!(p.settings.warm_up, WarmUp::DurationNs(50_000_000));
@@ -750,7 +858,7 @@ cpus = \"0,1\""))
 
     #[test]
     fn model_spec_parses_shapes_and_cpus() {
-        let p = validate(raw(
+        let p = validate_bare(raw(
             "model = \"m.onnx\"\ninput_shape = [\"x=1,3,224,224\"]\ncpus = \"0-2,5\"\nthreads = 2",
         ))
         .unwrap();
@@ -759,7 +867,7 @@ cpus = \"0,1\""))
             m.input_shapes,
             vec![("x".to_string(), vec![1, 3, 224, 224])]
         );
-        assert_eq!(m.cpus, vec![0, 1, 2, 5]);
+        assert_eq!(m.cpus, Pinning::both(vec![0, 1, 2, 5]));
         assert_eq!(m.threads, 2);
     }
 
@@ -785,7 +893,7 @@ cpus = \"0,1\""))
         let synthetic = format!("sut = \"synthetic:null\"\ndataset = \"{here}\"");
         assert_eq!(err_field(raw(&synthetic)), "dataset");
 
-        let p = validate(raw(&format!(
+        let p = validate_bare(raw(&format!(
             "model = \"m.onnx\"\ndataset = \"{here}\"\npreprocess = \"imagenet-tf\""
         )))
         .unwrap();
@@ -800,9 +908,127 @@ cpus = \"0,1\""))
 
     #[test]
     fn percent_or_fraction() {
-        let p = validate(raw("target_percentile = 99")).unwrap();
+        let p = validate_bare(raw("target_percentile = 99")).unwrap();
         assert_eq!(p.settings.target_percentile, 0.99);
-        let p = validate(raw("target_percentile = 0.95")).unwrap();
+        let p = validate_bare(raw("target_percentile = 0.95")).unwrap();
         assert_eq!(p.settings.target_percentile, 0.95);
+    }
+
+    fn board_root(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/boards")
+            .join(name)
+    }
+
+    #[test]
+    fn a_board_s_cores_apply_per_scenario_when_this_process_may_use_them() {
+        let rk = boards::find("rk3588").unwrap();
+        let all: Vec<u32> = (0..8).collect();
+        let mut w = Vec::new();
+        let p = board_pinning(rk, true, &all, &mut w).unwrap().unwrap();
+        assert_eq!(p.single_stream, vec![4, 5, 6, 7]);
+        assert_eq!(p.offline, all);
+        assert!(w.is_empty());
+        // The x86 profile pins nothing ("all").
+        let x86 = boards::find("x86-64-mini-pc").unwrap();
+        let p = board_pinning(x86, true, &[0, 1], &mut w).unwrap().unwrap();
+        assert_eq!(p, Pinning::default());
+    }
+
+    #[test]
+    fn a_board_s_cores_this_process_may_not_use_warn_if_detected_and_fail_if_named() {
+        let rk = boards::find("rk3588").unwrap();
+        let mut w = Vec::new();
+        // Detected (e.g. in a container limited to 0-1): unpinned, with a warning.
+        assert_eq!(board_pinning(rk, true, &[0, 1], &mut w).unwrap(), None);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("rk3588") && w[0].contains("4-7") && w[0].contains("0-1"),
+            "{}",
+            w[0]
+        );
+        // Named with --board: the run would not be what was asked for.
+        let e = board_pinning(rk, false, &[0, 1], &mut w).unwrap_err();
+        assert!(
+            matches!(e, SettingsError::Field { field: "board", .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn board_auto_detects_through_the_root_and_cpus_override_it() {
+        let root = board_root("rk3588-rock5b");
+        let p = validate(RawSettings::default(), &root).unwrap();
+        assert_eq!(
+            p.board,
+            Some(BoardChoice {
+                name: "rk3588".into(),
+                detected: true
+            })
+        );
+        let SutSpec::BuiltIn(b) = &p.sut else {
+            panic!("{:?}", p.sut)
+        };
+        let allowed = allowed_cpus();
+        if (0..8).all(|c| allowed.contains(&c)) {
+            assert_eq!(b.cpus.single_stream, vec![4, 5, 6, 7]);
+            assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        } else {
+            // This box has fewer cores than an RK3588: detected, not pinned, said.
+            assert_eq!(b.cpus, Pinning::default());
+            assert!(p.warnings[0].contains("rk3588"), "{:?}", p.warnings);
+        }
+        // --cpus wins over the board, for both scenarios.
+        let p = validate(raw("cpus = \"0\""), &root).unwrap();
+        let SutSpec::BuiltIn(b) = &p.sut else {
+            panic!()
+        };
+        assert_eq!(b.cpus, Pinning::both(vec![0]));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // `none`: no profile at all; a synthetic SUT keeps the board but pins nothing.
+        let p = validate(raw("board = \"none\""), &root).unwrap();
+        assert_eq!(p.board, None);
+        let p = validate(raw("sut = \"synthetic:null\""), &root).unwrap();
+        assert_eq!(p.board.unwrap().name, "rk3588");
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // No profile fits an empty tree.
+        assert_eq!(
+            validate(RawSettings::default(), &board_root("empty"))
+                .unwrap()
+                .board,
+            None
+        );
+    }
+
+    #[test]
+    fn a_named_board_must_exist() {
+        let e = validate_bare(raw("board = \"rpi9\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`board`") && e.contains("rpi9") && e.contains("rk3588"),
+            "{e}"
+        );
+        let p = validate_bare(raw("board = \"x86-64-mini-pc\"")).unwrap();
+        assert_eq!(
+            p.board,
+            Some(BoardChoice {
+                name: "x86-64-mini-pc".into(),
+                detected: false
+            })
+        );
+    }
+
+    #[test]
+    fn cpus_all_means_unpinned_and_bad_lists_are_errors() {
+        let p = validate_bare(raw("cpus = \"all\"")).unwrap();
+        let SutSpec::BuiltIn(b) = &p.sut else {
+            panic!()
+        };
+        assert_eq!(b.cpus, Pinning::default());
+        for bad in ["", "3-1", "a", "1,,x"] {
+            let r = raw(&format!("cpus = \"{bad}\""));
+            assert_eq!(err_field(r), "cpus", "{bad:?}");
+        }
     }
 }

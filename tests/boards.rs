@@ -251,3 +251,63 @@ fn version_names_git_target_and_tract() {
     assert!(text.contains("target: "), "{text}");
     assert!(text.contains("git: "), "{text}");
 }
+
+fn run_synthetic(extra: &[&str]) -> std::process::Output {
+    let results = std::env::temp_dir().join(format!(
+        "edgemark-boards-run-{}-{}",
+        std::process::id(),
+        extra.join("_").replace('/', "_")
+    ));
+    let mut args = vec![
+        "run",
+        "--sut",
+        "synthetic:null",
+        "--scenario",
+        "single-stream",
+        "--min-duration-ms",
+        "0",
+        "--min-query-count",
+        "100",
+        "--results",
+    ];
+    let results_s = results.to_str().unwrap().to_string();
+    args.push(&results_s);
+    args.extend_from_slice(extra);
+    let out = edgemark(&args);
+    let _ = std::fs::remove_dir_all(&results);
+    out
+}
+
+#[test]
+fn run_detects_the_board_through_its_root_and_says_so() {
+    let root = fixture("rk3588-rock5b");
+    let root = root.to_str().unwrap();
+    let out = run_synthetic(&["--root", root, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["board"]["name"], "rk3588", "{v}");
+    assert_eq!(v["board"]["detected"], true, "{v}");
+
+    let out = run_synthetic(&["--root", root]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Board    : rk3588 (detected)"), "{text}");
+
+    // Forced, on a tree that says otherwise; and `none`.
+    let out = run_synthetic(&["--root", root, "--board", "rpi5", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["board"]["name"], &v["board"]["detected"]),
+        (&"rpi5".into(), &false.into())
+    );
+    let out = run_synthetic(&["--root", root, "--board", "none", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["board"].is_null(), "{v}");
+}
+
+#[test]
+fn run_with_an_unknown_board_is_a_usage_error_naming_the_known_ones() {
+    let out = run_synthetic(&["--board", "rpi3"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("rpi3") && err.contains("rk3588"), "{err}");
+}

@@ -1,6 +1,8 @@
 //! Stop rules, warm-up and validity of whole scenario runs, on a deterministic
 //! fake clock driven by the synthetic SUT: exact, and nothing ever sleeps.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -13,7 +15,7 @@ use edgemark::stats::InvalidReason::{self, *};
 const MS: u64 = 1_000_000;
 
 fn plan(toml: &str) -> Plan {
-    validate(RawSettings::from_toml(toml).unwrap()).unwrap()
+    validate(RawSettings::from_toml(toml).unwrap(), &common::bare_root()).unwrap()
 }
 
 fn run_on(plan: &Plan, clock: Arc<FakeClock>, control: &Control) -> RunOutput {

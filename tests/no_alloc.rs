@@ -58,9 +58,11 @@ impl Sut for Probe {
 
 #[test]
 fn timed_loop_allocates_nothing() {
-    let plan =
-        validate(RawSettings::from_toml("min_duration_ms = 0\nmin_query_count = 50000").unwrap())
-            .unwrap();
+    let plan = validate(
+        RawSettings::from_toml("min_duration_ms = 0\nmin_query_count = 50000").unwrap(),
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bare")),
+    )
+    .unwrap();
     let loaded: Vec<usize> = (0..1024).collect();
     let control = Control::default();
     for clock in [

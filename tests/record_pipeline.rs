@@ -46,6 +46,8 @@ fn raspberry_pi_run_to_report() {
         trace: true,
         calibrate_offline_qps: false,
         dataset: None,
+        board: None,
+        warnings: vec![],
     };
     let sut = sut::SutInfo {
         kind: "synthetic".into(),

@@ -11,7 +11,7 @@ use std::time::Instant;
 use edgemark::cli::InferArgs;
 use edgemark::loadgen::Clock;
 use edgemark::npy::{self, NpyData};
-use edgemark::plan::{BuiltInSpec, ModelSpec, SutSpec};
+use edgemark::plan::{BuiltInSpec, ModelSpec, Pinning, SutSpec};
 use edgemark::sut::Sut;
 use edgemark::sut::tract::{TractSut, build_tract, load};
 
@@ -278,7 +278,7 @@ fn broken_model_files_give_errors_naming_file_and_problem() {
             inputs: vec![],
             instances: 1,
             threads: 1,
-            cpus: vec![],
+            cpus: Pinning::default(),
         });
         let e = match build_tract(&spec) {
             Ok(_) => panic!("{path} loaded"),
@@ -388,6 +388,7 @@ fn builtin_model_takes_instances_and_threads_from_the_plan() {
     // `edgemark run --instances 3 --threads 1` without a model.
     let plan = edgemark::settings::validate(
         edgemark::settings::RawSettings::from_toml("instances = 3\nthreads = 1").unwrap(),
+        &common::bare_root(),
     )
     .unwrap();
     assert!(matches!(
@@ -456,11 +457,11 @@ fn offline_multi_instance_fills_every_completion_slot() {
             inputs: vec![],
             instances,
             threads: 0,
-            cpus: cpus.clone(),
+            cpus: Pinning::both(cpus.clone()),
         });
         let mut sut = TractSut::new(&spec).unwrap();
         assert_eq!(sut.info().instances, instances);
-        assert_eq!(sut.info().cpus, cpus);
+        assert_eq!(sut.info().cpus, Pinning::both(cpus.clone()));
         let loaded: Vec<usize> = (0..5).collect();
         sut.load_samples(&loaded).unwrap();
         sut.warm_up(0).unwrap();
@@ -502,7 +503,7 @@ fn npy_inputs_feed_samples_and_wrong_files_are_rejected() {
             inputs,
             instances: 1,
             threads: 1,
-            cpus: vec![],
+            cpus: Pinning::default(),
         })
     };
     let files = vec![
@@ -556,7 +557,7 @@ fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_i
                 inputs: vec![],
                 instances: 1,
                 threads: 1,
-                cpus,
+                cpus: Pinning::both(cpus),
             })
         };
         let e = TractSut::new(&spec(vec![4096]))
@@ -575,7 +576,7 @@ fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_i
         drop(free);
 
         let mut pinned = TractSut::new(&spec(vec![last])).unwrap();
-        assert_eq!(pinned.info().cpus, vec![last]);
+        assert_eq!(pinned.info().cpus, Pinning::both(vec![last]));
         assert_eq!(pinned.info().threads, 1);
         pinned.load_samples(&[0]).unwrap();
         assert_eq!(
@@ -590,6 +591,60 @@ fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_i
             allowed,
             "affinity restored when the SUT goes"
         );
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn each_scenario_gets_its_own_cores_and_default_parallelism() {
+    // A board profile's pinning: SingleStream on one set (the big cores),
+    // Offline on another. Threads and instances default to each set's size.
+    use edgemark::sut::tract::affinity;
+    std::thread::spawn(|| {
+        let allowed = affinity::allowed_cpus();
+        let (first, last) = (allowed[0], *allowed.last().unwrap());
+        let spec = SutSpec::Model(ModelSpec {
+            path: String::new(),
+            input_shapes: vec![],
+            inputs: vec![],
+            instances: 0,
+            threads: 0,
+            cpus: Pinning {
+                single_stream: vec![last],
+                offline: allowed.clone(),
+            },
+        });
+        let mut sut = TractSut::new(&spec).unwrap();
+        let info = sut.info();
+        assert_eq!(info.cpus.single_stream, vec![last]);
+        assert_eq!(info.cpus.offline, allowed);
+        assert_eq!(
+            info.threads, 1,
+            "one SingleStream core, one intra-op thread"
+        );
+        assert_eq!(info.instances as usize, allowed.len());
+        sut.load_samples(&[0]).unwrap();
+        assert_eq!(affinity::allowed_cpus(), vec![last]);
+        drop(sut);
+
+        // SingleStream unpinned, Offline pinned: the issuing thread stays free.
+        let spec = SutSpec::Model(ModelSpec {
+            path: String::new(),
+            input_shapes: vec![],
+            inputs: vec![],
+            instances: 0,
+            threads: 0,
+            cpus: Pinning {
+                single_stream: vec![],
+                offline: vec![first],
+            },
+        });
+        let mut sut = TractSut::new(&spec).unwrap();
+        assert_eq!(sut.info().instances, 1);
+        assert_eq!(sut.info().threads as usize, allowed.len());
+        sut.load_samples(&[0]).unwrap();
+        assert_eq!(affinity::allowed_cpus(), allowed);
     })
     .join()
     .unwrap();

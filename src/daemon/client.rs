@@ -36,7 +36,7 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = runner::default_runner().check(&text) {
+    if let Err(e) = runner::default_runner().check(&text, std::path::Path::new("/")) {
         eprintln!("edgemark submit: invalid job {}: {e}", args.job.display());
         return ExitCode::from(2);
     }

@@ -2,6 +2,8 @@
 //! `run::execute`, the same pipeline as `edgemark run --config JOB.toml`, so a
 //! job's records are exactly those of a `run`.
 
+use std::path::Path;
+
 use crate::daemon::runner::{JobOutcome, JobRequest, JobRunner, JobShape};
 use crate::loadgen::Control;
 use crate::plan::Plan;
@@ -12,15 +14,15 @@ use crate::settings;
 pub struct PlanRunner;
 
 impl PlanRunner {
-    fn plan(job_toml: &str) -> Result<Plan, String> {
+    fn plan(job_toml: &str, root: &Path) -> Result<Plan, String> {
         let raw = settings::RawSettings::from_toml(job_toml)?;
-        settings::validate(raw).map_err(|e| e.to_string())
+        settings::validate(raw, root).map_err(|e| e.to_string())
     }
 }
 
 impl JobRunner for PlanRunner {
-    fn check(&self, job_toml: &str) -> Result<JobShape, String> {
-        let plan = Self::plan(job_toml)?;
+    fn check(&self, job_toml: &str, root: &Path) -> Result<JobShape, String> {
+        let plan = Self::plan(job_toml, root)?;
         // Progress by time only: `completed` counts queries or samples depending
         // on the scenario, so it has no single total.
         Ok(JobShape {
@@ -30,7 +32,7 @@ impl JobRunner for PlanRunner {
     }
 
     fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, String> {
-        let plan = Self::plan(&req.toml)?;
+        let plan = Self::plan(&req.toml, &req.root)?;
         let ctx = RunContext {
             root: req.root.clone(),
             results_dir: Some(req.results_dir.clone()),
@@ -90,15 +92,24 @@ mod tests {
     #[test]
     fn check_names_the_bad_key_and_sizes_progress_by_time() {
         let e = PlanRunner
-            .check("sut = \"synthetic:null\"\nmin_duraton_ms = 5")
+            .check(
+                "sut = \"synthetic:null\"\nmin_duraton_ms = 5",
+                Path::new("/"),
+            )
             .unwrap_err();
         assert!(e.contains("min_duraton_ms"), "{e}");
         let e = PlanRunner
-            .check("sut = \"synthetic:null\"\nmin_duration_ms = -5")
+            .check(
+                "sut = \"synthetic:null\"\nmin_duration_ms = -5",
+                Path::new("/"),
+            )
             .unwrap_err();
         assert!(e.contains("min_duration_ms"), "{e}");
         let shape = PlanRunner
-            .check("sut = \"synthetic:null\"\nscenario = \"both\"\nmin_duration_ms = 20")
+            .check(
+                "sut = \"synthetic:null\"\nscenario = \"both\"\nmin_duration_ms = 20",
+                Path::new("/"),
+            )
             .unwrap();
         assert_eq!(shape.expected_ns, 2 * 20_000_000);
     }

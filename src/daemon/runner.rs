@@ -49,8 +49,9 @@ pub struct JobOutcome {
 /// signals, watchdog and status; hence `Send + Sync` and `&self`.
 pub trait JobRunner: Send + Sync {
     /// Parse and validate a job file without running it (bad jobs go straight
-    /// to `failed/`; `edgemark submit` refuses them).
-    fn check(&self, job_toml: &str) -> Result<JobShape, String>;
+    /// to `failed/`; `edgemark submit` refuses them). `root` is where the
+    /// job's board is detected, as for the run.
+    fn check(&self, job_toml: &str, root: &std::path::Path) -> Result<JobShape, String>;
     /// Run the job. Must poll `control.abort` at every query boundary and bump
     /// `control.completed` per query. Err = nothing usable was measured.
     fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, String>;

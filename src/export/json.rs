@@ -186,7 +186,15 @@ pub fn run_json(plan: &Plan, out: &RunOutput) -> Value {
             "description": out.sut.description,
             "instances": out.sut.instances,
             "threads": out.sut.threads,
+            "cpus": {
+                "single_stream": out.sut.cpus.single_stream,
+                "offline": out.sut.cpus.offline,
+            },
         },
+        "board": plan.board.as_ref().map(|b| json!({
+            "name": b.name,
+            "detected": b.detected,
+        })),
         "settings": {
             "effective_min_duration_ms": s.min_duration_ns / 1_000_000,
             "effective_max_duration_ms": s.max_duration_ns / 1_000_000,

@@ -61,6 +61,13 @@ fn scenario(
     writeln!(w, "Scenario : {:?}", r.scenario)?;
     writeln!(w, "Mode     : {:?}", plan.mode)?;
     writeln!(w, "Preset   : {}", plan.preset)?;
+    if let Some(b) = &plan.board {
+        let how = if b.detected { "detected" } else { "--board" };
+        writeln!(w, "Board    : {} ({how})", b.name)?;
+    }
+    if out.sut.kind == "tract" {
+        writeln!(w, "Cores    : {}", cores_line(out, r.scenario))?;
+    }
     match r.scenario {
         Scenario::SingleStream => {
             writeln!(
@@ -205,6 +212,20 @@ pub fn write_run(w: &mut dyn Write, plan: &Plan, out: &RunOutput) -> io::Result<
         writeln!(w, "warning: {warning}")?;
     }
     Ok(())
+}
+
+/// Where a scenario's workers ran: SingleStream's one instance and its
+/// intra-op threads, or Offline's instances (always one core each).
+fn cores_line(out: &RunOutput, scenario: Scenario) -> String {
+    let cpus = out.sut.cpus.for_scenario(scenario);
+    let list = || crate::boards::CpuSet::List(cpus.to_vec()).to_string();
+    match scenario {
+        Scenario::SingleStream if cpus.is_empty() => {
+            format!("not pinned, {} intra-op threads", out.sut.threads)
+        }
+        Scenario::SingleStream => format!("{}, {} intra-op threads", list(), out.sut.threads),
+        Scenario::Offline => format!("{}, {} instances", list(), out.sut.instances),
+    }
 }
 
 /// `edgemark stats`.

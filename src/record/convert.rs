@@ -62,27 +62,27 @@ impl Record {
             }
             plan::SutSpec::Synthetic(_) => None,
         };
+        // An accuracy record names the scenario the plan would run first, as
+        // LoadGen's accuracy mode runs under a scenario (and on its cores).
+        let scenario = match f.scenario {
+            Some((_, res)) => res.scenario,
+            None => f
+                .plan
+                .scenarios
+                .first()
+                .copied()
+                .unwrap_or(plan::Scenario::SingleStream),
+        };
         Record {
             tool: Tool::current(),
             run_id: f.run_id,
             wall_start_ns: f.wall_start_ns,
             wall_end_ns: f.wall_end_ns,
             host: Host::from(f.system),
-            sut: Sut::from(f.sut),
+            sut: Sut::of(f.sut, scenario),
             plan: Plan {
                 preset: f.plan.preset.clone(),
-                // An accuracy record names the scenario the plan would run
-                // first, as LoadGen's accuracy mode runs under a scenario.
-                scenario: match f.scenario {
-                    Some((_, res)) => res.scenario.into(),
-                    None => f
-                        .plan
-                        .scenarios
-                        .first()
-                        .copied()
-                        .unwrap_or(plan::Scenario::SingleStream)
-                        .into(),
-                },
+                scenario: scenario.into(),
                 mode: f.plan.mode.into(),
                 sut: spec.into(),
                 input_shapes: model_spec
@@ -91,7 +91,9 @@ impl Record {
                 inputs: model_spec.map(|m| m.inputs.clone()).unwrap_or_default(),
                 instances: model_spec.map_or(0, |m| m.instances),
                 threads: model_spec.map_or(0, |m| m.threads),
-                cpus: model_spec.map(|m| m.cpus.clone()).unwrap_or_default(),
+                cpus: model_spec
+                    .map(|m| m.cpus.for_scenario(scenario).to_vec())
+                    .unwrap_or_default(),
                 settings: f.settings.into(),
                 trace: f.plan.trace,
             },
@@ -301,8 +303,9 @@ impl From<&sut::ModelInfo> for Model {
     }
 }
 
-impl From<&sut::SutInfo> for Sut {
-    fn from(s: &sut::SutInfo) -> Self {
+impl Sut {
+    /// The SUT as one scenario saw it: that scenario's cores.
+    fn of(s: &sut::SutInfo, scenario: plan::Scenario) -> Self {
         Sut {
             kind: s.kind.clone(),
             description: s.description.clone(),
@@ -310,7 +313,7 @@ impl From<&sut::SutInfo> for Sut {
             instances: s.instances,
             threads: s.threads,
             offline_threads: s.offline_threads,
-            cpus: s.cpus.clone(),
+            cpus: s.cpus.for_scenario(scenario).to_vec(),
         }
     }
 }

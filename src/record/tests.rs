@@ -457,11 +457,17 @@ mod from_run {
                 inputs: vec![],
                 instances: 2,
                 threads: 1,
-                cpus: vec![4, 5],
+                // Per scenario: the SingleStream record below must say 4-5.
+                cpus: plan::Pinning {
+                    single_stream: vec![4, 5],
+                    offline: vec![0, 1, 2, 3, 4, 5],
+                },
             }),
             trace: true,
             calibrate_offline_qps: false,
             dataset: None,
+            board: None,
+            warnings: vec![],
         };
         let sut = sut::SutInfo {
             kind: "tract".into(),
@@ -484,7 +490,10 @@ mod from_run {
             instances: 2,
             threads: 1,
             offline_threads: 3,
-            cpus: vec![4, 5],
+            cpus: plan::Pinning {
+                single_stream: vec![4, 5],
+                offline: vec![0, 1, 2, 3, 4, 5],
+            },
         };
         let run = ScenarioRun {
             scenario: plan::Scenario::SingleStream,
@@ -585,7 +594,9 @@ mod from_run {
         assert_eq!(r.host.cores, 8);
         assert_eq!(r.sut.model.as_ref().unwrap().format, ModelFormat::Tflite);
         assert_eq!(r.sut.model.as_ref().unwrap().sha256, [7; 32]);
+        // The SingleStream record keeps SingleStream's cores, not Offline's.
         assert_eq!(r.sut.cpus, vec![4, 5]);
+        assert_eq!(r.plan.cpus, vec![4, 5]);
         assert_eq!((r.sut.threads, r.sut.offline_threads), (1, 3));
         assert_eq!(r.plan.preset, "quick");
         assert_eq!(r.plan.scenario, Scenario::SingleStream);

@@ -109,7 +109,8 @@ pub struct SutInfo {
     pub threads: u32,
     /// Intra-op threads of each Offline instance.
     pub offline_threads: u32,
-    pub cpus: Vec<u32>,
+    /// Cores each scenario's workers ran on (SingleStream: empty = not pinned).
+    pub cpus: crate::plan::Pinning,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -49,3 +49,9 @@ pub const PHOTOS: [&str; 6] = [
     "baboon",
     "grace_hopper",
 ];
+
+/// A filesystem root with nothing in it: no board profile, no sensors. Plans
+/// built against it do not depend on the box the tests run on.
+pub fn bare_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bare")
+}

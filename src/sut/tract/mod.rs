@@ -24,7 +24,7 @@ use self::load::LoadedModel;
 use crate::accuracy::tract as convert;
 use crate::dataset;
 use crate::loadgen::Clock;
-use crate::plan::{ModelSpec, SutSpec};
+use crate::plan::{ModelSpec, Pinning, SutSpec};
 use crate::sut::{DataModel, Sut, SutError, SutInfo};
 
 /// The built-in default model (see scripts/make_builtin_model.py).
@@ -169,21 +169,34 @@ impl TractSut {
     /// The SUT for one model spec (empty path: the built-in model).
     pub fn with_model_spec(mspec: &ModelSpec) -> Result<TractSut, TractError> {
         let allowed = affinity::allowed_cpus();
-        if let Some(bad) = mspec.cpus.iter().find(|c| !allowed.contains(c)) {
+        let pins = &mspec.cpus;
+        if let Some(bad) = pins
+            .single_stream
+            .iter()
+            .chain(&pins.offline)
+            .find(|c| !allowed.contains(c))
+        {
             return Err(TractError::Threads(format!(
                 "cpu {bad} is not available to edgemark; it may run on cpus {allowed:?}"
             )));
         }
-        let pinned = !mspec.cpus.is_empty();
-        let cores = if pinned {
-            mspec.cpus.clone()
+        // Each scenario has its own cores (a board profile may keep SingleStream
+        // on the big cluster and spread Offline over all); unpinned = all allowed.
+        let single_pinned = !pins.single_stream.is_empty();
+        let single_cores = if single_pinned {
+            pins.single_stream.clone()
         } else {
             allowed.clone()
+        };
+        let cores = if pins.offline.is_empty() {
+            allowed.clone()
+        } else {
+            pins.offline.clone()
         };
         let single_threads = if mspec.threads > 0 {
             mspec.threads
         } else {
-            cores.len().max(1) as u32
+            single_cores.len().max(1) as u32
         };
         let instances = if mspec.instances > 0 {
             mspec.instances
@@ -195,7 +208,7 @@ impl TractSut {
 
         let t0 = Instant::now();
         let loaded = load_spec_model(mspec)?;
-        let single_exec = executor(single_threads, pinned.then_some(&cores[..]))?;
+        let single_exec = executor(single_threads, single_pinned.then_some(&single_cores[..]))?;
         let single = Instance::new(&loaded.model, single_exec, None)?;
         let offline = (0..instances as usize)
             .map(|i| {
@@ -231,7 +244,7 @@ impl TractSut {
             offline,
             offline_warm: false,
             random_distinct,
-            single_cpus: if pinned { cores.clone() } else { vec![] },
+            single_cpus: if single_pinned { single_cores } else { vec![] },
             restore_affinity: None,
         };
         let first = sut.make_sample(0)?;
@@ -269,8 +282,11 @@ impl TractSut {
             instances,
             threads: single_threads,
             offline_threads,
-            // The cores Offline instances are pinned to (SingleStream too when given).
-            cpus: cores,
+            cpus: Pinning {
+                single_stream: sut.single_cpus.clone(),
+                // Offline instances are always pinned, one core each.
+                offline: cores,
+            },
         };
         Ok(sut)
     }
