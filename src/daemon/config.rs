@@ -12,6 +12,8 @@ use serde::Deserialize;
 pub const DEFAULT_CONFIG: &str = "/etc/edgemark/edgemark.toml";
 /// systemd's `StateDirectory=edgemark`.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/edgemark";
+/// How often a waiting cooldown gate looks at the sensors again.
+pub const DEFAULT_COOLDOWN_POLL_MS: u64 = 5000;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -32,6 +34,9 @@ struct RawConfig {
     results_dir: Option<PathBuf>,
     root: Option<PathBuf>,
     spool_poll_ms: Option<u64>,
+    /// `auto` (default), `none` or a profile name: whose cooldown applies when
+    /// there is no `[cooldown]` table.
+    board: Option<String>,
     cooldown: Option<RawCooldown>,
     #[serde(default)]
     schedule: Vec<RawSchedule>,
@@ -67,6 +72,11 @@ pub struct DaemonConfig {
     pub root: PathBuf,
     /// How often an idle daemon looks at `jobs/`: the idle wake-up period.
     pub spool_poll: Duration,
+    /// `board` as written (`auto` when absent); resolved with the root by
+    /// [`DaemonConfig::apply_board`].
+    pub board: String,
+    /// What [`DaemonConfig::apply_board`] decided, for the log.
+    pub board_note: Option<String>,
     pub cooldown: Option<CooldownConfig>,
     pub schedule: Vec<ScheduleEntry>,
 }
@@ -80,6 +90,8 @@ pub struct CooldownConfig {
     /// After this long the job runs anyway, with a warning in its record.
     pub max_wait: Duration,
     pub poll: Duration,
+    /// Thermal zone `type`s to watch (a board profile's); empty = every zone.
+    pub zones: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +113,8 @@ impl Default for DaemonConfig {
             state_dir,
             root: PathBuf::from("/"),
             spool_poll: Duration::from_secs(1),
+            board: "auto".into(),
+            board_note: None,
             cooldown: None,
             schedule: Vec::new(),
         }
@@ -175,7 +189,8 @@ impl DaemonConfig {
                     max_temp_c: c.max_temp_c,
                     max_loadavg1: c.max_loadavg1,
                     max_wait: Duration::from_secs_f64(max_wait_s),
-                    poll: Duration::from_millis(c.poll_ms.unwrap_or(5000)),
+                    poll: Duration::from_millis(c.poll_ms.unwrap_or(DEFAULT_COOLDOWN_POLL_MS)),
+                    zones: Vec::new(),
                 })
             }
         };
@@ -218,14 +233,59 @@ impl DaemonConfig {
                 at_boot: s.at_boot,
             });
         }
+        let board = raw.board.unwrap_or_else(|| "auto".into());
+        if board != "auto" && board != "none" {
+            crate::boards::find(&board).map_err(|e| invalid(format!("board: {e}")))?;
+        }
         Ok(DaemonConfig {
             state_dir,
             results_dir,
             root,
             spool_poll,
+            board,
+            board_note: None,
             cooldown,
             schedule,
         })
+    }
+
+    /// Without a `[cooldown]` table, the board profile's gate applies (wait
+    /// until its zones are below `start_below_c`, at most `max_wait_s`), so a
+    /// node benchmarks from a comparable temperature with no configuration.
+    /// Call after `root` is final. Returns (and keeps in `board_note`) what to log.
+    pub fn apply_board(&mut self) -> Option<String> {
+        self.board_note = self.board_gate();
+        self.board_note.clone()
+    }
+
+    fn board_gate(&mut self) -> Option<String> {
+        if self.cooldown.is_some() || self.board == "none" {
+            return None;
+        }
+        let board = match crate::boards::resolve(&self.board, &self.root) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Some("no board profile matches this box: no cooldown gate".into()),
+            Err(e) => return Some(format!("board detection failed, no cooldown gate: {e}")),
+        };
+        let c = &board.cooldown;
+        self.cooldown = Some(CooldownConfig {
+            max_temp_c: Some(c.start_below_c),
+            max_loadavg1: None,
+            max_wait: Duration::from_secs(c.max_wait_s),
+            poll: Duration::from_millis(DEFAULT_COOLDOWN_POLL_MS),
+            zones: board.thermal.zones.clone(),
+        });
+        Some(format!(
+            "board profile {}: cooldown gate below {} C on {}, waiting at most {} s",
+            board.name,
+            c.start_below_c,
+            if board.thermal.zones.is_empty() {
+                "every thermal zone".to_string()
+            } else {
+                board.thermal.zones.join(", ")
+            },
+            c.max_wait_s
+        ))
     }
 }
 
@@ -317,5 +377,53 @@ mod tests {
         assert_eq!(c.spool_poll, Duration::from_secs(1));
         assert_eq!(c.cooldown.unwrap().max_loadavg1, Some(0.5));
         assert_eq!(c.schedule.len(), 2);
+    }
+
+    fn board_root(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/boards")
+            .join(name)
+    }
+
+    #[test]
+    fn without_a_cooldown_table_the_detected_board_s_gate_applies() {
+        let mut c = parse("").unwrap();
+        c.root = board_root("rk3588-rock5b");
+        let line = c.apply_board().unwrap();
+        assert!(line.contains("rk3588") && line.contains("50"), "{line}");
+        let cd = c.cooldown.clone().unwrap();
+        assert_eq!(cd.max_temp_c, Some(50.0));
+        assert_eq!(cd.max_wait, Duration::from_secs(300));
+        assert!(
+            cd.zones.iter().any(|z| z == "soc-thermal"),
+            "{:?}",
+            cd.zones
+        );
+
+        // An explicit [cooldown] wins; `board = "none"` turns the default off;
+        // a box no profile fits gets no gate.
+        let mut c = parse("[cooldown]\nmax_temp_c = 70").unwrap();
+        c.root = board_root("rk3588-rock5b");
+        assert_eq!(c.apply_board(), None);
+        assert_eq!(c.cooldown.unwrap().max_temp_c, Some(70.0));
+        let mut c = parse("board = \"none\"").unwrap();
+        c.root = board_root("rk3588-rock5b");
+        assert_eq!(c.apply_board(), None);
+        assert!(c.cooldown.is_none());
+        let mut c = parse("").unwrap();
+        c.root = board_root("empty");
+        assert!(c.apply_board().unwrap().contains("no board profile"));
+        assert!(c.cooldown.is_none());
+        // A named board applies on any box.
+        let mut c = parse("board = \"rpi4\"").unwrap();
+        c.root = board_root("empty");
+        c.apply_board();
+        assert_eq!(c.cooldown.unwrap().zones, vec!["cpu-thermal".to_string()]);
+    }
+
+    #[test]
+    fn an_unknown_board_is_a_config_error_naming_the_known_ones() {
+        let e = parse("board = \"rpi9\"").unwrap_err().to_string();
+        assert!(e.contains("rpi9") && e.contains("rk3588"), "{e}");
     }
 }

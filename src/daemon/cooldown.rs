@@ -18,13 +18,21 @@ pub struct Reading {
     pub problems: Vec<String>,
 }
 
-pub fn read(root: &Path) -> Reading {
+/// `zones`: the thermal zone `type`s to consider (a board profile's); empty =
+/// every zone. A listed type the box does not have is simply not found.
+pub fn read(root: &Path, zones: &[String]) -> Reading {
     let mut r = Reading::default();
     let thermal = root.join("sys/class/thermal");
     if let Ok(entries) = std::fs::read_dir(&thermal) {
         for e in entries.flatten() {
             if !e.file_name().to_string_lossy().starts_with("thermal_zone") {
                 continue;
+            }
+            if !zones.is_empty() {
+                let kind = std::fs::read_to_string(e.path().join("type")).unwrap_or_default();
+                if !zones.iter().any(|z| z == kind.trim()) {
+                    continue;
+                }
             }
             let path = e.path().join("temp");
             match std::fs::read_to_string(&path) {
@@ -105,12 +113,13 @@ mod tests {
             max_loadavg1: load,
             max_wait: Duration::from_secs(1),
             poll: Duration::from_secs(1),
+            zones: Vec::new(),
         }
     }
 
     #[test]
     fn reads_hottest_zone_and_load_from_fixture() {
-        let r = read(&fixture("hot-root"));
+        let r = read(&fixture("hot-root"), &[]);
         let (t, path) = r.hottest.clone().unwrap();
         assert_eq!(t, 71.5);
         assert!(path.ends_with("thermal_zone1/temp"), "{}", path.display());
@@ -123,8 +132,8 @@ mod tests {
 
     #[test]
     fn gate_opens_only_below_both_limits() {
-        let hot = read(&fixture("hot-root"));
-        let cool = read(&fixture("cool-root"));
+        let hot = read(&fixture("hot-root"), &[]);
+        let cool = read(&fixture("cool-root"), &[]);
         assert!(cool.problems.is_empty(), "{:?}", cool.problems);
         assert_eq!(blockers(&cfg(Some(60.0), Some(1.0)), &hot).len(), 2);
         assert_eq!(blockers(&cfg(Some(80.0), Some(1.0)), &hot).len(), 1);
@@ -134,8 +143,22 @@ mod tests {
     }
 
     #[test]
+    fn a_board_s_zones_narrow_what_is_watched() {
+        // Only cpu-thermal (45 C): the 71.5 C gpu zone and the broken one are
+        // not the board's, so neither blocks nor is reported.
+        let r = read(&fixture("hot-root"), &["cpu-thermal".to_string()]);
+        let (t, path) = r.hottest.clone().unwrap();
+        assert_eq!(t, 45.0);
+        assert!(path.ends_with("thermal_zone0/temp"), "{}", path.display());
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert!(blockers(&cfg(Some(50.0), None), &r).is_empty());
+        let none = read(&fixture("hot-root"), &["soc-thermal".to_string()]);
+        assert!(none.hottest.is_none());
+    }
+
+    #[test]
     fn missing_sensors_are_problems_not_panics() {
-        let r = read(Path::new("/nonexistent-root"));
+        let r = read(Path::new("/nonexistent-root"), &[]);
         assert!(r.hottest.is_none() && r.loadavg1.is_none());
         assert!(r.problems.iter().any(|p| p.contains("proc/loadavg")));
         assert!(blockers(&cfg(Some(1.0), Some(0.01)), &r).is_empty());

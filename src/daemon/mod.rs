@@ -98,6 +98,7 @@ fn load_config(
     if let Some(root) = &args.root {
         cfg.root = root.clone();
     }
+    cfg.apply_board();
     Ok(cfg)
 }
 
@@ -140,6 +141,9 @@ impl Daemon {
             self.spool.jobs.display(),
             self.cfg.results_dir.display()
         ));
+        if let Some(note) = &self.cfg.board_note {
+            log::info(note);
+        }
         // Due runs are queued before READY=1, so "ready" means the spool is current.
         self.run_schedule();
         self.notifier.send("READY=1");
@@ -217,7 +221,12 @@ impl Daemon {
             Ok(cfg) => {
                 let old = std::mem::replace(&mut self.cfg, cfg);
                 match self.prepare_state() {
-                    Ok(()) => log::info(&format!("reloaded {}", self.config_path.display())),
+                    Ok(()) => {
+                        log::info(&format!("reloaded {}", self.config_path.display()));
+                        if let Some(note) = &self.cfg.board_note {
+                            log::info(note);
+                        }
+                    }
                     Err(e) => {
                         log::error(&format!("new config unusable ({e}); keeping the old one"));
                         self.cfg = old;
@@ -289,7 +298,7 @@ impl Daemon {
             let Some(cfg) = self.cfg.cooldown.clone() else {
                 return Ok(Vec::new());
             };
-            let reading = cooldown::read(&self.cfg.root);
+            let reading = cooldown::read(&self.cfg.root, &cfg.zones);
             if !logged_problems {
                 for p in &reading.problems {
                     log::warn(&format!("cooldown sensor: {p}"));
@@ -341,7 +350,7 @@ impl Daemon {
             Err(e) => Err(format!("cannot read {}: {e}", claimed.path.display())),
         };
         let shape = text
-            .and_then(|t| self.runner.check(&t).map(|s| (t, s)))
+            .and_then(|t| self.runner.check(&t, &self.cfg.root).map(|s| (t, s)))
             .map_err(|e| format!("invalid job file: {e}"));
         let (text, shape) = match shape {
             Ok(x) => x,
