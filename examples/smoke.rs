@@ -5,6 +5,9 @@
 //!
 //! Usage: smoke MODEL [--bench N]
 //!
+//! Without --bench it also prints the sha256 of the built-in model as drawn on
+//! this target, so CI shows the weights are the same bits on ARM as on x86.
+//!
 //! Kept outside the edgemark binary on purpose: it is a probe for the cross
 //! toolchain, and it also serves as the "bare tract-onnx + tract-tflite program"
 //! whose size the release profile is judged against.
@@ -74,6 +77,17 @@ fn main() -> anyhow::Result<()> {
 
     match bench {
         None => {
+            // The built-in model's weights are drawn at load: the bytes must be
+            // the same on every target (CI compares this line with x86's).
+            use sha2::Digest;
+            let builtin =
+                edgemark::sut::tract::builtin::materialize(edgemark::sut::tract::builtin::GRAPH)
+                    .map_err(anyhow::Error::msg)?;
+            let sha: String = sha2::Sha256::digest(&builtin)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            println!("output builtin-model sha256 {sha}");
             let out = model.run(tvec!(input))?;
             for (k, t) in out.iter().enumerate() {
                 let t = t.cast_to::<f32>()?;

@@ -8,6 +8,7 @@
 //! threads, one pinned core each, single-threaded inside.
 
 pub mod affinity;
+pub mod builtin;
 pub mod inputs;
 pub mod load;
 
@@ -27,8 +28,8 @@ use crate::loadgen::Clock;
 use crate::plan::{ModelSpec, Pinning, SutSpec};
 use crate::sut::{DataModel, Sut, SutError, SutInfo};
 
-/// The built-in default model (see scripts/make_builtin_model.py).
-pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../../models/builtin-mobilenet-v1.onnx");
+/// The built-in default model's name in records and messages; its graph and
+/// weights come from `builtin` (see scripts/make_builtin_model.py).
 pub const BUILTIN_MODEL_NAME: &str = "builtin-mobilenet-v1.onnx";
 pub const BUILTIN_LABEL: &str = "built-in, performance only";
 
@@ -71,7 +72,11 @@ impl From<TractError> for SutError {
 /// Reads and loads the model a spec names; an empty path means the built-in model.
 pub fn load_spec_model(spec: &ModelSpec) -> Result<LoadedModel, TractError> {
     if spec.path.is_empty() {
-        return load::load_model(BUILTIN_MODEL_NAME, BUILTIN_MODEL, &spec.input_shapes, true);
+        let bytes = builtin::materialize(builtin::GRAPH).map_err(|why| TractError::Model {
+            path: BUILTIN_MODEL_NAME.into(),
+            why,
+        })?;
+        return load::load_model(BUILTIN_MODEL_NAME, &bytes, &spec.input_shapes, true);
     }
     let bytes = std::fs::read(&spec.path).map_err(|source| TractError::Io {
         path: spec.path.clone(),
