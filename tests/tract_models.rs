@@ -604,18 +604,21 @@ fn each_scenario_gets_its_own_cores_and_default_parallelism() {
     std::thread::spawn(|| {
         let allowed = affinity::allowed_cpus();
         let (first, last) = (allowed[0], *allowed.last().unwrap());
-        let spec = SutSpec::Model(ModelSpec {
-            path: String::new(),
-            input_shapes: vec![],
-            inputs: vec![],
-            instances: 0,
-            threads: 0,
-            cpus: Pinning {
-                single_stream: vec![last],
-                offline: allowed.clone(),
-            },
-        });
-        let mut sut = TractSut::new(&spec).unwrap();
+        // The built-in model, threads and instances left to their defaults.
+        let spec = |single_stream: Vec<u32>, offline: Vec<u32>| {
+            SutSpec::Model(ModelSpec {
+                path: String::new(),
+                input_shapes: vec![],
+                inputs: vec![],
+                instances: 0,
+                threads: 0,
+                cpus: Pinning {
+                    single_stream,
+                    offline,
+                },
+            })
+        };
+        let mut sut = TractSut::new(&spec(vec![last], allowed.clone())).unwrap();
         let info = sut.info();
         assert_eq!(info.cpus.single_stream, vec![last]);
         assert_eq!(info.cpus.offline, allowed);
@@ -629,18 +632,7 @@ fn each_scenario_gets_its_own_cores_and_default_parallelism() {
         drop(sut);
 
         // SingleStream unpinned, Offline pinned: the issuing thread stays free.
-        let spec = SutSpec::Model(ModelSpec {
-            path: String::new(),
-            input_shapes: vec![],
-            inputs: vec![],
-            instances: 0,
-            threads: 0,
-            cpus: Pinning {
-                single_stream: vec![],
-                offline: vec![first],
-            },
-        });
-        let mut sut = TractSut::new(&spec).unwrap();
+        let mut sut = TractSut::new(&spec(vec![], vec![first])).unwrap();
         assert_eq!(sut.info().instances, 1);
         assert_eq!(sut.info().threads as usize, allowed.len());
         sut.load_samples(&[0]).unwrap();
