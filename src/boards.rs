@@ -484,6 +484,25 @@ pub fn resolve(choice: &str, root: &Path) -> Result<Option<&'static Board>, Boar
     }
 }
 
+/// The CPUs this process may run on (what "online cores" means for us: it
+/// honours cgroups, `taskset` and offline cores alike). Board pinning is checked
+/// against it; the tract backend pins within it.
+pub fn allowed_cpus() -> Vec<u32> {
+    use nix::sched::{CpuSet, sched_getaffinity};
+    match sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .map(|c| c as u32)
+            .collect(),
+        Err(_) => {
+            let n = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
+            (0..n as u32).collect()
+        }
+    }
+}
+
 /// The table `edgemark boards` prints; `detected` is marked.
 pub fn format_list(boards: &[Board], detected: Option<&str>) -> String {
     let width = boards.iter().map(|b| b.name.len()).max().unwrap_or(0);

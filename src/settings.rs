@@ -611,7 +611,7 @@ pub fn validate(raw: RawSettings, root: &Path) -> Result<Plan, SettingsError> {
         .is_none_or(|s| !s.starts_with("synthetic:"));
     let board_pins = match &board {
         Some((b, detected)) if is_model && raw.cpus.is_none() => {
-            board_pinning(b, *detected, &allowed_cpus(), &mut warnings)?
+            board_pinning(b, *detected, &boards::allowed_cpus(), &mut warnings)?
         }
         _ => None,
     };
@@ -666,18 +666,6 @@ fn choose_board(
         name => boards::find(name)
             .map(|b| Some((b, false)))
             .map_err(|e| field("board", format!("{e}; or auto, none"))),
-    }
-}
-
-/// The CPUs this process may run on (its affinity mask, e.g. narrowed by a
-/// cgroup cpuset or `taskset`); empty if the kernel will not say.
-fn allowed_cpus() -> Vec<u32> {
-    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
-        Ok(set) => (0..nix::sched::CpuSet::count())
-            .filter(|&c| set.is_set(c).unwrap_or(false))
-            .map(|c| c as u32)
-            .collect(),
-        Err(_) => Vec::new(),
     }
 }
 
@@ -969,7 +957,7 @@ cpus = \"0,1\""))
         let SutSpec::BuiltIn(b) = &p.sut else {
             panic!("{:?}", p.sut)
         };
-        let allowed = allowed_cpus();
+        let allowed = boards::allowed_cpus();
         if (0..8).all(|c| allowed.contains(&c)) {
             assert_eq!(b.cpus.single_stream, vec![4, 5, 6, 7]);
             assert!(p.warnings.is_empty(), "{:?}", p.warnings);

@@ -5,22 +5,7 @@
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::Pid;
 
-/// The CPUs this process may run on (what "online cores" means for us: it
-/// honours cgroups, `taskset` and offline cores alike).
-pub fn allowed_cpus() -> Vec<u32> {
-    match sched_getaffinity(Pid::from_raw(0)) {
-        Ok(set) => (0..CpuSet::count())
-            .filter(|&c| set.is_set(c).unwrap_or(false))
-            .map(|c| c as u32)
-            .collect(),
-        Err(_) => {
-            let n = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1);
-            (0..n as u32).collect()
-        }
-    }
-}
+pub use crate::boards::allowed_cpus;
 
 /// The calling thread's current affinity.
 pub fn current() -> Result<CpuSet, String> {
