@@ -503,6 +503,15 @@ pub fn allowed_cpus() -> Vec<u32> {
     }
 }
 
+/// A board fixture tree under tests/fixtures/boards, for unit tests that detect
+/// boards through a root.
+#[cfg(test)]
+pub(crate) fn fixture_root(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/boards")
+        .join(name)
+}
+
 /// The table `edgemark boards` prints; `detected` is marked.
 pub fn format_list(boards: &[Board], detected: Option<&str>) -> String {
     let width = boards.iter().map(|b| b.name.len()).max().unwrap_or(0);

@@ -902,11 +902,7 @@ cpus = \"0,1\""))
         assert_eq!(p.settings.target_percentile, 0.95);
     }
 
-    fn board_root(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/boards")
-            .join(name)
-    }
+    use crate::boards::fixture_root as board_root;
 
     #[test]
     fn a_board_s_cores_apply_per_scenario_when_this_process_may_use_them() {

@@ -379,11 +379,7 @@ mod tests {
         assert_eq!(c.schedule.len(), 2);
     }
 
-    fn board_root(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/boards")
-            .join(name)
-    }
+    use crate::boards::fixture_root as board_root;
 
     #[test]
     fn without_a_cooldown_table_the_detected_board_s_gate_applies() {
