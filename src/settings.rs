@@ -247,12 +247,6 @@ pub fn plan_from(args: &RunArgs) -> Result<Plan, SettingsError> {
     validate(base.overlay(RawSettings::from_args(args)), &args.root)
 }
 
-/// A daemon job file (same keys as `run`'s flags) -> plan; `root` is where the
-/// board is detected.
-pub fn load_job(path: &Path, root: &Path) -> Result<Plan, SettingsError> {
-    validate(RawSettings::from_file(path)?, root)
-}
-
 fn non_negative(name: &'static str, v: i64) -> Result<u64, SettingsError> {
     u64::try_from(v).map_err(|_| field(name, format!("must be >= 0, got {v}")))
 }
@@ -654,18 +648,18 @@ fn choose_board(
     root: &Path,
     warnings: &mut Vec<String>,
 ) -> Result<Option<(&'static Board, bool)>, SettingsError> {
-    match choice.unwrap_or("auto") {
-        "none" => Ok(None),
-        "auto" => match boards::detect(root) {
-            Ok(b) => Ok(b.map(|b| (b, true))),
-            Err(e) => {
-                warnings.push(format!("board detection failed, no profile applied: {e}"));
-                Ok(None)
-            }
-        },
-        name => boards::find(name)
-            .map(|b| Some((b, false)))
-            .map_err(|e| field("board", format!("{e}; or auto, none"))),
+    let choice = choice.unwrap_or("auto");
+    if choice == "none" {
+        return Ok(None);
+    }
+    let detected = choice == "auto";
+    match boards::resolve(choice, root) {
+        Ok(b) => Ok(b.map(|b| (b, detected))),
+        Err(e) if detected => {
+            warnings.push(format!("board detection failed, no profile applied: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(field("board", format!("{e}; or auto, none"))),
     }
 }
 
@@ -687,14 +681,12 @@ pub fn board_pinning(
         single_stream: list(&board.pin.single_stream),
         offline: list(&board.pin.offline),
     };
-    let missing: Vec<u32> = pins
+    let all_allowed = pins
         .single_stream
         .iter()
         .chain(&pins.offline)
-        .filter(|c| !allowed.contains(c))
-        .copied()
-        .collect();
-    if missing.is_empty() || allowed.is_empty() {
+        .all(|c| allowed.contains(c));
+    if all_allowed || allowed.is_empty() {
         return Ok(Some(pins));
     }
     let why = format!(

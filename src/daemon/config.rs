@@ -252,10 +252,9 @@ impl DaemonConfig {
     /// Without a `[cooldown]` table, the board profile's gate applies (wait
     /// until its zones are below `start_below_c`, at most `max_wait_s`), so a
     /// node benchmarks from a comparable temperature with no configuration.
-    /// Call after `root` is final. Returns (and keeps in `board_note`) what to log.
-    pub fn apply_board(&mut self) -> Option<String> {
+    /// Call after `root` is final; `board_note` says what it decided.
+    pub fn apply_board(&mut self) {
         self.board_note = self.board_gate();
-        self.board_note.clone()
     }
 
     fn board_gate(&mut self) -> Option<String> {
@@ -385,7 +384,8 @@ mod tests {
     fn without_a_cooldown_table_the_detected_board_s_gate_applies() {
         let mut c = parse("").unwrap();
         c.root = board_root("rk3588-rock5b");
-        let line = c.apply_board().unwrap();
+        c.apply_board();
+        let line = c.board_note.clone().unwrap();
         assert!(line.contains("rk3588") && line.contains("50"), "{line}");
         let cd = c.cooldown.clone().unwrap();
         assert_eq!(cd.max_temp_c, Some(50.0));
@@ -400,15 +400,18 @@ mod tests {
         // a box no profile fits gets no gate.
         let mut c = parse("[cooldown]\nmax_temp_c = 70").unwrap();
         c.root = board_root("rk3588-rock5b");
-        assert_eq!(c.apply_board(), None);
+        c.apply_board();
+        assert_eq!(c.board_note, None);
         assert_eq!(c.cooldown.unwrap().max_temp_c, Some(70.0));
         let mut c = parse("board = \"none\"").unwrap();
         c.root = board_root("rk3588-rock5b");
-        assert_eq!(c.apply_board(), None);
+        c.apply_board();
+        assert_eq!(c.board_note, None);
         assert!(c.cooldown.is_none());
         let mut c = parse("").unwrap();
         c.root = board_root("empty");
-        assert!(c.apply_board().unwrap().contains("no board profile"));
+        c.apply_board();
+        assert!(c.board_note.unwrap().contains("no board profile"));
         assert!(c.cooldown.is_none());
         // A named board applies on any box.
         let mut c = parse("board = \"rpi4\"").unwrap();
