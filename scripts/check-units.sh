@@ -20,7 +20,6 @@ for d in /usr/lib/systemd/system /lib/systemd/system; do
 done
 printf '#!/bin/sh\nexit 0\n' > "$root/usr/bin/edgemark"
 chmod +x "$root/usr/bin/edgemark"
-cp "$(type -P kill)" "$root/bin/kill"
 cp systemd/*.service systemd/*.timer "$root/etc/systemd/system/"
 
 units=()

@@ -37,6 +37,8 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Show queued, running and finished daemon jobs and the latest results.
     Status(StatusArgs),
+    /// Ask a running daemon to re-read its config (SIGHUP; the unit's ExecReload=).
+    Reload(ReloadArgs),
     /// List the built-in board profiles (or print one) and show which one this box is.
     Boards(BoardsArgs),
     /// Write shell completions or the man page (used by scripts/dist.sh).
@@ -264,4 +266,13 @@ pub struct StatusArgs {
     /// How many finished jobs and result files to list.
     #[arg(long, value_name = "N", default_value = "10")]
     pub last: usize,
+    /// One JSON object (queued, running, finished with records, results) for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReloadArgs {
+    /// Process id of the running `edgemark daemon` (systemd passes $MAINPID).
+    pub pid: i32,
 }

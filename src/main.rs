@@ -83,6 +83,7 @@ fn main() -> ExitCode {
         Command::Daemon(a) => return edgemark::daemon::main(a.clone()),
         Command::Submit(a) => return edgemark::daemon::client::submit(a.clone()),
         Command::Status(a) => return edgemark::daemon::client::status(a.clone()),
+        Command::Reload(a) => return edgemark::daemon::client::reload(a),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

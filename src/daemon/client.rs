@@ -6,10 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use serde::Serialize;
+
 use super::config::{self, DaemonConfig};
 use super::runner;
 use super::spool::{self, Outcome, Spool};
-use crate::cli::{StatusArgs, SubmitArgs};
+use crate::cli::{ReloadArgs, StatusArgs, SubmitArgs};
 
 fn config_for(explicit: Option<&Path>) -> Result<DaemonConfig, config::ConfigError> {
     match explicit {
@@ -61,14 +63,16 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
 }
 
 /// One finished job as `status` shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finished {
     pub id: String,
     pub state: String,
     pub detail: String,
+    /// Records the job wrote (its outcome file's list), for scripts collecting them.
+    pub records: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct StatusReport {
     pub queued: Vec<String>,
     pub running: Vec<String>,
@@ -124,18 +128,23 @@ pub fn collect(
             let outcome = std::fs::read_to_string(dir.join(format!("{id}.outcome")))
                 .ok()
                 .and_then(|t| toml::from_str::<Outcome>(&t).ok());
-            let (state, detail) = match outcome {
+            let (state, detail, records) = match outcome {
                 Some(o) => {
                     let detail = match (&o.error, o.records.first()) {
                         (Some(e), _) => e.clone(),
                         (None, Some(r)) => format!("{} ({})", o.summary, r.display()),
                         (None, None) => o.summary.clone(),
                     };
-                    (o.state, detail)
+                    (o.state, detail, o.records)
                 }
-                None => ("?".into(), "no outcome file".into()),
+                None => ("?".into(), "no outcome file".into(), Vec::new()),
             };
-            finished.push(Finished { id, state, detail });
+            finished.push(Finished {
+                id,
+                state,
+                detail,
+                records,
+            });
         }
     }
     // Ids start with a UTC stamp: sorting by id is sorting by start time.
@@ -196,6 +205,16 @@ pub fn status(args: StatusArgs) -> ExitCode {
     let state_dir = args.state_dir.unwrap_or(cfg.state_dir);
     let results_dir = args.results.unwrap_or(cfg.results_dir);
     match collect(&state_dir, &results_dir, args.last) {
+        Ok(r) if args.json => match status_json(&r, &state_dir, &results_dir) {
+            Ok(j) => {
+                println!("{j}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("edgemark status: {e}");
+                ExitCode::from(1)
+            }
+        },
         Ok(r) => {
             print(&r, &state_dir);
             ExitCode::SUCCESS
@@ -205,6 +224,73 @@ pub fn status(args: StatusArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `status --json`: the report plus where it was read from, one object.
+pub fn status_json(
+    r: &StatusReport,
+    state_dir: &Path,
+    results_dir: &Path,
+) -> Result<String, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        state_dir: &'a Path,
+        results_dir: &'a Path,
+        #[serde(flatten)]
+        report: &'a StatusReport,
+    }
+    serde_json::to_string(&Doc {
+        state_dir,
+        results_dir,
+        report: r,
+    })
+}
+
+/// `edgemark reload PID`: SIGHUP to a running daemon, so the unit's
+/// `ExecReload=` needs no `kill` binary (minimal images and BusyBox systems
+/// have none at /bin/kill). A PID that `/proc` shows as some other program is
+/// refused: a stale or mistyped PID must not hang up another process (SIGHUP's
+/// default action ends it). Under the unit, `/proc` hides the daemon from the
+/// reload process (`ProtectProc=invisible`, and `PrivateUsers=` puts each
+/// process in its own user namespace); systemd's `$MAINPID` is the daemon
+/// then, and the kernel still lets the same user signal it.
+pub fn reload(args: &ReloadArgs) -> ExitCode {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    if args.pid <= 0 {
+        eprintln!("edgemark reload: {} is not a process id", args.pid);
+        return ExitCode::from(2);
+    }
+    let cmdline_path = format!("/proc/{}/cmdline", args.pid);
+    if let Ok(cmdline) = std::fs::read(&cmdline_path)
+        && !is_daemon_cmdline(&cmdline)
+    {
+        eprintln!(
+            "edgemark reload: process {} is not `edgemark daemon` ({cmdline_path}: {:?})",
+            args.pid,
+            String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .trim_end()
+        );
+        return ExitCode::from(1);
+    }
+    match kill(Pid::from_raw(args.pid), Signal::SIGHUP) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edgemark reload: cannot signal process {}: {e}", args.pid);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `/proc/PID/cmdline` (NUL-separated) of an `edgemark ... daemon ...` process.
+fn is_daemon_cmdline(cmdline: &[u8]) -> bool {
+    let mut args = cmdline.split(|&b| b == 0);
+    let exe_ok = args
+        .next()
+        .map(|a| a.rsplit(|&b| b == b'/').next().unwrap_or(a))
+        .is_some_and(|name| name.starts_with(b"edgemark"));
+    exe_ok && args.any(|a| a == b"daemon")
 }
 
 #[cfg(test)]
@@ -258,9 +344,20 @@ mod tests {
             Finished {
                 id: "20260103T000000Z-b".into(),
                 state: "failed".into(),
-                detail: "bad key".into()
+                detail: "bad key".into(),
+                records: Vec::new(),
             }
         );
+        assert_eq!(r.finished[1].records, [results.join("a.rec")]);
+        let j: serde_json::Value =
+            serde_json::from_str(&status_json(&r, &d, &results).unwrap()).unwrap();
+        assert_eq!(j["queued"][0], "q.toml");
+        assert_eq!(j["finished"][1]["state"], "done");
+        assert_eq!(
+            j["finished"][1]["records"][0].as_str(),
+            results.join("a.rec").to_str()
+        );
+        assert_eq!(j["results_dir"].as_str(), results.to_str());
         assert_eq!(r.finished[1].state, "done");
         assert!(
             r.finished[1].detail.starts_with("5 q ("),
@@ -270,5 +367,16 @@ mod tests {
         assert_eq!(r.results, [results.join("a.rec")]);
         assert_eq!(collect(&d, &results, 1).unwrap().finished.len(), 1);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn reload_only_signals_an_edgemark_daemon() {
+        assert!(is_daemon_cmdline(
+            b"/usr/bin/edgemark\0daemon\0--config\0/etc/edgemark/edgemark.toml\0"
+        ));
+        assert!(is_daemon_cmdline(b"edgemark\0daemon\0"));
+        assert!(!is_daemon_cmdline(b"/usr/bin/edgemark\0status\0"));
+        assert!(!is_daemon_cmdline(b"/usr/sbin/sshd\0daemon\0"));
+        assert!(!is_daemon_cmdline(b""));
     }
 }
