@@ -7,6 +7,68 @@
 
 use std::os::unix::fs::MetadataExt;
 
+/// Which allocator this binary uses and how it is told to give memory back.
+pub const ALLOCATOR: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc (mi_collect)"
+} else if cfg!(target_env = "gnu") {
+    "glibc malloc (malloc_trim)"
+} else {
+    "libc malloc"
+};
+
+#[cfg(feature = "mimalloc")]
+unsafe extern "C" {
+    // Part of the mimalloc library the `mimalloc` crate links in (mimalloc.h);
+    // the crate exposes it only through its `extended` feature's extra dependency.
+    fn mi_collect(force: bool);
+}
+
+/// Called once at daemon start, before any thread exists. glibc gives each
+/// new thread its own malloc arena; a job's worker and engine threads then
+/// leave their freed memory in those arenas' top chunks, which `malloc_trim`
+/// does not reach (it trims only the main arena's top): measured on the ci
+/// build, 31 MB stayed resident after a MobileNetV2 job with 58 MB free in the
+/// arenas. With one arena everything goes back (6.9 MB idle after the same
+/// job). Other allocators need nothing here.
+pub fn configure_allocator() {
+    #[cfg(all(not(feature = "mimalloc"), target_env = "gnu"))]
+    // SAFETY: plain parameter setting; no allocation has been made by other threads.
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// Hand the heap memory a finished job freed back to the kernel. The job's
+/// model, inputs, arenas and engine threads are dropped by then, but
+/// allocators keep freed memory for reuse: glibc in its arena (a MobileNetV2
+/// job left a release daemon at 310 MB idle, its peak was 324 MB), mimalloc in
+/// its segments until a later allocation purges them. glibc's `malloc_trim(0)`
+/// returns the free pages of the arena (also those in the middle of the heap,
+/// by `MADV_DONTNEED`); mimalloc's `mi_collect(true)` frees this thread's and
+/// the exited threads' (abandoned) segments. musl's own malloc unmaps freed
+/// memory by itself.
+pub fn release_heap() {
+    #[cfg(feature = "mimalloc")]
+    // SAFETY: mi_collect only walks mimalloc's own bookkeeping; callable any time.
+    unsafe {
+        mi_collect(true);
+    }
+    #[cfg(all(not(feature = "mimalloc"), target_env = "gnu"))]
+    // SAFETY: malloc_trim takes the arena locks itself; callable any time.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+}
+
+/// This process's resident set in kB (`VmRSS`), for the log.
+pub fn resident_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// Drop the resident pages of this executable's read-only mappings (code,
 /// constants, the relocation tables the loader read once). Returns the bytes
 /// of mapping advised. Only mappings of our own file (by inode) with no

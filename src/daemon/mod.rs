@@ -46,6 +46,7 @@ const PROGRESS_PERIOD: Duration = Duration::from_secs(1);
 
 /// Entry point of `edgemark daemon`.
 pub fn main(args: DaemonArgs) -> ExitCode {
+    memory::configure_allocator();
     let (config_path, must_exist) = match &args.config {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from(config::DEFAULT_CONFIG), false),
@@ -169,8 +170,17 @@ impl Daemon {
                     self.set_status("idle");
                     if !self.trimmed {
                         self.trimmed = true;
+                        // The job's allocations are all dropped by now (its
+                        // thread joined, the engine and its threads gone).
+                        memory::release_heap();
                         if let Err(e) = memory::release_code_pages() {
                             log::warn(&format!("cannot release idle code pages: {e}"));
+                        }
+                        if let Some(kb) = memory::resident_kb() {
+                            log::info(&format!(
+                                "idle, memory given back: VmRSS {kb} kB ({})",
+                                memory::ALLOCATOR
+                            ));
                         }
                     }
                     self.pause(self.cfg.spool_poll);
