@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod daemon;
 pub mod dataset;
+pub mod engine;
 pub mod export;
 pub mod gendoc;
 pub mod infer;
@@ -27,6 +28,4 @@ pub mod run;
 pub mod settings;
 pub mod stats;
 pub mod sut;
-#[cfg(feature = "tract")]
-pub mod tflite_fix;
 pub mod version;

@@ -78,6 +78,7 @@ fn main() -> ExitCode {
         Command::Boards(args) => boards_command(args),
         Command::Generate(args) => generate_command(args),
         Command::Infer(args) => return edgemark::infer::main(args),
+        Command::Profile(args) => return edgemark::commands::profile::main(args),
         // report names each bad file itself and picks its own exit code.
         Command::Report(args) => return edgemark::report::main(args),
         Command::Daemon(a) => return edgemark::daemon::main(a.clone()),
