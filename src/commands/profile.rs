@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
+use super::{CommandError, CommandResult};
+
 /// Flags of `edgemark profile`.
 #[derive(Debug, Args, Clone)]
 pub struct ProfileArgs {
@@ -29,25 +31,6 @@ pub struct ProfileArgs {
     /// Print JSON instead of the tables.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Why `profile` failed: bad arguments (exit 2) or a runtime failure (exit 1).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProfileError {
-    #[error("{0}")]
-    Usage(String),
-    #[error("{0}")]
-    Runtime(String),
-}
-
-impl ProfileError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ProfileError::Usage(_) => 2,
-            ProfileError::Runtime(_) => 1,
-        }
-    }
 }
 
 /// One node's row.
@@ -157,17 +140,17 @@ pub fn report(model: &str, runs: u32, p: &crate::engine::tract::profile::Profile
 
 /// Loads the model and profiles it on seeded random inputs.
 #[cfg(feature = "tract")]
-pub fn run(args: &ProfileArgs) -> Result<ProfileReport, ProfileError> {
+pub fn run(args: &ProfileArgs) -> Result<ProfileReport, CommandError> {
     use crate::engine::tract::{self, BUILTIN_MODEL_NAME, inputs};
     use tract_onnx::prelude::*;
 
     let shapes = args
         .input_shape
         .iter()
-        .map(|s| crate::infer::parse_input_shape(s))
+        .map(|s| super::infer::parse_input_shape(s))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(ProfileError::Usage)?;
-    let rt = |e: tract::TractError| ProfileError::Runtime(e.to_string());
+        .map_err(CommandError::usage)?;
+    let rt = |e: tract::TractError| CommandError::runtime(e);
     let path = args
         .model
         .as_ref()
@@ -192,9 +175,9 @@ pub fn run(args: &ProfileArgs) -> Result<ProfileReport, ProfileError> {
 }
 
 #[cfg(not(feature = "tract"))]
-pub fn run(_args: &ProfileArgs) -> Result<ProfileReport, ProfileError> {
-    Err(ProfileError::Runtime(
-        "this edgemark was built without the tract feature".into(),
+pub fn run(_args: &ProfileArgs) -> Result<ProfileReport, CommandError> {
+    Err(CommandError::runtime(
+        "this edgemark was built without the tract feature",
     ))
 }
 
@@ -261,28 +244,16 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// `edgemark profile` end to end; returns the process exit code.
-pub fn main(args: &ProfileArgs) -> std::process::ExitCode {
-    match run(args) {
-        Ok(r) => {
-            if args.json {
-                match serde_json::to_string_pretty(&r) {
-                    Ok(j) => println!("{j}"),
-                    Err(e) => {
-                        eprintln!("edgemark: {e}");
-                        return std::process::ExitCode::from(1);
-                    }
-                }
-            } else {
-                print!("{}", render(&r));
-            }
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("edgemark: {e}");
-            std::process::ExitCode::from(e.exit_code())
-        }
+/// `edgemark profile` end to end.
+pub fn command(args: &ProfileArgs) -> CommandResult {
+    let r = run(args)?;
+    if args.json {
+        let j = serde_json::to_string_pretty(&r).map_err(CommandError::runtime)?;
+        println!("{j}");
+    } else {
+        print!("{}", render(&r));
     }
+    Ok(())
 }
 
 #[cfg(all(test, feature = "tract"))]

@@ -16,11 +16,11 @@ use std::time::Instant;
 use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 
+use crate::clock::Clock;
 use crate::dataset;
 use crate::engine::tract::inputs::{self, InputSpec};
 use crate::engine::tract::load::{self, LoadedModel};
 use crate::engine::tract::{Runner, TractError, affinity, convert, executor};
-use crate::loadgen::Clock;
 use crate::plan::{ModelSpec, Pinning, SutSpec};
 use crate::sut::{DataModel, Sut, SutError, SutInfo};
 
