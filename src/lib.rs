@@ -9,6 +9,7 @@
 pub mod accuracy;
 pub mod boards;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod daemon;
 pub mod dataset;

@@ -95,7 +95,8 @@ fn main() -> ExitCode {
 
 /// flags (+ config) -> plan -> run -> print.
 fn run_command(args: &RunArgs) -> Result<(), Failure> {
-    let plan = settings::plan_from(args).map_err(usage)?;
+    let plan =
+        settings::plan_from(args.config.as_deref(), &args.settings, &args.root).map_err(usage)?;
     abort_on_signals();
     let ctx = RunContext {
         root: args.root.clone(),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::config::{self, DaemonConfig};
-use super::runner;
+use super::plan_runner;
 use super::spool::{self, Outcome, Spool};
 use crate::cli::{StatusArgs, SubmitArgs};
 
@@ -36,7 +36,7 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = runner::default_runner().check(&text, std::path::Path::new("/")) {
+    if let Err(e) = plan_runner::default_runner().check(&text, std::path::Path::new("/")) {
         eprintln!("edgemark submit: invalid job {}: {e}", args.job.display());
         return ExitCode::from(2);
     }

@@ -70,7 +70,7 @@ pub fn main(args: DaemonArgs) -> ExitCode {
         config_path,
         must_exist,
         args,
-        runner: runner::default_runner(),
+        runner: plan_runner::default_runner(),
         notifier: Notifier::from_env(),
         waker,
         watchdog: notify::watchdog_interval().map(|i| (i, Instant::now())),

@@ -3,6 +3,7 @@
 //! job's records are exactly those of a `run`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::daemon::runner::{JobOutcome, JobRequest, JobRunner, JobShape};
 use crate::loadgen::Control;
@@ -12,6 +13,11 @@ use crate::settings;
 
 #[derive(Debug)]
 pub struct PlanRunner;
+
+/// The runner the `edgemark` binary uses.
+pub fn default_runner() -> Arc<dyn JobRunner> {
+    Arc::new(PlanRunner)
+}
 
 impl PlanRunner {
     fn plan(job_toml: &str, root: &Path) -> Result<Plan, String> {

@@ -1,13 +1,12 @@
 //! The seam between the daemon and the benchmark pipeline. The daemon only
 //! knows [`JobRunner`]: check a job file, run it under a [`Control`] (progress
-//! counter and abort flag), get back the records written. [`default_runner`]
-//! picks the implementation the binary uses.
+//! counter and abort flag), get back the records written.
 //!
-//! The binary uses `plan_runner::PlanRunner`; the seam keeps the daemon's
-//! state machine independent of the pipeline.
+//! The binary uses `plan_runner::PlanRunner` (`plan_runner::default_runner`),
+//! which depends on this seam and never the other way round: the daemon's
+//! state machine stays independent of the pipeline.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use crate::loadgen::Control;
 
@@ -55,11 +54,6 @@ pub trait JobRunner: Send + Sync {
     /// Run the job. Must poll `control.abort` at every query boundary and bump
     /// `control.completed` per query. Err = nothing usable was measured.
     fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, String>;
-}
-
-/// The runner the `edgemark` binary uses.
-pub fn default_runner() -> Arc<dyn JobRunner> {
-    Arc::new(super::plan_runner::PlanRunner)
 }
 
 /// Progress in percent for `STATUS=`: the further of time and query count,
