@@ -159,7 +159,7 @@ impl Accuracy {
         Accuracy {
             dataset: out.dataset.clone(),
             labels: spec.labels.clone(),
-            preprocess: spec.preprocess.clone(),
+            preprocess: spec.preprocess_label(),
             samples: n(r.samples),
             scored: n(s.scored),
             unscored: n(s.unscored),
