@@ -33,7 +33,7 @@ pub enum Command {
     /// Run one inference on .npy inputs and write the outputs as .npy (check a model).
     Infer(InferArgs),
     /// Turn result records (files or directories, recursive) into a table or an export format.
-    Report(crate::report::ReportArgs),
+    Report(ReportArgs),
     /// Serve benchmark jobs from the spool directory (the systemd service).
     Daemon(DaemonArgs),
     /// Queue a job file (same keys as `run --config`) for the daemon.
@@ -84,6 +84,31 @@ pub struct RunArgs {
     /// Root of the filesystem to read sysfs/procfs from (tests use fixture trees).
     #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     pub root: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Record files or directories (searched recursively for *.emrec).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::report::Format,
+    /// Group rows by this key (groups come in sorted order).
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub group_by: Option<crate::report::Key>,
+    /// Sort rows (within groups) by this key.
+    #[arg(long, value_enum, default_value = "time", value_name = "KEY")]
+    pub sort: crate::report::Key,
+    /// Reverse the sort order.
+    #[arg(long)]
+    pub reverse: bool,
+    /// The baseline model file name for the side-by-side comparison of model
+    /// variants (default: the fp32/float variant of each family).
+    #[arg(long, value_name = "MODEL")]
+    pub baseline: Option<String>,
+    /// Directory the mlperf format writes its per-record folders into.
+    #[arg(long, value_name = "DIR", default_value = "edgemark-mlperf")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]
