@@ -9,12 +9,13 @@
 pub mod accuracy;
 pub mod boards;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod daemon;
 pub mod dataset;
+pub mod engine;
+pub mod error;
 pub mod export;
-pub mod gendoc;
-pub mod infer;
 pub mod latency_file;
 pub mod loadgen;
 pub mod npy;
@@ -27,6 +28,4 @@ pub mod run;
 pub mod settings;
 pub mod stats;
 pub mod sut;
-#[cfg(feature = "tract")]
-pub mod tflite_fix;
 pub mod version;

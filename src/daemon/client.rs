@@ -4,14 +4,14 @@
 //! printing so the listing is testable.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use serde::Serialize;
 
 use super::config::{self, DaemonConfig};
-use super::runner;
+use super::plan_runner;
 use super::spool::{self, Outcome, Spool};
 use crate::cli::{ReloadArgs, StatusArgs, SubmitArgs};
+use crate::error::{CommandError, CommandResult};
 
 fn config_for(explicit: Option<&Path>) -> Result<DaemonConfig, config::ConfigError> {
     match explicit {
@@ -20,27 +20,21 @@ fn config_for(explicit: Option<&Path>) -> Result<DaemonConfig, config::ConfigErr
     }
 }
 
-pub fn submit(args: SubmitArgs) -> ExitCode {
+pub fn submit(args: SubmitArgs) -> CommandResult {
+    let usage = |e: String| CommandError::usage(e).in_command("submit");
     let jobs_dir = match &args.spool {
         Some(d) => d.clone(),
         None => match config_for(args.config.as_deref()) {
             Ok(c) => Spool::new(&c.state_dir).jobs,
-            Err(e) => {
-                eprintln!("edgemark submit: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return Err(usage(e.to_string())),
         },
     };
     let text = match std::fs::read_to_string(&args.job) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("edgemark submit: cannot read {}: {e}", args.job.display());
-            return ExitCode::from(2);
-        }
+        Err(e) => return Err(usage(format!("cannot read {}: {e}", args.job.display()))),
     };
-    if let Err(e) = runner::default_runner().check(&text, std::path::Path::new("/")) {
-        eprintln!("edgemark submit: invalid job {}: {e}", args.job.display());
-        return ExitCode::from(2);
+    if let Err(e) = plan_runner::default_runner().check(&text, std::path::Path::new("/")) {
+        return Err(usage(format!("invalid job {}: {e}", args.job.display())));
     }
     let name = args
         .job
@@ -50,15 +44,13 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
     match Spool::enqueue(&jobs_dir, &name, text.as_bytes()) {
         Ok(p) => {
             println!("queued {}", p.display());
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => {
-            eprintln!(
-                "edgemark submit: cannot queue into {}: {e}",
-                jobs_dir.display()
-            );
-            ExitCode::from(1)
-        }
+        Err(e) => Err(CommandError::runtime(format!(
+            "cannot queue into {}: {e}",
+            jobs_dir.display()
+        ))
+        .in_command("submit")),
     }
 }
 
@@ -194,13 +186,10 @@ pub fn print(r: &StatusReport, state_dir: &Path) {
     }
 }
 
-pub fn status(args: StatusArgs) -> ExitCode {
+pub fn status(args: StatusArgs) -> CommandResult {
     let cfg = match config_for(args.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("edgemark status: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return Err(CommandError::usage(e).in_command("status")),
     };
     let state_dir = args.state_dir.unwrap_or(cfg.state_dir);
     let results_dir = args.results.unwrap_or(cfg.results_dir);
@@ -208,21 +197,15 @@ pub fn status(args: StatusArgs) -> ExitCode {
         Ok(r) if args.json => match status_json(&r, &state_dir, &results_dir) {
             Ok(j) => {
                 println!("{j}");
-                ExitCode::SUCCESS
+                Ok(())
             }
-            Err(e) => {
-                eprintln!("edgemark status: {e}");
-                ExitCode::from(1)
-            }
+            Err(e) => Err(CommandError::runtime(e).in_command("status")),
         },
         Ok(r) => {
             print(&r, &state_dir);
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("edgemark status: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => Err(CommandError::runtime(e).in_command("status")),
     }
 }
 
@@ -254,33 +237,31 @@ pub fn status_json(
 /// reload process (`ProtectProc=invisible`, and `PrivateUsers=` puts each
 /// process in its own user namespace); systemd's `$MAINPID` is the daemon
 /// then, and the kernel still lets the same user signal it.
-pub fn reload(args: &ReloadArgs) -> ExitCode {
+pub fn reload(args: &ReloadArgs) -> CommandResult {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
     if args.pid <= 0 {
-        eprintln!("edgemark reload: {} is not a process id", args.pid);
-        return ExitCode::from(2);
+        return Err(
+            CommandError::usage(format!("{} is not a process id", args.pid)).in_command("reload"),
+        );
     }
     let cmdline_path = format!("/proc/{}/cmdline", args.pid);
     if let Ok(cmdline) = std::fs::read(&cmdline_path)
         && !is_daemon_cmdline(&cmdline)
     {
-        eprintln!(
-            "edgemark reload: process {} is not `edgemark daemon` ({cmdline_path}: {:?})",
+        return Err(CommandError::runtime(format!(
+            "process {} is not `edgemark daemon` ({cmdline_path}: {:?})",
             args.pid,
             String::from_utf8_lossy(&cmdline)
                 .replace('\0', " ")
                 .trim_end()
-        );
-        return ExitCode::from(1);
+        ))
+        .in_command("reload"));
     }
-    match kill(Pid::from_raw(args.pid), Signal::SIGHUP) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("edgemark reload: cannot signal process {}: {e}", args.pid);
-            ExitCode::from(1)
-        }
-    }
+    kill(Pid::from_raw(args.pid), Signal::SIGHUP).map_err(|e| {
+        CommandError::runtime(format!("cannot signal process {}: {e}", args.pid))
+            .in_command("reload")
+    })
 }
 
 /// `/proc/PID/cmdline` (NUL-separated) of an `edgemark ... daemon ...` process.
