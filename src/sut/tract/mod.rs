@@ -11,6 +11,9 @@ pub mod affinity;
 pub mod builtin;
 pub mod inputs;
 pub mod load;
+// Moves to src/engine/tract/ with the rest of this directory.
+#[path = "../../engine/tract/quant/mod.rs"]
+pub mod quant;
 
 use std::collections::HashMap;
 use std::sync::Arc;
