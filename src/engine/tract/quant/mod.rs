@@ -160,7 +160,12 @@ impl<'a> Translator<'a> {
         })
     }
 
-    fn wire(&mut self, name: &str, op: impl Into<Box<dyn TypedOp>>, inputs: &[OutletId]) -> TractResult<OutletId> {
+    fn wire(
+        &mut self,
+        name: &str,
+        op: impl Into<Box<dyn TypedOp>>,
+        inputs: &[OutletId],
+    ) -> TractResult<OutletId> {
         let name = self.dst.unique_name(name).to_string();
         Ok(self.dst.wire_node(name, op, inputs)?[0])
     }
@@ -174,13 +179,24 @@ impl<'a> Translator<'a> {
         let name = node.name.clone();
         let out = if let Some(q) = self.try_rewrite(o)? {
             self.summary.boundaries += 1;
-            self.wire(&format!("{name}.unpack"), ops::Unpack { dt: q.orig_dt, layout: q.layout }, &[q.outlet])?
+            self.wire(
+                &format!("{name}.unpack"),
+                ops::Unpack {
+                    dt: q.orig_dt,
+                    layout: q.layout,
+                },
+                &[q.outlet],
+            )?
         } else if let Some(dq) = node.op_as::<DequantizeLinearF32>()
             && let Some(q) = self.try_rewrite(node.inputs[0])?
             && q.zp == dq.zero_point + u8_offset(q.orig_dt).unwrap_or(0)
         {
             self.summary.boundaries += 1;
-            let op = ops::DequantizeF32 { scale: dq.scale, zp: q.zp, layout: q.layout };
+            let op = ops::DequantizeF32 {
+                scale: dq.scale,
+                zp: q.zp,
+                layout: q.layout,
+            };
             self.wire(&name, op, &[q.outlet])?
         } else {
             let inputs = node.inputs.clone();
@@ -221,6 +237,37 @@ impl<'a> Translator<'a> {
         Some(out.get(o.slot)?.clone().into_arc_tensor())
     }
 
+    /// Recovered weights with the exact scales: ONNX keeps the weight scales
+    /// as constants of the graph; a constant of one value per row with which
+    /// `q * scale` gives back every f32 weight bit for bit is those scales
+    /// (the recovered ones can be an ulp off, which moves rounding ties away
+    /// from where the reference engines put them).
+    fn exact_weights(&self, w: &[f32], rows: usize) -> Option<(Vec<i8>, Vec<f32>)> {
+        let (q, mut scales) = weights_from_f32(w, rows)?;
+        let per = w.len() / rows;
+        for node in self.src.nodes() {
+            let Some(k) = node.op_as::<tract_onnx::tract_core::ops::konst::Const>() else {
+                continue;
+            };
+            let t = k.val();
+            if t.len() != rows || t.datum_type() != f32::datum_type() {
+                continue;
+            }
+            let Ok(view) = t.try_as_plain_ram() else {
+                continue;
+            };
+            let Ok(cand) = view.as_slice::<f32>() else {
+                continue;
+            };
+            let exact = (0..w.len()).all(|i| q[i] as f32 * cand[i / per] == w[i]);
+            if exact {
+                scales.copy_from_slice(cand);
+                break;
+            }
+        }
+        Some((q, scales))
+    }
+
     /// `o` in the internal form, for a pattern that consumes it: the rewrite
     /// if there is one, else a conversion of tract's value.
     fn as_q(&mut self, o: OutletId) -> TractResult<Option<QVal>> {
@@ -236,7 +283,11 @@ impl<'a> Translator<'a> {
     }
 
     fn layout_for(&self, rank: usize) -> Layout {
-        if rank == 4 && self.source == Source::Onnx { Layout::Nchw } else { Layout::Same }
+        if rank == 4 && self.source == Source::Onnx {
+            Layout::Nchw
+        } else {
+            Layout::Same
+        }
     }
 
     fn pack(&mut self, o: OutletId) -> TractResult<Option<QVal>> {
@@ -248,6 +299,7 @@ impl<'a> Translator<'a> {
         let layout = self.layout_for(shape.len());
         // ONNX: the f32 value before a per-tensor QuantizeLinear.
         if let Some((scale, zp, dt)) = quantize_params(node) {
+            let scale = self.exact_q_scale(o, scale);
             let x = self.get_f(node.inputs[0])?;
             if self.dst.outlet_fact(x)?.datum_type != f32::datum_type() {
                 return Ok(None);
@@ -255,7 +307,14 @@ impl<'a> Translator<'a> {
             self.summary.boundaries += 1;
             let op = ops::QuantizeF32 { scale, zp, layout };
             let outlet = self.wire(&format!("{}.quantize", node.name), op, &[x])?;
-            return Ok(Some(QVal { outlet, scale, zp, shape: ops::internal_shape(&shape, layout), layout, orig_dt: dt }));
+            return Ok(Some(QVal {
+                outlet,
+                scale,
+                zp,
+                shape: ops::internal_shape(&shape, layout),
+                layout,
+                orig_dt: dt,
+            }));
         }
         // Any tensor whose type carries its quantisation.
         if let Some((scale, zp)) = dt_qparams(fact.datum_type) {
@@ -307,12 +366,33 @@ impl<'a> Translator<'a> {
         Ok(Some(QVal { scale, ..q }))
     }
 
+    /// tract keeps `1 / y_scale` in a QuantizeLinear, whose inverse can be an
+    /// ulp off the model's scale; the DequantizeLinear that reads it back holds
+    /// the model's value.
+    fn exact_q_scale(&self, q: OutletId, approx: f32) -> f32 {
+        for succ in &self.src.node(q.node).outputs[q.slot].successors {
+            if let Some(dq) = self.src.node(succ.node).op_as::<DequantizeLinearF32>()
+                && close(dq.scale, approx)
+            {
+                return dq.scale;
+            }
+        }
+        approx
+    }
+
     fn rewrite_onnx(&mut self, o: OutletId) -> TractResult<Option<QVal>> {
         let node = self.src.node(o.node);
         let Some((scale, zp, dt)) = quantize_params(node) else {
             return Ok(None);
         };
-        let out = OutQ { scale, zp, lo: 0, hi: 255, dt };
+        let scale = self.exact_q_scale(o, scale);
+        let out = OutQ {
+            scale,
+            zp,
+            lo: 0,
+            hi: 255,
+            dt,
+        };
         let x = node.inputs[0];
         let prod = self.src.node(x.node);
         let name = prod.name.clone();
@@ -336,7 +416,13 @@ impl<'a> Translator<'a> {
         Ok(None)
     }
 
-    fn onnx_conv(&mut self, name: &str, conv: Conv, inputs: Vec<OutletId>, out: OutQ) -> TractResult<Option<QVal>> {
+    fn onnx_conv(
+        &mut self,
+        name: &str,
+        conv: Conv,
+        inputs: Vec<OutletId>,
+        out: OutQ,
+    ) -> TractResult<Option<QVal>> {
         if conv.q_params.is_some()
             || conv.pool_spec.data_format != DataFormat::NCHW
             || conv.kernel_fmt != KernelFormat::OIHW
@@ -346,9 +432,15 @@ impl<'a> Translator<'a> {
         {
             return Ok(None);
         }
-        let Some(w) = self.konst(inputs[1], 8) else { return Ok(None) };
-        let Some(b) = self.konst(inputs[2], 8) else { return Ok(None) };
-        let Some(x) = self.dq_input(inputs[0])? else { return Ok(None) };
+        let Some(w) = self.konst(inputs[1], 8) else {
+            return Ok(None);
+        };
+        let Some(b) = self.konst(inputs[2], 8) else {
+            return Ok(None);
+        };
+        let Some(x) = self.dq_input(inputs[0])? else {
+            return Ok(None);
+        };
         if x.shape.len() != 4 || x.layout != Layout::Nchw {
             return Ok(None);
         }
@@ -359,9 +451,13 @@ impl<'a> Translator<'a> {
         }
         let ws = w.shape();
         let (kh, kw) = (ws[2], ws[3]);
-        let Ok(w) = w.cast_to::<f32>() else { return Ok(None) };
+        let Ok(w) = w.cast_to::<f32>() else {
+            return Ok(None);
+        };
         let w = w.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
-        let Some((wq, wscale)) = weights_from_f32(&w, cout) else { return Ok(None) };
+        let Some((wq, wscale)) = self.exact_weights(&w, cout) else {
+            return Ok(None);
+        };
         // [cout][cin/g][kh][kw] -> [kh][kw][cin][cout] (or [kh][kw][c]).
         let ci = if dw { 1 } else { cin };
         let mut wt = vec![0i8; wq.len()];
@@ -375,7 +471,9 @@ impl<'a> Translator<'a> {
                 }
             }
         }
-        let Ok(b) = b.cast_to::<f32>() else { return Ok(None) };
+        let Ok(b) = b.cast_to::<f32>() else {
+            return Ok(None);
+        };
         let b = b.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
         if b.len() != cout {
             return Ok(None);
@@ -383,7 +481,11 @@ impl<'a> Translator<'a> {
         let bias: Vec<i32> = (0..cout)
             .map(|c| {
                 let s = x.scale * wscale[c];
-                if s == 0.0 { 0 } else { (b[c] / s).round_ties_even() as i32 }
+                if s == 0.0 {
+                    0
+                } else {
+                    (b[c] / s).round_ties_even() as i32
+                }
             })
             .collect();
         let Some(geo) = geometry(&conv, x.shape[1], x.shape[2], (0, 0, 0, 0)) else {
@@ -412,14 +514,25 @@ impl<'a> Translator<'a> {
             ConvKernel::Depthwise(w)
         } else {
             let pb = PackedB::pack(geo.kh * geo.kw * cin, cout, &w);
-            let pointwise = geo.kh == 1 && geo.kw == 1 && geo.sh == 1 && geo.sw == 1 && geo.pad_top == 0 && geo.pad_left == 0;
-            if pointwise { ConvKernel::Pointwise(pb) } else { ConvKernel::Im2col(pb) }
+            let pointwise = geo.kh == 1
+                && geo.kw == 1
+                && geo.sh == 1
+                && geo.sw == 1
+                && geo.pad_top == 0
+                && geo.pad_left == 0;
+            if pointwise {
+                ConvKernel::Pointwise(pb)
+            } else {
+                ConvKernel::Im2col(pb)
+            }
         };
         let bias = match &kernel {
             ConvKernel::Depthwise(_) => bias,
-            ConvKernel::Pointwise(pb) | ConvKernel::Im2col(pb) => {
-                bias.iter().zip(&pb.col_sums).map(|(&b, &s)| b.wrapping_sub(x.zp.wrapping_mul(s))).collect()
-            }
+            ConvKernel::Pointwise(pb) | ConvKernel::Im2col(pb) => bias
+                .iter()
+                .zip(&pb.col_sums)
+                .map(|(&b, &s)| b.wrapping_sub(x.zp.wrapping_mul(s)))
+                .collect(),
         };
         let flat = x.shape.len() == 2;
         let p = QConvParams {
@@ -428,16 +541,39 @@ impl<'a> Translator<'a> {
             cout,
             zp_in: x.zp,
             kernel,
-            rq: Requant { bias, mult, zp: out.zp, lo: out.lo, hi: out.hi },
+            rq: Requant {
+                bias,
+                mult,
+                zp: out.zp,
+                lo: out.lo,
+                hi: out.hi,
+            },
             flat,
         };
         let outlet = self.wire(name, QConv { p: Arc::new(p) }, &[x.outlet])?;
         self.summary.convs += 1;
-        let shape = if flat { tvec!(x.shape[0], cout) } else { tvec!(x.shape[0], geo.oh, geo.ow, cout) };
-        Ok(Some(QVal { outlet, scale: out.scale, zp: out.zp, shape, layout: x.layout, orig_dt: out.dt }))
+        let shape = if flat {
+            tvec!(x.shape[0], cout)
+        } else {
+            tvec!(x.shape[0], geo.oh, geo.ow, cout)
+        };
+        Ok(Some(QVal {
+            outlet,
+            scale: out.scale,
+            zp: out.zp,
+            shape,
+            layout: x.layout,
+            orig_dt: out.dt,
+        }))
     }
 
-    fn finish_add(&mut self, name: &str, a: QVal, b: QVal, out: &OutQ) -> TractResult<Option<QVal>> {
+    fn finish_add(
+        &mut self,
+        name: &str,
+        a: QVal,
+        b: QVal,
+        out: &OutQ,
+    ) -> TractResult<Option<QVal>> {
         if a.shape != b.shape || a.layout != b.layout {
             return Ok(None);
         }
@@ -452,32 +588,67 @@ impl<'a> Translator<'a> {
         };
         let outlet = self.wire(name, ops::QAdd { p }, &[a.outlet, b.outlet])?;
         self.summary.adds += 1;
-        Ok(Some(QVal { outlet, scale: out.scale, zp: out.zp, shape: a.shape, layout: a.layout, orig_dt: out.dt }))
+        Ok(Some(QVal {
+            outlet,
+            scale: out.scale,
+            zp: out.zp,
+            shape: a.shape,
+            layout: a.layout,
+            orig_dt: out.dt,
+        }))
     }
 
-    fn onnx_add(&mut self, name: &str, a: OutletId, b: OutletId, out: &OutQ) -> TractResult<Option<QVal>> {
+    fn onnx_add(
+        &mut self,
+        name: &str,
+        a: OutletId,
+        b: OutletId,
+        out: &OutQ,
+    ) -> TractResult<Option<QVal>> {
         let dq = |o: OutletId| self.src.node(o.node).op_is::<DequantizeLinearF32>();
         if !dq(a) || !dq(b) {
             return Ok(None);
         }
-        let Some(qa) = self.dq_input(a)? else { return Ok(None) };
-        let Some(qb) = self.dq_input(b)? else { return Ok(None) };
+        let Some(qa) = self.dq_input(a)? else {
+            return Ok(None);
+        };
+        let Some(qb) = self.dq_input(b)? else {
+            return Ok(None);
+        };
         self.finish_add(name, qa, qb, out)
     }
 
     /// GlobalAveragePool: `Div(Reduce<Sum>[2,3](DQ(q)), h*w)`.
-    fn onnx_mean(&mut self, name: &str, sum: OutletId, div: OutletId, out: &OutQ) -> TractResult<Option<QVal>> {
+    fn onnx_mean(
+        &mut self,
+        name: &str,
+        sum: OutletId,
+        div: OutletId,
+        out: &OutQ,
+    ) -> TractResult<Option<QVal>> {
         let sn = self.src.node(sum.node);
-        let Some(red) = sn.op_as::<Reduce>() else { return Ok(None) };
+        let Some(red) = sn.op_as::<Reduce>() else {
+            return Ok(None);
+        };
         if red.reducer != Reducer::Sum || red.axes.as_slice() != [2, 3] {
             return Ok(None);
         }
-        let Some(d) = self.konst(div, 4) else { return Ok(None) };
-        let Ok(d) = d.cast_to::<f32>() else { return Ok(None) };
+        let Some(d) = self.konst(div, 4) else {
+            return Ok(None);
+        };
+        let Ok(d) = d.cast_to::<f32>() else {
+            return Ok(None);
+        };
         let d = d.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
         let input = sn.inputs[0];
-        let Some(x) = self.dq_input(input)? else { return Ok(None) };
-        if x.shape.len() != 4 || x.layout != Layout::Nchw || d.len() != 1 || d[0] != (x.shape[1] * x.shape[2]) as f32 {
+        let Some(x) = self.dq_input(input)? else {
+            return Ok(None);
+        };
+        if x.shape.len() != 4
+            || x.layout != Layout::Nchw
+            || d.len() != 1
+            || d[0] != (x.shape[1] * x.shape[2]) as f32
+        {
             return Ok(None);
         }
         self.finish_mean(name, x, out)
@@ -485,15 +656,28 @@ impl<'a> Translator<'a> {
 
     fn finish_mean(&mut self, name: &str, x: QVal, out: &OutQ) -> TractResult<Option<QVal>> {
         let (hw, c) = (x.shape[1] * x.shape[2], x.shape[3]);
-        let m = ((x.scale as f64) / (hw as f64 * out.scale as f64)) as f32;
+        let m = x.scale / (out.scale * hw as f32);
         let op = ops::QMean {
             zp_in: x.zp,
-            rq: Requant { bias: vec![0; c], mult: vec![m; c], zp: out.zp, lo: out.lo, hi: out.hi },
+            rq: Requant {
+                bias: vec![0; c],
+                mult: vec![m; c],
+                zp: out.zp,
+                lo: out.lo,
+                hi: out.hi,
+            },
             flat: false,
         };
         let outlet = self.wire(name, op, &[x.outlet])?;
         self.summary.means += 1;
-        Ok(Some(QVal { outlet, scale: out.scale, zp: out.zp, shape: tvec!(x.shape[0], 1, 1, c), layout: x.layout, orig_dt: out.dt }))
+        Ok(Some(QVal {
+            outlet,
+            scale: out.scale,
+            zp: out.zp,
+            shape: tvec!(x.shape[0], 1, 1, c),
+            layout: x.layout,
+            orig_dt: out.dt,
+        }))
     }
 
     /// `Q(RmAxis..(DQ(q)))` with the same parameters on both sides, on a
@@ -509,8 +693,15 @@ impl<'a> Translator<'a> {
             Some(s) => s.into(),
             None => return Ok(None),
         };
-        let Some(q) = self.dq_input(cur)? else { return Ok(None) };
-        if rms != 2 || q.shape.len() != 4 || q.shape[1] != 1 || q.shape[2] != 1 || shape.as_slice() != [q.shape[0], q.shape[3]] {
+        let Some(q) = self.dq_input(cur)? else {
+            return Ok(None);
+        };
+        if rms != 2
+            || q.shape.len() != 4
+            || q.shape[1] != 1
+            || q.shape[2] != 1
+            || shape.as_slice() != [q.shape[0], q.shape[3]]
+        {
             return Ok(None);
         }
         if q.zp != out.zp || !close(q.scale, out.scale) {
@@ -518,32 +709,61 @@ impl<'a> Translator<'a> {
         }
         let mut w = q.outlet;
         for axis in [2, 1] {
-            w = self.wire(&format!("{}.flatten{axis}", self.src.node(x.node).name), AxisOp::Rm(axis), &[w])?;
+            w = self.wire(
+                &format!("{}.flatten{axis}", self.src.node(x.node).name),
+                AxisOp::Rm(axis),
+                &[w],
+            )?;
         }
-        Ok(Some(QVal { outlet: w, shape, layout: Layout::Same, orig_dt: out.dt, ..q }))
+        Ok(Some(QVal {
+            outlet: w,
+            shape,
+            layout: Layout::Same,
+            orig_dt: out.dt,
+            ..q
+        }))
     }
 
     /// Gemm: `Add(EinSum mk,nk->mn (DQ(q), W), bias)`.
-    fn onnx_fc(&mut self, name: &str, inputs: Vec<OutletId>, out: &OutQ) -> TractResult<Option<QVal>> {
+    fn onnx_fc(
+        &mut self,
+        name: &str,
+        inputs: Vec<OutletId>,
+        out: &OutQ,
+    ) -> TractResult<Option<QVal>> {
         let (mm, bias) = (inputs[0], inputs[1]);
         let en = self.src.node(mm.node);
-        let Some(es) = en.op_as::<EinSum>() else { return Ok(None) };
+        let Some(es) = en.op_as::<EinSum>() else {
+            return Ok(None);
+        };
         if es.q_params.is_some() || es.axes.to_string() != "mk,nk->mn" || en.inputs.len() != 2 {
             return Ok(None);
         }
         let (a, wo) = (en.inputs[0], en.inputs[1]);
-        let Some(w) = self.konst(wo, 8) else { return Ok(None) };
-        let Some(b) = self.konst(bias, 8) else { return Ok(None) };
-        let Some(x) = self.dq_input(a)? else { return Ok(None) };
+        let Some(w) = self.konst(wo, 8) else {
+            return Ok(None);
+        };
+        let Some(b) = self.konst(bias, 8) else {
+            return Ok(None);
+        };
+        let Some(x) = self.dq_input(a)? else {
+            return Ok(None);
+        };
         let ws = w.shape().to_vec();
         if x.shape.len() != 2 || ws.len() != 2 || ws[1] != x.shape[1] {
             return Ok(None);
         }
         let (n, k) = (ws[0], ws[1]);
-        let Ok(w) = w.cast_to::<f32>() else { return Ok(None) };
+        let Ok(w) = w.cast_to::<f32>() else {
+            return Ok(None);
+        };
         let w = w.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
-        let Some((wq, wscale)) = weights_from_f32(&w, n) else { return Ok(None) };
-        let Ok(b) = b.cast_to::<f32>() else { return Ok(None) };
+        let Some((wq, wscale)) = self.exact_weights(&w, n) else {
+            return Ok(None);
+        };
+        let Ok(b) = b.cast_to::<f32>() else {
+            return Ok(None);
+        };
         if b.len() != n {
             return Ok(None);
         }
@@ -557,18 +777,41 @@ impl<'a> Translator<'a> {
         let bias: Vec<i32> = (0..n)
             .map(|c| {
                 let s = x.scale * wscale[c];
-                if s == 0.0 { 0 } else { (b[c] / s).round_ties_even() as i32 }
+                if s == 0.0 {
+                    0
+                } else {
+                    (b[c] / s).round_ties_even() as i32
+                }
             })
             .collect();
-        let geo = Geometry { h: 1, w: 1, kh: 1, kw: 1, sh: 1, sw: 1, pad_top: 0, pad_left: 0, oh: 1, ow: 1 };
+        let geo = Geometry {
+            h: 1,
+            w: 1,
+            kh: 1,
+            kw: 1,
+            sh: 1,
+            sw: 1,
+            pad_top: 0,
+            pad_left: 0,
+            oh: 1,
+            ow: 1,
+        };
         self.finish_conv(name, x, geo, k, n, false, wt, bias, wscale, out.clone())
     }
 
     fn rewrite_tflite(&mut self, o: OutletId) -> TractResult<Option<QVal>> {
         let node = self.src.node(o.node);
         let fact = self.src.outlet_fact(o)?;
-        let Some((scale, zp)) = dt_qparams(fact.datum_type) else { return Ok(None) };
-        let out = OutQ { scale, zp, lo: 0, hi: 255, dt: fact.datum_type };
+        let Some((scale, zp)) = dt_qparams(fact.datum_type) else {
+            return Ok(None);
+        };
+        let out = OutQ {
+            scale,
+            zp,
+            lo: 0,
+            hi: 255,
+            dt: fact.datum_type,
+        };
         let name = node.name.clone();
         if let Some(conv) = node.op_as::<Conv>() {
             return self.tflite_conv(&name, conv.clone(), node.inputs.clone(), out);
@@ -576,14 +819,23 @@ impl<'a> Translator<'a> {
         if let Some(bin) = node.op_as::<TypedBinOp>()
             && bin.0.is::<math::Add>()
         {
-            let (a, b) = (self.skip_identity_requant(node.inputs[0])?, self.skip_identity_requant(node.inputs[1])?);
-            let Some(qa) = self.as_q(a)? else { return Ok(None) };
-            let Some(qb) = self.as_q(b)? else { return Ok(None) };
+            let (a, b) = (
+                self.skip_identity_requant(node.inputs[0])?,
+                self.skip_identity_requant(node.inputs[1])?,
+            );
+            let Some(qa) = self.as_q(a)? else {
+                return Ok(None);
+            };
+            let Some(qb) = self.as_q(b)? else {
+                return Ok(None);
+            };
             return self.finish_add(&name, qa, qb, &out);
         }
         if let Some(pool) = node.op_as::<SumPool>() {
             let x = node.inputs[0];
-            let Some(s) = self.src.outlet_fact(x)?.shape.as_concrete().map(TVec::from) else { return Ok(None) };
+            let Some(s) = self.src.outlet_fact(x)?.shape.as_concrete().map(TVec::from) else {
+                return Ok(None);
+            };
             let ps = &pool.pool_spec;
             if !pool.normalize
                 || ps.data_format != DataFormat::NHWC
@@ -593,7 +845,9 @@ impl<'a> Translator<'a> {
             {
                 return Ok(None);
             }
-            let Some(q) = self.as_q(x)? else { return Ok(None) };
+            let Some(q) = self.as_q(x)? else {
+                return Ok(None);
+            };
             return self.finish_mean(&name, q, &out);
         }
         Ok(None)
@@ -606,7 +860,9 @@ impl<'a> Translator<'a> {
     /// returned unchanged.
     fn skip_identity_requant(&self, o: OutletId) -> TractResult<OutletId> {
         let node = self.src.node(o.node);
-        let Some(conv) = node.op_as::<Conv>() else { return Ok(o) };
+        let Some(conv) = node.op_as::<Conv>() else {
+            return Ok(o);
+        };
         let ks = &conv.pool_spec.kernel_shape;
         if conv.q_params.is_none()
             || node.inputs.len() != 9
@@ -625,14 +881,27 @@ impl<'a> Translator<'a> {
         ) else {
             return Ok(o);
         };
-        let ones = |t: &Tensor, v: f32| t.cast_to::<f32>().ok().is_some_and(|t| t.try_as_plain_ram().ok().and_then(|p| p.as_slice::<f32>().ok().map(|s| s.iter().all(|&x| x == v))).unwrap_or(false));
+        let ones = |t: &Tensor, v: f32| {
+            t.cast_to::<f32>().ok().is_some_and(|t| {
+                t.try_as_plain_ram()
+                    .ok()
+                    .and_then(|p| p.as_slice::<f32>().ok().map(|s| s.iter().all(|&x| x == v)))
+                    .unwrap_or(false)
+            })
+        };
         if ones(&w, 1.0) && ones(&kscale, 1.0) && ones(&b, 0.0) && ones(&k0, 0.0) {
             return Ok(node.inputs[0]);
         }
         Ok(o)
     }
 
-    fn tflite_conv(&mut self, name: &str, conv: Conv, inputs: Vec<OutletId>, out: OutQ) -> TractResult<Option<QVal>> {
+    fn tflite_conv(
+        &mut self,
+        name: &str,
+        conv: Conv,
+        inputs: Vec<OutletId>,
+        out: OutQ,
+    ) -> TractResult<Option<QVal>> {
         if conv.q_params.is_none()
             || inputs.len() != 9
             || conv.pool_spec.data_format != DataFormat::NHWC
@@ -644,23 +913,51 @@ impl<'a> Translator<'a> {
         }
         let mut k = vec![];
         for &i in &inputs[1..] {
-            let Some(t) = self.konst(i, 4) else { return Ok(None) };
+            let Some(t) = self.konst(i, 4) else {
+                return Ok(None);
+            };
             k.push(t);
         }
-        let (w, b, i0, iscale, k0, kscale, c0, cscale) = (&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7]);
-        let scalar_i = |t: &Tensor| -> Option<i32> { (t.len() == 1).then(|| t.cast_to_scalar::<i32>().ok()).flatten() };
-        let scalar_f = |t: &Tensor| -> Option<f32> { (t.len() == 1).then(|| t.cast_to_scalar::<f32>().ok()).flatten() };
-        let (Some(i0), Some(iscale), Some(c0), Some(cscale)) = (scalar_i(i0), scalar_f(iscale), scalar_i(c0), scalar_f(cscale)) else {
+        let (w, b, i0, iscale, k0, kscale, c0, cscale) =
+            (&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7]);
+        let scalar_i = |t: &Tensor| -> Option<i32> {
+            (t.len() == 1)
+                .then(|| t.cast_to_scalar::<i32>().ok())
+                .flatten()
+        };
+        let scalar_f = |t: &Tensor| -> Option<f32> {
+            (t.len() == 1)
+                .then(|| t.cast_to_scalar::<f32>().ok())
+                .flatten()
+        };
+        let (Some(i0), Some(iscale), Some(c0), Some(cscale)) = (
+            scalar_i(i0),
+            scalar_f(iscale),
+            scalar_i(c0),
+            scalar_f(cscale),
+        ) else {
             return Ok(None);
         };
-        // Weight zero point must be 0 (the TFLite int8 spec); 
-        let Ok(k0v) = k0.cast_to::<i32>() else { return Ok(None) };
-        if k0v.try_as_plain_ram()?.as_slice::<i32>()?.iter().any(|&z| z != 0) || w.datum_type().unquantized() != DatumType::I8 {
+        // Weight zero point must be 0 (the TFLite int8 spec);
+        let Ok(k0v) = k0.cast_to::<i32>() else {
+            return Ok(None);
+        };
+        if k0v
+            .try_as_plain_ram()?
+            .as_slice::<i32>()?
+            .iter()
+            .any(|&z| z != 0)
+            || w.datum_type().unquantized() != DatumType::I8
+        {
             return Ok(None);
         }
-        let Some(off_out) = u8_offset(out.dt) else { return Ok(None) };
+        let Some(off_out) = u8_offset(out.dt) else {
+            return Ok(None);
+        };
         let x_dt = self.src.outlet_fact(inputs[0])?.datum_type;
-        let Some(off_in) = u8_offset(x_dt) else { return Ok(None) };
+        let Some(off_in) = u8_offset(x_dt) else {
+            return Ok(None);
+        };
         if !close(out.scale, cscale) || out.zp != c0 + off_out {
             return Ok(None);
         }
@@ -679,8 +976,14 @@ impl<'a> Translator<'a> {
             pads = (pad.pads[1].0, pad.pads[1].1, pad.pads[2].0, pad.pads[2].1);
             x_out = xn.inputs[0];
         }
-        let Some(x) = self.as_q(x_out)? else { return Ok(None) };
-        if x.shape.len() != 4 || x.layout != Layout::Same || x.zp != i0 + off_in || !close(x.scale, iscale) {
+        let Some(x) = self.as_q(x_out)? else {
+            return Ok(None);
+        };
+        if x.shape.len() != 4
+            || x.layout != Layout::Same
+            || x.zp != i0 + off_in
+            || !close(x.scale, iscale)
+        {
             return Ok(None);
         }
         let (cin, cout, group) = (conv.input_channels(), conv.output_channels(), conv.group);
@@ -691,7 +994,11 @@ impl<'a> Translator<'a> {
         let ws = w.shape().to_vec();
         let (kh, kw) = (ws[1], ws[2]);
         let wv = w.try_as_plain_ram()?.as_slice::<i8>()?.to_vec();
-        let kscale = kscale.cast_to::<f32>()?.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+        let kscale = kscale
+            .cast_to::<f32>()?
+            .try_as_plain_ram()?
+            .as_slice::<f32>()?
+            .to_vec();
         let wscale: Vec<f32> = match kscale.len() {
             1 => vec![kscale[0]; cout],
             n if n == cout => kscale,
@@ -713,19 +1020,24 @@ impl<'a> Translator<'a> {
                 for y in 0..kh {
                     for xx in 0..kw {
                         for c in 0..cin {
-                            t[((y * kw + xx) * cin + c) * cout + co] = wv[((co * kh + y) * kw + xx) * cin + c];
+                            t[((y * kw + xx) * cin + c) * cout + co] =
+                                wv[((co * kh + y) * kw + xx) * cin + c];
                         }
                     }
                 }
             }
             t
         };
-        let Ok(b) = b.cast_to::<i32>() else { return Ok(None) };
+        let Ok(b) = b.cast_to::<i32>() else {
+            return Ok(None);
+        };
         let bias = b.try_as_plain_ram()?.as_slice::<i32>()?.to_vec();
         if bias.len() != cout {
             return Ok(None);
         }
-        let Some(geo) = geometry(&conv, x.shape[1], x.shape[2], pads) else { return Ok(None) };
+        let Some(geo) = geometry(&conv, x.shape[1], x.shape[2], pads) else {
+            return Ok(None);
+        };
         self.finish_conv(name, x, geo, cin, cout, dw, wt, bias, wscale, out)
     }
 }
@@ -759,7 +1071,12 @@ fn quantize_params(node: &TypedNode) -> Option<(f32, i32, DatumType)> {
 
 /// Output geometry of a 2-D convolution on an `h x w` input, with explicit
 /// padding `(top, bottom, left, right)` added in front of it.
-fn geometry(conv: &Conv, h: usize, w: usize, pads: (usize, usize, usize, usize)) -> Option<Geometry> {
+fn geometry(
+    conv: &Conv,
+    h: usize,
+    w: usize,
+    pads: (usize, usize, usize, usize),
+) -> Option<Geometry> {
     let ps = &conv.pool_spec;
     let (ph, pw) = (h + pads.0 + pads.1, w + pads.2 + pads.3);
     let k = &ps.kernel_shape;
@@ -787,7 +1104,7 @@ fn geometry(conv: &Conv, h: usize, w: usize, pads: (usize, usize, usize, usize))
 /// every weight must be `q * scale` within 1/1000 of a step. None when the
 /// weights are not of that form (the node then stays in f32).
 pub fn weights_from_f32(w: &[f32], rows: usize) -> Option<(Vec<i8>, Vec<f32>)> {
-    if rows == 0 || w.len() % rows != 0 {
+    if rows == 0 || !w.len().is_multiple_of(rows) {
         return None;
     }
     let per = w.len() / rows;

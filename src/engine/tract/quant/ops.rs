@@ -146,7 +146,11 @@ impl EvalOp for Pack {
         let dt = inputs[0].datum_type().unquantized();
         let view = inputs[0].try_as_plain_ram()?;
         let mut q: Vec<u8> = match dt {
-            DatumType::I8 => view.as_slice::<i8>()?.iter().map(|&v| (v as u8) ^ 0x80).collect(),
+            DatumType::I8 => view
+                .as_slice::<i8>()?
+                .iter()
+                .map(|&v| (v as u8) ^ 0x80)
+                .collect(),
             DatumType::U8 => view.as_slice::<u8>()?.to_vec(),
             dt => bail!("EdgemarkPack: unexpected input type {dt:?}"),
         };
@@ -241,7 +245,10 @@ impl EvalOp for DequantizeF32 {
         let shape = original_shape(inputs[0].shape(), self.layout);
         let view = inputs[0].try_as_plain_ram()?;
         let q = view.as_slice::<u8>()?;
-        let mut f: Vec<f32> = q.iter().map(|&v| (v as i32 - self.zp) as f32 * self.scale).collect();
+        let mut f: Vec<f32> = q
+            .iter()
+            .map(|&v| (v as i32 - self.zp) as f32 * self.scale)
+            .collect();
         if self.layout == Layout::Nchw {
             let mut t = vec![0f32; f.len()];
             nhwc_to_nchw(&f, shape[0], shape[1], shape[2] * shape[3], &mut t);
@@ -307,7 +314,15 @@ impl QConv {
         };
         format!(
             "{kind} {}x{} stride {}x{} {}->{} channels, out zp {} clamp {}..{}",
-            g.kh, g.kw, g.sh, g.sw, self.p.cin, self.p.cout, self.p.rq.zp, self.p.rq.lo, self.p.rq.hi
+            g.kh,
+            g.kw,
+            g.sh,
+            g.sw,
+            self.p.cin,
+            self.p.cout,
+            self.p.rq.zp,
+            self.p.rq.lo,
+            self.p.rq.hi
         )
     }
 
@@ -318,7 +333,7 @@ impl QConv {
         let pixels = g.oh * g.ow;
         match &p.kernel {
             ConvKernel::Pointwise(b) => {
-                if p.cin % 4 == 0 {
+                if p.cin.is_multiple_of(4) {
                     kernels::gemm(pixels, x, p.cin, b, &p.rq, y, p.cout);
                 } else {
                     let row = b.row_bytes();
@@ -349,7 +364,10 @@ impl EvalOp for QConv {
         let n = inputs[0].shape()[0];
         let view = inputs[0].try_as_plain_ram()?;
         let x = view.as_slice::<u8>()?;
-        ensure!(x.len() == n * g.h * g.w * p.cin, "EdgemarkQConv: input size");
+        ensure!(
+            x.len() == n * g.h * g.w * p.cin,
+            "EdgemarkQConv: input size"
+        );
         let oshape = self.out_shape(n);
         let mut out = unsafe { Tensor::uninitialized::<u8>(&oshape)? };
         {
@@ -410,13 +428,21 @@ plain_op!(QAdd, "EdgemarkQAdd");
 impl EvalOp for QAdd {
     op_out_of_plan!();
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        ensure!(inputs[0].shape() == inputs[1].shape(), "EdgemarkQAdd: shapes differ");
+        ensure!(
+            inputs[0].shape() == inputs[1].shape(),
+            "EdgemarkQAdd: shapes differ"
+        );
         let a = inputs[0].try_as_plain_ram()?;
         let b = inputs[1].try_as_plain_ram()?;
         let mut out = unsafe { Tensor::uninitialized::<u8>(inputs[0].shape())? };
         {
             let mut ov = out.try_as_plain_ram_mut()?;
-            kernels::add(&self.p, a.as_slice::<u8>()?, b.as_slice::<u8>()?, ov.as_slice_mut::<u8>()?);
+            kernels::add(
+                &self.p,
+                a.as_slice::<u8>()?,
+                b.as_slice::<u8>()?,
+                ov.as_slice_mut::<u8>()?,
+            );
         }
         Ok(tvec!(out.into_tvalue()))
     }
@@ -424,7 +450,10 @@ impl EvalOp for QAdd {
 
 impl TypedOp for QAdd {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs[0].shape == inputs[1].shape, "EdgemarkQAdd: shapes differ");
+        ensure!(
+            inputs[0].shape == inputs[1].shape,
+            "EdgemarkQAdd: shapes differ"
+        );
         Ok(tvec!(u8::fact(inputs[0].shape.clone())))
     }
     as_op!();
@@ -445,7 +474,11 @@ impl QMean {
         format!("zp in {} out {}", self.zp_in, self.rq.zp)
     }
     fn out_shape(&self, s: &[usize]) -> TVec<usize> {
-        if self.flat { tvec!(s[0], s[3]) } else { tvec!(s[0], 1, 1, s[3]) }
+        if self.flat {
+            tvec!(s[0], s[3])
+        } else {
+            tvec!(s[0], 1, 1, s[3])
+        }
     }
 }
 plain_op!(QMean, "EdgemarkQMean");
@@ -462,7 +495,14 @@ impl EvalOp for QMean {
             let mut ov = out.try_as_plain_ram_mut()?;
             let y = ov.as_slice_mut::<u8>()?;
             for b in 0..n {
-                kernels::mean(hw, c, self.zp_in, &x[b * hw * c..][..hw * c], &self.rq, &mut y[b * c..][..c]);
+                kernels::mean(
+                    hw,
+                    c,
+                    self.zp_in,
+                    &x[b * hw * c..][..hw * c],
+                    &self.rq,
+                    &mut y[b * c..][..c],
+                );
             }
         }
         Ok(tvec!(out.into_tvalue()))
