@@ -14,12 +14,13 @@ pub mod commands;
 pub mod daemon;
 pub mod dataset;
 pub mod error;
-pub mod export;
+
 pub mod latency_file;
 pub mod loadgen;
 pub mod npy;
 pub mod plan;
 pub mod probe;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod rng;

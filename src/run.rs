@@ -38,6 +38,8 @@ pub struct ScenarioOutcome {
     /// `offline_expected_qps` (then `calibration` says how it was measured).
     pub settings: LoadGenSettings,
     pub calibration: Option<QpsCalibration>,
+    /// The scenario's record: what every summary and export renders.
+    pub record: Record,
     /// Record file written for it, if any.
     pub record_path: Option<PathBuf>,
 }
@@ -50,7 +52,8 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// Accuracy mode's result (`--mode accuracy|both`), run before any scenario.
     pub accuracy: Option<AccuracyOutput>,
-    /// Record file written for the accuracy run, if any.
+    /// The accuracy run's record, and its file if one was written.
+    pub accuracy_record: Option<Record>,
     pub accuracy_record_path: Option<PathBuf>,
 }
 
@@ -106,6 +109,7 @@ pub fn execute_with_clock(
     };
     let mut accuracy = None;
     let mut accuracy_record = None;
+    let mut accuracy_full_record = None;
     let mut accuracy_record_path = None;
     if let (Some(d), Some(spec)) = (&data, &plan.dataset)
         && plan.mode.runs_accuracy()
@@ -131,10 +135,12 @@ pub fn execute_with_clock(
             scenario: None,
             accuracy: Some(&rec),
         };
-        match write_record(ctx, &facts, &scene) {
+        let record = build_record(ctx, &facts, &scene);
+        match write_record(ctx, &record) {
             Ok(p) => accuracy_record_path = p,
             Err(e) => warnings.push(e.to_string()),
         }
+        accuracy_full_record = Some(record);
         accuracy = Some(out);
         accuracy_record = Some(rec);
     }
@@ -229,7 +235,8 @@ pub fn execute_with_clock(
             // result, so one file is enough to compare speed and accuracy.
             accuracy: accuracy_record.as_ref(),
         };
-        let record_path = match write_record(ctx, &facts, &scene) {
+        let record = build_record(ctx, &facts, &scene);
+        let record_path = match write_record(ctx, &record) {
             Ok(p) => p,
             Err(e) => {
                 warnings.push(e.to_string());
@@ -252,6 +259,7 @@ pub fn execute_with_clock(
             result,
             settings: effective,
             calibration,
+            record,
             record_path,
         });
         if ctx.control.abort.load(Ordering::Relaxed) {
@@ -263,6 +271,7 @@ pub fn execute_with_clock(
         outcomes,
         warnings,
         accuracy,
+        accuracy_record: accuracy_full_record,
         accuracy_record_path,
     })
 }
@@ -286,19 +295,19 @@ struct Facts<'a> {
     accuracy: Option<&'a AccuracyRecord>,
 }
 
-/// Builds the record of a scenario (or of the accuracy run when `scenario` is
-/// None) and writes it when the context has a results directory. A record
-/// that cannot be written is a warning (the caller's), not a failed run: the
+/// Writes a record when the context has a results directory. A record that
+/// cannot be written is a warning (the caller's), not a failed run: the
 /// measured figures are still printed.
-fn write_record(
-    ctx: &RunContext,
-    f: &Facts,
-    scene: &Scene,
-) -> Result<Option<PathBuf>, writer::WriteError> {
+fn write_record(ctx: &RunContext, record: &Record) -> Result<Option<PathBuf>, writer::WriteError> {
     let Some(dir) = &ctx.results_dir else {
         return Ok(None);
     };
-    let record = Record::from_run(&RunFacts {
+    writer::write_record(dir, record).map(Some)
+}
+
+/// The record of a scenario (or of the accuracy run when `scenario` is None).
+fn build_record(ctx: &RunContext, f: &Facts, scene: &Scene) -> Record {
+    Record::from_run(&RunFacts {
         plan: f.plan,
         settings: f.settings,
         sut: f.sut,
@@ -312,6 +321,5 @@ fn write_record(
         wall_start_ns: scene.wall.0,
         wall_end_ns: scene.wall.1,
         warnings: scene.warnings,
-    });
-    writer::write_record(dir, &record).map(Some)
+    })
 }
