@@ -666,7 +666,7 @@ fn mediapipe_max_pooling_with_argmax_and_unpooling() {
             .collect();
         let s = [1, h, w, c];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+        let (out, report) = run_and_dump("mediapipe_pool_unpool", &bytes, vec![tensor(&s, &x)]);
         assert_eq!(
             report.summary(),
             "mediapipe-max-pool-argmax-op x1, mediapipe-max-unpool-op x1"
@@ -1045,7 +1045,7 @@ fn mediapipe_attention_chain_matrix_then_warp_then_landmarks() {
         tensor(&[1, 5, 3], &LANDMARKS),
         tensor(&[1, 10, 12, 1], &img),
     ];
-    let (out, report) = run(&bytes, inputs);
+    let (out, report) = run_and_dump("mediapipe_attention_chain", &bytes, inputs);
     assert_eq!(report.cuts.len(), 3);
     // Check the chain against the matrix it produced (whose own test is above).
     let m = floats(&out[2]);
