@@ -13,6 +13,8 @@ pub mod commands;
 pub mod daemon;
 pub mod dataset;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gendoc;
 pub mod infer;
 pub mod latency_file;

@@ -108,14 +108,21 @@ fn run_command(args: &RunArgs) -> Result<(), Failure> {
         control: &CONTROL,
         warnings: Vec::new(),
     };
-    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx))
-        .map_err(|e| if e.is_usage() { usage(e) } else { runtime(e) })?;
+    let (out, failed) = match summary::with_progress(&CONTROL, || run::execute(&plan, &ctx)) {
+        Ok(out) => (out, None),
+        // A record could not be written: what was measured is still shown,
+        // then the run fails naming the file.
+        Err(run::RunError::Record { source, output }) => (*output, Some(runtime(source))),
+        Err(e) if e.is_usage() => return Err(usage(e)),
+        Err(e) => return Err(runtime(e)),
+    };
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(runtime)
+        writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(runtime)?;
     } else {
-        summary::write_run(&mut stdout, &plan, &out).map_err(runtime)
+        summary::write_run(&mut stdout, &plan, &out).map_err(runtime)?;
     }
+    failed.map_or(Ok(()), Err)
 }
 
 /// latency file -> LoadGen statistics -> print.
