@@ -129,15 +129,15 @@ pub fn labels(data: &[u8]) {
 /// as `run --model x.onnx` loads it.
 #[cfg(feature = "tract")]
 pub fn onnx(data: &[u8]) {
-    let _ = crate::sut::tract::load::load_model("fuzz.onnx", data, &[], false);
+    let _ = crate::engine::tract::load::load_model("fuzz.onnx", data, &[], false);
 }
 
 /// A TFLite model file: the inspection (`inspect`), then the load path with
 /// edgemark's rewrite pass before tract-tflite's import.
 #[cfg(feature = "tract")]
 pub fn tflite(data: &[u8]) {
-    let _ = crate::tflite_fix::inspect(data);
-    let _ = crate::sut::tract::load::load_model("fuzz.tflite", data, &[], false);
+    let _ = crate::engine::tract::tflite::inspect(data);
+    let _ = crate::engine::tract::load::load_model("fuzz.tflite", data, &[], false);
 }
 
 /// Panics in edgemark's own code seen by the hook since the last call (the

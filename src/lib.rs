@@ -9,14 +9,15 @@
 pub mod accuracy;
 pub mod boards;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod daemon;
 pub mod dataset;
+pub mod engine;
+pub mod error;
 pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod gendoc;
-pub mod infer;
 pub mod latency_file;
 pub mod loadgen;
 pub mod npy;
@@ -29,6 +30,4 @@ pub mod run;
 pub mod settings;
 pub mod stats;
 pub mod sut;
-#[cfg(feature = "tract")]
-pub mod tflite_fix;
 pub mod version;

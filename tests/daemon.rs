@@ -725,10 +725,10 @@ fn full_results_disk_fails_the_job_and_the_daemon_keeps_serving() {
     }
     let env = Env::new("diskfull");
     // Declared after env: unmounted before env removes its tree.
-    let fs = common::Tmpfs::mount_at(env.results.clone(), 64 * 1024, "");
+    let fs = common::Tmpfs::mount_at(env.results.clone(), 256 * 1024, "");
     // Traced: ~20 KB a record, more than the page left free below.
     let job = "sut = \"synthetic:null\"\nscenario = \"single-stream\"\ntrace = true\n\
-               min_duration_ms = 1\nmin_query_count = 2000\n";
+               min_duration_ms = 1\nmin_query_count = 4000\n";
     let d = env.start(&[]);
     env.drop_job("a-fits.toml", job);
     wait_for("first job done", || env.files("done", ".toml").len() == 1);

@@ -29,7 +29,7 @@ fn run(results: &Path, extra: &[&str]) -> Output {
             "--min-duration-ms",
             "1",
             "--min-query-count",
-            "2000",
+            "4000",
             "--trace",
         ])
         .args(extra)

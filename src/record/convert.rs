@@ -117,7 +117,39 @@ impl Record {
                 latency_ns: run.latency_ns.clone(),
             }),
             accuracy: f.accuracy.cloned(),
+            // Built here, after the timed run, from the stored latencies.
+            latency_histogram: f
+                .scenario
+                .map(|(run, _)| LatencyHistogram::from_latencies(&run.latency_ns)),
+            series: SensorSeries::from_probe(
+                &f.sensors.series,
+                &f.system.clusters,
+                f.sensors.energy.as_ref(),
+            ),
+            power_estimate: None,
+            engine: Engine::of(f.sut),
+            input_set: None,
         }
+    }
+}
+
+impl Engine {
+    /// The engine of an in-process SUT (tract, synthetic); None for kinds
+    /// this build does not know how to describe.
+    fn of(s: &sut::SutInfo) -> Option<Engine> {
+        let (name, version) = match s.kind.as_str() {
+            "tract" => ("tract", crate::version::TRACT_VERSION),
+            "synthetic" => ("synthetic", env!("CARGO_PKG_VERSION")),
+            _ => return None,
+        };
+        Some(Engine {
+            name: name.to_string(),
+            version: version.to_string(),
+            command: Vec::new(),
+            protocol_version: 0,
+            round_trip_ns: 0,
+            stderr_tail: Vec::new(),
+        })
     }
 }
 
@@ -131,7 +163,7 @@ impl Accuracy {
         Accuracy {
             dataset: out.dataset.clone(),
             labels: spec.labels.clone(),
-            preprocess: spec.preprocess.clone(),
+            preprocess: spec.preprocess_label(),
             samples: n(r.samples),
             scored: n(s.scored),
             unscored: n(s.unscored),

@@ -19,10 +19,10 @@ pub enum InferError {
 }
 
 impl InferError {
-    pub fn exit_code(&self) -> u8 {
+    pub fn kind(&self) -> crate::error::ErrorKind {
         match self {
-            InferError::Usage(_) => 2,
-            InferError::Runtime(_) => 1,
+            InferError::Usage(_) => crate::error::ErrorKind::Usage,
+            InferError::Runtime(_) => crate::error::ErrorKind::Runtime,
         }
     }
 }
@@ -112,7 +112,7 @@ pub fn top5(array: &NpyArray) -> Vec<Vec<(usize, f64)>> {
 /// Runs the inference and writes the outputs.
 #[cfg(feature = "tract")]
 pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
-    use crate::sut::tract::{inputs, load};
+    use crate::engine::tract::{Runner, inputs, load};
     use tract_onnx::prelude::*;
 
     let shapes = args
@@ -144,14 +144,9 @@ pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
                 .into_tvalue(),
         );
     }
-    let plan = loaded
-        .model
-        .clone()
-        .into_runnable()
-        .map_err(|e| rt(load::summarize(&e)))?;
-    let mut state = plan.spawn().map_err(|e| rt(load::summarize(&e)))?;
-    let results =
-        crate::sut::tract::run_guarded(&mut state, values).map_err(|e| rt(e.to_string()))?;
+    let results = Runner::single_thread(&loaded.model)
+        .and_then(|mut r| r.run(values))
+        .map_err(|e| rt(e.to_string()))?;
     std::fs::create_dir_all(&args.output_dir)
         .map_err(|e| rt(format!("{}: {e}", args.output_dir.display())))?;
     let mut outputs = vec![];
@@ -213,28 +208,19 @@ pub fn print(out: &InferOutput, labels: Option<&[String]>) {
     }
 }
 
-/// `edgemark infer` end to end; returns the process exit code.
-pub fn main(args: &InferArgs) -> std::process::ExitCode {
+/// `edgemark infer` end to end.
+pub fn command(args: &InferArgs) -> super::CommandResult {
+    use super::CommandError;
     let labels = match &args.labels {
         Some(p) => match std::fs::read_to_string(p) {
             Ok(s) => Some(s.lines().map(str::to_string).collect::<Vec<_>>()),
-            Err(e) => {
-                eprintln!("edgemark: {}: {e}", p.display());
-                return std::process::ExitCode::from(2);
-            }
+            Err(e) => return Err(CommandError::usage(format!("{}: {e}", p.display()))),
         },
         None => None,
     };
-    match run(args) {
-        Ok(out) => {
-            print(&out, labels.as_deref());
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("edgemark: {e}");
-            std::process::ExitCode::from(e.exit_code())
-        }
-    }
+    let out = run(args).map_err(|e| CommandError::new(e.kind(), e))?;
+    print(&out, labels.as_deref());
+    Ok(())
 }
 
 #[cfg(test)]
