@@ -23,6 +23,8 @@ pub fn build(
     clock: Arc<dyn Clock + Send>,
     root: &std::path::Path,
 ) -> Result<Box<dyn Sut>, SutError> {
+    #[cfg(not(feature = "tract"))]
+    let _ = root;
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
         #[cfg(feature = "tract")]
