@@ -112,7 +112,7 @@ pub fn execute_with_clock(
     let box_warnings = warnings.clone();
     warnings.extend(system.setup_warnings());
     let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;
-    let mut sut = sut::build(&plan.sut, clock.clone())?;
+    let mut sut = sut::build(&plan.sut, clock.clone(), &ctx.root)?;
     // The data set is opened against the loaded model before anything runs, so
     // wrong labels fail before a single inference; accuracy runs first, like a
     // submission run; performance then uses the data set's samples as its QSL.
