@@ -15,7 +15,8 @@ pub mod daemon;
 pub mod dataset;
 pub mod engine;
 pub mod error;
-
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod latency_file;
 pub mod loadgen;
 pub mod npy;

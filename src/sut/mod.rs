@@ -16,11 +16,21 @@ use crate::plan::SutSpec;
 pub use crate::engine::{ModelFormat, ModelInfo, TensorInfo};
 
 /// Builds the SUT a plan names. Model loading (untimed) happens here.
-pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut>, SutError> {
+/// `root` is where the box's `/proc` and `/sys` are read (memory and cache
+/// sizes for the random-input budget).
+pub fn build(
+    spec: &SutSpec,
+    clock: Arc<dyn Clock + Send>,
+    root: &std::path::Path,
+) -> Result<Box<dyn Sut>, SutError> {
+    #[cfg(not(feature = "tract"))]
+    let _ = root;
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
         #[cfg(feature = "tract")]
-        SutSpec::Model(_) | SutSpec::BuiltIn(_) => tract::build_tract(spec),
+        SutSpec::Model(_) | SutSpec::BuiltIn(_) => {
+            tract::build_tract(spec, crate::engine::budget::MemoryFacts::read(root))
+        }
         #[cfg(not(feature = "tract"))]
         SutSpec::Model(m) => Err(SutError::Backend(format!(
             "cannot run model {}: this build has no tract backend",
@@ -114,4 +124,7 @@ pub struct SutInfo {
     pub offline_threads: u32,
     /// Cores each scenario's workers ran on (SingleStream: empty = not pinned).
     pub cpus: crate::plan::Pinning,
+    /// The random-input set loaded last (None: data set or `.npy` inputs,
+    /// or a SUT that generates none).
+    pub input_set: Option<crate::engine::budget::InputSetInfo>,
 }
