@@ -70,9 +70,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// System under test: `synthetic:SPEC` (null, busy:MS, sleep:MS,
-    /// lognormal:MEDIAN_MS,SIGMA, exp:MEAN_MS, uniform:LO_MS,HI_MS).
-    #[arg(long, value_name = "SUT")]
-    pub sut: Option<String>,
+    /// lognormal:MEDIAN_MS,SIGMA, exp:MEAN_MS, uniform:LO_MS,HI_MS), or an
+    /// external SUT `exec:PROGRAM ARGS...` speaking the SUT protocol
+    /// (docs/sut-protocol.md); its arguments run to the end or to a `;`.
+    #[arg(long, value_name = "SUT", num_args = 1.., allow_hyphen_values = true, value_terminator = ";")]
+    pub sut: Option<Vec<String>>,
+    /// Per-query timeout of an exec: SUT in ms (default 10000): a query without
+    /// an answer this long is a hang; the SUT is killed and the run INVALID.
+    #[arg(long, value_name = "MS")]
+    pub sut_timeout_ms: Option<u64>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]

@@ -77,7 +77,11 @@ fn field(field: &'static str, why: impl Into<String>) -> SettingsError {
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
     pub preset: Option<String>,
-    pub sut: Option<String>,
+    /// One word, or `exec:PROGRAM` and its arguments (a list in TOML).
+    #[serde(default, deserialize_with = "crate::sut::exec::spec::string_or_list")]
+    pub sut: Option<Vec<String>>,
+    /// Per-query timeout of an `exec:` SUT.
+    pub sut_timeout_ms: Option<u64>,
     pub scenario: Option<String>,
     pub trace: Option<bool>,
     pub model: Option<PathBuf>,
@@ -133,6 +137,7 @@ impl RawSettings {
         RawSettings {
             preset: s.preset.clone(),
             sut: args.sut.clone(),
+            sut_timeout_ms: args.sut_timeout_ms,
             scenario: args.scenario.clone(),
             trace: args.trace.then_some(true),
             model: m.model.clone(),
@@ -176,6 +181,7 @@ impl RawSettings {
         take!(
             preset,
             sut,
+            sut_timeout_ms,
             scenario,
             trace,
             model,
@@ -306,8 +312,40 @@ fn parse_shape(s: &str) -> Result<(String, Vec<u64>), SettingsError> {
     Ok((name.trim().to_string(), dims))
 }
 
+impl RawSettings {
+    /// The SUT's first word (`synthetic:...`, `builtin`, `model`, `exec:...`).
+    fn sut_word(&self) -> Option<&str> {
+        self.sut
+            .as_ref()
+            .and_then(|w| w.first())
+            .map(String::as_str)
+    }
+}
+
 fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, SettingsError> {
-    if let Some(sut) = &raw.sut {
+    if let Some(words) = &raw.sut {
+        let inputs = raw.inputs.iter().flatten();
+        let inputs = inputs.map(|p| p.to_string_lossy().into_owned()).collect();
+        if let Some(exec) = crate::sut::exec::spec::parse(words, inputs, raw.sut_timeout_ms) {
+            if raw.model.is_some() {
+                return Err(field(
+                    "model",
+                    "an exec: SUT loads its own model (give it in its arguments); drop `model`",
+                ));
+            }
+            return exec.map(SutSpec::Exec).map_err(|e| field("sut", e));
+        }
+        if words.len() != 1 {
+            return Err(field(
+                "sut",
+                format!("only exec:PROGRAM takes arguments, got {words:?}"),
+            ));
+        }
+    }
+    if raw.sut_timeout_ms.is_some() {
+        return Err(field("sut_timeout_ms", "applies to exec: SUTs only"));
+    }
+    if let Some(sut) = raw.sut_word() {
         if let Some(spec) = sut.strip_prefix("synthetic:") {
             crate::sut::synthetic::Service::parse(spec).map_err(|e| field("sut", e.to_string()))?;
             if raw.model.is_some() {
@@ -321,7 +359,7 @@ fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, 
         if sut != "builtin" && sut != "model" {
             return Err(field(
                 "sut",
-                format!("expected synthetic:SPEC, builtin or model, got {sut:?}"),
+                format!("expected synthetic:SPEC, exec:PROGRAM, builtin or model, got {sut:?}"),
             ));
         }
     }
@@ -338,7 +376,7 @@ fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, 
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     let Some(path) = &raw.model else {
-        if raw.sut.as_deref() == Some("model") {
+        if raw.sut_word() == Some("model") {
             return Err(field("model", "`sut = \"model\"` needs a model path"));
         }
         if raw.input_shape.as_ref().is_some_and(|v| !v.is_empty()) {
@@ -354,7 +392,7 @@ fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, 
             cpus,
         }));
     };
-    if raw.sut.as_deref() == Some("builtin") {
+    if raw.sut_word() == Some("builtin") {
         return Err(field("model", "the built-in SUT takes no model path"));
     }
     let input_shapes = raw
@@ -600,9 +638,8 @@ pub fn validate(raw: RawSettings, root: &Path) -> Result<Plan, SettingsError> {
     // Only models are pinned (a synthetic SUT has no workers to place), and
     // `cpus` replaces the board's choice.
     let is_model = raw
-        .sut
-        .as_deref()
-        .is_none_or(|s| !s.starts_with("synthetic:"));
+        .sut_word()
+        .is_none_or(|s| !s.starts_with("synthetic:") && !s.starts_with("exec:"));
     let board_pins = match &board {
         Some((b, detected)) if is_model && raw.cpus.is_none() => {
             board_pinning(b, *detected, &boards::allowed_cpus(), &mut warnings)?

@@ -60,7 +60,7 @@ impl Record {
                 built_in = b.to_model_spec();
                 Some(&built_in)
             }
-            plan::SutSpec::Synthetic(_) => None,
+            plan::SutSpec::Synthetic(_) | plan::SutSpec::Exec(_) => None,
         };
         // An accuracy record names the scenario the plan would run first, as
         // LoadGen's accuracy mode runs under a scenario (and on its cores).
@@ -196,6 +196,7 @@ impl From<&plan::SutSpec> for SutSpec {
             plan::SutSpec::Synthetic(spec) => SutSpec::Synthetic(spec.clone()),
             plan::SutSpec::Model(m) => SutSpec::Model(m.path.clone()),
             plan::SutSpec::BuiltIn(_) => SutSpec::BuiltIn,
+            plan::SutSpec::Exec(e) => SutSpec::Exec(e.command.clone()),
         }
     }
 }

@@ -259,6 +259,8 @@ pub enum SutSpec {
     Synthetic(String),
     Model(String),
     BuiltIn,
+    /// An external SUT: its command line (`exec:`).
+    Exec(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

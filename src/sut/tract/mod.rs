@@ -168,6 +168,10 @@ impl TractSut {
             SutSpec::Synthetic(s) => Err(TractError::Input(format!(
                 "synthetic:{s} is not a model for the tract backend"
             ))),
+            SutSpec::Exec(e) => Err(TractError::Input(format!(
+                "exec:{} is an external SUT, not a model for the tract backend",
+                e.command.join(" ")
+            ))),
         }
     }
 
@@ -292,6 +296,7 @@ impl TractSut {
                 // Offline instances are always pinned, one core each.
                 offline: cores,
             },
+            engine: None,
         };
         Ok(sut)
     }
