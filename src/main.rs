@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::Parser;
 use edgemark::boards::{self, BoardError};
-use edgemark::cli::{BoardsArgs, Cli, Command, GenerateArgs, InspectArgs, RunArgs, StatsArgs};
+use edgemark::cli::{
+    BoardsArgs, Cli, Command, GenerateArgs, InspectArgs, RunArgs, StatsArgs, SutCheckArgs,
+};
 use edgemark::export::{json, summary};
 use edgemark::loadgen::Control;
 use edgemark::record::writer;
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => stats_command(args),
         Command::Inspect(args) => inspect_command(args),
         Command::Boards(args) => boards_command(args),
+        Command::SutCheck(args) => return sut_check_command(args),
         Command::Generate(args) => generate_command(args),
         Command::Infer(args) => return edgemark::infer::main(args),
         // report names each bad file itself and picks its own exit code.
@@ -167,6 +170,26 @@ fn boards_command(args: &BoardsArgs) -> Result<(), Failure> {
         boards::format_list(all, detected.map(|b| b.name.as_str()))
     );
     Ok(())
+}
+
+/// SUT program -> protocol checks -> print; exit 1 when any failed.
+fn sut_check_command(args: &SutCheckArgs) -> ExitCode {
+    use edgemark::sut::exec::Transport;
+    let Some(transport) = Transport::parse(&args.transport) else {
+        eprintln!(
+            "edgemark: --transport: expected pipe or socketpair, got {:?}",
+            args.transport
+        );
+        return ExitCode::from(2);
+    };
+    let report =
+        edgemark::commands::sut_check::check(&args.command, transport, args.timeout * 1000);
+    print!("{}", report.render());
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// CLI definition -> shell completions or man pages (for scripts/dist.sh).

@@ -2,3 +2,4 @@
 //! result; printing is a separate function.
 
 pub mod inspect;
+pub mod sut_check;

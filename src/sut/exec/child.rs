@@ -141,6 +141,13 @@ pub struct Child {
     doing: &'static str,
 }
 
+/// A pipe whose ends no other child inherits (only the SUT gets its two,
+/// by clearing the flag between fork and exec): a leaked write end would keep
+/// a reader from ever seeing EOF.
+fn cloexec_pipe() -> nix::Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+}
+
 /// Lets the child inherit `fd` (Rust opens everything close-on-exec).
 fn inheritable(fd: i32) -> std::io::Result<()> {
     // SAFETY: fcntl on a valid descriptor, in the child between fork and exec.
@@ -167,8 +174,8 @@ impl Child {
         // (ours to read, ours to write, theirs to read, theirs to write)
         let (rx, tx, child_r, child_w): (OwnedFd, OwnedFd, OwnedFd, OwnedFd) = match transport {
             Transport::Pipes => {
-                let (to_us_r, to_us_w) = nix::unistd::pipe().map_err(|e| io(e.into()))?;
-                let (to_sut_r, to_sut_w) = nix::unistd::pipe().map_err(|e| io(e.into()))?;
+                let (to_us_r, to_us_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
+                let (to_sut_r, to_sut_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
                 (to_us_r, to_sut_w, to_sut_r, to_us_w)
             }
             Transport::SocketPair => {
@@ -185,7 +192,7 @@ impl Child {
                 (a, a2, b, b2)
             }
         };
-        let (err_r, err_w) = nix::unistd::pipe().map_err(|e| io(e.into()))?;
+        let (err_r, err_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
         let err_w2 = err_w.try_clone().map_err(io)?;
         let (cr, cw) = (child_r.as_raw_fd(), child_w.as_raw_fd());
         let mut cmd = Command::new(&program);
@@ -487,6 +494,34 @@ impl Child {
             self.kill();
         }
         self.status
+    }
+
+    /// Waits up to `limit` for the SUT to exit on its own (then reaps it).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        if self.status.is_some() {
+            return self.status;
+        }
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.proc.try_wait() {
+                let _ = killpg(self.pgid, Signal::SIGKILL);
+                self.status = Some(s);
+                return self.status;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    /// Closes edgemark's sending side, as if edgemark had gone away.
+    pub fn shut_write(&mut self) {
+        use nix::sys::socket::{Shutdown, shutdown};
+        if shutdown(self.tx.as_raw_fd(), Shutdown::Write).is_err()
+            && let Ok(null) = File::options().write(true).open("/dev/null")
+        {
+            // A pipe: dropping our end is its EOF.
+            self.tx = null;
+        }
     }
 
     pub fn program(&self) -> &str {
