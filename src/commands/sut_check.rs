@@ -308,7 +308,9 @@ impl Checker {
         })();
         self.record("SingleStream queries", single);
         let offline = (|| {
-            let pairs: Vec<(u32, u32)> = (0..16u32).map(|i| (i, [0, 1, 2, 7][i as usize % 4])).collect();
+            let pairs: Vec<(u32, u32)> = (0..16u32)
+                .map(|i| (i, [0, 1, 2, 7][i as usize % 4]))
+                .collect();
             c.send(&issue_frame(0, &pairs)).map_err(fault)?;
             completions(&mut c, pairs.len())?;
             Ok("16 samples (repeats and an alias) completed once each".to_string())
@@ -319,7 +321,10 @@ impl Checker {
                 .map_err(fault)?;
             let p = expect(&mut c, kind::COMPLETE)?;
             if p != [1, 0, 0, 0, 5, 0, 0, 0] {
-                return Err(format!("expected COMPLETE [1, 5], got {}", proto::show_bytes(&p)));
+                return Err(format!(
+                    "expected COMPLETE [1, 5], got {}",
+                    proto::show_bytes(&p)
+                ));
             }
             Ok("NULL query completed".to_string())
         })();
@@ -344,7 +349,10 @@ impl Checker {
             for d in &h.outputs {
                 let t = proto::read_tensor(&mut cur).map_err(|e| e.0)?;
                 let fits = t.shape.len() == d.shape.len()
-                    && t.shape.iter().zip(&d.shape).all(|(&a, &b)| b < 0 || a == b as u32);
+                    && t.shape
+                        .iter()
+                        .zip(&d.shape)
+                        .all(|(&a, &b)| b < 0 || a == b as u32);
                 if t.dtype != d.dtype || !fits {
                     return Err(format!(
                         "output {:?} came as {} {:?}, the hello says {} {:?}",
@@ -404,7 +412,14 @@ impl Checker {
 
     /// A fresh SUT gets `bytes` after (or instead of) the hello and must answer
     /// ERROR with `code` and exit.
-    fn refuses(&mut self, name: &'static str, hello_first: bool, bytes: Vec<u8>, code: u32, mention: &[&str]) {
+    fn refuses(
+        &mut self,
+        name: &'static str,
+        hello_first: bool,
+        bytes: Vec<u8>,
+        code: u32,
+        mention: &[&str],
+    ) {
         let r = (|| {
             let mut c = self.spawn()?;
             if hello_first {
@@ -461,7 +476,10 @@ pub fn check(command: &[String], transport: Transport, timeout_ms: u64) -> Check
         checks: Vec::new(),
     };
     k.session();
-    if k.checks.iter().any(|c| c.name == "handshake" && c.problem.is_none()) {
+    if k.checks
+        .iter()
+        .any(|c| c.name == "handshake" && c.problem.is_none())
+    {
         let mut v99 = Vec::new();
         proto::put_header(&mut v99, kind::HELLO, 16);
         v99.extend_from_slice(&proto::MAGIC);

@@ -494,6 +494,7 @@ mod from_run {
                 single_stream: vec![4, 5],
                 offline: vec![0, 1, 2, 3, 4, 5],
             },
+            engine: None,
         };
         let run = ScenarioRun {
             scenario: plan::Scenario::SingleStream,
