@@ -87,10 +87,10 @@ pub struct RunArgs {
     pub config: Option<PathBuf>,
     /// System under test: `synthetic:SPEC` (null, busy:MS, sleep:MS,
     /// lognormal:MEDIAN_MS,SIGMA, exp:MEAN_MS, uniform:LO_MS,HI_MS), or an
-    /// external SUT `exec:PROGRAM ARGS...` speaking the SUT protocol
-    /// (docs/sut-protocol.md); its arguments run to the end or to a `;`.
-    #[arg(long, value_name = "SUT", num_args = 1.., allow_hyphen_values = true, value_terminator = ";")]
-    pub sut: Option<Vec<String>>,
+    /// external SUT `'exec:PROGRAM ARGS...'` speaking the SUT protocol
+    /// (docs/sut-protocol.md), one argument split into words like a shell does.
+    #[arg(long, value_name = "SUT", allow_hyphen_values = true)]
+    pub sut: Option<crate::sut::exec::spec::SutWords>,
     /// Per-query timeout of an exec: SUT in ms (default 10000): a query without
     /// an answer this long is a hang; the SUT is killed and the run INVALID.
     #[arg(long, value_name = "MS")]

@@ -77,9 +77,8 @@ fn field(field: &'static str, why: impl Into<String>) -> SettingsError {
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
     pub preset: Option<String>,
-    /// One word, or `exec:PROGRAM` and its arguments (a list in TOML).
-    #[serde(default, deserialize_with = "crate::sut::exec::spec::string_or_list")]
-    pub sut: Option<Vec<String>>,
+    /// One word, or `exec:PROGRAM` and its arguments (a string or a list).
+    pub sut: Option<crate::sut::exec::spec::SutWords>,
     /// Per-query timeout of an `exec:` SUT.
     pub sut_timeout_ms: Option<u64>,
     pub scenario: Option<String>,
@@ -315,15 +314,12 @@ fn parse_shape(s: &str) -> Result<(String, Vec<u64>), SettingsError> {
 impl RawSettings {
     /// The SUT's first word (`synthetic:...`, `builtin`, `model`, `exec:...`).
     fn sut_word(&self) -> Option<&str> {
-        self.sut
-            .as_ref()
-            .and_then(|w| w.first())
-            .map(String::as_str)
+        self.sut.as_ref().and_then(|w| w.first())
     }
 }
 
 fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, SettingsError> {
-    if let Some(words) = &raw.sut {
+    if let Some(crate::sut::exec::spec::SutWords(words)) = &raw.sut {
         let inputs = raw.inputs.iter().flatten();
         let inputs = inputs.map(|p| p.to_string_lossy().into_owned()).collect();
         if let Some(exec) = crate::sut::exec::spec::parse(words, inputs, raw.sut_timeout_ms) {

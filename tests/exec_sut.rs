@@ -62,8 +62,17 @@ fn run(results: &Path, extra: &[&str], sut: &[&str]) -> Output {
         .arg(root)
         .args(extra)
         .arg("--sut")
-        .args(sut);
+        .arg(shell_join(sut));
     c.output().unwrap()
+}
+
+/// `--sut` takes the command as one shell-like string.
+fn shell_join(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn records(dir: &Path) -> Vec<Record> {
@@ -324,4 +333,46 @@ fn exec_settings_are_checked_before_anything_runs() {
         String::from_utf8_lossy(&out.stderr)
             .contains("cannot start SUT \"/nonexistent/sut-program\"")
     );
+}
+
+#[test]
+fn a_config_file_gives_the_command_as_a_list() {
+    let Some(sut) = c_sut() else { return };
+    let dir = results_dir("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("job.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sut = [\"exec:{}\", \"--busy-us\", \"5\", \"tag config\"]\nscenario = \"single-stream\"\nmin_duration_ms = 100\nsut_timeout_ms = 2000\n",
+            sut.display()
+        ),
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let out = Command::new(BIN)
+        .args(["run", "--board", "none", "--config"])
+        .arg(&cfg)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&results);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        recs[0].plan.sut,
+        SutSpec::Exec(vec![
+            sut.display().to_string(),
+            "--busy-us".into(),
+            "5".into(),
+            "tag config".into()
+        ])
+    );
+    assert!(recs[0].result.as_ref().unwrap().valid);
+    let _ = std::fs::remove_dir_all(&dir);
 }

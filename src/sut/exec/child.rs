@@ -570,7 +570,7 @@ fn watchdog(w: &Watch, pgid: Pid) {
         }
         drop(stop);
         let s = w.seq.load(Ordering::Relaxed);
-        if s % 2 == 0 || s != seen.0 {
+        if s.is_multiple_of(2) || s != seen.0 {
             seen = (s, Instant::now());
             continue;
         }

@@ -1,24 +1,111 @@
 //! `sut` as the user writes it: one word (`synthetic:null`, `builtin`) or an
-//! external SUT's command, `exec:PROGRAM ARGS...`, given on the command line
-//! as `--sut exec:PROGRAM ARGS... ;` (or last) and in TOML files as a list
-//! (`sut = ["exec:python3", "sut.py", "--model", "m.onnx"]`).
+//! external SUT's command, `exec:PROGRAM ARGS...`. On the command line it is
+//! one argument split into words like a shell does (`--sut 'exec:python3
+//! sut.py m.onnx'`; quotes and backslashes work), so `--sut` takes no
+//! flags that belong to edgemark; in TOML files it is a string (split the
+//! same way) or a list of words (`sut = ["exec:python3", "sut.py"]`).
+
+use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
 use crate::plan::ExecSpec;
 
-/// TOML `sut`: a string or a list of strings.
-pub fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Words {
-        One(String),
-        Many(Vec<String>),
+/// The `sut` setting's words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SutWords(pub Vec<String>);
+
+impl SutWords {
+    /// The first word (`synthetic:...`, `builtin`, `model`, `exec:...`).
+    pub fn first(&self) -> Option<&str> {
+        self.0.first().map(String::as_str)
     }
-    Ok(Some(match Words::deserialize(d)? {
-        Words::One(s) => vec![s],
-        Words::Many(v) => v,
-    }))
+}
+
+impl FromStr for SutWords {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SutWords, String> {
+        let words = split_words(s)?;
+        if words.is_empty() {
+            return Err("empty SUT".into());
+        }
+        Ok(SutWords(words))
+    }
+}
+
+impl<'de> Deserialize<'de> for SutWords {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SutWords, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Words {
+            One(String),
+            Many(Vec<String>),
+        }
+        match Words::deserialize(d)? {
+            Words::One(s) => s.parse().map_err(serde::de::Error::custom),
+            Words::Many(v) if v.is_empty() => Err(serde::de::Error::custom("empty SUT list")),
+            Words::Many(v) => Ok(SutWords(v)),
+        }
+    }
+}
+
+/// Splits like a POSIX shell without expansions: whitespace separates,
+/// '...' keeps everything, "..." and unquoted text take backslash escapes.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => cur.push(c),
+                        None => return Err(format!("unclosed ' in {s:?}")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c) => cur.push(c),
+                            None => return Err(format!("trailing \\ in {s:?}")),
+                        },
+                        Some(c) => cur.push(c),
+                        None => return Err(format!("unclosed \" in {s:?}")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => cur.push(c),
+                    None => return Err(format!("trailing \\ in {s:?}")),
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
 }
 
 /// The external SUT's command when `words` start with `exec:`; None for
@@ -74,15 +161,32 @@ mod tests {
     fn toml_takes_a_string_or_a_list() {
         #[derive(Deserialize)]
         struct T {
-            #[serde(default, deserialize_with = "string_or_list")]
-            sut: Option<Vec<String>>,
+            sut: Option<SutWords>,
         }
         let t: T = toml::from_str("sut = \"synthetic:null\"").unwrap();
-        assert_eq!(t.sut, Some(w(&["synthetic:null"])));
-        let t: T = toml::from_str("sut = [\"exec:./a\", \"-x\"]").unwrap();
-        assert_eq!(t.sut, Some(w(&["exec:./a", "-x"])));
+        assert_eq!(t.sut, Some(SutWords(w(&["synthetic:null"]))));
+        let t: T = toml::from_str("sut = \"exec:python3 'my sut.py' m\"").unwrap();
+        assert_eq!(
+            t.sut,
+            Some(SutWords(w(&["exec:python3", "my sut.py", "m"])))
+        );
+        let t: T = toml::from_str("sut = [\"exec:./a b\", \"-x\"]").unwrap();
+        assert_eq!(t.sut, Some(SutWords(w(&["exec:./a b", "-x"]))));
         let t: T = toml::from_str("").unwrap();
         assert_eq!(t.sut, None);
         assert!(toml::from_str::<T>("sut = 3").is_err());
+        assert!(toml::from_str::<T>("sut = []").is_err());
+    }
+
+    #[test]
+    fn words_split_like_a_shell() {
+        assert_eq!(split_words("  a  b\tc ").unwrap(), w(&["a", "b", "c"]));
+        assert_eq!(
+            split_words(r#"exec:x 'a b' "c \" d" e\ f ''"#).unwrap(),
+            w(&["exec:x", "a b", "c \" d", "e f", ""])
+        );
+        assert!(split_words("'open").is_err());
+        assert!(split_words("\"open").is_err());
+        assert!("".parse::<SutWords>().is_err());
     }
 }
