@@ -9,12 +9,12 @@
 pub mod accuracy;
 pub mod boards;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod daemon;
 pub mod dataset;
+pub mod error;
 pub mod export;
-pub mod gendoc;
-pub mod infer;
 pub mod latency_file;
 pub mod loadgen;
 pub mod npy;

@@ -57,6 +57,21 @@ pub struct LoadGenSettings {
     pub max_stored_queries: u64,
 }
 
+impl LoadGenSettings {
+    /// Offline's samples per query: `max(min_query_count, floor(1.1 * min_duration_s
+    /// * expected_qps))`, in double as LoadGen.
+    pub fn offline_samples_per_query(&self) -> u64 {
+        let min_duration_s = self.min_duration_ns as f64 / 1e9;
+        let by_qps = (1.1 * min_duration_s * self.offline_expected_qps).floor();
+        let by_qps = if by_qps.is_finite() && by_qps > 0.0 {
+            by_qps as u64
+        } else {
+            0
+        };
+        self.min_query_count.max(by_qps)
+    }
+}
+
 /// The whole validated plan of one `run` (or one daemon job).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -96,6 +111,88 @@ pub struct DatasetSpec {
     pub classes: Option<String>,
     /// imagenet-torch, imagenet-tf or raw-u8.
     pub preprocess: String,
+    /// The user's changes to the preset's numbers (`--mean`, `--crop`, ...).
+    pub adjust: PreprocessAdjust,
+}
+
+impl DatasetSpec {
+    /// The preprocessing as records name it: the preset, then any adjustment
+    /// (e.g. `imagenet-tf mean=127,127,127 std=128,128,128`).
+    pub fn preprocess_label(&self) -> String {
+        let a = &self.adjust;
+        let mut out = self.preprocess.clone();
+        let ch = |v: [f32; 3]| format!("{},{},{}", v[0], v[1], v[2]);
+        if let Some(m) = a.mean {
+            out += &format!(" mean={}", ch(m));
+        }
+        if let Some(s) = a.std {
+            out += &format!(" std={}", ch(s));
+        }
+        if let Some(r) = a.resize {
+            out += &format!(" resize={r}");
+        }
+        if let Some((w, h)) = a.crop {
+            out += &format!(" crop={w}x{h}");
+        }
+        if let Some(r) = a.crop_rounding {
+            out += &format!(" crop-rounding={r}");
+        }
+        out
+    }
+}
+
+/// Overrides of a preprocessing preset's numbers; None = the preset's value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessAdjust {
+    pub mean: Option<[f32; 3]>,
+    pub std: Option<[f32; 3]>,
+    /// Short side after resizing.
+    pub resize: Option<u32>,
+    /// (width, height) of the centre crop.
+    pub crop: Option<(u32, u32)>,
+    pub crop_rounding: Option<CropRounding>,
+}
+
+/// Where a centre crop goes when the margin is odd: `(in - out) / 2` rounded
+/// half to even (torchvision's `CenterCrop`: `int(round(x))`) or truncated
+/// (TF's `central_crop` and MLPerf's reference preprocessing: `int(x)`). On
+/// butterfly.jpg (355x256 after resize, crop 224) that is offset 66 vs 65.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CropRounding {
+    HalfEven,
+    Truncate,
+}
+
+impl CropRounding {
+    /// The crop's offset along one axis.
+    pub fn offset(self, in_size: usize, out_size: usize) -> usize {
+        let margin = in_size - out_size;
+        match self {
+            CropRounding::HalfEven => (margin as f64 / 2.0).round_ties_even() as usize,
+            CropRounding::Truncate => margin / 2,
+        }
+    }
+}
+
+impl std::fmt::Display for CropRounding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CropRounding::HalfEven => "half-even",
+            CropRounding::Truncate => "truncate",
+        })
+    }
+}
+
+impl std::str::FromStr for CropRounding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "half-even" => Ok(CropRounding::HalfEven),
+            "truncate" => Ok(CropRounding::Truncate),
+            _ => Err(format!("expected half-even or truncate, got {s:?}")),
+        }
+    }
 }
 
 /// Which system under test to build. Persisted in records: append-only.

@@ -79,10 +79,13 @@ fn recorded_note(record: &Option<PathBuf>) -> String {
 }
 
 impl RunError {
-    /// Errors that are the user's input to fix (exit 2), found only once the
-    /// model is loaded: labels that do not fit the model's classes.
-    pub fn is_usage(&self) -> bool {
-        matches!(self, RunError::Data(e) if e.is_usage())
+    /// Usage for the user's input to fix, found only once the model is
+    /// loaded (labels that do not fit the model's classes); else runtime.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            RunError::Data(e) if e.is_usage() => crate::error::ErrorKind::Usage,
+            _ => crate::error::ErrorKind::Runtime,
+        }
     }
 }
 

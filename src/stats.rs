@@ -290,19 +290,6 @@ pub fn latency_stats(latencies: &[u64], target: f64) -> Result<LatencyStats, Sta
     })
 }
 
-/// Offline's samples per query: `max(min_query_count, floor(1.1 * min_duration_s
-/// * expected_qps))`, in double as LoadGen.
-pub fn offline_samples_per_query(settings: &LoadGenSettings) -> u64 {
-    let min_duration_s = settings.min_duration_ns as f64 / 1e9;
-    let by_qps = (1.1 * min_duration_s * settings.offline_expected_qps).floor();
-    let by_qps = if by_qps.is_finite() && by_qps > 0.0 {
-        by_qps as u64
-    } else {
-        0
-    };
-    settings.min_query_count.max(by_qps)
-}
-
 /// A finished scenario run -> LoadGen's statistics and verdict.
 pub fn summarize(settings: &LoadGenSettings, run: &ScenarioRun) -> ScenarioResult {
     let n = run.latency_ns.len() as u64;
@@ -315,7 +302,7 @@ pub fn summarize(settings: &LoadGenSettings, run: &ScenarioRun) -> ScenarioResul
         // One query carrying every sample; it counts only if all completed.
         Scenario::Offline => {
             let q = u64::from(n > 0);
-            (q, n > 0 && n >= offline_samples_per_query(settings))
+            (q, n > 0 && n >= settings.offline_samples_per_query())
         }
     };
     let mut result = ScenarioResult {

@@ -451,3 +451,41 @@ fn jpeg_decoder_agrees_with_the_image_crate_on_every_shared_jpeg() {
         );
     }
 }
+
+/// imagenet-tf places the centre crop like TF's `central_crop` and MLPerf's
+/// reference (truncated offset), imagenet-torch like torchvision (half to even):
+/// butterfly.jpg (493x356 -> 355x256) is cropped at x = 65 vs x = 66 from the
+/// same resized pixels; `--crop-rounding` switches either preset.
+#[test]
+fn imagenet_tf_crops_like_tf_central_crop() {
+    let Some(path) = common::shared_path("images/butterfly.jpg") else {
+        return;
+    };
+    use edgemark::dataset::image::{CropRounding, decode, resize_bilinear, short_side_size};
+    let img = decode(&path).unwrap();
+    assert_eq!((img.width, img.height), (493, 356));
+    let (w, h) = short_side_size(img.width, img.height, 256);
+    assert_eq!((w, h), (355, 256));
+    let resized = resize_bilinear(&img, w, h);
+    // The 224x224 window of `resized` whose top-left corner is (left, 16).
+    let window = |left: usize| -> Vec<u8> {
+        (16..16 + 224)
+            .flat_map(|y| resized.data[(y * w + left) * 3..(y * w + left + 224) * 3].to_vec())
+            .collect()
+    };
+    let nhwc = InputSpec {
+        shape: vec![1, 224, 224, 3],
+        dtype: DType::F32,
+        quant: None,
+    };
+    let geometry =
+        |cfg: PreprocessConfig| Preprocess::new(&cfg, &nhwc).unwrap().geometry(&img).data;
+    let tf = geometry(PreprocessConfig::preset(Preset::ImagenetTf));
+    let torch = geometry(PreprocessConfig::preset(Preset::ImagenetTorch));
+    assert_eq!(tf, window(65));
+    assert_eq!(torch, window(66));
+    assert_ne!(tf, torch);
+    let mut switched = PreprocessConfig::preset(Preset::ImagenetTorch);
+    switched.crop_rounding = Some(CropRounding::Truncate);
+    assert_eq!(geometry(switched), tf);
+}

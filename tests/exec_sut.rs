@@ -189,6 +189,17 @@ fn both_scenarios_run_valid_and_the_record_names_the_engine() {
                 "tag-valid".into()
             ])
         );
+        let engine = r.engine.as_ref().expect("schema 3 engine");
+        assert_eq!(
+            (engine.name.as_str(), engine.version.as_str()),
+            ("c-null", "1")
+        );
+        assert_eq!(engine.protocol_version, 1);
+        assert_eq!(engine.command[0], sut_path);
+        // Measured before timing: a real round trip takes time, and far less
+        // than the 20 us queries (it skips the busy wait).
+        assert!(engine.round_trip_ns > 0, "{engine:?}");
+        assert!(engine.stderr_tail.is_empty());
         // A 20 us busy wait cannot complete faster than 20 us.
         assert!(
             res.min_ns >= 20_000 || r.plan.scenario == Scenario::Offline,

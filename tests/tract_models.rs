@@ -31,7 +31,7 @@ fn infer_one(
     model: &Path,
     input: &Path,
     out: &Path,
-) -> Result<edgemark::infer::InferOutput, String> {
+) -> Result<edgemark::commands::infer::InferOutput, String> {
     let args = InferArgs {
         model: model.to_owned(),
         inputs: vec![input.to_owned()],
@@ -39,7 +39,7 @@ fn infer_one(
         input_shape: vec![],
         labels: None,
     };
-    edgemark::infer::run(&args).map_err(|e| e.to_string())
+    edgemark::commands::infer::run(&args).map_err(|e| e.to_string())
 }
 
 fn f32s(a: &npy::NpyArray) -> Vec<f32> {

@@ -84,7 +84,7 @@ fn check(path: &Path) {
         Scenario::SingleStream => qsl::single_stream_order(&settings, &loaded, issued.len()),
         Scenario::Offline => {
             assert_eq!(
-                stats::offline_samples_per_query(&settings),
+                settings.offline_samples_per_query(),
                 u(rep, "effective_samples_per_query"),
                 "samples per query"
             );

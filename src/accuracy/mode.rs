@@ -80,13 +80,17 @@ impl DataSession {
         };
         // Settings validated the name.
         let preset: Preset = spec.preprocess.parse().map_err(AccuracyError::from)?;
-        let dataset = dataset::open(
-            Path::new(&spec.dir),
-            labels.as_ref(),
-            &PreprocessConfig::preset(preset),
-            &input,
-        )
-        .map_err(AccuracyError::from)?;
+        let a = &spec.adjust;
+        let config = PreprocessConfig {
+            resize_short: a.resize.map(|r| r as usize),
+            crop: a.crop.map(|(w, h)| (w as usize, h as usize)),
+            mean: a.mean,
+            std: a.std,
+            crop_rounding: a.crop_rounding,
+            ..PreprocessConfig::preset(preset)
+        };
+        let dataset = dataset::open(Path::new(&spec.dir), labels.as_ref(), &config, &input)
+            .map_err(AccuracyError::from)?;
         if dataset.is_empty() {
             return Err(AccuracyError::Empty.into());
         }

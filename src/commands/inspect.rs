@@ -112,3 +112,16 @@ pub fn render(path: &Path, m: &ModelInspection) -> String {
     }
     s
 }
+
+/// `edgemark inspect`: model file -> what it holds and what edgemark can run
+/// of it -> print.
+pub fn command(args: &crate::cli::InspectArgs) -> super::CommandResult {
+    let model = inspect(&args.model).map_err(super::CommandError::runtime)?;
+    #[cfg(feature = "tract")]
+    {
+        print!("{}", render(&args.model, &model));
+        Ok(())
+    }
+    #[cfg(not(feature = "tract"))]
+    match model {}
+}

@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::{CommandError, CommandResult, ErrorKind};
+use crate::cli::SutCheckArgs;
 use crate::sut::exec::child::{Child, Transport};
 use crate::sut::exec::proto::{self, WireTensor, error_code, flags, kind};
 use crate::sut::exec::{self, Fault};
@@ -513,5 +515,23 @@ pub fn check(command: &[String], transport: Transport, timeout_ms: u64) -> Check
     CheckReport {
         command: command.to_vec(),
         checks: k.checks,
+    }
+}
+
+/// `edgemark sut-check`: run the checks, print them; exit 1 when any failed.
+pub fn command(args: &SutCheckArgs) -> CommandResult {
+    let Some(transport) = Transport::parse(&args.transport) else {
+        return Err(CommandError::usage(format!(
+            "--transport: expected pipe or socketpair, got {:?}",
+            args.transport
+        ))
+        .in_command("sut-check"));
+    };
+    let report = check(&args.command, transport, args.timeout * 1000);
+    print!("{}", report.render());
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(CommandError::reported(ErrorKind::Runtime))
     }
 }

@@ -4,12 +4,12 @@
 //! printing so the listing is testable.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use super::config::{self, DaemonConfig};
-use super::runner;
+use super::plan_runner;
 use super::spool::{self, Outcome, Spool};
 use crate::cli::{StatusArgs, SubmitArgs};
+use crate::error::{CommandError, CommandResult};
 
 fn config_for(explicit: Option<&Path>) -> Result<DaemonConfig, config::ConfigError> {
     match explicit {
@@ -18,27 +18,21 @@ fn config_for(explicit: Option<&Path>) -> Result<DaemonConfig, config::ConfigErr
     }
 }
 
-pub fn submit(args: SubmitArgs) -> ExitCode {
+pub fn submit(args: SubmitArgs) -> CommandResult {
+    let usage = |e: String| CommandError::usage(e).in_command("submit");
     let jobs_dir = match &args.spool {
         Some(d) => d.clone(),
         None => match config_for(args.config.as_deref()) {
             Ok(c) => Spool::new(&c.state_dir).jobs,
-            Err(e) => {
-                eprintln!("edgemark submit: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return Err(usage(e.to_string())),
         },
     };
     let text = match std::fs::read_to_string(&args.job) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("edgemark submit: cannot read {}: {e}", args.job.display());
-            return ExitCode::from(2);
-        }
+        Err(e) => return Err(usage(format!("cannot read {}: {e}", args.job.display()))),
     };
-    if let Err(e) = runner::default_runner().check(&text, std::path::Path::new("/")) {
-        eprintln!("edgemark submit: invalid job {}: {e}", args.job.display());
-        return ExitCode::from(2);
+    if let Err(e) = plan_runner::default_runner().check(&text, std::path::Path::new("/")) {
+        return Err(usage(format!("invalid job {}: {e}", args.job.display())));
     }
     let name = args
         .job
@@ -48,15 +42,13 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
     match Spool::enqueue(&jobs_dir, &name, text.as_bytes()) {
         Ok(p) => {
             println!("queued {}", p.display());
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => {
-            eprintln!(
-                "edgemark submit: cannot queue into {}: {e}",
-                jobs_dir.display()
-            );
-            ExitCode::from(1)
-        }
+        Err(e) => Err(CommandError::runtime(format!(
+            "cannot queue into {}: {e}",
+            jobs_dir.display()
+        ))
+        .in_command("submit")),
     }
 }
 
@@ -185,25 +177,19 @@ pub fn print(r: &StatusReport, state_dir: &Path) {
     }
 }
 
-pub fn status(args: StatusArgs) -> ExitCode {
+pub fn status(args: StatusArgs) -> CommandResult {
     let cfg = match config_for(args.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("edgemark status: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return Err(CommandError::usage(e).in_command("status")),
     };
     let state_dir = args.state_dir.unwrap_or(cfg.state_dir);
     let results_dir = args.results.unwrap_or(cfg.results_dir);
     match collect(&state_dir, &results_dir, args.last) {
         Ok(r) => {
             print(&r, &state_dir);
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("edgemark status: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => Err(CommandError::runtime(e).in_command("status")),
     }
 }
 

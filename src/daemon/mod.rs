@@ -23,17 +23,17 @@ pub mod signals;
 pub mod spool;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::DaemonArgs;
+use crate::error::{CommandError, ErrorKind};
 use crate::loadgen::Control;
 use config::DaemonConfig;
 use notify::Notifier;
-use runner::{JobOutcome, JobRequest, JobRunner};
+use runner::{JobError, JobOutcome, JobRequest, JobRunner};
 use signals::Waker;
 use spool::{Claimed, Outcome, Spool};
 
@@ -44,8 +44,9 @@ const ABORT_GRACE: Duration = Duration::from_secs(5);
 /// `STATUS=` progress refresh while a job runs.
 const PROGRESS_PERIOD: Duration = Duration::from_secs(1);
 
-/// Entry point of `edgemark daemon`.
-pub fn main(args: DaemonArgs) -> ExitCode {
+/// Entry point of `edgemark daemon`. Errors are logged here (journal
+/// format), so the returned error carries only the exit code's kind.
+pub fn main(args: DaemonArgs) -> Result<(), CommandError> {
     let (config_path, must_exist) = match &args.config {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from(config::DEFAULT_CONFIG), false),
@@ -54,14 +55,14 @@ pub fn main(args: DaemonArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             log::error(&e.to_string());
-            return ExitCode::from(2);
+            return Err(CommandError::reported(ErrorKind::Usage));
         }
     };
     let waker = match Waker::install() {
         Ok(w) => w,
         Err(e) => {
             log::error(&format!("cannot install signal handlers: {e}"));
-            return ExitCode::from(1);
+            return Err(CommandError::reported(ErrorKind::Runtime));
         }
     };
     let mut d = Daemon {
@@ -70,7 +71,7 @@ pub fn main(args: DaemonArgs) -> ExitCode {
         config_path,
         must_exist,
         args,
-        runner: runner::default_runner(),
+        runner: plan_runner::default_runner(),
         notifier: Notifier::from_env(),
         waker,
         watchdog: notify::watchdog_interval().map(|i| (i, Instant::now())),
@@ -80,11 +81,11 @@ pub fn main(args: DaemonArgs) -> ExitCode {
         trimmed: false,
     };
     match d.serve() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Ok(()),
         Err(e) => {
             log::error(&e);
             d.notifier.send(&format!("STOPPING=1\nSTATUS=failed: {e}"));
-            ExitCode::from(1)
+            Err(CommandError::reported(ErrorKind::Runtime))
         }
     }
 }
@@ -123,7 +124,7 @@ struct Daemon {
 
 /// Why a job ended, as the spool records it.
 enum Finish {
-    Ran(Result<JobOutcome, String>),
+    Ran(Result<JobOutcome, JobError>),
     /// Stopping, and the runner did not reach a query boundary in time.
     GaveUp,
 }
@@ -350,7 +351,10 @@ impl Daemon {
             Err(e) => Err(format!("cannot read {}: {e}", claimed.path.display())),
         };
         let shape = text
-            .and_then(|t| self.runner.check(&t, &self.cfg.root).map(|s| (t, s)))
+            .and_then(|t| {
+                let shape = self.runner.check(&t, &self.cfg.root);
+                shape.map(|s| (t, s)).map_err(|e| e.message)
+            })
             .map_err(|e| format!("invalid job file: {e}"));
         let (text, shape) = match shape {
             Ok(x) => x,
@@ -393,7 +397,7 @@ impl Daemon {
             }
             Finish::Ran(Err(e)) => {
                 log::error(&format!("job {} failed: {e}", claimed.id));
-                failed_outcome("failed", e, Vec::new())
+                failed_outcome("failed", e.message, Vec::new())
             }
             Finish::GaveUp => {
                 let e = format!(
@@ -422,7 +426,11 @@ impl Daemon {
         let (tx, rx) = mpsc::channel();
         let wake = match self.waker.handle() {
             Ok(w) => w,
-            Err(e) => return Finish::Ran(Err(format!("cannot create wake handle: {e}"))),
+            Err(e) => {
+                return Finish::Ran(Err(JobError::runtime(format!(
+                    "cannot create wake handle: {e}"
+                ))));
+            }
         };
         let id = req.id.clone();
         let worker = {
@@ -438,7 +446,11 @@ impl Daemon {
         };
         let worker = match worker {
             Ok(w) => w,
-            Err(e) => return Finish::Ran(Err(format!("cannot start job thread: {e}"))),
+            Err(e) => {
+                return Finish::Ran(Err(JobError::runtime(format!(
+                    "cannot start job thread: {e}"
+                ))));
+            }
         };
         let start = Instant::now();
         let mut abort_deadline: Option<Instant> = None;
@@ -450,7 +462,7 @@ impl Daemon {
                 }
                 Err(mpsc::TryRecvError::Disconnected) => {
                     let _ = worker.join();
-                    return Finish::Ran(Err("the job runner panicked".into()));
+                    return Finish::Ran(Err(JobError::runtime("the job runner panicked")));
                 }
                 Err(mpsc::TryRecvError::Empty) => {}
             }

@@ -3,8 +3,9 @@
 //! job's records are exactly those of a `run`.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::daemon::runner::{JobOutcome, JobRequest, JobRunner, JobShape};
+use crate::daemon::runner::{JobError, JobOutcome, JobRequest, JobRunner, JobShape};
 use crate::loadgen::Control;
 use crate::plan::Plan;
 use crate::run::{self, RunContext};
@@ -13,15 +14,20 @@ use crate::settings;
 #[derive(Debug)]
 pub struct PlanRunner;
 
+/// The runner the `edgemark` binary uses.
+pub fn default_runner() -> Arc<dyn JobRunner> {
+    Arc::new(PlanRunner)
+}
+
 impl PlanRunner {
-    fn plan(job_toml: &str, root: &Path) -> Result<Plan, String> {
-        let raw = settings::RawSettings::from_toml(job_toml)?;
-        settings::validate(raw, root).map_err(|e| e.to_string())
+    fn plan(job_toml: &str, root: &Path) -> Result<Plan, JobError> {
+        let raw = settings::RawSettings::from_toml(job_toml).map_err(JobError::usage)?;
+        settings::validate(raw, root).map_err(JobError::usage)
     }
 }
 
 impl JobRunner for PlanRunner {
-    fn check(&self, job_toml: &str, root: &Path) -> Result<JobShape, String> {
+    fn check(&self, job_toml: &str, root: &Path) -> Result<JobShape, JobError> {
         let plan = Self::plan(job_toml, root)?;
         // Progress by time only: `completed` counts queries or samples depending
         // on the scenario, so it has no single total.
@@ -31,7 +37,7 @@ impl JobRunner for PlanRunner {
         })
     }
 
-    fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, String> {
+    fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, JobError> {
         let plan = Self::plan(&req.toml, &req.root)?;
         let ctx = RunContext {
             root: req.root.clone(),
@@ -39,7 +45,10 @@ impl JobRunner for PlanRunner {
             control,
             warnings: req.warnings.clone(),
         };
-        let out = run::execute(&plan, &ctx).map_err(|e| e.to_string())?;
+        let out = run::execute(&plan, &ctx).map_err(|e| JobError {
+            kind: e.kind(),
+            message: e.to_string(),
+        })?;
         // A scenario cut short, or scenarios never started, both mean aborted.
         let aborted =
             out.outcomes.iter().any(|o| o.run.aborted) || out.outcomes.len() < plan.scenarios.len();
@@ -97,14 +106,15 @@ mod tests {
                 Path::new("/"),
             )
             .unwrap_err();
-        assert!(e.contains("min_duraton_ms"), "{e}");
+        assert!(e.message.contains("min_duraton_ms"), "{e}");
+        assert_eq!(e.kind, crate::error::ErrorKind::Usage);
         let e = PlanRunner
             .check(
                 "sut = \"synthetic:null\"\nmin_duration_ms = -5",
                 Path::new("/"),
             )
             .unwrap_err();
-        assert!(e.contains("min_duration_ms"), "{e}");
+        assert!(e.message.contains("min_duration_ms"), "{e}");
         let shape = PlanRunner
             .check(
                 "sut = \"synthetic:null\"\nscenario = \"both\"\nmin_duration_ms = 20",

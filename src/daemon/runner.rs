@@ -1,14 +1,14 @@
 //! The seam between the daemon and the benchmark pipeline. The daemon only
 //! knows [`JobRunner`]: check a job file, run it under a [`Control`] (progress
-//! counter and abort flag), get back the records written. [`default_runner`]
-//! picks the implementation the binary uses.
+//! counter and abort flag), get back the records written.
 //!
-//! The binary uses `plan_runner::PlanRunner`; the seam keeps the daemon's
-//! state machine independent of the pipeline.
+//! The binary uses `plan_runner::PlanRunner` (`plan_runner::default_runner`),
+//! which depends on this seam and never the other way round: the daemon's
+//! state machine stays independent of the pipeline.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
+use crate::error::ErrorKind;
 use crate::loadgen::Control;
 
 /// Everything a job needs besides its own TOML.
@@ -45,21 +45,41 @@ pub struct JobOutcome {
     pub summary: String,
 }
 
+/// Why a job could not be checked or run: a bad job file (usage; `submit`
+/// refuses it, the daemon files it as failed) or a failure while running.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct JobError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl JobError {
+    pub fn usage(e: impl std::fmt::Display) -> JobError {
+        JobError {
+            kind: ErrorKind::Usage,
+            message: e.to_string(),
+        }
+    }
+
+    pub fn runtime(e: impl std::fmt::Display) -> JobError {
+        JobError {
+            kind: ErrorKind::Runtime,
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Runs a job on a worker thread while the daemon's main loop keeps serving
 /// signals, watchdog and status; hence `Send + Sync` and `&self`.
 pub trait JobRunner: Send + Sync {
     /// Parse and validate a job file without running it (bad jobs go straight
     /// to `failed/`; `edgemark submit` refuses them). `root` is where the
     /// job's board is detected, as for the run.
-    fn check(&self, job_toml: &str, root: &std::path::Path) -> Result<JobShape, String>;
+    fn check(&self, job_toml: &str, root: &std::path::Path) -> Result<JobShape, JobError>;
     /// Run the job. Must poll `control.abort` at every query boundary and bump
     /// `control.completed` per query. Err = nothing usable was measured.
-    fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, String>;
-}
-
-/// The runner the `edgemark` binary uses.
-pub fn default_runner() -> Arc<dyn JobRunner> {
-    Arc::new(super::plan_runner::PlanRunner)
+    fn run(&self, req: &JobRequest, control: &Control) -> Result<JobOutcome, JobError>;
 }
 
 /// Progress in percent for `STATUS=`: the further of time and query count,

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{DType, Dataset, DatasetError, InputSpec, Quant, Tensor, TensorData};
+pub use crate::plan::CropRounding;
 
 /// An 8-bit RGB image, row-major, interleaved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,16 +212,22 @@ pub fn short_side_size(width: usize, height: usize, short: usize) -> (usize, usi
 /// torchvision's `CenterCrop` offsets: `int(round((in - out) / 2))`, with Python's
 /// round-half-to-even, which picks the other pixel on odd margins.
 pub fn center_crop_offset(in_size: usize, out_size: usize) -> usize {
-    ((in_size - out_size) as f64 / 2.0).round_ties_even() as usize
+    CropRounding::HalfEven.offset(in_size, out_size)
 }
 
-/// Centre crop; `None` when the image is smaller than the crop.
-pub fn center_crop(img: &Rgb8, width: usize, height: usize) -> Option<Rgb8> {
+/// Centre crop, odd margins placed by `rounding`; `None` when the image is
+/// smaller than the crop.
+pub fn center_crop(
+    img: &Rgb8,
+    width: usize,
+    height: usize,
+    rounding: CropRounding,
+) -> Option<Rgb8> {
     if img.width < width || img.height < height {
         return None;
     }
-    let left = center_crop_offset(img.width, width);
-    let top = center_crop_offset(img.height, height);
+    let left = rounding.offset(img.width, width);
+    let top = rounding.offset(img.height, height);
     let mut out = Vec::with_capacity(width * height * 3);
     for y in top..top + height {
         let start = (y * img.width + left) * 3;
@@ -241,7 +248,8 @@ pub enum Layout {
 pub enum Preset {
     /// torchvision's ImageNet eval: resize short side 256, crop 224, /255, mean/std.
     ImagenetTorch,
-    /// TF/Keras "inception" scaling: same resize and crop, then (x - 127.5) / 127.5.
+    /// TF/Keras "inception" scaling: same resize, the crop placed like TF's
+    /// `central_crop` (truncated offset), then (x - 127.5) / 127.5.
     ImagenetTf,
     /// Same resize and crop, pixels as they are (0..255).
     RawU8,
@@ -272,6 +280,8 @@ pub struct PreprocessConfig {
     pub crop: Option<(usize, usize)>,
     pub mean: Option<[f32; 3]>,
     pub std: Option<[f32; 3]>,
+    /// Where odd crop margins go; None = the preset's convention.
+    pub crop_rounding: Option<CropRounding>,
 }
 
 impl PreprocessConfig {
@@ -282,6 +292,7 @@ impl PreprocessConfig {
             crop: None,
             mean: None,
             std: None,
+            crop_rounding: None,
         }
     }
 }
@@ -291,6 +302,7 @@ impl PreprocessConfig {
 pub struct Preprocess {
     pub resize_short: usize,
     pub crop: (usize, usize),
+    pub crop_rounding: CropRounding,
     /// value = (pixel / divisor - mean) / std, per channel.
     pub divisor: f32,
     pub mean: [f32; 3],
@@ -343,10 +355,11 @@ impl Preprocess {
                 crop.0, crop.1
             )));
         }
-        let (divisor, mean0, std0, raw) = match config.preset {
-            Preset::ImagenetTorch => (255.0, IMAGENET_MEAN, IMAGENET_STD, false),
-            Preset::ImagenetTf => (1.0, [127.5; 3], [127.5; 3], false),
-            Preset::RawU8 => (1.0, [0.0; 3], [1.0; 3], true),
+        use CropRounding::{HalfEven, Truncate};
+        let (divisor, mean0, std0, raw, rounding) = match config.preset {
+            Preset::ImagenetTorch => (255.0, IMAGENET_MEAN, IMAGENET_STD, false, HalfEven),
+            Preset::ImagenetTf => (1.0, [127.5; 3], [127.5; 3], false, Truncate),
+            Preset::RawU8 => (1.0, [0.0; 3], [1.0; 3], true, HalfEven),
         };
         let mean = config.mean.unwrap_or(mean0);
         let std = config.std.unwrap_or(std0);
@@ -377,6 +390,7 @@ impl Preprocess {
         Ok(Preprocess {
             resize_short,
             crop,
+            crop_rounding: config.crop_rounding.unwrap_or(rounding),
             divisor,
             mean,
             std,
@@ -393,7 +407,8 @@ impl Preprocess {
         let (w, h) = short_side_size(img.width, img.height, self.resize_short);
         let resized = resize_bilinear(img, w, h);
         // Cannot fail: both resized sides are >= resize_short >= the crop sides.
-        center_crop(&resized, self.crop.0, self.crop.1).expect("crop fits after resize")
+        center_crop(&resized, self.crop.0, self.crop.1, self.crop_rounding)
+            .expect("crop fits after resize")
     }
 
     /// The model input tensor for one decoded image.
@@ -573,13 +588,18 @@ mod tests {
         assert_eq!(center_crop_offset(341, 224), 58); // 58.5 rounds to even
         assert_eq!(center_crop_offset(343, 224), 60); // 59.5 rounds to even
         assert_eq!(center_crop_offset(256, 224), 16);
+        // butterfly.jpg 493x356 -> 355x256: torchvision puts the 224 crop at
+        // x = 66 (65.5 to even), TF's central_crop and MLPerf at 65.
+        assert_eq!(CropRounding::HalfEven.offset(355, 224), 66);
+        assert_eq!(CropRounding::Truncate.offset(355, 224), 65);
+        assert_eq!(CropRounding::Truncate.offset(343, 224), 59);
         let img = grey(4, 3, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
         // 4-2 = 2 -> left 1; 3-2 = 1 -> 0.5 -> top 0.
         assert_eq!(
-            channel0(&center_crop(&img, 2, 2).unwrap()),
+            channel0(&center_crop(&img, 2, 2, CropRounding::HalfEven).unwrap()),
             vec![1, 2, 5, 6]
         );
-        assert!(center_crop(&img, 5, 2).is_none());
+        assert!(center_crop(&img, 5, 2, CropRounding::HalfEven).is_none());
     }
 
     fn spec(shape: Vec<usize>, dtype: DType, quant: Option<Quant>) -> InputSpec {

@@ -176,11 +176,7 @@ fn scenario(
             )?,
             None => writeln!(w, "offline_expected_qps : {}", s.offline_expected_qps)?,
         }
-        writeln!(
-            w,
-            "samples_per_query : {}",
-            crate::stats::offline_samples_per_query(s)
-        )?;
+        writeln!(w, "samples_per_query : {}", s.offline_samples_per_query())?;
     }
     match s.warm_up {
         WarmUp::Queries(n) => writeln!(w, "warm-up : {n} queries")?,

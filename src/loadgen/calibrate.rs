@@ -136,7 +136,6 @@ pub fn effective_settings(
 mod tests {
     use super::*;
     use crate::settings::preset;
-    use crate::stats::offline_samples_per_query;
 
     #[test]
     fn expected_is_measured_times_factor_and_fits_the_store() {
@@ -156,7 +155,7 @@ mod tests {
                 total_ns: 0,
             }),
         );
-        assert!(offline_samples_per_query(&eff) <= s.max_stored_queries);
-        assert!(offline_samples_per_query(&eff) > s.max_stored_queries - 2);
+        assert!(eff.offline_samples_per_query() <= s.max_stored_queries);
+        assert!(eff.offline_samples_per_query() > s.max_stored_queries - 2);
     }
 }

@@ -2,7 +2,6 @@
 //! Offline exactly as MLPerf LoadGen does, and hands the raw run to `stats`.
 
 pub mod calibrate;
-pub mod clock;
 pub mod offline;
 pub mod qsl;
 pub mod single_stream;
@@ -10,30 +9,8 @@ pub mod warm_up;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
-pub use clock::{FakeClock, MonotonicClock};
-
-/// Monotonic nanoseconds since an arbitrary origin. Tests use a fake clock.
-pub trait Clock: Sync {
-    fn now_ns(&self) -> u64;
-    /// Busy-wait until `deadline_ns` (synthetic SUTs that "compute"). A fake
-    /// clock jumps to the deadline instead, so tests never wait.
-    fn spin_until(&self, deadline_ns: u64) {
-        while self.now_ns() < deadline_ns {
-            std::hint::spin_loop();
-        }
-    }
-    /// Give the CPU away until `deadline_ns` (synthetic SUTs that "wait").
-    /// A fake clock jumps to the deadline instead.
-    fn sleep_until(&self, deadline_ns: u64) {
-        loop {
-            let now = self.now_ns();
-            if now >= deadline_ns {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_nanos(deadline_ns - now));
-        }
-    }
-}
+// The clocks live below the engine (`crate::clock`): SUTs use them too.
+pub use crate::clock::{Clock, FakeClock, MonotonicClock};
 
 /// Shared with observers outside the timed path (TTY progress line, daemon
 /// STATUS=, signal handling). The engine only does relaxed atomic stores/loads.

@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 
 use super::{Clock, Control, ScenarioRun, qsl};
 use crate::plan::{LoadGenSettings, Scenario};
-use crate::stats::offline_samples_per_query;
 use crate::sut::{Sut, SutError};
 
 /// Runs Offline on already loaded samples. The query is cut to
@@ -19,7 +18,7 @@ pub fn run(
     clock: &dyn Clock,
     control: &Control,
 ) -> Result<ScenarioRun, SutError> {
-    let wanted = offline_samples_per_query(settings);
+    let wanted = settings.offline_samples_per_query();
     let samples = wanted.min(settings.max_stored_queries) as usize;
     let store_full = (samples as u64) < wanted;
     let issued = qsl::offline_order(loaded, samples);

@@ -9,6 +9,7 @@
 //! path. Nothing here panics on what it reads.
 
 pub mod sampler;
+pub mod series;
 pub mod system;
 
 use std::io;

@@ -117,7 +117,45 @@ impl Record {
                 latency_ns: run.latency_ns.clone(),
             }),
             accuracy: f.accuracy.cloned(),
+            // Built here, after the timed run, from the stored latencies.
+            latency_histogram: f
+                .scenario
+                .map(|(run, _)| LatencyHistogram::from_latencies(&run.latency_ns)),
+            series: None,
+            power_estimate: None,
+            engine: Engine::of(f.sut),
+            input_set: None,
         }
+    }
+}
+
+impl Engine {
+    /// The engine of an in-process SUT (tract, synthetic) or what an exec
+    /// SUT said about itself; None for kinds this build does not know.
+    fn of(s: &sut::SutInfo) -> Option<Engine> {
+        if let Some(e) = &s.engine {
+            return Some(Engine {
+                name: e.name.clone(),
+                version: e.version.clone(),
+                command: e.command.clone(),
+                protocol_version: e.protocol_version,
+                round_trip_ns: e.round_trip_ns,
+                stderr_tail: e.stderr_tail.clone(),
+            });
+        }
+        let (name, version) = match s.kind.as_str() {
+            "tract" => ("tract", crate::version::TRACT_VERSION),
+            "synthetic" => ("synthetic", env!("CARGO_PKG_VERSION")),
+            _ => return None,
+        };
+        Some(Engine {
+            name: name.to_string(),
+            version: version.to_string(),
+            command: Vec::new(),
+            protocol_version: 0,
+            round_trip_ns: 0,
+            stderr_tail: Vec::new(),
+        })
     }
 }
 
@@ -131,7 +169,7 @@ impl Accuracy {
         Accuracy {
             dataset: out.dataset.clone(),
             labels: spec.labels.clone(),
-            preprocess: spec.preprocess.clone(),
+            preprocess: spec.preprocess_label(),
             samples: n(r.samples),
             scored: n(s.scored),
             unscored: n(s.unscored),

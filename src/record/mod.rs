@@ -14,6 +14,7 @@
 //! be wrong is a [`DecodeError`].
 
 mod convert;
+pub mod histogram;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -26,7 +27,7 @@ pub use schema::*;
 
 pub const MAGIC: [u8; 8] = *b"EDGEMREC";
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: u16 = 2;
+pub const SCHEMA_VERSION: u16 = 3;
 /// The oldest schema version this build still reads.
 pub const OLDEST_SCHEMA_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 8 + 2 + 4 + 4;
@@ -129,6 +130,9 @@ impl Record {
         let payload = |e: postcard::Error| DecodeError::Payload(e.to_string());
         let (rec, rest) = match version {
             1 => postcard::take_from_bytes::<RecordV1>(body)
+                .map(|(r, rest)| (Record::from(r), rest))
+                .map_err(payload)?,
+            2 => postcard::take_from_bytes::<RecordV2>(body)
                 .map(|(r, rest)| (Record::from(r), rest))
                 .map_err(payload)?,
             _ => postcard::take_from_bytes::<Record>(body).map_err(payload)?,
@@ -470,6 +474,54 @@ pub fn example_record(seed: u64) -> Record {
             }],
             load_ns: 160_000_000,
             inference_ns: 300_000_000,
+        }),
+        latency_histogram: Some(LatencyHistogram::from_latencies(&[
+            10_000_000, 9_000_000, 12_500_000,
+        ])),
+        series: Some(SensorSeries {
+            start_ns: 0,
+            step_ns: 1_000_000_000,
+            tracks: vec![
+                SeriesTrack {
+                    quantity: Quantity::TemperatureDeciCelsius,
+                    sensor: 0,
+                    values: vec![414, 520, 655, 798],
+                },
+                SeriesTrack {
+                    quantity: Quantity::FrequencyMhz,
+                    sensor: 0,
+                    values: vec![1800, 1800, 1500, 1000],
+                },
+                SeriesTrack {
+                    quantity: Quantity::PowerMilliwatts,
+                    sensor: u32::MAX,
+                    values: vec![5_950, 6_020, 6_000, 5_100],
+                },
+                SeriesTrack {
+                    quantity: Quantity::ThrottleBits,
+                    sensor: 0,
+                    values: vec![0, 0, 2, 2],
+                },
+            ],
+        }),
+        power_estimate: Some(PowerEstimate {
+            board: "rpi4".into(),
+            milliwatts: 6_400,
+            source: "Raspberry Pi 4 power under load, vendor product brief".into(),
+        }),
+        engine: Some(Engine {
+            name: "tract".into(),
+            version: TRACT_VERSION.into(),
+            command: vec![],
+            protocol_version: 0,
+            round_trip_ns: 0,
+            stderr_tail: vec![],
+        }),
+        input_set: Some(InputSet {
+            budget_bytes: 64 << 20,
+            distinct_samples: 1024,
+            sample_bytes: 602_112,
+            loaded_samples: 1024,
         }),
     }
 }

@@ -1,5 +1,5 @@
-//! The persisted record, schema version 2 (version 1 is still read, see
-//! [`RecordV1`]). These types are the file format:
+//! The persisted record, schema version 3 (versions 1 and 2 are still read,
+//! see [`RecordV1`] and [`RecordV2`]). These types are the file format:
 //! field order is wire order (postcard is not self-describing), enums are
 //! append-only, times are integer nanoseconds. They are separate from the
 //! in-memory types (`plan`, `stats`, `sut`, `probe`) so that those can change
@@ -11,6 +11,11 @@
 //! Version 2 (accuracy in records): `result` became optional (an accuracy-only
 //! run has no scenario result) and `accuracy` was appended. Every nested type
 //! is unchanged, so the version 1 reader is [`RecordV1`], the old top level.
+//!
+//! Version 3 (distributions, power estimate, engine facts): five fields
+//! appended at the end of `Record` (`latency_histogram`, `series`,
+//! `power_estimate`, `engine`, `input_set`); every older nested type is
+//! unchanged, so the version 2 reader is [`RecordV2`], the old top level.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +42,66 @@ pub struct Record {
     /// The run's accuracy result (`--mode accuracy|both`): in the accuracy
     /// record and, with `--mode both`, in every performance record of the run.
     pub accuracy: Option<Accuracy>,
+    /// Version 3. The timed latencies as a log-linear histogram (always
+    /// kept, unlike the trace); None in an accuracy record.
+    pub latency_histogram: Option<LatencyHistogram>,
+    /// Version 3. Sensors over the run (temperature, frequency, power),
+    /// downsampled; None when the box has no sensor or the run was too short
+    /// for one point.
+    pub series: Option<SensorSeries>,
+    /// Version 3. Nominal power of the board profile when no sensor measured
+    /// energy: per-watt figures from it are always labelled "estimated".
+    pub power_estimate: Option<PowerEstimate>,
+    /// Version 3. The inference engine that ran (in-process tract, an exec SUT, ...).
+    pub engine: Option<Engine>,
+    /// Version 3. The input samples held in memory (input budget).
+    pub input_set: Option<InputSet>,
+}
+
+/// The top level of a schema version 2 record: version 3 without the five
+/// appended fields. Decoded only; read as a [`Record`] with them None.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RecordV2 {
+    pub tool: Tool,
+    pub run_id: u64,
+    pub wall_start_ns: u64,
+    pub wall_end_ns: u64,
+    pub host: Host,
+    pub sut: Sut,
+    pub plan: Plan,
+    pub result: Option<Results>,
+    pub timing: Timing,
+    pub memory: Memory,
+    pub sensors: Sensors,
+    pub warnings: Vec<String>,
+    pub trace: Option<Trace>,
+    pub accuracy: Option<Accuracy>,
+}
+
+impl From<RecordV2> for Record {
+    fn from(r: RecordV2) -> Record {
+        Record {
+            tool: r.tool,
+            run_id: r.run_id,
+            wall_start_ns: r.wall_start_ns,
+            wall_end_ns: r.wall_end_ns,
+            host: r.host,
+            sut: r.sut,
+            plan: r.plan,
+            result: r.result,
+            timing: r.timing,
+            memory: r.memory,
+            sensors: r.sensors,
+            warnings: r.warnings,
+            trace: r.trace,
+            accuracy: r.accuracy,
+            latency_histogram: None,
+            series: None,
+            power_estimate: None,
+            engine: None,
+            input_set: None,
+        }
+    }
 }
 
 /// The top level of a schema version 1 record: `result` always present, no
@@ -60,7 +125,7 @@ pub struct RecordV1 {
 
 impl From<RecordV1> for Record {
     fn from(r: RecordV1) -> Record {
-        Record {
+        Record::from(RecordV2 {
             tool: r.tool,
             run_id: r.run_id,
             wall_start_ns: r.wall_start_ns,
@@ -75,8 +140,96 @@ impl From<RecordV1> for Record {
             warnings: r.warnings,
             trace: r.trace,
             accuracy: None,
-        }
+        })
     }
+}
+
+/// A latency distribution in HdrHistogram-style log-linear buckets: values
+/// below `2^precision_bits` ns each have their own bucket; above, every power
+/// of two is split into `2^precision_bits` equal buckets. A bucket is at most
+/// `2^-precision_bits` of its lower edge wide, so its midpoint is within
+/// `2^-(precision_bits+1)` of any value in it (7 bits: 0.39 %). See
+/// `record::histogram` for the index arithmetic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyHistogram {
+    /// Sub-buckets per power of two = 2^precision_bits (written 7; lowered
+    /// only if a very wide distribution would not fit the size budget).
+    pub precision_bits: u8,
+    /// Non-empty buckets in ascending order as (index gap, count): the gap is
+    /// the bucket index minus the previous non-empty bucket's index (the
+    /// first: its index), so both are short varints.
+    pub buckets: Vec<(u32, u64)>,
+}
+
+/// Sensor readings over the run on a uniform time grid: point i covers
+/// `[start_ns + i*step_ns, start_ns + (i+1)*step_ns)` after `wall_start_ns`
+/// and is the mean of the samples in it (the previous point's value when a
+/// step had none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorSeries {
+    /// Offset of the first point from `wall_start_ns` (the sampler starts
+    /// with the scenario), ns.
+    pub start_ns: u64,
+    pub step_ns: u64,
+    pub tracks: Vec<SeriesTrack>,
+}
+
+/// Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Quantity {
+    /// A thermal zone; `sensor` = its index (`host.thermal_zones`); 0.1 °C.
+    TemperatureDeciCelsius,
+    /// A CPU cluster's current frequency; `sensor` = its first CPU; MHz.
+    FrequencyMhz,
+    /// Power; `sensor` = the rail's index in `sensors.energy.rails`, or
+    /// `u32::MAX` for the total (the rails with `in_total`); mW.
+    PowerMilliwatts,
+    /// Raspberry Pi `get_throttled` "now" bits (OR over the step); `sensor` 0.
+    ThrottleBits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesTrack {
+    pub quantity: Quantity,
+    pub sensor: u32,
+    /// Points in the quantity's unit, stored as zig-zag varint differences
+    /// from the previous point (the first from 0): slow sensors cost about a
+    /// byte a point.
+    #[serde(with = "delta_i64")]
+    pub values: Vec<i64>,
+}
+
+/// A power figure that was not measured: the board profile's nominal power
+/// under load. Every per-watt figure made from it is labelled "estimated".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerEstimate {
+    /// The board profile (`boards/NAME.toml`) the figure is from.
+    pub board: String,
+    /// Nominal whole-board power under CPU load, mW.
+    pub milliwatts: u64,
+    /// Where the nominal figure comes from (the profile's `source` note).
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Engine {
+    pub name: String,
+    pub version: String,
+    pub command: Vec<String>,
+    /// 0 = in-process engine
+    pub protocol_version: u32,
+    /// median null round trip measured before timing; 0 in-process
+    pub round_trip_ns: u64,
+    /// last lines of the SUT's stderr (exec SUTs, on failure)
+    pub stderr_tail: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSet {
+    pub budget_bytes: u64,
+    pub distinct_samples: u64,
+    pub sample_bytes: u64,
+    pub loaded_samples: u64,
 }
 
 /// A classification accuracy run over a data set (every sample once).
@@ -451,6 +604,32 @@ mod delta {
             .into_iter()
             .map(|d| {
                 prev = prev.wrapping_add(d as u64);
+                prev
+            })
+            .collect())
+    }
+}
+
+mod delta_i64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[i64], s: S) -> Result<S::Ok, S::Error> {
+        let mut prev = 0i64;
+        s.collect_seq(v.iter().map(|&x| {
+            // Wrapping keeps every i64 exactly round-trippable.
+            let d = x.wrapping_sub(prev);
+            prev = x;
+            d
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+        let deltas = Vec::<i64>::deserialize(d)?;
+        let mut prev = 0i64;
+        Ok(deltas
+            .into_iter()
+            .map(|d| {
+                prev = prev.wrapping_add(d);
                 prev
             })
             .collect())

@@ -29,10 +29,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The framed bytes of `example_record(0)` in the current schema (version 2).
-/// If this test fails, the wire format changed: that needs a new
-/// SCHEMA_VERSION (and a reader for version 2), not a new constant here.
-const GOLDEN_HEX: &str = concat!(
+/// The framed bytes of `example_record(0)` as schema version 2 wrote them
+/// (before the histogram, series, power estimate, engine and input set were
+/// appended): kept to prove version 2 files are still read.
+const GOLDEN_V2_HEX: &str = concat!(
     "454447454d524543020074030000ba482add05302e312e300c3031323334353637383961621a616172636836342d756e",
     "6b6e6f776e2d6c696e75782d6d75736c06302e32332e39f0bdf3d589cf959a128080cc9fc2f0d6eb1880e0f1b5fd81d7",
     "eb18077069342d6c6162011e5261737062657272792050692034204d6f64656c20422052657620312e34010a436f7274",
@@ -54,6 +54,34 @@ const GOLDEN_HEX: &str = concat!(
     "6e6f74206465636f646520696d6167650d0ee8070199020201019d020180d0a54c80c6868f01",
 );
 
+/// The framed bytes of `example_record(0)` in the current schema (version 3).
+/// If this test fails, the wire format changed: that needs a new
+/// SCHEMA_VERSION (and a reader for version 3), not a new constant here.
+const GOLDEN_HEX: &str = concat!(
+    "454447454d52454303000c04000078ca8cb305302e312e300c3031323334353637383961621a616172636836342d756e",
+    "6b6e6f776e2d6c696e75782d6d75736c06302e32332e39f0bdf3d589cf959a128080cc9fc2f0d6eb1880e0f1b5fd81d7",
+    "eb18077069342d6c6162011e5261737062657272792050692034204d6f64656c20422052657620312e34010a436f7274",
+    "65782d4137320401c0ee6d04000102030111362e362e33312b7270742d7270692d76380180c08be90e010001086f6e64",
+    "656d616e6401c0cf2401c0ee6d01c0ee6d01000b6370752d746865726d616c05747261637416747261637420302e3233",
+    "2e392c20312074687265616401116d6f62696c656e65745f76322e6f6e6e789baad406ababababababababababababab",
+    "ababababababababababababababababababab00000105696e707574040103e001e0010366333201066f757470757402",
+    "01e80703663332010401020203086f6666696369616c000001186d6f64656c732f6d6f62696c656e65745f76322e6f6e",
+    "6e780105696e707574040103e001e0010107696e707574732f010402020380e0a596bb1100640080088827b8fdd8e7dc",
+    "b3c3f81cebc2b2ecaebc849026cdccccccccccec3f0000000000000000000a80ade20401010303c0a4ad96bb11c0a8a5",
+    "04a0f8fa05c0c7ee0480ade204c0b19f05e0f3bd0580b6dc0580ebf405a0f8fa05c0b19f0501cdccccccccccec3f4001",
+    "c52d01e0bea50501ae47e17a14aeef3f9605000000000000000060584082828282828258400000000000605840010100",
+    "02020680c6988303c0caba150ac0d8883200010180808002018080802e80c2d72ff12e01000b6370752d746865726d61",
+    "6cca86058ce0090100c0843dc0ee6d01008280080201020180c8ceb40d80a2fdc5bb1102065644445f494e80c8ceb40d",
+    "010e5644445f4350555f4750555f435680989abc04000138435055206672657175656e6379206368616e676564206475",
+    "72696e67207468652072756e3a206370753020313030302d31383030204d487a010307ff07000380dac409ff887ac09f",
+    "ab0301102e2e2f7368617265642f696d61676573011c2e2e2f7368617265642f696d616765732f6c6162656c732e6a73",
+    "6f6e0e696d6167656e65742d746f726368100f01010a62726f6b656e2e6a70671f62726f6b656e2e6a70673a2063616e",
+    "6e6f74206465636f646520696d6167650d0ee8070199020201019d020180d0a54c80c6868f010107038911010f012601",
+    "01008094ebdc0304000004bc06d4018e029e02010004901c00d704e70702ffffffff0f04fc5c8c0127870e0300040000",
+    "0400010472706934803235526173706265727279205069203420706f77657220756e646572206c6f61642c2076656e64",
+    "6f722070726f647563742062726965660105747261637406302e32332e39000000000180808020800880e0248008",
+);
+
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -73,7 +101,7 @@ fn version_1_records_are_still_read() {
     assert_eq!(u16::from_le_bytes([v1[8], v1[9]]), 1);
     let rec = Record::decode(&v1).expect("a version 1 record decodes");
     // Version 1 is version 2 without accuracy: every other field is the same.
-    let mut want = example_record(0);
+    let mut want = v2_fields_only(example_record(0));
     want.accuracy = None;
     assert_eq!(rec, want);
     assert!(!rec.is_accuracy_only());
@@ -83,13 +111,58 @@ fn version_1_records_are_still_read() {
     assert_eq!(Record::decode(&again).unwrap(), want);
 }
 
+/// `rec` without the fields version 3 appended.
+fn v2_fields_only(mut rec: Record) -> Record {
+    rec.latency_histogram = None;
+    rec.series = None;
+    rec.power_estimate = None;
+    rec.engine = None;
+    rec.input_set = None;
+    rec
+}
+
 #[test]
-fn version_2_payload_under_a_version_1_header_is_an_error() {
-    // The header's version decides the reader: a v2 payload framed as v1 has
-    // bytes the v1 reader does not expect, and must fail, not mis-decode.
-    let mut b = example_record(0).encode();
-    b[8..10].copy_from_slice(&1u16.to_le_bytes());
-    assert!(matches!(Record::decode(&b), Err(DecodeError::Payload(_))));
+fn version_2_records_are_still_read() {
+    let v2 = unhex(GOLDEN_V2_HEX);
+    assert_eq!(u16::from_le_bytes([v2[8], v2[9]]), 2);
+    let rec = Record::decode(&v2).expect("a version 2 record decodes");
+    // Version 2 is version 3 without the five appended fields.
+    let want = v2_fields_only(example_record(0));
+    assert_eq!(rec, want);
+    let again = rec.encode();
+    assert_eq!(u16::from_le_bytes([again[8], again[9]]), SCHEMA_VERSION);
+    assert_eq!(Record::decode(&again).unwrap(), want);
+}
+
+#[test]
+fn newer_payloads_under_older_headers_are_errors() {
+    // The header's version decides the reader: a v3 payload framed as v1 or
+    // v2 has bytes that reader does not expect, and must fail, not mis-decode.
+    for v in [1u16, 2] {
+        let mut b = example_record(0).encode();
+        b[8..10].copy_from_slice(&v.to_le_bytes());
+        assert!(
+            matches!(Record::decode(&b), Err(DecodeError::Payload(_))),
+            "v3 payload under a v{v} header"
+        );
+    }
+}
+
+#[test]
+fn version_3_fields_round_trip_and_are_tidy() {
+    let rec = example_record(0);
+    let h = rec.latency_histogram.as_ref().unwrap();
+    assert_eq!(h.total(), 3);
+    // The example's latencies are 9, 10 and 12.5 ms: the median is 10 ms.
+    let p50 = h.quantile(0.5).unwrap() as f64;
+    assert!((p50 - 10e6).abs() / 10e6 <= h.relative_error(), "{p50}");
+    let mut other = rec.clone();
+    other.series.as_mut().unwrap().tracks[0].values = vec![i64::MIN, i64::MAX, 0, -1];
+    other.engine.as_mut().unwrap().command = vec!["python3".into(), "sut.py".into()];
+    other.engine.as_mut().unwrap().stderr_tail = vec!["Traceback".into()];
+    assert_eq!(Record::decode(&other.encode()).unwrap(), other);
+    let bare = v2_fields_only(rec);
+    assert_eq!(Record::decode(&bare.encode()).unwrap(), bare);
 }
 
 #[test]
@@ -121,7 +194,7 @@ fn accuracy_record_round_trips() {
 fn header_is_magic_version_length_crc() {
     let bytes = example_record(0).encode();
     assert_eq!(&bytes[..8], b"EDGEMREC");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
     let len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
     assert_eq!(len, bytes.len() - HEADER_LEN);
     let crc = u32::from_le_bytes(bytes[14..18].try_into().unwrap());
@@ -251,7 +324,7 @@ fn malformed_inputs_are_named_errors() {
 #[test]
 fn other_schema_versions_are_refused_naming_both() {
     let good = example_record(0).encode();
-    for (v, word) in [(3u16, "newer"), (0u16, "older")] {
+    for (v, word) in [(4u16, "newer"), (0u16, "older")] {
         let mut b = good.clone();
         b[8..10].copy_from_slice(&v.to_le_bytes());
         let e = Record::decode(&b).unwrap_err();
@@ -264,7 +337,7 @@ fn other_schema_versions_are_refused_naming_both() {
         );
         let msg = e.to_string();
         assert!(
-            msg.contains(&format!("version {v}")) && msg.contains("reads versions 1 to 2"),
+            msg.contains(&format!("version {v}")) && msg.contains("reads versions 1 to 3"),
             "{msg}"
         );
         assert!(msg.contains(word), "{msg}");
@@ -396,7 +469,10 @@ fn ten_minute_record(with_trace: bool) -> Record {
     rec.result.as_mut().unwrap().query_count = 600_000;
     rec.result.as_mut().unwrap().sample_count = 600_000;
     rec.plan.trace = with_trace;
-    rec.trace = with_trace.then(|| realistic_trace(600_000));
+    let trace = realistic_trace(600_000);
+    // Every record keeps the histogram, trace or not.
+    rec.latency_histogram = Some(LatencyHistogram::from_latencies(&trace.latency_ns));
+    rec.trace = with_trace.then_some(trace);
     rec
 }
 
@@ -405,9 +481,14 @@ fn ten_minute_single_stream_record_sizes() {
     let plain = ten_minute_record(false).encode();
     let traced_rec = ten_minute_record(true);
     let traced = traced_rec.encode();
+    let rec = ten_minute_record(false);
+    let hist = rec.latency_histogram.as_ref().unwrap();
     eprintln!(
-        "record size, 10-minute official SingleStream, 600000 queries: without trace {} bytes, with trace {} bytes ({:.2} bytes/query)",
+        "record size, 10-minute official SingleStream, 600000 queries: without trace {} bytes (latency histogram {} bytes, {} buckets, precision {} bits), with trace {} bytes ({:.2} bytes/query)",
         plain.len(),
+        hist.encoded_len(),
+        hist.buckets.len(),
+        hist.precision_bits,
         traced.len(),
         (traced.len() - plain.len()) as f64 / 600_000.0
     );
@@ -657,6 +738,17 @@ mod from_run {
         assert!(r.warnings[1].contains("\"powersave\""));
         assert!(r.warnings[2].contains("cpu0 1000-2000 MHz"));
         assert!(r.warnings[3].contains("/sys/x"));
+        let h = r.latency_histogram.as_ref().unwrap();
+        assert_eq!(h.total(), 3);
+        // Midpoints of the buckets of 400 ns ([400, 401]) and 600 ns ([600, 603]).
+        assert_eq!(h.quantile(0.0), Some(400));
+        assert_eq!(h.quantile(1.0), Some(601));
+        assert_eq!(h.ranges().last(), Some((600, 603, 1)));
+        let e = r.engine.as_ref().unwrap();
+        assert_eq!((e.name.as_str(), e.version.as_str()), ("tract", "0.23.9"));
+        assert_eq!((e.protocol_version, e.round_trip_ns), (0, 0));
+        assert!(e.command.is_empty() && e.stderr_tail.is_empty());
+        assert!(r.input_set.is_none());
         let t = r.trace.as_ref().unwrap();
         assert_eq!(t.issued_sample_index, vec![1, 2, 1]);
         assert_eq!(t.latency_ns, vec![500, 400, 600]);
@@ -685,9 +777,10 @@ fn mutated_payloads_behind_a_valid_crc_never_panic() {
         b.extend_from_slice(payload);
         b
     }
-    // Both readers: the current one and version 1's.
+    // Every reader: the current one, version 2's and version 1's.
     for (version, good) in [
         (SCHEMA_VERSION, example_record(11).encode()),
+        (2, unhex(GOLDEN_V2_HEX)),
         (1, unhex(GOLDEN_V1_HEX)),
     ] {
         let payload = &good[HEADER_LEN..];

@@ -5,7 +5,8 @@
 //! format turns rows into text.
 //!
 //! A bad file never stops the report: it is named with its reason on stderr,
-//! the good ones are still reported, and the exit code is 1.
+//! the good ones are still reported, and the exit code is 1 (the command is
+//! `commands::report`).
 
 pub mod compare;
 pub mod csv;
@@ -17,9 +18,8 @@ pub mod table;
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 use serde::Serialize;
 
 use crate::record::{self, Record, writer};
@@ -62,31 +62,6 @@ impl Key {
             .map(|v| v.get_name().to_string())
             .unwrap_or_default()
     }
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct ReportArgs {
-    /// Record files or directories (searched recursively for *.emrec).
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-    /// Group rows by this key (groups come in sorted order).
-    #[arg(long, value_enum, value_name = "KEY")]
-    pub group_by: Option<Key>,
-    /// Sort rows (within groups) by this key.
-    #[arg(long, value_enum, default_value = "time", value_name = "KEY")]
-    pub sort: Key,
-    /// Reverse the sort order.
-    #[arg(long)]
-    pub reverse: bool,
-    /// The baseline model file name for the side-by-side comparison of model
-    /// variants (default: the fp32/float variant of each family).
-    #[arg(long, value_name = "MODEL")]
-    pub baseline: Option<String>,
-    /// Directory the mlperf format writes its per-record folders into.
-    #[arg(long, value_name = "DIR", default_value = "edgemark-mlperf")]
-    pub out: PathBuf,
 }
 
 /// A file that is not a readable record, and why.
@@ -345,63 +320,6 @@ pub fn rows(c: &Collected, group_by: Option<Key>, sort: Key, reverse: bool) -> V
         g.then(if reverse { s.reverse() } else { s })
     });
     rows
-}
-
-/// The `report` command: returns the exit code (1 if any input was bad or
-/// output could not be written).
-pub fn main(args: &ReportArgs) -> ExitCode {
-    let c = collect(&args.paths);
-    for b in &c.bad {
-        eprintln!(
-            "edgemark report: bad record {}: {}",
-            b.path.display(),
-            b.error
-        );
-    }
-    let rows = rows(&c, args.group_by, args.sort, args.reverse);
-    let mut failed = !c.bad.is_empty();
-    let variants = compare::groups(&c.good, args.baseline.as_deref());
-    let out = match args.format {
-        Format::Table => {
-            let mut t = table::render(&rows, args.group_by);
-            if !variants.is_empty() {
-                t.push_str("\nmodel variants side by side (candidate vs baseline):\n\n");
-                t.push_str(&compare::render(&variants));
-            }
-            Ok(t)
-        }
-        Format::Csv => Ok(csv::render(&rows)),
-        Format::Json => Ok(json::render(
-            &rows,
-            &c.bad,
-            &compare::json_groups(&variants),
-        )),
-        Format::Hyperfine => {
-            let ordered: Vec<&Record> = rows.iter().map(|row| &c.good[row.index].1).collect();
-            Ok(hyperfine::render(&ordered))
-        }
-        Format::Prom => Ok(prom::render(&c.good)),
-        Format::Mlperf => mlperf::write_all(&args.out, &c.good),
-    };
-    match out {
-        Ok(text) => print!("{text}"),
-        Err(e) => {
-            eprintln!("edgemark report: {e}");
-            failed = true;
-        }
-    }
-    if failed {
-        if !c.bad.is_empty() {
-            eprintln!(
-                "edgemark report: {} bad file(s), {} record(s) reported",
-                c.bad.len(),
-                c.good.len()
-            );
-        }
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
 }
 
 /// `12.345 ms` style durations for humans.

@@ -9,8 +9,8 @@ pub mod tract;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::clock::Clock;
 use crate::dataset::{InputSpec, Tensor};
-use crate::loadgen::Clock;
 use crate::plan::SutSpec;
 
 /// Builds the SUT a plan names. Model loading (untimed) happens here.

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::{Sut, SutError, SutInfo};
-use crate::loadgen::Clock;
+use crate::clock::Clock;
 use crate::rng::Mt19937;
 
 /// A parsed synthetic spec.
@@ -262,7 +262,7 @@ impl Sut for SyntheticSut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadgen::FakeClock;
+    use crate::clock::FakeClock;
 
     #[test]
     fn parses_every_kind_with_fractions() {

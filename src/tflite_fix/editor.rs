@@ -21,6 +21,7 @@ use tract_tflite::tflite::{
 };
 
 use super::inspect::resolved_code;
+use super::own_ops::Cut;
 
 /// A tensor the rewrite creates (or puts in place of an original one).
 #[derive(Debug, Clone)]
@@ -90,8 +91,9 @@ pub(crate) struct Editor<'a> {
     n_buffers: usize,
     new_buffers: Vec<Vec<u8>>,
     ops: Vec<OpSlot>,
-    /// Graph cuts: (tensor made an extra subgraph output, tensor made an extra input).
-    cuts: Vec<(i32, i32)>,
+    /// Graph cuts: (tensors made extra subgraph outputs, tensors made extra inputs,
+    /// what joins them after import).
+    cuts: Vec<(Vec<i32>, Vec<i32>, Cut)>,
 }
 
 /// Location of a table/vector/string inside `bytes`, from a slice it returned.
@@ -147,6 +149,20 @@ impl<'a> Editor<'a> {
         }
         let data = buffers.get(b).data()?;
         (!data.is_empty()).then(|| data.bytes())
+    }
+
+    /// The bytes of a constant this edit created or put in place of tensor `ix`
+    /// (a folded DEQUANTIZE), if any.
+    pub fn new_const_data(&self, ix: i32) -> Option<&[u8]> {
+        let t = self
+            .replaced
+            .iter()
+            .rev()
+            .find(|(i, _)| *i as i32 == ix)
+            .map(|(_, t)| t)
+            .or_else(|| self.added.get((ix as usize).wrapping_sub(self.n_tensors)))?;
+        let b = (t.buffer as usize).checked_sub(self.n_buffers)?;
+        self.new_buffers.get(b).map(|v| &v[..])
     }
 
     pub fn add_buffer(&mut self, data: Vec<u8>) -> u32 {
@@ -212,9 +228,17 @@ impl<'a> Editor<'a> {
         })
     }
 
+    /// The name of tensor `ix`, original or added.
+    pub fn name(&self, ix: i32) -> String {
+        if let Some(t) = self.added.get((ix as usize).wrapping_sub(self.n_tensors)) {
+            return t.name.clone();
+        }
+        self.tensor(ix).name().unwrap_or("t").to_owned()
+    }
+
     /// An intermediate f32 tensor named after `base`.
     pub fn add_f32(&mut self, base: i32, suffix: &str, shape: Vec<i32>) -> i32 {
-        let name = format!("{}.{suffix}", self.tensor(base).name().unwrap_or("t"));
+        let name = format!("{}.{suffix}", self.name(base));
         self.add_tensor(NewTensor {
             name,
             shape,
@@ -223,6 +247,16 @@ impl<'a> Editor<'a> {
             quant: None,
             quant_of: None,
         })
+    }
+
+    /// Changes the shape of a tensor this edit added.
+    pub fn set_added_shape(&mut self, ix: i32, shape: Vec<i32>) {
+        if let Some(t) = self
+            .added
+            .get_mut((ix as usize).wrapping_sub(self.n_tensors))
+        {
+            t.shape = shape;
+        }
     }
 
     /// Puts a new definition in place of original tensor `ix` (same index).
@@ -252,11 +286,18 @@ impl<'a> Editor<'a> {
     /// Cuts the graph between `from` and `to`: `from` becomes an extra output and
     /// `to` an extra input of the subgraph, to be joined again after import.
     pub fn cut(&mut self, from: i32, to: i32) {
-        self.cuts.push((from, to));
+        self.cuts.push((vec![from], vec![to], Cut::Cast));
     }
 
-    pub fn cuts(&self) -> usize {
-        self.cuts.len()
+    /// Takes an operator out of the graph: its `inputs` become extra subgraph
+    /// outputs and its `outputs` extra inputs, and `cut` (an edgemark op) joins them
+    /// after import.
+    pub fn cut_op(&mut self, inputs: Vec<i32>, outputs: Vec<i32>, cut: Cut) {
+        self.cuts.push((inputs, outputs, cut));
+    }
+
+    pub fn cuts(&self) -> Vec<Cut> {
+        self.cuts.iter().map(|c| c.2.clone()).collect()
     }
 
     pub fn changed(&self) -> bool {
@@ -393,8 +434,8 @@ impl<'a> Editor<'a> {
         } else {
             let mut inputs: Vec<i32> = self.sg.inputs().into_iter().flatten().collect();
             let mut outputs: Vec<i32> = self.sg.outputs().into_iter().flatten().collect();
-            inputs.extend(self.cuts.iter().map(|c| c.1));
-            outputs.extend(self.cuts.iter().map(|c| c.0));
+            inputs.extend(self.cuts.iter().flat_map(|c| c.1.iter().copied()));
+            outputs.extend(self.cuts.iter().flat_map(|c| c.0.iter().copied()));
             (
                 Some(fb.create_vector(&inputs)),
                 Some(fb.create_vector(&outputs)),

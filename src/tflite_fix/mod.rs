@@ -14,14 +14,20 @@
 //! op by op as tract fixes them; each has a unit test in `tests.rs` that also shows
 //! tract-tflite alone still failing.
 
+mod coverage;
 mod editor;
+mod flexbuffers;
 pub mod inspect;
+pub mod own_ops;
 mod tract_0_23_9;
 
+#[cfg(test)]
+mod coverage_tests;
 #[cfg(test)]
 mod tests;
 
 pub use inspect::{ModelInspection, OpInfo, Support, TensorSummary};
+pub use own_ops::Cut;
 
 use tract_tflite::prelude::{Framework, TractResult, TypedModel};
 
@@ -63,9 +69,11 @@ fn list(ops: &[OpInfo]) -> String {
 pub struct FixReport {
     /// (node index in the original, op name, rewrite name) per rewritten operator.
     pub rewritten: Vec<(usize, String, &'static str)>,
-    /// Graph cuts at QUANTIZE/DEQUANTIZE: the rewritten model has this many extra
-    /// inputs and outputs (last), which [`splice`] joins after tract's import.
-    pub cuts: usize,
+    /// Graph cuts (at QUANTIZE/DEQUANTIZE, and around operators edgemark runs with
+    /// its own tract ops), in order: the rewritten model has their outputs as extra
+    /// inputs and their inputs as extra outputs (last), which [`splice`] joins
+    /// after tract's import.
+    pub cuts: Vec<Cut>,
 }
 
 impl FixReport {
@@ -106,9 +114,16 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
                 "node {node}: tensor index {bad} out of range"
             )));
         }
-        let code = resolved_code(&codes.get(op.opcode_index() as usize));
+        let opcode = codes.get(op.opcode_index() as usize);
+        let code = resolved_code(&opcode);
         if code == BuiltinOperator::CUSTOM {
-            continue; // already Unsupported
+            let name = opcode.custom_code().unwrap_or("");
+            inspection.ops[node].support =
+                match coverage::custom(&mut ed, &op, name, opcode.version()) {
+                    Ok(fix) => Support::Rewritten(fix),
+                    Err(why) => Support::Unsupported(why),
+                };
+            continue;
         }
         inspection.ops[node].support = tract_0_23_9::rewrite(&mut ed, node, &op, code);
     }
@@ -129,7 +144,7 @@ fn guarded_plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFix
 }
 
 /// Rewrites `bytes` so that tract-tflite 0.23.9 imports and computes it correctly.
-/// Returns the original bytes when nothing needed a change. When `report.cuts > 0`
+/// Returns the original bytes when nothing needed a change. When `report.cuts` is not empty
 /// the imported model must go through [`splice`] (as [`load_tflite`] does). Fails, listing every
 /// one of them, when some operators cannot be run.
 pub fn prepare(bytes: &[u8]) -> Result<(Vec<u8>, FixReport), TfliteFixError> {
@@ -147,7 +162,7 @@ pub fn prepare(bytes: &[u8]) -> Result<(Vec<u8>, FixReport), TfliteFixError> {
                 _ => None,
             })
             .collect(),
-        cuts: 0,
+        cuts: vec![],
     };
     if !ed.changed() {
         return Ok((bytes.to_vec(), report));
@@ -171,39 +186,76 @@ pub fn load_tflite(bytes: &[u8]) -> Result<(TypedModel, FixReport), TfliteFixErr
     .map_err(|_| TfliteFixError::Import("tract-tflite panicked while importing".into()))?
     .map_err(|e| TfliteFixError::Import(format!("{e:?}")))?;
     let mut model = model;
-    splice(&mut model, report.cuts)
+    splice(&mut model, &report.cuts)
         .map_err(|e| TfliteFixError::Import(format!("joining graph cuts: {e:?}")))?;
     Ok((model, report))
 }
 
-/// Joins the graph cuts `prepare` made: the last `cuts` inputs are sources standing
-/// for a (de)quantised tensor, the last `cuts` outputs the tensor it comes from.
-/// Each source's consumers are fed a Cast of that tensor instead.
-pub fn splice(model: &mut TypedModel, cuts: usize) -> TractResult<()> {
-    use tract_tflite::internal::SpecialOps;
-    use tract_tflite::internal::tract_core::ops::cast::cast;
-    if cuts == 0 {
+/// Joins the graph cuts `prepare` made: each cut's outputs are sources among the
+/// last inputs, its inputs the last outputs, in cut order. The cut's op is wired
+/// on the latter and replaces the sources for their consumers (and as model
+/// outputs). Cuts are joined in graph order, so one can feed the next.
+pub fn splice(model: &mut TypedModel, cuts: impl AsRef<[Cut]>) -> TractResult<()> {
+    use tract_tflite::internal::*;
+    let cuts = cuts.as_ref();
+    if cuts.is_empty() {
         return Ok(());
     }
-    let (n_in, n_out) = (model.inputs.len() - cuts, model.outputs.len() - cuts);
-    for j in 0..cuts {
-        let (source, from) = (model.inputs[n_in + j], model.outputs[n_out + j]);
-        let dt = model.outlet_fact(source)?.datum_type;
-        let name = format!("{}.cast", model.node(source.node).name);
-        let joined = model.wire_node(name, cast(dt), &[from])?[0];
-        let successors = model.node(source.node).outputs[source.slot]
-            .successors
-            .to_vec();
-        for inlet in successors {
-            model.add_edge(joined, inlet)?;
-        }
-        for o in model.outputs.iter_mut().filter(|o| **o == source) {
-            *o = joined;
+    let counts: Vec<(usize, usize)> = cuts.iter().map(cut_arity).collect();
+    let n_sources: usize = counts.iter().map(|c| c.1).sum();
+    let n_sinks: usize = counts.iter().map(|c| c.0).sum();
+    ensure!(
+        model.inputs.len() >= n_sources && model.outputs.len() >= n_sinks,
+        "the imported model lacks the cuts' extra inputs/outputs"
+    );
+    let (n_in, n_out) = (
+        model.inputs.len() - n_sources,
+        model.outputs.len() - n_sinks,
+    );
+    let (mut next_source, mut next_sink) = (n_in, n_out);
+    for (cut, (n_from, n_to)) in cuts.iter().zip(counts) {
+        let from = model.outputs[next_sink..next_sink + n_from].to_vec();
+        let sources = model.inputs[next_source..next_source + n_to].to_vec();
+        next_sink += n_from;
+        next_source += n_to;
+        let facts = sources
+            .iter()
+            .map(|s| model.outlet_fact(*s).cloned())
+            .collect::<TractResult<Vec<_>>>()?;
+        let name = format!("{}.{}", model.node(sources[0].node).name, cut.name());
+        let name = model.unique_name(name);
+        let joined = cut.wire(model, &name, &from, &facts)?;
+        for ((source, joined), fact) in sources.iter().zip(joined).zip(&facts) {
+            let got = model.outlet_fact(joined)?;
+            ensure!(
+                got.datum_type == fact.datum_type && got.shape == fact.shape,
+                "{name}: computes {got:?} where the model has {fact:?}"
+            );
+            let successors = model.node(source.node).outputs[source.slot]
+                .successors
+                .to_vec();
+            for inlet in successors {
+                model.add_edge(joined, inlet)?;
+            }
+            for o in model.outputs.iter_mut().filter(|o| **o == *source) {
+                *o = joined;
+            }
         }
     }
     model.inputs.truncate(n_in);
     model.outputs.truncate(n_out);
     model.compact()
+}
+
+/// (inputs, outputs) of a cut's op.
+fn cut_arity(cut: &Cut) -> (usize, usize) {
+    match cut {
+        Cut::MaxPoolArgmax(_) => (1, 2),
+        Cut::MaxUnpool(_) | Cut::TransformTensorBilinear { .. } | Cut::TransformLandmarks(_) => {
+            (2, 1)
+        }
+        _ => (1, 1),
+    }
 }
 
 /// Name of a builtin code, for messages.

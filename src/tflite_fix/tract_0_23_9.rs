@@ -7,8 +7,10 @@ use tract_tflite::tflite::{
     self, ActivationFunctionType, BuiltinOperator, BuiltinOptions, TensorType,
 };
 
+use super::coverage;
 use super::editor::{ConvParams, Editor, NewOp, NewTensor, Opts};
 use super::inspect::Support;
+use super::own_ops::Cut;
 
 /// Builtins tract-tflite 0.23.9 registers an importer for (its `ops::*::register_all`).
 const TRACT_BUILTINS: &[BuiltinOperator] = &[
@@ -87,6 +89,7 @@ pub(crate) fn rewrite(
     code: BuiltinOperator,
 ) -> Support {
     if code != BuiltinOperator::FULLY_CONNECTED
+        && code != BuiltinOperator::TRANSPOSE_CONV
         && let Err(why) = optional_inputs(op)
     {
         return Support::Unsupported(why);
@@ -101,7 +104,13 @@ pub(crate) fn rewrite(
         }
         BuiltinOperator::DEQUANTIZE => dequantize_constant(ed, op).map(Some),
         BuiltinOperator::QUANTIZE => cut_at_conversion(ed, op).map(Some),
-        BuiltinOperator::PRELU => prelu(ed, op).map(Some),
+        BuiltinOperator::PRELU => match ed.tensor(io(op).0[0]).type_() {
+            TensorType::FLOAT32 => prelu(ed, op).map(Some),
+            _ => coverage::quantized_prelu(ed, op).map(Some),
+        },
+        BuiltinOperator::DEPTH_TO_SPACE => coverage::depth_to_space(ed, op).map(Some),
+        BuiltinOperator::SPACE_TO_DEPTH => coverage::space_to_depth(ed, op).map(Some),
+        BuiltinOperator::TRANSPOSE_CONV => coverage::transpose_conv(ed, op).map(Some),
         BuiltinOperator::FULLY_CONNECTED => fully_connected(ed, op),
         BuiltinOperator::MEAN => float_mean(ed, op),
         BuiltinOperator::ADD => quantized_add(ed, op),
@@ -247,7 +256,7 @@ fn optional_inputs(op: &tflite::Operator) -> Result<(), String> {
     Ok(())
 }
 
-fn io(op: &tflite::Operator) -> (Vec<i32>, Vec<i32>) {
+pub(super) fn io(op: &tflite::Operator) -> (Vec<i32>, Vec<i32>) {
     let i = op.inputs().map(|v| v.iter().collect()).unwrap_or_default();
     let o = op.outputs().map(|v| v.iter().collect()).unwrap_or_default();
     (i, o)
@@ -287,7 +296,7 @@ fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'stati
 
 /// The f32 values of a constant fp16, int8 or uint8 tensor (per-tensor or per-axis
 /// quantisation), as TFLite's DEQUANTIZE computes them.
-fn dequantized_values(ed: &Editor, x: i32) -> Result<Vec<f32>, String> {
+pub(super) fn dequantized_values(ed: &Editor, x: i32) -> Result<Vec<f32>, String> {
     let data = ed.const_data(x).ok_or("not a constant")?;
     let t = ed.tensor(x);
     let shape = ed.shape(x);
@@ -340,7 +349,7 @@ fn dequantized_values(ed: &Editor, x: i32) -> Result<Vec<f32>, String> {
 }
 
 /// An f32 constant holding the dequantised values of constant `w`.
-fn float_constant(ed: &mut Editor, w: i32) -> Result<i32, String> {
+pub(super) fn float_constant(ed: &mut Editor, w: i32) -> Result<i32, String> {
     let values = dequantized_values(ed, w)?;
     let name = format!("{}.f32", ed.tensor(w).name().unwrap_or("weights"));
     let shape = ed.shape(w);
@@ -390,13 +399,72 @@ fn cut_at_conversion(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static 
     let (q, name) = match (tx, ty) {
         (TensorType::FLOAT32, t) if quantised(t) => (y, "quantize-cut"),
         (t, TensorType::FLOAT32) if quantised(t) => (x, "dequantize-cut"),
+        // Requantisation (QUANTIZE from int8/uint8 to other parameters): tract's
+        // Cast between quantised types rescales (and rounds) it.
+        (a, b) if quantised(a) && quantised(b) => {
+            if ed.quant(x).is_none() || ed.quant(y).is_none() {
+                return Err("requantisation with per-channel parameters".into());
+            }
+            ed.cut(x, y);
+            return Ok("requantize-cut");
+        }
         _ => return Err(format!("conversion from {tx:?} to {ty:?}")),
     };
     if ed.quant(q).is_none() {
-        return Err("per-channel or missing quantisation on a (de)quantised activation".into());
+        let (scales, zero_points, axis) = per_axis(ed, q)?;
+        // tract-tflite 0.23.9 drops subgraph inputs with per-axis parameters (and
+        // would give the tensor only the first channel's), so the cut carries the
+        // raw integers and the op here applies the parameters.
+        let t = ed.tensor(q);
+        let raw = NewTensor {
+            name: t.name().unwrap_or("quantized").to_owned(),
+            shape: ed.shape(q),
+            ty: t.type_(),
+            buffer: 0,
+            quant: None,
+            quant_of: None,
+        };
+        ed.replace_tensor(q, raw);
+        ed.cut_op(
+            vec![x],
+            vec![y],
+            Cut::PerAxis {
+                quantize: q == y,
+                scales,
+                zero_points,
+                axis,
+            },
+        );
+        return Ok(if q == y {
+            "quantize-per-axis-op"
+        } else {
+            "dequantize-per-axis-op"
+        });
     }
     ed.cut(x, y);
     Ok(name)
+}
+
+/// The per-axis (scales, zero points, axis) of tensor `t`, checked against its shape.
+fn per_axis(ed: &Editor, t: i32) -> Result<(Vec<f32>, Vec<i64>, usize), String> {
+    let q = ed
+        .tensor(t)
+        .quantization()
+        .ok_or("(de)quantised activation without quantisation")?;
+    let (s, z) = (
+        q.scale().ok_or("no scales")?,
+        q.zero_point().ok_or("no zero points")?,
+    );
+    let axis = q.quantized_dimension() as usize;
+    let shape = ed.shape(t);
+    if s.len() != z.len() || shape.get(axis).copied() != Some(s.len() as i32) {
+        return Err(format!(
+            "{} scales / {} zero points for axis {axis} of {shape:?}",
+            s.len(),
+            z.len()
+        ));
+    }
+    Ok((s.iter().collect(), z.iter().collect(), axis))
 }
 
 /// PRELU(x, a) = RELU(x) + a * MINIMUM(x, 0): exact in f32 (one term is 0), and all
@@ -409,12 +477,14 @@ fn prelu(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String>
     if ed.tensor(x).type_() != TensorType::FLOAT32 {
         return Err("quantised PRELU".into());
     }
+    emit_float_prelu(ed, x, alpha, y);
+    Ok("prelu")
+}
+
+/// The four float ops of [`prelu`], from f32 tensor `x` and `alpha` into `y`.
+pub(super) fn emit_float_prelu(ed: &mut Editor, x: i32, alpha: i32, y: i32) {
     let shape = ed.shape(y);
-    let zero = ed.add_const_f32(
-        format!("{}.zero", ed.tensor(y).name().unwrap_or("prelu")),
-        vec![],
-        &[0.0],
-    );
+    let zero = ed.add_const_f32(format!("{}.zero", ed.name(y)), vec![], &[0.0]);
     let pos = ed.add_f32(y, "pos", shape.clone());
     let neg = ed.add_f32(y, "neg", shape.clone());
     let scaled = ed.add_f32(y, "scaled", shape);
@@ -442,7 +512,6 @@ fn prelu(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String>
         outputs: vec![y],
         opts: Opts::Add(ActivationFunctionType::NONE),
     });
-    Ok("prelu")
 }
 
 /// tract-tflite 0.23.9 takes FULLY_CONNECTED only with a 2-D input, 2-D output, a

@@ -23,8 +23,8 @@ use tract_onnx::prelude::*;
 use self::inputs::InputSpec;
 use self::load::LoadedModel;
 use crate::accuracy::tract as convert;
+use crate::clock::Clock;
 use crate::dataset;
-use crate::loadgen::Clock;
 use crate::plan::{ModelSpec, Pinning, SutSpec};
 use crate::sut::{DataModel, Sut, SutError, SutInfo};
 

@@ -45,6 +45,16 @@ pub fn write_man(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// `edgemark generate`: CLI definition -> shell completions or man pages
+/// (for scripts/dist.sh).
+pub fn command(args: &crate::cli::GenerateArgs) -> super::CommandResult {
+    match args.what.as_str() {
+        "man" => write_man(&args.out).map(drop),
+        _ => write_completions(&args.out).map(drop),
+    }
+    .map_err(|e| super::CommandError::runtime(format!("{e:#}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,32 @@
-//! The engine's clocks: the monotonic clock every real run uses, and a fake one
-//! that only moves when told to, so scenario tests are exact and never sleep.
+//! The clocks of the timed path: the monotonic clock every real run uses, and a
+//! fake one that only moves when told to, so scenario tests are exact and never
+//! sleep. Below both the scenario engine (`loadgen`) and the SUTs (`sut`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::Clock;
+/// Monotonic nanoseconds since an arbitrary origin. Tests use a fake clock.
+pub trait Clock: Sync {
+    fn now_ns(&self) -> u64;
+    /// Busy-wait until `deadline_ns` (synthetic SUTs that "compute"). A fake
+    /// clock jumps to the deadline instead, so tests never wait.
+    fn spin_until(&self, deadline_ns: u64) {
+        while self.now_ns() < deadline_ns {
+            std::hint::spin_loop();
+        }
+    }
+    /// Give the CPU away until `deadline_ns` (synthetic SUTs that "wait").
+    /// A fake clock jumps to the deadline instead.
+    fn sleep_until(&self, deadline_ns: u64) {
+        loop {
+            let now = self.now_ns();
+            if now >= deadline_ns {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_nanos(deadline_ns - now));
+        }
+    }
+}
 
 /// CLOCK_MONOTONIC through `std::time::Instant` (vDSO on Linux, no syscall):
 /// never steps with NTP or the wall clock, unlike LoadGen's CLOCK_REALTIME.

@@ -19,10 +19,10 @@ pub enum InferError {
 }
 
 impl InferError {
-    pub fn exit_code(&self) -> u8 {
+    pub fn kind(&self) -> crate::error::ErrorKind {
         match self {
-            InferError::Usage(_) => 2,
-            InferError::Runtime(_) => 1,
+            InferError::Usage(_) => crate::error::ErrorKind::Usage,
+            InferError::Runtime(_) => crate::error::ErrorKind::Runtime,
         }
     }
 }
@@ -213,28 +213,19 @@ pub fn print(out: &InferOutput, labels: Option<&[String]>) {
     }
 }
 
-/// `edgemark infer` end to end; returns the process exit code.
-pub fn main(args: &InferArgs) -> std::process::ExitCode {
+/// `edgemark infer` end to end.
+pub fn command(args: &InferArgs) -> super::CommandResult {
+    use super::CommandError;
     let labels = match &args.labels {
         Some(p) => match std::fs::read_to_string(p) {
             Ok(s) => Some(s.lines().map(str::to_string).collect::<Vec<_>>()),
-            Err(e) => {
-                eprintln!("edgemark: {}: {e}", p.display());
-                return std::process::ExitCode::from(2);
-            }
+            Err(e) => return Err(CommandError::usage(format!("{}: {e}", p.display()))),
         },
         None => None,
     };
-    match run(args) {
-        Ok(out) => {
-            print(&out, labels.as_deref());
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("edgemark: {e}");
-            std::process::ExitCode::from(e.exit_code())
-        }
-    }
+    let out = run(args).map_err(|e| CommandError::new(e.kind(), e))?;
+    print(&out, labels.as_deref());
+    Ok(())
 }
 
 #[cfg(test)]

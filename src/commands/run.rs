@@ -1,0 +1,66 @@
+//! `edgemark run`: flags (+ config) -> plan -> run -> print.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use super::{CommandError, CommandResult};
+use crate::cli::RunArgs;
+use crate::export::{json, summary};
+use crate::loadgen::Control;
+use crate::record::writer;
+use crate::run::{self, RunContext};
+use crate::settings;
+
+/// The run's control block is static so the signal handler can reach it.
+static CONTROL: Control = Control {
+    completed: AtomicU64::new(0),
+    abort: AtomicBool::new(false),
+};
+
+extern "C" fn request_abort(_: nix::libc::c_int) {
+    // An atomic store is async-signal-safe; the engine stops at the next query
+    // boundary and the partial run is summarised (INVALID, Aborted).
+    CONTROL.abort.store(true, Ordering::Relaxed);
+}
+
+/// First SIGINT/SIGTERM aborts the run cleanly; SA_RESETHAND makes a second one
+/// kill the process as usual.
+fn abort_on_signals() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(request_abort),
+        SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only performs an atomic store.
+        if let Err(e) = unsafe { sigaction(sig, &action) } {
+            eprintln!("edgemark: warning: cannot handle {sig}: {e}");
+        }
+    }
+}
+
+pub fn command(args: &RunArgs) -> CommandResult {
+    let plan = settings::plan_from(args.config.as_deref(), &args.settings, &args.root)
+        .map_err(CommandError::usage)?;
+    abort_on_signals();
+    let ctx = RunContext {
+        root: args.root.clone(),
+        // Every run leaves its records (default ./edgemark-results/).
+        results_dir: Some(
+            args.results
+                .clone()
+                .unwrap_or_else(|| writer::DEFAULT_DIR.into()),
+        ),
+        control: &CONTROL,
+        warnings: Vec::new(),
+    };
+    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx))
+        .map_err(|e| CommandError::new(e.kind(), e))?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(CommandError::runtime)
+    } else {
+        summary::write_run(&mut stdout, &plan, &out).map_err(CommandError::runtime)
+    }
+}
