@@ -32,6 +32,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run one inference on .npy inputs and write the outputs as .npy (check a model).
     Infer(InferArgs),
+    /// Time each operator of a model's optimised plan (where does the time go on this box?).
+    Profile(crate::commands::profile::ProfileArgs),
     /// Turn result records (files or directories, recursive) into a table or an export format.
     Report(ReportArgs),
     /// Serve benchmark jobs from the spool directory (the systemd service).

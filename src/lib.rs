@@ -13,6 +13,7 @@ pub mod clock;
 pub mod commands;
 pub mod daemon;
 pub mod dataset;
+pub mod engine;
 pub mod error;
 pub mod export;
 pub mod latency_file;
@@ -27,6 +28,4 @@ pub mod run;
 pub mod settings;
 pub mod stats;
 pub mod sut;
-#[cfg(feature = "tract")]
-pub mod tflite_fix;
 pub mod version;

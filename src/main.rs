@@ -19,6 +19,7 @@ fn dispatch(command: &Command) -> CommandResult {
         Command::Stats(a) => commands::stats::command(a),
         Command::Inspect(a) => commands::inspect::command(a),
         Command::Infer(a) => commands::infer::command(a),
+        Command::Profile(a) => commands::profile::command(a),
         Command::Report(a) => commands::report::command(a),
         Command::Daemon(a) => commands::daemon::daemon(a),
         Command::Submit(a) => commands::daemon::submit(a),

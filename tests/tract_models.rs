@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use edgemark::cli::InferArgs;
+use edgemark::engine::tract::load;
 use edgemark::loadgen::Clock;
 use edgemark::npy::{self, NpyData};
 use edgemark::plan::{BuiltInSpec, ModelSpec, Pinning, SutSpec};
 use edgemark::sut::Sut;
-use edgemark::sut::tract::{TractSut, build_tract, load};
+use edgemark::sut::tract::{TractSut, build_tract};
 
 use common::PHOTOS;
 
@@ -141,7 +142,7 @@ fn int8_qdq_onnx_top1_agrees_with_fp32() {
 #[test]
 fn int8_tflite_runs_through_the_product_path_with_tflite_top1() {
     // tract-tflite 0.23.9 alone cannot load this model (int8 ADD with differing
-    // input scales); `edgemark infer` goes through the tflite_fix pass, so it must
+    // input scales); `edgemark infer` goes through the TFLite rewrite pass, so it must
     // load and agree with TensorFlow Lite on every photo, within 20 int8 steps.
     let Some(model) = common::shared_path("models/mobilenetv2-int8.tflite") else {
         return;
@@ -418,7 +419,7 @@ fn builtin_model_loads_describes_itself_and_runs() {
     assert_eq!(m.inputs[0].dtype, "f32");
     assert_eq!(m.outputs[0].shape, vec![1, 1000]);
     assert!(info.load_ns > 0 && info.first_inference_ns > 0);
-    let cores = edgemark::sut::tract::affinity::allowed_cpus().len() as u32;
+    let cores = edgemark::engine::tract::affinity::allowed_cpus().len() as u32;
     assert_eq!(info.threads, cores, "SingleStream defaults to all cores");
     assert_eq!(
         info.instances, cores,
@@ -448,7 +449,7 @@ fn builtin_model_loads_describes_itself_and_runs() {
 
 #[test]
 fn offline_multi_instance_fills_every_completion_slot() {
-    let cpus = edgemark::sut::tract::affinity::allowed_cpus();
+    let cpus = edgemark::engine::tract::affinity::allowed_cpus();
     for instances in [2u32, 3] {
         // An empty path: the built-in model, with these settings.
         let spec = SutSpec::Model(ModelSpec {
@@ -546,7 +547,7 @@ fn npy_inputs_feed_samples_and_wrong_files_are_rejected() {
 
 #[test]
 fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_it() {
-    use edgemark::sut::tract::affinity;
+    use edgemark::engine::tract::affinity;
     std::thread::spawn(|| {
         let allowed = affinity::allowed_cpus();
         let last = *allowed.last().unwrap();
@@ -600,7 +601,7 @@ fn single_stream_pins_the_issuing_thread_only_when_cpus_are_given_and_restores_i
 fn each_scenario_gets_its_own_cores_and_default_parallelism() {
     // A board profile's pinning: SingleStream on one set (the big cores),
     // Offline on another. Threads and instances default to each set's size.
-    use edgemark::sut::tract::affinity;
+    use edgemark::engine::tract::affinity;
     std::thread::spawn(|| {
         let allowed = affinity::allowed_cpus();
         let (first, last) = (allowed[0], *allowed.last().unwrap());

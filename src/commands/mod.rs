@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod generate;
 pub mod infer;
 pub mod inspect;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod stats;

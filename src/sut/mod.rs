@@ -13,6 +13,9 @@ use crate::clock::Clock;
 use crate::dataset::{InputSpec, Tensor};
 use crate::plan::SutSpec;
 
+/// Model facts come from the engine layer; re-exported because `SutInfo` carries them.
+pub use crate::engine::{ModelFormat, ModelInfo, TensorInfo};
+
 /// Builds the SUT a plan names. Model loading (untimed) happens here.
 pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut>, SutError> {
     match spec {
@@ -128,30 +131,4 @@ pub struct SutInfo {
     pub cpus: crate::plan::Pinning,
     /// The engine behind an external (`exec:`) SUT; None in process.
     pub engine: Option<exec::EngineInfo>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ModelFormat {
-    #[default]
-    Onnx,
-    Tflite,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ModelInfo {
-    pub file_name: String,
-    pub size_bytes: u64,
-    pub sha256: [u8; 32],
-    pub format: ModelFormat,
-    pub built_in: bool,
-    pub inputs: Vec<TensorInfo>,
-    pub outputs: Vec<TensorInfo>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TensorInfo {
-    pub name: String,
-    pub shape: Vec<u64>,
-    /// "f32", "i8", "u8", "i32", "i64", ...
-    pub dtype: String,
 }

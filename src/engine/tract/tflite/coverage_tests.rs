@@ -26,6 +26,57 @@ fn tract_alone_fails(bytes: &[u8], inputs: Vec<Tensor>) -> bool {
         .map_or(true, |r| r.is_err())
 }
 
+/// `run`, and with `EDGEMARK_TFLITE_DUMP=DIR` set, the model, its inputs and
+/// edgemark's outputs written to DIR (raw little-endian data, shapes and types
+/// in a JSON file) so that `scripts/check_tflite_coverage_litert.py` can run the
+/// same models through LiteRT and compare: a check of these tests' references
+/// against TFLite's own kernels, by hand, outside CI.
+fn run_and_dump(label: &str, bytes: &[u8], inputs: Vec<Tensor>) -> (TVec<TValue>, FixReport) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let raw: Vec<(Vec<usize>, String, Vec<u8>)> = inputs.iter().map(describe).collect();
+    let (out, report) = run(bytes, inputs);
+    if let Some(dir) = std::env::var_os("EDGEMARK_TFLITE_DUMP") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let name = format!("{label}-{}", N.fetch_add(1, Ordering::SeqCst));
+        std::fs::write(dir.join(format!("{name}.tflite")), bytes).unwrap();
+        let outs: Vec<_> = out
+            .iter()
+            .map(|t| describe(&t.clone().into_tensor()))
+            .collect();
+        let mut json = vec![];
+        for (kind, list) in [("inputs", &raw), ("outputs", &outs)] {
+            let mut items = vec![];
+            for (i, (shape, dt, data)) in list.iter().enumerate() {
+                let file = format!("{name}.{kind}{i}.bin");
+                std::fs::write(dir.join(&file), data).unwrap();
+                items.push(format!(
+                    "{{\"file\": \"{file}\", \"shape\": {shape:?}, \"dtype\": \"{dt}\"}}"
+                ));
+            }
+            json.push(format!("\"{kind}\": [{}]", items.join(", ")));
+        }
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            format!("{{{}}}", json.join(", ")),
+        )
+        .unwrap();
+    }
+    (out, report)
+}
+
+fn describe(t: &Tensor) -> (Vec<usize>, String, Vec<u8>) {
+    let dt = match t.datum_type().unquantized() {
+        DatumType::F32 => "float32",
+        DatumType::I8 => "int8",
+        DatumType::U8 => "uint8",
+        dt => panic!("{dt:?}"),
+    };
+    let bytes = t.as_bytes().to_vec();
+    (t.shape().to_vec(), dt.to_owned(), bytes)
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -112,7 +163,7 @@ fn depth_to_space_float_and_int8() {
             }
         };
         assert!(tract_alone_fails(&bytes, vec![input()]));
-        let (out, report) = run(&bytes, vec![input()]);
+        let (out, report) = run_and_dump("depth_to_space", &bytes, vec![input()]);
         assert_eq!(report.summary(), "depth-to-space-as-reshape-transpose x1");
         assert_eq!(out[0].shape(), &[1, 4, 6, 2]);
         if int8 {
@@ -159,7 +210,7 @@ fn space_to_depth_float() {
     );
     let x = ramp(72, 0.25, -3.0);
     assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-    let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+    let (out, report) = run_and_dump("space_to_depth", &bytes, vec![tensor(&s, &x)]);
     assert_eq!(report.summary(), "space-to-depth-as-reshape-transpose x1");
     assert_eq!(floats(&out[0]), space_to_depth_ref(&x, s, b));
 }
@@ -265,7 +316,7 @@ fn transpose_conv_float_matches_scatter_reference() {
         let x = ramp(h * w * ci, 0.31, -2.0);
         let s = [1, h, w, ci];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+        let (out, report) = run_and_dump("transpose_conv", &bytes, vec![tensor(&s, &x)]);
         assert_eq!(report.summary(), "transpose-conv-as-conv x1");
         // TFLite's padding: what a forward convolution from the output size back
         // to the input size pads, half of it before.
@@ -383,21 +434,19 @@ fn prelu_q_ref(
 }
 
 #[test]
-fn int8_prelu_per_tensor_and_per_channel_alpha() {
+fn int8_prelu_one_alpha_and_per_channel_alphas() {
     let (qx, qy) = ((0.05f32, -4i64), (0.04f32, 10i64));
     let mut worst = 0;
     for per_channel in [false, true] {
-        // alpha int8: per channel (axis 2 of [1, 1, 3]) or one value.
-        let (aq, scales, zps): (Vec<i8>, Vec<f32>, Vec<i64>) = if per_channel {
-            (vec![64, -32, 127], vec![0.01, 0.02, 0.005], vec![0, 0, 0])
+        // alpha int8, one scale (TFLite's quantisation spec for PRELU): one
+        // slope, or one per channel ([1, 1, 3] broadcast over the last axis).
+        let (aq, scale, zp): (Vec<i8>, f32, i64) = if per_channel {
+            (vec![64, -32, 127], 0.01, 5)
         } else {
-            (vec![40], vec![0.0125], vec![-8])
+            (vec![40], 0.0125, -8)
         };
-        let alpha: Vec<f32> = aq
-            .iter()
-            .enumerate()
-            .map(|(i, &q)| (q as i64 - zps[i]) as f32 * scales[i])
-            .collect();
+        let alpha: Vec<f32> = aq.iter().map(|&q| (q as i64 - zp) as f32 * scale).collect();
+        let (scales, zps) = (vec![scale], vec![zp]);
         let ashape: Vec<i32> = if per_channel { vec![1, 1, 3] } else { vec![1] };
         let tensors = [
             q8("x", &[1, 2, 4, 3], qx.0, qx.1),
@@ -406,7 +455,7 @@ fn int8_prelu_per_tensor_and_per_channel_alpha() {
                 shape: ashape,
                 ty: TensorType::INT8,
                 data: Some(aq.iter().map(|&v| v as u8).collect()),
-                quant: Some((scales.clone(), zps.clone(), 2)),
+                quant: Some((scales.clone(), zps.clone(), 0)),
             },
             q8("y", &[1, 2, 4, 3], qy.0, qy.1),
         ];
@@ -420,7 +469,7 @@ fn int8_prelu_per_tensor_and_per_channel_alpha() {
         let x: Vec<i8> = (0..24).map(|i| (i * 37 % 255 - 127) as i8).collect();
         let s = [1, 2, 4, 3];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+        let (out, report) = run_and_dump("int8_prelu", &bytes, vec![tensor(&s, &x)]);
         assert_eq!(report.summary(), "quantized-prelu-via-float x1");
         assert_eq!(out[0].datum_type().zp_scale(), (qy.1 as i32, qy.0));
         let steps = max_step_diff(&i8s(&out[0]), &prelu_q_ref(&x, qx, &alpha, qy, 3));
@@ -452,7 +501,7 @@ fn int8_to_int8_quantize_requantises() {
         let a: Vec<i8> = (0..30).map(|i| (i * 53 % 256 - 128) as i8).collect();
         let s = [2, 3, 5];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &a)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &a)]);
+        let (out, report) = run_and_dump("requantize", &bytes, vec![tensor(&s, &a)]);
         assert_eq!(report.summary(), "requantize-cut x1");
         assert_eq!(out[0].datum_type().zp_scale(), (qb.1 as i32, qb.0));
         let want: Vec<i8> = a
@@ -499,7 +548,7 @@ fn per_channel_quantize_and_dequantize_of_an_activation() {
     ];
     let s = [1, 2, 2, 3];
     assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-    let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+    let (out, report) = run_and_dump("per_axis_quantize", &bytes, vec![tensor(&s, &x)]);
     assert_eq!(
         report.summary(),
         "quantize-per-axis-op x1, dequantize-per-axis-op x1"
@@ -617,7 +666,7 @@ fn mediapipe_max_pooling_with_argmax_and_unpooling() {
             .collect();
         let s = [1, h, w, c];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+        let (out, report) = run_and_dump("mediapipe_pool_unpool", &bytes, vec![tensor(&s, &x)]);
         assert_eq!(
             report.summary(),
             "mediapipe-max-pool-argmax-op x1, mediapipe-max-unpool-op x1"
@@ -996,7 +1045,7 @@ fn mediapipe_attention_chain_matrix_then_warp_then_landmarks() {
         tensor(&[1, 5, 3], &LANDMARKS),
         tensor(&[1, 10, 12, 1], &img),
     ];
-    let (out, report) = run(&bytes, inputs);
+    let (out, report) = run_and_dump("mediapipe_attention_chain", &bytes, inputs);
     assert_eq!(report.cuts.len(), 3);
     // Check the chain against the matrix it produced (whose own test is above).
     let m = floats(&out[2]);
@@ -1120,4 +1169,31 @@ fn unsupported_variants_say_why() {
         err.contains("TRANSPOSE_CONV") && err.contains("INT8"),
         "{err}"
     );
+}
+
+#[test]
+fn int8_prelu_with_per_axis_alpha_parameters_is_refused() {
+    // LiteRT's int8 PRELU reads one alpha scale (per-axis parameters make it use
+    // 0, so every negative input maps to the zero point); edgemark refuses such a
+    // file rather than compute something else.
+    let tensors = [
+        q8("x", &[1, 1, 2, 3], 0.05, 0),
+        T {
+            name: "alpha",
+            shape: vec![1, 1, 3],
+            ty: TensorType::INT8,
+            data: Some(vec![64, 32, 127]),
+            quant: Some((vec![0.01, 0.02, 0.005], vec![0, 0, 0], 2)),
+        },
+        q8("y", &[1, 1, 2, 3], 0.05, 0),
+    ];
+    let bytes = build(
+        &tensors,
+        &[op(BuiltinOperator::PRELU, &[0, 1], &[2], O::None)],
+        &[0],
+        &[2],
+        false,
+    );
+    let err = prepare(&bytes).unwrap_err().to_string();
+    assert!(err.contains("per-axis alpha"), "{err}");
 }

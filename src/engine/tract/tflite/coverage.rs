@@ -439,6 +439,13 @@ pub(crate) fn quantized_prelu(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     if ed.quant(x).is_none() || ed.quant(y).is_none() {
         return Err("quantised PRELU with per-channel input or output parameters".into());
     }
+    if ed.tensor(alpha).type_() != TensorType::FLOAT32 && ed.quant(alpha).is_none() {
+        return Err(
+            "quantised PRELU with per-axis alpha parameters (TFLite's kernel \
+             reads one alpha scale)"
+                .into(),
+        );
+    }
     let alpha_f = if ed.tensor(alpha).type_() == TensorType::FLOAT32 {
         alpha
     } else {

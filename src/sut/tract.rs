@@ -1,4 +1,5 @@
-//! The real backend: ONNX and TFLite models run by tract on this box's CPU.
+//! The tract SUT: an adapter from the tract engine (`engine::tract`) to the
+//! `Sut` trait. ONNX and TFLite models run on this box's CPU.
 //!
 //! Everything slow happens in [`build_tract`] and `load_samples`, before any
 //! scenario: reading, optimising and planning the model (timed as `load_ns`),
@@ -6,11 +7,6 @@
 //! tensors. SingleStream runs one instance with an intra-op thread pool (all
 //! cores by default); Offline runs `instances` independent plans on worker
 //! threads, one pinned core each, single-threaded inside.
-
-pub mod affinity;
-pub mod builtin;
-pub mod inputs;
-pub mod load;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,18 +16,15 @@ use std::time::Instant;
 use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 
-use self::inputs::InputSpec;
-use self::load::LoadedModel;
-use crate::accuracy::tract as convert;
 use crate::clock::Clock;
 use crate::dataset;
+use crate::engine::tract::inputs::{self, InputSpec};
+use crate::engine::tract::load::{self, LoadedModel};
+use crate::engine::tract::{Runner, TractError, affinity, convert, executor};
 use crate::plan::{ModelSpec, Pinning, SutSpec};
 use crate::sut::{DataModel, Sut, SutError, SutInfo};
 
-/// The built-in default model's name in records and messages; its graph and
-/// weights come from `builtin` (see scripts/make_builtin_model.py).
-pub const BUILTIN_MODEL_NAME: &str = "builtin-mobilenet-v1.onnx";
-pub const BUILTIN_LABEL: &str = "built-in, performance only";
+pub use crate::engine::tract::{BUILTIN_LABEL, BUILTIN_MODEL_NAME};
 
 /// Seed of the random input tensors; sample i of input j uses a seed derived
 /// from it, so every run and every instance sees the same data.
@@ -44,25 +37,6 @@ const INPUT_SEED: u64 = 0x6564_6765_6d61_726b;
 /// so no query finds its input cache-hot). `.npy` inputs are never shared.
 const RANDOM_INPUT_BUDGET: usize = 256 << 20;
 
-/// What went wrong in the tract backend. Shown to users, never matched on.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TractError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {why}")]
-    Model { path: String, why: String },
-    #[error("{0}")]
-    Input(String),
-    #[error("inference failed: {0}")]
-    Run(String),
-    #[error("{0}")]
-    Threads(String),
-}
-
 impl From<TractError> for SutError {
     fn from(e: TractError) -> SutError {
         SutError::Backend(e.to_string())
@@ -71,18 +45,7 @@ impl From<TractError> for SutError {
 
 /// Reads and loads the model a spec names; an empty path means the built-in model.
 pub fn load_spec_model(spec: &ModelSpec) -> Result<LoadedModel, TractError> {
-    if spec.path.is_empty() {
-        let bytes = builtin::materialize(builtin::GRAPH).map_err(|why| TractError::Model {
-            path: BUILTIN_MODEL_NAME.into(),
-            why,
-        })?;
-        return load::load_model(BUILTIN_MODEL_NAME, &bytes, &spec.input_shapes, true);
-    }
-    let bytes = std::fs::read(&spec.path).map_err(|source| TractError::Io {
-        path: spec.path.clone(),
-        source,
-    })?;
-    load::load_model(&spec.path, &bytes, &spec.input_shapes, false)
+    crate::engine::tract::load_model_file(&spec.path, &spec.input_shapes)
 }
 
 /// Builds the tract SUT for a model spec or the built-in model (a
@@ -91,23 +54,9 @@ pub fn build_tract(spec: &SutSpec) -> Result<Box<dyn Sut>, SutError> {
     Ok(Box::new(TractSut::new(spec)?))
 }
 
-/// One inference. A panic inside tract (an engine bug on an unusual model)
-/// becomes an error instead of ending the process; `catch_unwind` costs nothing
-/// when nothing panics, so it stays on the timed path too.
-pub fn run_guarded(
-    state: &mut TypedSimpleState,
-    inputs: TVec<TValue>,
-) -> Result<TVec<TValue>, TractError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.run(inputs))) {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(TractError::Run(load::summarize(&e))),
-        Err(_) => Err(TractError::Run("tract panicked during inference".into())),
-    }
-}
-
-/// One runnable copy of the model: its own plan and state.
+/// One runnable copy of the model and the core it is pinned to.
 struct Instance {
-    state: TypedSimpleState,
+    runner: Runner,
     /// Core this instance's worker pins itself to (Offline).
     cpu: Option<u32>,
 }
@@ -118,17 +67,10 @@ impl Instance {
         executor: Executor,
         cpu: Option<u32>,
     ) -> Result<Instance, TractError> {
-        let options = RunOptions {
-            executor: Some(executor),
-            ..RunOptions::default()
-        };
-        let plan =
-            tract_onnx::tract_core::plan::SimplePlan::new_with_options(model.clone(), &options)
-                .map_err(|e| TractError::Run(load::summarize(&e)))?;
-        let state = plan
-            .spawn()
-            .map_err(|e| TractError::Run(load::summarize(&e)))?;
-        Ok(Instance { state, cpu })
+        Ok(Instance {
+            runner: Runner::new(model, executor)?,
+            cpu,
+        })
     }
 }
 
@@ -258,7 +200,7 @@ impl TractSut {
         };
         let first = sut.make_sample(0)?;
         let t1 = Instant::now();
-        run_guarded(&mut sut.single.state, first)?;
+        sut.single.runner.run(first)?;
         let first_inference_ns = t1.elapsed().as_nanos() as u64;
 
         let built_in = loaded.info.built_in;
@@ -330,7 +272,7 @@ impl TractSut {
     /// Runs one loaded sample on the SingleStream instance, returning the outputs.
     pub fn run_sample(&mut self, index: usize) -> Result<TVec<TValue>, SutError> {
         let inputs = self.sample(index)?.clone();
-        Ok(run_guarded(&mut self.single.state, inputs)?)
+        Ok(self.single.runner.run(inputs)?)
     }
 
     /// A loaded sample's input values (benchmarks feed the same data to a bare loop).
@@ -345,32 +287,8 @@ impl TractSut {
 
     /// The SingleStream plan's state, for benchmarks comparing against a bare loop.
     pub fn single_state(&mut self) -> &mut TypedSimpleState {
-        &mut self.single.state
+        self.single.runner.state_mut()
     }
-}
-
-/// The intra-op executor for `threads` threads. With `cores`, the pool's
-/// threads are created while the calling thread is restricted to them, so they
-/// inherit that affinity (rayon offers no other hook without a direct dependency).
-fn executor(threads: u32, cores: Option<&[u32]>) -> Result<Executor, TractError> {
-    if threads <= 1 {
-        return Ok(Executor::SingleThread);
-    }
-    let before = match cores {
-        Some(c) => {
-            let before = affinity::current().map_err(TractError::Threads)?;
-            affinity::pin_current(c).map_err(TractError::Threads)?;
-            Some(before)
-        }
-        None => None,
-    };
-    let exec = std::panic::catch_unwind(|| {
-        Executor::multithread_with_name(threads as usize, "edgemark-mm")
-    });
-    if let Some(b) = before {
-        affinity::set_current(&b).map_err(TractError::Threads)?;
-    }
-    exec.map_err(|_| TractError::Threads(format!("could not start {threads} intra-op threads")))
 }
 
 impl Drop for TractSut {
@@ -449,7 +367,7 @@ impl Sut for TractSut {
             // out of the timed query as well.
             let inputs = self.sample(sample)?.clone();
             for inst in &mut self.offline {
-                run_guarded(&mut inst.state, inputs.clone())?;
+                inst.runner.run(inputs.clone())?;
             }
             self.offline_warm = true;
         }
@@ -465,7 +383,7 @@ impl Sut for TractSut {
             Some(Some(s)) => s.clone(),
             _ => return Err(SutError::Backend(format!("sample {sample} was not loaded"))),
         };
-        match run_guarded(&mut self.single.state, inputs) {
+        match self.single.runner.run(inputs) {
             Ok(_outputs) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -506,7 +424,7 @@ impl Sut for TractSut {
                                 next.store(n, Ordering::Relaxed);
                                 return Err(format!("sample {} was not loaded", samples[i]));
                             };
-                            if let Err(e) = run_guarded(&mut inst.state, inputs) {
+                            if let Err(e) = inst.runner.run(inputs) {
                                 // Stop the others at their next sample.
                                 next.store(n, Ordering::Relaxed);
                                 return Err(e.to_string());
@@ -547,7 +465,9 @@ impl DataModel for TractSut {
     fn infer(&mut self, input: &dataset::Tensor) -> Result<Vec<dataset::Tensor>, SutError> {
         let spec = self.input_spec()?;
         let t = convert::to_tract(input, &spec).map_err(|e| SutError::Backend(e.to_string()))?;
-        run_guarded(&mut self.single.state, tvec!(t.into_tvalue()))?
+        self.single
+            .runner
+            .run(tvec!(t.into_tvalue()))?
             .into_iter()
             .map(|v| convert::from_tract(v).map_err(|e| SutError::Backend(e.to_string())))
             .collect()

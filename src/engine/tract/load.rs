@@ -13,7 +13,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::TractError;
-use crate::sut::{ModelFormat, ModelInfo, TensorInfo};
+use crate::engine::{ModelFormat, ModelInfo, TensorInfo};
 
 pub use crate::version::TRACT_VERSION;
 
@@ -219,9 +219,7 @@ fn load_onnx(
         .into_typed()
         .map_err(|e| format!("could not analyse the ONNX graph: {}", summarize(&e)))?;
     let typed = default_batch_dims(typed, notes)?;
-    typed
-        .into_optimized()
-        .map_err(|e| format!("tract could not optimise the model: {}", summarize(&e)))
+    optimise(typed)
 }
 
 fn load_tflite(
@@ -235,7 +233,7 @@ fn load_tflite(
     })?;
     // tract-tflite 0.23.9 mishandles ops that real converters emit; the fix-up pass
     // rewrites those (or refuses, listing every op it cannot run) before import.
-    let (fixed, report) = crate::tflite_fix::prepare(bytes).map_err(|e| e.to_string())?;
+    let (fixed, report) = super::tflite::prepare(bytes).map_err(|e| e.to_string())?;
     if !report.rewritten.is_empty() {
         let mut rewrites: Vec<&str> = report.rewritten.iter().map(|r| r.2).collect();
         rewrites.sort_unstable();
@@ -250,7 +248,7 @@ fn load_tflite(
     let mut model = tract_tflite::tflite()
         .model_for_read(&mut &*bytes)
         .map_err(|e| explain_tflite_error(bytes, &e))?;
-    crate::tflite_fix::splice(&mut model, report.cuts)
+    super::tflite::splice(&mut model, report.cuts)
         .map_err(|e| format!("could not join the quantisation cuts: {}", summarize(&e)))?;
     let names: Vec<String> = model
         .input_outlets()
@@ -289,6 +287,12 @@ fn load_tflite(
         model.set_symbols(&subs).map_err(|e| summarize(&e))?
     };
     let model = default_batch_dims(model, notes)?;
+    optimise(model)
+}
+
+/// tract's optimisation, then edgemark's own graph passes (the hooks of the
+/// fp32 and int8 work): the one place every ONNX and TFLite model goes through.
+fn optimise(model: TypedModel) -> Result<TypedModel, String> {
     model
         .into_optimized()
         .map_err(|e| format!("tract could not optimise the model: {}", summarize(&e)))
