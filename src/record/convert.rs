@@ -121,7 +121,11 @@ impl Record {
             latency_histogram: f
                 .scenario
                 .map(|(run, _)| LatencyHistogram::from_latencies(&run.latency_ns)),
-            series: None,
+            series: SensorSeries::from_probe(
+                &f.sensors.series,
+                &f.system.clusters,
+                f.sensors.energy.as_ref(),
+            ),
             power_estimate: None,
             engine: Engine::of(f.sut),
             input_set: None,

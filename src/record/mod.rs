@@ -16,6 +16,7 @@
 mod convert;
 pub mod histogram;
 mod schema;
+pub mod series;
 #[cfg(test)]
 mod tests;
 pub mod writer;

@@ -473,6 +473,11 @@ fn ten_minute_record(with_trace: bool) -> Record {
     // Every record keeps the histogram, trace or not.
     rec.latency_histogram = Some(LatencyHistogram::from_latencies(&trace.latency_ns));
     rec.trace = with_trace.then_some(trace);
+    // Ten minutes of 10 zones, 2 clusters and the input rail at 4 Hz.
+    let (s, clusters, energy) = super::series::tests::board_run(600, 10);
+    rec.series = SensorSeries::from_probe(&s, &clusters, Some(&energy));
+    // A board with a power sensor has no estimate.
+    rec.power_estimate = None;
     rec
 }
 
@@ -483,12 +488,18 @@ fn ten_minute_single_stream_record_sizes() {
     let traced = traced_rec.encode();
     let rec = ten_minute_record(false);
     let hist = rec.latency_histogram.as_ref().unwrap();
+    let series = rec.series.as_ref().unwrap();
+    let series_bytes = postcard::to_stdvec(series).unwrap().len();
     eprintln!(
-        "record size, 10-minute official SingleStream, 600000 queries: without trace {} bytes (latency histogram {} bytes, {} buckets, precision {} bits), with trace {} bytes ({:.2} bytes/query)",
+        "record size, 10-minute official SingleStream, 600000 queries: without trace {} bytes (latency histogram {} bytes, {} buckets, precision {} bits; series {} bytes, {} tracks x {} points every {} s), with trace {} bytes ({:.2} bytes/query)",
         plain.len(),
         hist.encoded_len(),
         hist.buckets.len(),
         hist.precision_bits,
+        series_bytes,
+        series.tracks.len(),
+        series.points(),
+        series.step_ns / 1_000_000_000,
         traced.len(),
         (traced.len() - plain.len()) as f64 / 600_000.0
     );
