@@ -80,6 +80,11 @@ pub(super) enum O {
     SpaceToDepth(i32),
     /// (padding, stride h, stride w, activation)
     TransposeConv(tflite::Padding, i32, i32, ActivationFunctionType),
+    /// (values_count, axis)
+    Pack(i32, i32),
+    Split(i32),
+    SplitV(i32),
+    Gather(i32),
 }
 
 pub(super) struct Op {
@@ -242,6 +247,35 @@ pub(super) fn build(
                     BuiltinOptions::TransposeConvOptions,
                     Some(a.as_union_value()),
                 )
+            }
+            O::Pack(values_count, axis) => {
+                let a = tflite::PackOptions::create(
+                    &mut fb,
+                    &tflite::PackOptionsArgs { values_count, axis },
+                );
+                (BuiltinOptions::PackOptions, Some(a.as_union_value()))
+            }
+            O::Split(num_splits) => {
+                let a =
+                    tflite::SplitOptions::create(&mut fb, &tflite::SplitOptionsArgs { num_splits });
+                (BuiltinOptions::SplitOptions, Some(a.as_union_value()))
+            }
+            O::SplitV(num_splits) => {
+                let a = tflite::SplitVOptions::create(
+                    &mut fb,
+                    &tflite::SplitVOptionsArgs { num_splits },
+                );
+                (BuiltinOptions::SplitVOptions, Some(a.as_union_value()))
+            }
+            O::Gather(axis) => {
+                let a = tflite::GatherOptions::create(
+                    &mut fb,
+                    &tflite::GatherOptionsArgs {
+                        axis,
+                        batch_dims: 0,
+                    },
+                );
+                (BuiltinOptions::GatherOptions, Some(a.as_union_value()))
             }
         };
         let custom_options = o.custom_options.as_ref().map(|c| fb.create_vector(c));
