@@ -162,7 +162,7 @@ fn both_scenarios_run_valid_and_the_record_names_the_engine() {
     let sut_path = sut.to_str().unwrap();
     let out = run(
         &dir,
-        &["--offline-expected-qps", "20000"],
+        &[],
         &[&format!("exec:{sut_path}"), "--busy-us", "20", "tag-valid"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);

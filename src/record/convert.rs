@@ -128,7 +128,12 @@ impl Record {
             ),
             power_estimate: None,
             engine: Engine::of(f.sut),
-            input_set: None,
+            input_set: f.sut.input_set.map(|s| InputSet {
+                budget_bytes: s.budget_bytes,
+                distinct_samples: s.distinct_samples,
+                sample_bytes: s.sample_bytes,
+                loaded_samples: s.loaded_samples,
+            }),
         }
     }
 }

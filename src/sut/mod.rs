@@ -17,12 +17,22 @@ use crate::plan::SutSpec;
 pub use crate::engine::{ModelFormat, ModelInfo, TensorInfo};
 
 /// Builds the SUT a plan names. Model loading (untimed) happens here.
-pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut>, SutError> {
+/// `root` is where the box's `/proc` and `/sys` are read (memory and cache
+/// sizes for the random-input budget).
+pub fn build(
+    spec: &SutSpec,
+    clock: Arc<dyn Clock + Send>,
+    root: &std::path::Path,
+) -> Result<Box<dyn Sut>, SutError> {
+    #[cfg(not(feature = "tract"))]
+    let _ = root;
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
         SutSpec::Exec(e) => Ok(Box::new(exec::ExecSut::start(e)?)),
         #[cfg(feature = "tract")]
-        SutSpec::Model(_) | SutSpec::BuiltIn(_) => tract::build_tract(spec),
+        SutSpec::Model(_) | SutSpec::BuiltIn(_) => {
+            tract::build_tract(spec, crate::engine::budget::MemoryFacts::read(root))
+        }
         #[cfg(not(feature = "tract"))]
         SutSpec::Model(m) => Err(SutError::Backend(format!(
             "cannot run model {}: this build has no tract backend",
@@ -131,4 +141,7 @@ pub struct SutInfo {
     pub cpus: crate::plan::Pinning,
     /// The engine behind an external (`exec:`) SUT; None in process.
     pub engine: Option<exec::EngineInfo>,
+    /// The random-input set loaded last (None: data set or `.npy` inputs,
+    /// or a SUT that generates none).
+    pub input_set: Option<crate::engine::budget::InputSetInfo>,
 }
