@@ -393,7 +393,9 @@ fn sut_failed(
         warnings: &warnings,
         ..*scene
     };
-    let record = write_record(ctx, &facts, &scene).ok().flatten();
+    let record = write_record(ctx, &build_record(ctx, &facts, &scene))
+        .ok()
+        .flatten();
     RunError::SutFailed { source: e, record }
 }
 

@@ -5,7 +5,7 @@
 //! ran, and the record file.
 //!
 //! ```text
-//! SingleStream  mobilenetv2-fp32.onnx (tract)
+//! SingleStream  tract 0.23.9 mobilenetv2-fp32.onnx (SUT description)
 //!   p90 (early stopping):  5.123 ms   VALID
 //!   Latency p50/p90/p99:   4.981 ms / 5.102 ms / 5.611 ms   (1834 queries in 10.004 s)
 //!   Cores:                 4-7, 1 intra-op thread
@@ -28,13 +28,7 @@ pub fn render(r: &Record, path: Option<&Path>, notes: &[(&str, String)]) -> Stri
     };
     let mut s = String::new();
     let verdict = if res.valid { "VALID" } else { "INVALID" };
-    let _ = writeln!(
-        s,
-        "{:<13} {} ({})",
-        r.plan.scenario.name(),
-        r.model_name(),
-        r.sut.kind
-    );
+    let _ = writeln!(s, "{:<13} {}", r.plan.scenario.name(), r.sut.description);
     let row = |s: &mut String, label: &str, value: String| {
         let _ = writeln!(s, "  {:<22} {value}", format!("{label}:"));
     };
