@@ -16,6 +16,8 @@ pub mod dataset;
 pub mod engine;
 pub mod error;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod latency_file;
 pub mod loadgen;
 pub mod npy;

@@ -63,6 +63,17 @@ pub enum RunError {
     Sut(#[from] crate::sut::SutError),
     #[error("data set: {0}")]
     Data(#[from] DataError),
+    /// Found before anything ran: the results directory cannot take a file.
+    #[error("{0}")]
+    ResultsDir(writer::WriteError),
+    /// A record could not be written (disk full, I/O error): the run stopped
+    /// there. `output` holds what was measured, so the caller can still show
+    /// it; the records written before this one are intact.
+    #[error("{source}")]
+    Record {
+        source: writer::WriteError,
+        output: Box<RunOutput>,
+    },
 }
 
 impl RunError {
@@ -88,6 +99,11 @@ pub fn execute_with_clock(
     ctx: &RunContext,
     clock: Arc<dyn Clock + Send>,
 ) -> Result<RunOutput, RunError> {
+    // A results directory that cannot take a file fails now, not after the
+    // model loaded and the scenarios ran for minutes.
+    if let Some(dir) = &ctx.results_dir {
+        writer::probe_dir(dir).map_err(RunError::ResultsDir)?;
+    }
     // The box as it is before the model is loaded (never timed).
     let (system, mut warnings) = probe::describe(&ctx.root);
     // The caller's and the plan's warnings first; with the unreadable sysfs
@@ -133,7 +149,18 @@ pub fn execute_with_clock(
         };
         match write_record(ctx, &facts, &scene) {
             Ok(p) => accuracy_record_path = p,
-            Err(e) => warnings.push(e.to_string()),
+            Err(source) => {
+                return Err(RunError::Record {
+                    source,
+                    output: Box::new(RunOutput {
+                        sut: sut.info(),
+                        outcomes: Vec::new(),
+                        warnings,
+                        accuracy: Some(out),
+                        accuracy_record_path: None,
+                    }),
+                });
+            }
         }
         accuracy = Some(out);
         accuracy_record = Some(rec);
@@ -229,12 +256,9 @@ pub fn execute_with_clock(
             // result, so one file is enough to compare speed and accuracy.
             accuracy: accuracy_record.as_ref(),
         };
-        let record_path = match write_record(ctx, &facts, &scene) {
-            Ok(p) => p,
-            Err(e) => {
-                warnings.push(e.to_string());
-                None
-            }
+        let (record_path, write_error) = match write_record(ctx, &facts, &scene) {
+            Ok(p) => (p, None),
+            Err(e) => (None, Some(e)),
         };
         // The summary shows what the probes saw too, named by scenario.
         for w in sensors
@@ -254,6 +278,18 @@ pub fn execute_with_clock(
             calibration,
             record_path,
         });
+        if let Some(source) = write_error {
+            return Err(RunError::Record {
+                source,
+                output: Box::new(RunOutput {
+                    sut: sut.info(),
+                    outcomes,
+                    warnings,
+                    accuracy,
+                    accuracy_record_path,
+                }),
+            });
+        }
         if ctx.control.abort.load(Ordering::Relaxed) {
             break;
         }
@@ -288,8 +324,8 @@ struct Facts<'a> {
 
 /// Builds the record of a scenario (or of the accuracy run when `scenario` is
 /// None) and writes it when the context has a results directory. A record
-/// that cannot be written is a warning (the caller's), not a failed run: the
-/// measured figures are still printed.
+/// that cannot be written fails the run (the caller still gets the figures
+/// through [`RunError::Record`]).
 fn write_record(
     ctx: &RunContext,
     f: &Facts,

@@ -55,12 +55,20 @@ pub fn command(args: &RunArgs) -> CommandResult {
         control: &CONTROL,
         warnings: Vec::new(),
     };
-    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx))
-        .map_err(|e| CommandError::new(e.kind(), e))?;
+    let (out, failed) = match summary::with_progress(&CONTROL, || run::execute(&plan, &ctx)) {
+        Ok(out) => (out, None),
+        // A record could not be written: what was measured is still shown,
+        // then the run fails naming the file.
+        Err(run::RunError::Record { source, output }) => {
+            (*output, Some(CommandError::runtime(source)))
+        }
+        Err(e) => return Err(CommandError::new(e.kind(), e)),
+    };
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(CommandError::runtime)
+        writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(CommandError::runtime)?;
     } else {
-        summary::write_run(&mut stdout, &plan, &out).map_err(CommandError::runtime)
+        summary::write_run(&mut stdout, &plan, &out).map_err(CommandError::runtime)?;
     }
+    failed.map_or(Ok(()), Err)
 }
