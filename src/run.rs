@@ -63,6 +63,12 @@ pub enum RunError {
     Sut(#[from] crate::sut::SutError),
     #[error("data set: {0}")]
     Data(#[from] DataError),
+    /// The SUT failed during a scenario; the scenario is recorded INVALID.
+    #[error("system under test: {source}{}", recorded_note(record))]
+    SutFailed {
+        source: crate::sut::SutError,
+        record: Option<PathBuf>,
+    },
     /// Found before anything ran: the results directory cannot take a file.
     #[error("{0}")]
     ResultsDir(writer::WriteError),
@@ -74,6 +80,13 @@ pub enum RunError {
         source: writer::WriteError,
         output: Box<RunOutput>,
     },
+}
+
+fn recorded_note(record: &Option<PathBuf>) -> String {
+    match record {
+        Some(p) => format!("\nrecorded as INVALID: {}", p.display()),
+        None => String::new(),
+    }
 }
 
 impl RunError {
@@ -182,31 +195,42 @@ pub fn execute_with_clock(
     let mut outcomes = Vec::new();
     for &scenario in scenarios {
         let loaded = qsl::loaded_set(settings);
-        sut.load_samples(&loaded)?;
+        // A SUT that fails (an external one crashing, hanging, ...) ends the
+        // run, and the scenario is recorded INVALID with what happened.
+        let failed = |e: crate::sut::SutError, sut: &dyn sut::Sut| {
+            let scene = Scene {
+                system: &system,
+                sensors: &ProbeSummary::default(),
+                rss_before_load,
+                wall: (writer::unix_now_ns(), writer::unix_now_ns()),
+                warnings: &box_warnings,
+            };
+            sut_failed(ctx, plan, settings, sut, scenario, &loaded, &scene, e)
+        };
+        sut.load_samples(&loaded)
+            .map_err(|e| failed(e, sut.as_ref()))?;
         let warm = warm_up(
             sut.as_mut(),
             settings.warm_up,
             &loaded,
             clock.as_ref(),
             ctx.control,
-        )?;
+        )
+        .map_err(|e| failed(e, sut.as_ref()))?;
         let calibration = match scenario {
-            Scenario::Offline if plan.calibrate_offline_qps => calibrate::offline_qps(
-                sut.as_mut(),
-                settings,
-                &loaded,
-                clock.as_ref(),
-                ctx.control,
-            )?,
+            Scenario::Offline if plan.calibrate_offline_qps => {
+                calibrate::offline_qps(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)
+                    .map_err(|e| failed(e, sut.as_ref()))?
+            }
             _ => None,
         };
         let effective = calibrate::effective_settings(settings, calibration.as_ref());
         // Sensors sample on their own thread, started and stopped outside the timed loop.
         let wall_start_ns = writer::unix_now_ns();
         let sampler = Sampler::start(&ctx.root, probe::sampler::DEFAULT_PERIOD);
-        let mut run = match scenario {
+        let outcome = match scenario {
             Scenario::SingleStream => {
-                single_stream::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)?
+                single_stream::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)
             }
             Scenario::Offline => offline::run(
                 sut.as_mut(),
@@ -214,9 +238,10 @@ pub fn execute_with_clock(
                 &loaded,
                 clock.as_ref(),
                 ctx.control,
-            )?,
+            ),
         };
         let sensors = sampler.stop();
+        let mut run = outcome.map_err(|e| failed(e, sut.as_ref()))?;
         let wall_end_ns = writer::unix_now_ns();
         run.warm_up_queries = warm.queries;
         run.warm_up_ns = warm.ns;
@@ -301,6 +326,64 @@ pub fn execute_with_clock(
         accuracy,
         accuracy_record_path,
     })
+}
+
+/// Records the scenario a SUT failed in as INVALID (reason `SutError`, the
+/// failure and the SUT's last stderr lines as warnings) and returns the error
+/// that ends the run.
+#[allow(clippy::too_many_arguments)]
+fn sut_failed(
+    ctx: &RunContext,
+    plan: &Plan,
+    settings: &LoadGenSettings,
+    sut: &dyn sut::Sut,
+    scenario: Scenario,
+    loaded: &[usize],
+    scene: &Scene,
+    e: crate::sut::SutError,
+) -> RunError {
+    let run = ScenarioRun {
+        scenario,
+        loaded_set: loaded.to_vec(),
+        issued_sample_index: Vec::new(),
+        latency_ns: Vec::new(),
+        start_ns: 0,
+        duration_ns: 0,
+        warm_up_queries: 0,
+        warm_up_ns: 0,
+        aborted: false,
+        store_full: false,
+    };
+    let mut result = stats::summarize(settings, &run);
+    // The one reason that matters: the others (no queries, no duration) follow from it.
+    result.valid = false;
+    result.invalid_reasons = vec![stats::InvalidReason::SutError];
+    let mut info = sut.info();
+    let mut warnings = scene.warnings.to_vec();
+    let first = e.to_string();
+    warnings.push(format!(
+        "{scenario:?}: the SUT failed: {}",
+        first.lines().next().unwrap_or_default()
+    ));
+    if let Some(f) = e.fault() {
+        warnings.extend(f.stderr_tail.iter().map(|l| format!("SUT stderr: {l}")));
+        if let Some(engine) = info.engine.as_mut() {
+            engine.stderr_tail = f.stderr_tail.clone();
+        }
+    }
+    let facts = Facts {
+        plan,
+        settings,
+        sut: &info,
+        scenario: Some((&run, &result)),
+        accuracy: None,
+    };
+    let scene = Scene {
+        warnings: &warnings,
+        ..*scene
+    };
+    let record = write_record(ctx, &facts, &scene).ok().flatten();
+    RunError::SutFailed { source: e, record }
 }
 
 /// What the probes saw around one scenario.

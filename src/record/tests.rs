@@ -586,6 +586,7 @@ mod from_run {
                 single_stream: vec![4, 5],
                 offline: vec![0, 1, 2, 3, 4, 5],
             },
+            engine: None,
             input_set: Some(crate::engine::budget::InputSetInfo {
                 budget_bytes: 8 << 20,
                 distinct_samples: 12,

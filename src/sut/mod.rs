@@ -1,6 +1,7 @@
 //! Systems under test: the backend trait the scenario engine drives, and its
 //! implementations (synthetic for calibration and tests; tract for real models).
 
+pub mod exec;
 pub mod synthetic;
 #[cfg(feature = "tract")]
 pub mod tract;
@@ -27,6 +28,7 @@ pub fn build(
     let _ = root;
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
+        SutSpec::Exec(e) => Ok(Box::new(exec::ExecSut::start(e)?)),
         #[cfg(feature = "tract")]
         SutSpec::Model(_) | SutSpec::BuiltIn(_) => {
             tract::build_tract(spec, crate::engine::budget::MemoryFacts::read(root))
@@ -51,6 +53,19 @@ pub enum SutError {
     Spec { spec: String, why: String },
     #[error("{0}")]
     Backend(String),
+    /// An external SUT failed (crash, exit, hang, garbage, unknown id...).
+    #[error("{0}")]
+    Exec(Box<exec::Fault>),
+}
+
+impl SutError {
+    /// The external SUT's failure, when that is what this is.
+    pub fn fault(&self) -> Option<&exec::Fault> {
+        match self {
+            SutError::Exec(f) => Some(f),
+            _ => None,
+        }
+    }
 }
 
 /// A system under test as LoadGen sees it: samples are loaded before timing, then
@@ -124,6 +139,8 @@ pub struct SutInfo {
     pub offline_threads: u32,
     /// Cores each scenario's workers ran on (SingleStream: empty = not pinned).
     pub cpus: crate::plan::Pinning,
+    /// The engine behind an external (`exec:`) SUT; None in process.
+    pub engine: Option<exec::EngineInfo>,
     /// The random-input set loaded last (None: data set or `.npy` inputs,
     /// or a SUT that generates none).
     pub input_set: Option<crate::engine::budget::InputSetInfo>,

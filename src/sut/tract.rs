@@ -117,6 +117,10 @@ impl TractSut {
             SutSpec::Synthetic(s) => Err(TractError::Input(format!(
                 "synthetic:{s} is not a model for the tract backend"
             ))),
+            SutSpec::Exec(e) => Err(TractError::Input(format!(
+                "exec:{} is an external SUT, not a model for the tract backend",
+                e.command.join(" ")
+            ))),
         }
     }
 
@@ -246,6 +250,7 @@ impl TractSut {
                 // Offline instances are always pinned, one core each.
                 offline: cores,
             },
+            engine: None,
             input_set: None,
         };
         Ok(sut)
