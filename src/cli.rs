@@ -96,6 +96,10 @@ pub struct RunArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
+    /// Print LoadGen's full summary text (mlperf_log_summary.txt) per scenario
+    /// instead of the short answer-first summary.
+    #[arg(long)]
+    pub mlperf_summary: bool,
     /// Directory for result records.
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,

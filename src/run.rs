@@ -38,6 +38,8 @@ pub struct ScenarioOutcome {
     /// `offline_expected_qps` (then `calibration` says how it was measured).
     pub settings: LoadGenSettings,
     pub calibration: Option<QpsCalibration>,
+    /// The scenario's record: what every summary and export renders.
+    pub record: Record,
     /// Record file written for it, if any.
     pub record_path: Option<PathBuf>,
 }
@@ -50,7 +52,8 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// Accuracy mode's result (`--mode accuracy|both`), run before any scenario.
     pub accuracy: Option<AccuracyOutput>,
-    /// Record file written for the accuracy run, if any.
+    /// The accuracy run's record, and its file if one was written.
+    pub accuracy_record: Option<Record>,
     pub accuracy_record_path: Option<PathBuf>,
 }
 
@@ -135,6 +138,7 @@ pub fn execute_with_clock(
     };
     let mut accuracy = None;
     let mut accuracy_record = None;
+    let mut accuracy_full_record = None;
     let mut accuracy_record_path = None;
     if let (Some(d), Some(spec)) = (&data, &plan.dataset)
         && plan.mode.runs_accuracy()
@@ -160,7 +164,8 @@ pub fn execute_with_clock(
             scenario: None,
             accuracy: Some(&rec),
         };
-        match write_record(ctx, &facts, &scene) {
+        let record = build_record(ctx, &facts, &scene);
+        match write_record(ctx, &record) {
             Ok(p) => accuracy_record_path = p,
             Err(source) => {
                 return Err(RunError::Record {
@@ -170,11 +175,13 @@ pub fn execute_with_clock(
                         outcomes: Vec::new(),
                         warnings,
                         accuracy: Some(out),
+                        accuracy_record: Some(record),
                         accuracy_record_path: None,
                     }),
                 });
             }
         }
+        accuracy_full_record = Some(record);
         accuracy = Some(out);
         accuracy_record = Some(rec);
     }
@@ -281,7 +288,8 @@ pub fn execute_with_clock(
             // result, so one file is enough to compare speed and accuracy.
             accuracy: accuracy_record.as_ref(),
         };
-        let (record_path, write_error) = match write_record(ctx, &facts, &scene) {
+        let record = build_record(ctx, &facts, &scene);
+        let (record_path, write_error) = match write_record(ctx, &record) {
             Ok(p) => (p, None),
             Err(e) => (None, Some(e)),
         };
@@ -301,6 +309,7 @@ pub fn execute_with_clock(
             result,
             settings: effective,
             calibration,
+            record,
             record_path,
         });
         if let Some(source) = write_error {
@@ -311,6 +320,7 @@ pub fn execute_with_clock(
                     outcomes,
                     warnings,
                     accuracy,
+                    accuracy_record: accuracy_full_record,
                     accuracy_record_path,
                 }),
             });
@@ -324,6 +334,7 @@ pub fn execute_with_clock(
         outcomes,
         warnings,
         accuracy,
+        accuracy_record: accuracy_full_record,
         accuracy_record_path,
     })
 }
@@ -382,7 +393,9 @@ fn sut_failed(
         warnings: &warnings,
         ..*scene
     };
-    let record = write_record(ctx, &facts, &scene).ok().flatten();
+    let record = write_record(ctx, &build_record(ctx, &facts, &scene))
+        .ok()
+        .flatten();
     RunError::SutFailed { source: e, record }
 }
 
@@ -405,19 +418,19 @@ struct Facts<'a> {
     accuracy: Option<&'a AccuracyRecord>,
 }
 
-/// Builds the record of a scenario (or of the accuracy run when `scenario` is
-/// None) and writes it when the context has a results directory. A record
-/// that cannot be written fails the run (the caller still gets the figures
+/// Writes a record when the context has a results directory. A record that
+/// cannot be written fails the run (the caller still gets the figures
 /// through [`RunError::Record`]).
-fn write_record(
-    ctx: &RunContext,
-    f: &Facts,
-    scene: &Scene,
-) -> Result<Option<PathBuf>, writer::WriteError> {
+fn write_record(ctx: &RunContext, record: &Record) -> Result<Option<PathBuf>, writer::WriteError> {
     let Some(dir) = &ctx.results_dir else {
         return Ok(None);
     };
-    let record = Record::from_run(&RunFacts {
+    writer::write_record(dir, record).map(Some)
+}
+
+/// The record of a scenario (or of the accuracy run when `scenario` is None).
+fn build_record(ctx: &RunContext, f: &Facts, scene: &Scene) -> Record {
+    Record::from_run(&RunFacts {
         plan: f.plan,
         settings: f.settings,
         sut: f.sut,
@@ -431,6 +444,5 @@ fn write_record(
         wall_start_ns: scene.wall.0,
         wall_end_ns: scene.wall.1,
         warnings: scene.warnings,
-    });
-    writer::write_record(dir, &record).map(Some)
+    })
 }
