@@ -1,4 +1,4 @@
-//! SingleStream-style latency of the field TFLite models (through `tflite_fix`)
+//! SingleStream-style latency of the field TFLite models (through `engine::tract::tflite`)
 //! next to MobileNetV2 ONNX and TFLite, one inference at a time on one thread.
 //! Not LoadGen (no early stopping, fixed run length): a quick comparison of the
 //! models on this box. Model load and warm-up are never timed.
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use edgemark::tflite_fix::load_tflite;
+use edgemark::engine::tract::tflite::load_tflite;
 use tract_onnx::prelude::*;
 
 const WARMUP: usize = 5;
@@ -23,7 +23,7 @@ const BUDGET: Duration = Duration::from_secs(3);
 struct Measurement {
     model: String,
     rewrites: String,
-    /// `tflite_fix::prepare` alone (part of `load`).
+    /// `tflite::prepare` alone (part of `load`).
     prepare: Option<Duration>,
     load: Duration,
     latencies: Vec<Duration>,
@@ -105,7 +105,7 @@ fn measure_tflite(path: &Path) -> TractResult<Measurement> {
     let bytes = std::fs::read(path)?;
     // prepare alone, untimed otherwise: its share of the load time.
     let p0 = Instant::now();
-    let _ = edgemark::tflite_fix::prepare(&bytes);
+    let _ = edgemark::engine::tract::tflite::prepare(&bytes);
     let prepare = p0.elapsed();
     let t0 = Instant::now();
     let (model, report) =

@@ -16,10 +16,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use edgemark::engine::tract::affinity;
 use edgemark::loadgen::Clock;
 use edgemark::plan::{ModelSpec, SutSpec};
 use edgemark::sut::Sut;
-use edgemark::sut::tract::{TractSut, affinity};
+use edgemark::sut::tract::TractSut;
 use tract_onnx::prelude::*;
 
 struct Monotonic(Instant);

@@ -8,10 +8,11 @@
 fn main() -> anyhow::Result<()> {
     use std::path::PathBuf;
 
-    use edgemark::accuracy::{self, classification::ClassificationScorer, tract::TractModel};
+    use edgemark::accuracy::{self, classification::ClassificationScorer};
     use edgemark::dataset::image::{ImageFolder, Preprocess, PreprocessConfig, Preset};
     use edgemark::dataset::labels::{Labels, load_class_names};
-    use edgemark::export::accuracy::{Variant, write_comparison, write_summary};
+    use edgemark::engine::tract::TractModel;
+    use edgemark::report::accuracy::{Variant, write_comparison, write_summary};
 
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     if args.len() < 3 {
@@ -40,7 +41,7 @@ fn main() -> anyhow::Result<()> {
         // One untimed warm-up inference, as in performance mode.
         let probe = edgemark::dataset::Dataset::load(&data, 0)?;
         m.infer(&probe).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let r = accuracy::run(&mut |t| m.infer(t), &data, scorer)?;
+        let r = accuracy::run(&mut |t| Ok(m.infer(t)?), &data, scorer)?;
         let title = format!(
             "{} (model load {:.0} ms)",
             path.display(),

@@ -80,9 +80,10 @@ fn main() -> anyhow::Result<()> {
             // The built-in model's weights are drawn at load: the bytes must be
             // the same on every target (CI compares this line with x86's).
             use sha2::Digest;
-            let builtin =
-                edgemark::sut::tract::builtin::materialize(edgemark::sut::tract::builtin::GRAPH)
-                    .map_err(anyhow::Error::msg)?;
+            let builtin = edgemark::engine::tract::builtin::materialize(
+                edgemark::engine::tract::builtin::GRAPH,
+            )
+            .map_err(anyhow::Error::msg)?;
             let sha: String = sha2::Sha256::digest(&builtin)
                 .iter()
                 .map(|b| format!("{b:02x}"))

@@ -9,7 +9,7 @@ performance only"). No third-party weights are involved.
 The file holds the graph only: every weight initializer has its dims and a
 doc_string naming how to fill it ("edgemark:normal:STD" or "edgemark:zeros"),
 but no data. edgemark draws the values from a fixed seed when it loads the
-model (src/sut/tract/builtin.rs), so the binary carries ~10 KB instead of 1.9 MB
+model (src/engine/tract/builtin.rs), so the binary carries ~10 KB instead of 1.9 MB
 of random floats that do not compress. The scalar constants (ReLU6 bounds)
 keep their data.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints, as hex, the FlexBuffers custom options the TFLite coverage tests
-(src/tflite_fix/coverage_tests.rs) give MediaPipe's custom ops, encoded by
+(src/engine/tract/tflite/coverage_tests.rs) give MediaPipe's custom ops, encoded by
 Google's own encoder (PyPI package `flatbuffers`, module flexbuffers), so the
 tests read options from an encoder independent of edgemark's reader.
 

@@ -19,11 +19,13 @@ fn dispatch(command: &Command) -> CommandResult {
         Command::Stats(a) => commands::stats::command(a),
         Command::Inspect(a) => commands::inspect::command(a),
         Command::Infer(a) => commands::infer::command(a),
+        Command::Profile(a) => commands::profile::command(a),
         Command::Report(a) => commands::report::command(a),
         Command::Daemon(a) => commands::daemon::daemon(a),
         Command::Submit(a) => commands::daemon::submit(a),
         Command::Status(a) => commands::daemon::status(a),
         Command::Boards(a) => commands::boards::command(a),
+        Command::SutCheck(a) => commands::sut_check::command(a),
         Command::Generate(a) => commands::generate::command(a),
     }
 }

@@ -202,8 +202,8 @@ mod models {
     use super::*;
     use edgemark::accuracy::AccuracyResult;
     use edgemark::accuracy::classification::ClassificationSummary;
-    use edgemark::accuracy::tract::TractModel;
-    use edgemark::export::accuracy::{Variant, write_comparison, write_summary};
+    use edgemark::engine::tract::TractModel;
+    use edgemark::report::accuracy::{Variant, write_comparison, write_summary};
 
     fn run_model(model: &Path) -> AccuracyResult<ClassificationSummary> {
         let (images, labels) = shared_labels().unwrap();
@@ -212,7 +212,7 @@ mod models {
             Preprocess::new(&PreprocessConfig::preset(Preset::ImagenetTorch), &m.input).unwrap();
         let data = ImageFolder::new(&images, labels.files(), prep);
         let scorer = ClassificationScorer::new(labels, m.output_len).unwrap();
-        let r = accuracy::run(&mut |t: &Tensor| m.infer(t), &data, scorer).unwrap();
+        let r = accuracy::run(&mut |t: &Tensor| Ok(m.infer(t)?), &data, scorer).unwrap();
         let names = edgemark::dataset::labels::load_class_names(
             &common::shared_path("models/imagenet_classes.txt").unwrap(),
         )

@@ -1,4 +1,4 @@
-//! Real TFLite models through `tflite_fix::load_tflite` and tract, against the
+//! Real TFLite models through `engine::tract::tflite::load_tflite` and tract, against the
 //! TensorFlow Lite 2.21 references in `../shared/models`.
 #![cfg(feature = "tract")]
 
@@ -6,8 +6,8 @@ mod common;
 
 use std::path::Path;
 
+use edgemark::engine::tract::tflite::load_tflite;
 use edgemark::npy::NpyData;
-use edgemark::tflite_fix::load_tflite;
 use tract_tflite::prelude::*;
 
 /// A reference tensor, read by edgemark's `.npy` reader.

@@ -1,6 +1,6 @@
 //! LoadGen's accuracy mode: every sample of the data set issued exactly once, the
 //! outputs handed to a task's [`Scorer`]. The model is only a closure here, so this
-//! stage depends on no backend; `tract` (feature-gated) adapts a tract plan to it.
+//! stage depends on no backend; `engine::tract::TractModel` adapts a tract plan to it.
 //!
 //! A sample whose file cannot be read or decoded is named and counted as failed and
 //! the run goes on (one bad JPEG must not void an hour of results); problems with
@@ -9,8 +9,6 @@
 
 pub mod classification;
 pub mod mode;
-#[cfg(feature = "tract")]
-pub mod tract;
 
 use std::time::Instant;
 

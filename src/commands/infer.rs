@@ -112,7 +112,7 @@ pub fn top5(array: &NpyArray) -> Vec<Vec<(usize, f64)>> {
 /// Runs the inference and writes the outputs.
 #[cfg(feature = "tract")]
 pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
-    use crate::sut::tract::{inputs, load};
+    use crate::engine::tract::{Runner, inputs, load};
     use tract_onnx::prelude::*;
 
     let shapes = args
@@ -144,14 +144,9 @@ pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
                 .into_tvalue(),
         );
     }
-    let plan = loaded
-        .model
-        .clone()
-        .into_runnable()
-        .map_err(|e| rt(load::summarize(&e)))?;
-    let mut state = plan.spawn().map_err(|e| rt(load::summarize(&e)))?;
-    let results =
-        crate::sut::tract::run_guarded(&mut state, values).map_err(|e| rt(e.to_string()))?;
+    let results = Runner::single_thread(&loaded.model)
+        .and_then(|mut r| r.run(values))
+        .map_err(|e| rt(e.to_string()))?;
     std::fs::create_dir_all(&args.output_dir)
         .map_err(|e| rt(format!("{}: {e}", args.output_dir.display())))?;
     let mut outputs = vec![];

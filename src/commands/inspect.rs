@@ -19,14 +19,14 @@ pub enum InspectError {
     #[error("{path}: {source}")]
     Model {
         path: PathBuf,
-        source: crate::tflite_fix::TfliteFixError,
+        source: crate::engine::tract::tflite::TfliteFixError,
     },
     #[error("{path}: edgemark was built without the tract feature")]
     NoEngine { path: PathBuf },
 }
 
 #[cfg(feature = "tract")]
-pub use crate::tflite_fix::ModelInspection;
+pub use crate::engine::tract::tflite::ModelInspection;
 
 /// Reads and classifies the model at `path`.
 #[cfg(feature = "tract")]
@@ -43,7 +43,7 @@ pub fn inspect(path: &Path) -> Result<ModelInspection, InspectError> {
         path: path.to_owned(),
         source,
     })?;
-    crate::tflite_fix::inspect(&bytes).map_err(|source| InspectError::Model {
+    crate::engine::tract::tflite::inspect(&bytes).map_err(|source| InspectError::Model {
         path: path.to_owned(),
         source,
     })
@@ -59,10 +59,10 @@ pub fn inspect(path: &Path) -> Result<std::convert::Infallible, InspectError> {
 /// The human-readable listing.
 #[cfg(feature = "tract")]
 pub fn render(path: &Path, m: &ModelInspection) -> String {
-    use crate::tflite_fix::Support;
+    use crate::engine::tract::tflite::Support;
     use std::fmt::Write;
     let mut s = String::new();
-    let tensor = |t: &crate::tflite_fix::TensorSummary| {
+    let tensor = |t: &crate::engine::tract::tflite::TensorSummary| {
         let q = t
             .quant
             .map(|(sc, zp)| format!(" (scale {sc}, zero point {zp})"))

@@ -8,8 +8,10 @@ pub mod daemon;
 pub mod generate;
 pub mod infer;
 pub mod inspect;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod sut_check;
 
 pub use crate::error::{CommandError, CommandResult, ErrorKind};

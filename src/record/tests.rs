@@ -473,6 +473,11 @@ fn ten_minute_record(with_trace: bool) -> Record {
     // Every record keeps the histogram, trace or not.
     rec.latency_histogram = Some(LatencyHistogram::from_latencies(&trace.latency_ns));
     rec.trace = with_trace.then_some(trace);
+    // Ten minutes of 10 zones, 2 clusters and the input rail at 4 Hz.
+    let (s, clusters, energy) = super::series::tests::board_run(600, 10);
+    rec.series = SensorSeries::from_probe(&s, &clusters, Some(&energy));
+    // A board with a power sensor has no estimate.
+    rec.power_estimate = None;
     rec
 }
 
@@ -483,12 +488,18 @@ fn ten_minute_single_stream_record_sizes() {
     let traced = traced_rec.encode();
     let rec = ten_minute_record(false);
     let hist = rec.latency_histogram.as_ref().unwrap();
+    let series = rec.series.as_ref().unwrap();
+    let series_bytes = postcard::to_stdvec(series).unwrap().len();
     eprintln!(
-        "record size, 10-minute official SingleStream, 600000 queries: without trace {} bytes (latency histogram {} bytes, {} buckets, precision {} bits), with trace {} bytes ({:.2} bytes/query)",
+        "record size, 10-minute official SingleStream, 600000 queries: without trace {} bytes (latency histogram {} bytes, {} buckets, precision {} bits; series {} bytes, {} tracks x {} points every {} s), with trace {} bytes ({:.2} bytes/query)",
         plain.len(),
         hist.encoded_len(),
         hist.buckets.len(),
         hist.precision_bits,
+        series_bytes,
+        series.tracks.len(),
+        series.points(),
+        series.step_ns / 1_000_000_000,
         traced.len(),
         (traced.len() - plain.len()) as f64 / 600_000.0
     );
@@ -575,6 +586,13 @@ mod from_run {
                 single_stream: vec![4, 5],
                 offline: vec![0, 1, 2, 3, 4, 5],
             },
+            engine: None,
+            input_set: Some(crate::engine::budget::InputSetInfo {
+                budget_bytes: 8 << 20,
+                distinct_samples: 12,
+                sample_bytes: 602_112,
+                loaded_samples: 1024,
+            }),
         };
         let run = ScenarioRun {
             scenario: plan::Scenario::SingleStream,
@@ -679,6 +697,16 @@ mod from_run {
         assert_eq!(r.sut.cpus, vec![4, 5]);
         assert_eq!(r.plan.cpus, vec![4, 5]);
         assert_eq!((r.sut.threads, r.sut.offline_threads), (1, 3));
+        let set = r.input_set.as_ref().unwrap();
+        assert_eq!(
+            (
+                set.budget_bytes,
+                set.distinct_samples,
+                set.sample_bytes,
+                set.loaded_samples
+            ),
+            (8 << 20, 12, 602_112, 1024)
+        );
         assert_eq!(r.plan.preset, "quick");
         assert_eq!(r.plan.scenario, Scenario::SingleStream);
         assert_eq!(r.plan.sut, SutSpec::Model("/m/net.tflite".into()));
@@ -747,7 +775,7 @@ mod from_run {
         assert_eq!((e.name.as_str(), e.version.as_str()), ("tract", "0.23.9"));
         assert_eq!((e.protocol_version, e.round_trip_ns), (0, 0));
         assert!(e.command.is_empty() && e.stderr_tail.is_empty());
-        assert!(r.input_set.is_none());
+        // input_set: checked above, from the SUT's loaded random inputs.
         let t = r.trace.as_ref().unwrap();
         assert_eq!(t.issued_sample_index, vec![1, 2, 1]);
         assert_eq!(t.latency_ns, vec![500, 400, 600]);
