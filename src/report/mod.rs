@@ -185,6 +185,11 @@ pub struct Row {
     pub samples_per_second_per_watt: Option<f64>,
     pub inferences_per_joule: Option<f64>,
     pub temperature_max_celsius: Option<f64>,
+    /// The board profile's nominal power when no sensor measured energy
+    /// (`average_watts` is then None): kept apart, never mixed in.
+    pub estimated_watts: Option<f64>,
+    /// Samples/s per estimated watt.
+    pub estimated_samples_per_second_per_watt: Option<f64>,
     pub warnings: Vec<String>,
     /// The run's accuracy (accuracy records, and performance records of
     /// `--mode both`): data set folder, preset, counts and fractions.
@@ -250,6 +255,14 @@ impl Row {
             samples_per_second_per_watt: inf_j,
             inferences_per_joule: inf_j,
             temperature_max_celsius: r.max_temp_millicelsius().map(|m| m as f64 / 1000.0),
+            estimated_watts: r
+                .watts()
+                .filter(|(_, b)| *b == record::PowerBasis::Estimated)
+                .map(|(w, _)| w),
+            estimated_samples_per_second_per_watt: r
+                .samples_per_watt()
+                .filter(|(_, b)| *b == record::PowerBasis::Estimated)
+                .map(|(x, _)| x),
             warnings: r.warnings.clone(),
             dataset: acc.map(|a| a.dataset.clone()),
             preprocess: acc.map(|a| a.preprocess.clone()),

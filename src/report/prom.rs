@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::record::Record;
+use crate::record::{PowerBasis, Record};
 
 /// Escapes a label value: backslash, double quote and line feed.
 pub fn label(s: &str) -> String {
@@ -90,6 +90,16 @@ pub fn render(records: &[(PathBuf, Record)]) -> String {
             help: "Wall-clock end of the latest run, Unix seconds.",
             samples: vec![],
         },
+        Metric {
+            name: "edgemark_estimated_power_watts",
+            help: "Board profile's nominal power under load, when no sensor measured energy (estimated, not measured).",
+            samples: vec![],
+        },
+        Metric {
+            name: "edgemark_estimated_inferences_per_joule",
+            help: "Samples per second per estimated watt (estimated, not measured).",
+            samples: vec![],
+        },
     ];
     for ((host, model, scenario, mode), r) in &latest {
         let base = format!(
@@ -143,7 +153,16 @@ pub fn render(records: &[(PathBuf, Record)]) -> String {
         metrics[8]
             .samples
             .push((base.clone(), r.warnings.len() as f64));
-        metrics[9].samples.push((base, r.wall_end_ns as f64 / 1e9));
+        metrics[9]
+            .samples
+            .push((base.clone(), r.wall_end_ns as f64 / 1e9));
+        // Estimates go to their own gauges, never into the measured ones.
+        if let Some((w, PowerBasis::Estimated)) = r.watts() {
+            metrics[10].samples.push((base.clone(), w));
+        }
+        if let Some((x, PowerBasis::Estimated)) = r.samples_per_watt() {
+            metrics[11].samples.push((base, x));
+        }
     }
     let mut out = String::new();
     for m in metrics.iter().filter(|m| !m.samples.is_empty()) {
