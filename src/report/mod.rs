@@ -10,10 +10,12 @@
 
 pub mod compare;
 pub mod csv;
+pub mod html;
 pub mod hyperfine;
 pub mod json;
 pub mod mlperf;
 pub mod prom;
+pub mod svg;
 pub mod table;
 
 use std::cmp::Ordering;
@@ -35,6 +37,8 @@ pub enum Format {
     Hyperfine,
     /// Prometheus text format for node_exporter's textfile collector.
     Prom,
+    /// One self-contained HTML page (tables, inline SVG charts), to --out FILE.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -174,6 +178,7 @@ pub struct Row {
     /// LoadGen validity; None for an accuracy record (no scenario ran).
     pub valid: Option<bool>,
     pub invalid_reasons: Vec<&'static str>,
+    pub p50_ns: Option<u64>,
     pub p90_ns: Option<u64>,
     pub early_stopping_p90_ns: Option<u64>,
     pub mean_ns: Option<u64>,
@@ -242,6 +247,7 @@ impl Row {
             invalid_reasons: res
                 .map(|x| x.invalid_reasons.iter().map(|i| i.describe()).collect())
                 .unwrap_or_default(),
+            p50_ns: res.map(|x| x.p50_ns),
             p90_ns: res.map(|x| x.p90_ns),
             early_stopping_p90_ns: res
                 .and_then(|x| x.early_stopping_90.as_ref())
