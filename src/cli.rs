@@ -44,6 +44,9 @@ pub enum Command {
     Status(StatusArgs),
     /// List the built-in board profiles (or print one) and show which one this box is.
     Boards(BoardsArgs),
+    /// Check that a program speaks the SUT protocol (docs/sut-protocol.md):
+    /// handshake, queries, and the errors it must refuse.
+    SutCheck(SutCheckArgs),
     /// Write shell completions or the man page (used by scripts/dist.sh).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -56,6 +59,19 @@ pub struct BoardsArgs {
     /// Root of the filesystem to detect the board from (tests use fixture trees).
     #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     pub root: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SutCheckArgs {
+    /// Seconds any one answer may take (the hello includes the model load).
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub timeout: u64,
+    /// pipe (default) or socketpair.
+    #[arg(long, value_name = "KIND", default_value = "pipe")]
+    pub transport: String,
+    /// The SUT program and its arguments.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "PROGRAM")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -80,6 +96,10 @@ pub struct RunArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
+    /// Print LoadGen's full summary text (mlperf_log_summary.txt) per scenario
+    /// instead of the short answer-first summary.
+    #[arg(long)]
+    pub mlperf_summary: bool,
     /// Directory for result records.
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,

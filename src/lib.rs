@@ -15,12 +15,14 @@ pub mod daemon;
 pub mod dataset;
 pub mod engine;
 pub mod error;
-pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod latency_file;
 pub mod loadgen;
 pub mod npy;
 pub mod plan;
 pub mod probe;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod rng;

@@ -25,6 +25,7 @@ fn dispatch(command: &Command) -> CommandResult {
         Command::Submit(a) => commands::daemon::submit(a),
         Command::Status(a) => commands::daemon::status(a),
         Command::Boards(a) => commands::boards::command(a),
+        Command::SutCheck(a) => commands::sut_check::command(a),
         Command::Generate(a) => commands::generate::command(a),
     }
 }

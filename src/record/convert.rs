@@ -60,7 +60,7 @@ impl Record {
                 built_in = b.to_model_spec();
                 Some(&built_in)
             }
-            plan::SutSpec::Synthetic(_) => None,
+            plan::SutSpec::Synthetic(_) | plan::SutSpec::Exec(_) => None,
         };
         // An accuracy record names the scenario the plan would run first, as
         // LoadGen's accuracy mode runs under a scenario (and on its cores).
@@ -128,7 +128,12 @@ impl Record {
             ),
             power_estimate: PowerEstimate::of(f.plan, f.sensors),
             engine: Engine::of(f.sut),
-            input_set: None,
+            input_set: f.sut.input_set.map(|s| InputSet {
+                budget_bytes: s.budget_bytes,
+                distinct_samples: s.distinct_samples,
+                sample_bytes: s.sample_bytes,
+                loaded_samples: s.loaded_samples,
+            }),
         }
     }
 }
@@ -155,9 +160,19 @@ impl PowerEstimate {
 }
 
 impl Engine {
-    /// The engine of an in-process SUT (tract, synthetic); None for kinds
-    /// this build does not know how to describe.
+    /// The engine of an in-process SUT (tract, synthetic) or what an exec
+    /// SUT said about itself; None for kinds this build does not know.
     fn of(s: &sut::SutInfo) -> Option<Engine> {
+        if let Some(e) = &s.engine {
+            return Some(Engine {
+                name: e.name.clone(),
+                version: e.version.clone(),
+                command: e.command.clone(),
+                protocol_version: e.protocol_version,
+                round_trip_ns: e.round_trip_ns,
+                stderr_tail: e.stderr_tail.clone(),
+            });
+        }
         let (name, version) = match s.kind.as_str() {
             "tract" => ("tract", crate::version::TRACT_VERSION),
             "synthetic" => ("synthetic", env!("CARGO_PKG_VERSION")),
@@ -249,6 +264,7 @@ impl From<&plan::SutSpec> for SutSpec {
             plan::SutSpec::Synthetic(spec) => SutSpec::Synthetic(spec.clone()),
             plan::SutSpec::Model(m) => SutSpec::Model(m.path.clone()),
             plan::SutSpec::BuiltIn(_) => SutSpec::BuiltIn,
+            plan::SutSpec::Exec(e) => SutSpec::Exec(e.command.clone()),
         }
     }
 }

@@ -306,6 +306,7 @@ impl Record {
             (None, SutSpec::Synthetic(s)) => format!("synthetic:{s}"),
             (None, SutSpec::Model(p)) => p.rsplit('/').next().unwrap_or(p).to_string(),
             (None, SutSpec::BuiltIn) => "built-in".to_string(),
+            (None, SutSpec::Exec(c)) => format!("exec:{}", c.join(" ")),
         }
     }
 }

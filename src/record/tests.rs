@@ -586,6 +586,13 @@ mod from_run {
                 single_stream: vec![4, 5],
                 offline: vec![0, 1, 2, 3, 4, 5],
             },
+            engine: None,
+            input_set: Some(crate::engine::budget::InputSetInfo {
+                budget_bytes: 8 << 20,
+                distinct_samples: 12,
+                sample_bytes: 602_112,
+                loaded_samples: 1024,
+            }),
         };
         let run = ScenarioRun {
             scenario: plan::Scenario::SingleStream,
@@ -739,6 +746,16 @@ mod from_run {
         assert_eq!(r.sut.cpus, vec![4, 5]);
         assert_eq!(r.plan.cpus, vec![4, 5]);
         assert_eq!((r.sut.threads, r.sut.offline_threads), (1, 3));
+        let set = r.input_set.as_ref().unwrap();
+        assert_eq!(
+            (
+                set.budget_bytes,
+                set.distinct_samples,
+                set.sample_bytes,
+                set.loaded_samples
+            ),
+            (8 << 20, 12, 602_112, 1024)
+        );
         assert_eq!(r.plan.preset, "quick");
         assert_eq!(r.plan.scenario, Scenario::SingleStream);
         assert_eq!(r.plan.sut, SutSpec::Model("/m/net.tflite".into()));
@@ -807,7 +824,7 @@ mod from_run {
         assert_eq!((e.name.as_str(), e.version.as_str()), ("tract", "0.23.9"));
         assert_eq!((e.protocol_version, e.round_trip_ns), (0, 0));
         assert!(e.command.is_empty() && e.stderr_tail.is_empty());
-        assert!(r.input_set.is_none());
+        // input_set: checked above, from the SUT's loaded random inputs.
         let t = r.trace.as_ref().unwrap();
         assert_eq!(t.issued_sample_index, vec![1, 2, 1]);
         assert_eq!(t.latency_ns, vec![500, 400, 600]);

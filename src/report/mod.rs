@@ -8,6 +8,7 @@
 //! the good ones are still reported, and the exit code is 1 (the command is
 //! `commands::report`).
 
+pub mod accuracy;
 pub mod compare;
 pub mod csv;
 pub mod html;
@@ -15,8 +16,11 @@ pub mod hyperfine;
 pub mod json;
 pub mod mlperf;
 pub mod prom;
+pub mod run_json;
+pub mod short;
 pub mod svg;
 pub mod table;
+pub mod terminal;
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -339,6 +343,24 @@ pub fn rows(c: &Collected, group_by: Option<Key>, sort: Key, reverse: bool) -> V
         g.then(if reverse { s.reverse() } else { s })
     });
     rows
+}
+
+/// LoadGen's row names for the six logged percentiles, with our values.
+pub fn percentile_rows(p: &crate::stats::Percentiles) -> [(&'static str, u64); 6] {
+    [
+        ("50.00", p.p50),
+        ("90.00", p.p90),
+        ("95.00", p.p95),
+        ("97.00", p.p97),
+        ("99.00", p.p99),
+        ("99.90", p.p999),
+    ]
+}
+
+/// "90" for 0.9, "99.9" for 0.999: how LoadGen names a percentile in prose.
+pub fn percent_label(q: f64) -> String {
+    let s = format!("{:.4}", q * 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// `12.345 ms` style durations for humans.

@@ -71,6 +71,7 @@ fn describe(t: &Tensor) -> (Vec<usize>, String, Vec<u8>) {
         DatumType::F32 => "float32",
         DatumType::I8 => "int8",
         DatumType::U8 => "uint8",
+        DatumType::I32 => "int32",
         dt => panic!("{dt:?}"),
     };
     let bytes = t.as_bytes().to_vec();
@@ -1196,4 +1197,109 @@ fn int8_prelu_with_per_axis_alpha_parameters_is_refused() {
     );
     let err = prepare(&bytes).unwrap_err().to_string();
     assert!(err.contains("per-axis alpha"), "{err}");
+}
+
+// ---------------------------------------------------------------- small builtins
+
+#[test]
+fn squared_difference_neg_and_cast() {
+    // y = NEG((a - b)^2); c = CAST(y) to int32 (truncation toward zero).
+    let tensors = [
+        act("a", &[2, 3]),
+        act("b", &[1, 3]),
+        act("d", &[2, 3]),
+        act("y", &[2, 3]),
+        T {
+            name: "c",
+            shape: vec![2, 3],
+            ty: TensorType::INT32,
+            data: None,
+            quant: None,
+        },
+    ];
+    let ops = [
+        op(BuiltinOperator::SQUARED_DIFFERENCE, &[0, 1], &[2], O::None),
+        op(BuiltinOperator::NEG, &[2], &[3], O::None),
+        op(BuiltinOperator::CAST, &[3], &[4], O::None),
+    ];
+    let bytes = build(&tensors, &ops, &[0, 1], &[3, 4], false);
+    let a = [1.5f32, -2.0, 0.25, 3.0, 0.0, -1.75];
+    let b = [0.5f32, 1.0, -0.5];
+    let inputs = || vec![tensor(&[2, 3], &a), tensor(&[1, 3], &b)];
+    assert!(tract_alone_fails(&bytes, inputs()));
+    let (out, report) = run_and_dump("small_builtins", &bytes, inputs());
+    assert_eq!(
+        report.summary(),
+        "squared-difference-as-sub-mul x1, neg-as-mul x1, cast-cut x1"
+    );
+    let want: Vec<f32> = (0..6)
+        .map(|i| -((a[i] - b[i % 3]) * (a[i] - b[i % 3])))
+        .collect();
+    assert_close(&floats(&out[0]), &want, 0.0);
+    let ints = out[1]
+        .try_as_plain_ram()
+        .unwrap()
+        .as_slice::<i32>()
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        ints,
+        want.iter().map(|&v| v.trunc() as i32).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn pack_split_split_v_and_gather() {
+    // p = PACK([x0, x1], axis 1) : [2, 2, 3]; SPLIT(p, axis 2, 3) -> s0, s1, s2;
+    // SPLIT_V(x0, [1, -1], axis 1) -> v0, v1; g = GATHER(x1, [2, 0, 2], axis 1).
+    let tensors = [
+        act("x0", &[2, 3]),
+        act("x1", &[2, 3]),
+        act("p", &[2, 2, 3]),
+        i32_const("split_axis", &[2]),
+        act("s0", &[2, 2, 1]),
+        act("s1", &[2, 2, 1]),
+        act("s2", &[2, 2, 1]),
+        i32_const("sizes", &[1, -1]),
+        i32_const("v_axis", &[1]),
+        act("v0", &[2, 1]),
+        act("v1", &[2, 2]),
+        i32_const("idx", &[2, 0, 2]),
+        act("g", &[2, 3]),
+    ];
+    let ops = [
+        op(BuiltinOperator::PACK, &[0, 1], &[2], O::Pack(2, 1)),
+        op(BuiltinOperator::SPLIT, &[3, 2], &[4, 5, 6], O::Split(3)),
+        op(BuiltinOperator::SPLIT_V, &[0, 7, 8], &[9, 10], O::SplitV(2)),
+        op(BuiltinOperator::GATHER, &[1, 11], &[12], O::Gather(1)),
+    ];
+    let bytes = build(&tensors, &ops, &[0, 1], &[2, 4, 5, 6, 9, 10, 12], false);
+    let x0 = ramp(6, 1.0, 0.0);
+    let x1 = ramp(6, 1.0, 10.0);
+    let inputs = || vec![tensor(&[2, 3], &x0), tensor(&[2, 3], &x1)];
+    assert!(tract_alone_fails(&bytes, inputs()));
+    let (out, report) = run_and_dump("pack_split_gather", &bytes, inputs());
+    assert_eq!(
+        report.summary(),
+        "pack-as-reshape-concat x1, split-as-slices x2, gather-as-slices-concat x1"
+    );
+    // PACK on axis 1: p[i, j, k] = xj[i, k].
+    let p: Vec<f32> = (0..12)
+        .map(|n| {
+            let (i, j, k) = (n / 6, (n / 3) % 2, n % 3);
+            [&x0, &x1][j][i * 3 + k]
+        })
+        .collect();
+    assert_eq!(floats(&out[0]), p);
+    for (s, k) in [(1, 0), (2, 1), (3, 2)] {
+        let want: Vec<f32> = (0..4).map(|n| p[n * 3 + k]).collect();
+        assert_eq!(floats(&out[s]), want, "SPLIT part {k}");
+    }
+    assert_eq!(floats(&out[4]), vec![x0[0], x0[3]]);
+    assert_eq!(floats(&out[5]), vec![x0[1], x0[2], x0[4], x0[5]]);
+    let g: Vec<f32> = [0, 1]
+        .iter()
+        .flat_map(|&i| [2, 0, 2].map(|k| x1[i * 3 + k]))
+        .collect();
+    assert_eq!(floats(&out[6]), g);
 }
