@@ -33,7 +33,7 @@ pub enum Command {
     /// Run one inference on .npy inputs and write the outputs as .npy (check a model).
     Infer(InferArgs),
     /// Time each operator of a model's optimised plan (where does the time go on this box?).
-    Profile(crate::commands::profile::ProfileArgs),
+    Profile(ProfileArgs),
     /// Turn result records (files or directories, recursive) into a table or an export format.
     Report(ReportArgs),
     /// Serve benchmark jobs from the spool directory (the systemd service).
@@ -133,6 +133,27 @@ pub struct ReportArgs {
     /// stdout).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+}
+
+/// Flags of `edgemark profile`.
+#[derive(Debug, Args, Clone)]
+pub struct ProfileArgs {
+    /// ONNX or TFLite model file (default: the built-in model).
+    pub model: Option<PathBuf>,
+    /// Profiled runs (each alternates with one plain run).
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub runs: u32,
+    /// Intra-op threads.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: u32,
+    /// Fix a dynamic input shape: name=1,3,224,224 (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shape: Vec<String>,
+    /// Print JSON instead of the tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]

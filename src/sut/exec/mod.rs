@@ -19,8 +19,8 @@ pub use child::{Fault, FaultKind, Transport};
 use proto::{HelloReply, WireTensor, WireType, flags, kind};
 
 use super::{DataModel, ModelFormat, ModelInfo, Sut, SutError, SutInfo, TensorInfo};
+use crate::clock::Clock;
 use crate::dataset::{self, DType, Quant, Tensor, TensorData};
-use crate::loadgen::Clock;
 use crate::plan::ExecSpec;
 
 /// Untimed requests (hello with the model load, sample loading) may take this long.
