@@ -24,7 +24,7 @@ th[data-dir=asc]::after{content:' \\25B2'}th[data-dir=desc]::after{content:' \\2
 .est{color:#8a5a00;font-style:italic}.warn{color:#8a5a00}\
 svg{display:block;margin:4px 0}svg text{font-size:11px;fill:#333}\
 svg .title{font-weight:600;font-size:12px}.axis line{stroke:#555}.grid{stroke:#e3e3e3}\
-polyline{stroke-width:1.5}.band.throttle{fill:#d62728;opacity:.18}\
+polyline{stroke-width:1.5}polyline.estimated{stroke-dasharray:6 4}.band.throttle{fill:#d62728;opacity:.18}\
 .band.freq-capped{fill:#ff7f0e;opacity:.15}.run{display:inline-block;vertical-align:top;\
 margin-right:18px}.marker{stroke:#888;stroke-dasharray:3 3}";
 
