@@ -128,9 +128,11 @@ pub struct ReportArgs {
     /// variants (default: the fp32/float variant of each family).
     #[arg(long, value_name = "MODEL")]
     pub baseline: Option<String>,
-    /// Directory the mlperf format writes its per-record folders into.
-    #[arg(long, value_name = "DIR", default_value = "edgemark-mlperf")]
-    pub out: PathBuf,
+    /// Where the output goes: the mlperf format's directory of per-record
+    /// folders (default edgemark-mlperf), the html format's file (default:
+    /// stdout).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 /// Flags of `edgemark profile`.

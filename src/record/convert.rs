@@ -126,7 +126,7 @@ impl Record {
                 &f.system.clusters,
                 f.sensors.energy.as_ref(),
             ),
-            power_estimate: None,
+            power_estimate: PowerEstimate::of(f.plan, f.sensors),
             engine: Engine::of(f.sut),
             input_set: f.sut.input_set.map(|s| InputSet {
                 budget_bytes: s.budget_bytes,
@@ -135,6 +135,27 @@ impl Record {
                 loaded_samples: s.loaded_samples,
             }),
         }
+    }
+}
+
+impl PowerEstimate {
+    /// The board profile's nominal power when no sensor measured total
+    /// energy (never both: a measured figure always wins).
+    fn of(plan: &plan::Plan, sensors: &ProbeSummary) -> Option<PowerEstimate> {
+        if sensors
+            .energy
+            .as_ref()
+            .is_some_and(|e| e.total_uj.is_some())
+        {
+            return None;
+        }
+        let board = crate::boards::find(&plan.board.as_ref()?.name).ok()?;
+        let w = board.power.nominal_load_w.filter(|w| *w > 0.0)?;
+        Some(PowerEstimate {
+            board: board.name.clone(),
+            milliwatts: (w * 1000.0).round() as u64,
+            source: board.power.nominal_load_source.clone().unwrap_or_default(),
+        })
     }
 }
 

@@ -667,6 +667,55 @@ mod from_run {
     }
 
     #[test]
+    fn power_is_estimated_from_the_board_only_without_a_sensor() {
+        let (mut plan, sut, run, result, system, mut sensors) = inputs();
+        plan.board = Some(plan::BoardChoice {
+            name: "rpi4".into(),
+            detected: true,
+        });
+        let facts = |plan: &plan::Plan, sensors: &ProbeSummary| {
+            Record::from_run(&RunFacts {
+                plan,
+                settings: &plan.settings,
+                sut: &sut,
+                scenario: Some((&run, &result)),
+                accuracy: None,
+                system: &system,
+                sensors,
+                rss_before_load_bytes: None,
+                peak_rss_bytes: None,
+                run_id: 1,
+                wall_start_ns: 0,
+                wall_end_ns: 1,
+                warnings: &[],
+            })
+        };
+        let r = facts(&plan, &sensors);
+        let e = r.power_estimate.as_ref().expect("rpi4 has a nominal power");
+        assert_eq!((e.board.as_str(), e.milliwatts), ("rpi4", 6400));
+        assert!(!e.source.is_empty());
+        assert_eq!(r.watts(), Some((6.4, PowerBasis::Estimated)));
+        let (per_w, basis) = r.samples_per_watt().unwrap();
+        assert_eq!(basis, PowerBasis::Estimated);
+        assert!((per_w - 3.0 / 6.4).abs() < 1e-12);
+        // A measured total wins: no estimate in the record at all.
+        sensors.energy = Some(probe::EnergySummary {
+            source: probe::EnergySource::HwmonPower,
+            total_uj: Some(5_000_000),
+            span_ns: 1_000_000_000,
+            rails: vec![],
+        });
+        let r = facts(&plan, &sensors);
+        assert!(r.power_estimate.is_none());
+        assert_eq!(r.watts(), Some((5.0, PowerBasis::Measured)));
+        // No board profile, no sensor: no per-watt figure.
+        plan.board = None;
+        sensors.energy = None;
+        let r = facts(&plan, &sensors);
+        assert!(r.power_estimate.is_none() && r.watts().is_none());
+    }
+
+    #[test]
     fn maps_every_source_field() {
         let (plan, sut, run, result, system, sensors) = inputs();
         let warnings = vec!["latency store nearly full".to_string()];
