@@ -69,7 +69,7 @@ pub fn command(args: &RunArgs) -> CommandResult {
     if args.json {
         writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(CommandError::runtime)?;
     } else {
-        terminal::write_run(&mut stdout, &out, args.mlperf_summary)
+        terminal::write_run(&mut stdout, &out, plan.board.as_ref(), args.mlperf_summary)
             .map_err(CommandError::runtime)?;
     }
     failed.map_or(Ok(()), Err)

@@ -41,7 +41,19 @@ fn es_lines(w: &mut dyn Write, es: &EarlyStopping, n: u64, first: bool) -> io::R
 /// Writes what `edgemark run` prints: the accuracy run's summary, then each
 /// scenario's record as the short summary (or, with `mlperf`, LoadGen's
 /// summary text, the one `report --format mlperf` writes), then the warnings.
-pub fn write_run(w: &mut dyn Write, out: &RunOutput, mlperf: bool) -> io::Result<()> {
+/// The board profile the plan applied comes first: the records keep its cores,
+/// not its name.
+pub fn write_run(
+    w: &mut dyn Write,
+    out: &RunOutput,
+    board: Option<&crate::plan::BoardChoice>,
+    mlperf: bool,
+) -> io::Result<()> {
+    if let Some(b) = board {
+        let how = if b.detected { "detected" } else { "named" };
+        writeln!(w, "Board    : {} ({how})", b.name)?;
+        writeln!(w)?;
+    }
     if let Some(a) = &out.accuracy {
         let title = format!("{} on {}", out.sut.description, a.dataset);
         super::accuracy::write_summary(w, &title, &a.result, a.class_names.as_deref())?;
