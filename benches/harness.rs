@@ -16,7 +16,7 @@ use edgemark::settings::{RawSettings, validate};
 fn plan(sut: &str, min_duration_ms: i64, min_query_count: i64) -> Plan {
     validate(
         RawSettings {
-            sut: Some(format!("synthetic:{sut}")),
+            sut: Some(format!("synthetic:{sut}").parse().unwrap()),
             scenario: Some("single-stream".into()),
             min_duration_ms: Some(min_duration_ms),
             min_query_count: Some(min_query_count),

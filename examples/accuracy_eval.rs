@@ -12,7 +12,7 @@ fn main() -> anyhow::Result<()> {
     use edgemark::dataset::image::{ImageFolder, Preprocess, PreprocessConfig, Preset};
     use edgemark::dataset::labels::{Labels, load_class_names};
     use edgemark::engine::tract::TractModel;
-    use edgemark::export::accuracy::{Variant, write_comparison, write_summary};
+    use edgemark::report::accuracy::{Variant, write_comparison, write_summary};
 
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     if args.len() < 3 {

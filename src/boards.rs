@@ -226,6 +226,13 @@ pub struct PowerSensor {
     pub current_path: Option<String>,
     /// Rail name as the sensor labels it.
     pub label: Option<String>,
+    /// Nominal whole-board power under CPU load, W: the estimate per-watt
+    /// figures use (marked "estimated") when no sensor measured energy.
+    #[serde(default)]
+    pub nominal_load_w: Option<f64>,
+    /// Where `nominal_load_w` comes from (kept in the record).
+    #[serde(default)]
+    pub nominal_load_source: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -33,7 +33,7 @@ pub enum Command {
     /// Run one inference on .npy inputs and write the outputs as .npy (check a model).
     Infer(InferArgs),
     /// Time each operator of a model's optimised plan (where does the time go on this box?).
-    Profile(crate::commands::profile::ProfileArgs),
+    Profile(ProfileArgs),
     /// Turn result records (files or directories, recursive) into a table or an export format.
     Report(ReportArgs),
     /// Serve benchmark jobs from the spool directory (the systemd service).
@@ -46,6 +46,9 @@ pub enum Command {
     Reload(ReloadArgs),
     /// List the built-in board profiles (or print one) and show which one this box is.
     Boards(BoardsArgs),
+    /// Check that a program speaks the SUT protocol (docs/sut-protocol.md):
+    /// handshake, queries, and the errors it must refuse.
+    SutCheck(SutCheckArgs),
     /// Write shell completions or the man page (used by scripts/dist.sh).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -58,6 +61,19 @@ pub struct BoardsArgs {
     /// Root of the filesystem to detect the board from (tests use fixture trees).
     #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     pub root: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SutCheckArgs {
+    /// Seconds any one answer may take (the hello includes the model load).
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub timeout: u64,
+    /// pipe (default) or socketpair.
+    #[arg(long, value_name = "KIND", default_value = "pipe")]
+    pub transport: String,
+    /// The SUT program and its arguments.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "PROGRAM")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -82,6 +98,10 @@ pub struct RunArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
+    /// Print LoadGen's full summary text (mlperf_log_summary.txt) per scenario
+    /// instead of the short answer-first summary.
+    #[arg(long)]
+    pub mlperf_summary: bool,
     /// Directory for result records.
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
@@ -110,9 +130,32 @@ pub struct ReportArgs {
     /// variants (default: the fp32/float variant of each family).
     #[arg(long, value_name = "MODEL")]
     pub baseline: Option<String>,
-    /// Directory the mlperf format writes its per-record folders into.
-    #[arg(long, value_name = "DIR", default_value = "edgemark-mlperf")]
-    pub out: PathBuf,
+    /// Where the output goes: the mlperf format's directory of per-record
+    /// folders (default edgemark-mlperf), the html format's file (default:
+    /// stdout).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+/// Flags of `edgemark profile`.
+#[derive(Debug, Args, Clone)]
+pub struct ProfileArgs {
+    /// ONNX or TFLite model file (default: the built-in model).
+    pub model: Option<PathBuf>,
+    /// Profiled runs (each alternates with one plain run).
+    #[arg(long, value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub runs: u32,
+    /// Intra-op threads.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: u32,
+    /// Fix a dynamic input shape: name=1,3,224,224 (repeatable).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shape: Vec<String>,
+    /// Print JSON instead of the tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -26,6 +26,7 @@ fn dispatch(command: &Command) -> CommandResult {
         Command::Status(a) => commands::daemon::status(a),
         Command::Reload(a) => commands::daemon::reload(a),
         Command::Boards(a) => commands::boards::command(a),
+        Command::SutCheck(a) => commands::sut_check::command(a),
         Command::Generate(a) => commands::generate::command(a),
     }
 }

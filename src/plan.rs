@@ -204,6 +204,19 @@ pub enum SutSpec {
     Model(ModelSpec),
     /// The model compiled into the binary, and how to run it.
     BuiltIn(BuiltInSpec),
+    /// An external SUT process speaking the SUT protocol (`exec:PROGRAM ARGS...`).
+    Exec(ExecSpec),
+}
+
+/// An external SUT: the command to start and what to feed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecSpec {
+    /// Program and arguments (the program as given after `exec:`).
+    pub command: Vec<String>,
+    /// `.npy` files or a folder of them; empty = seeded random tensors.
+    pub inputs: Vec<String>,
+    /// Per-query timeout: a query without an answer this long is a hang.
+    pub timeout_ms: u64,
 }
 
 /// How to run the built-in model: a [`ModelSpec`] without what the built-in

@@ -38,6 +38,8 @@ pub struct ScenarioOutcome {
     /// `offline_expected_qps` (then `calibration` says how it was measured).
     pub settings: LoadGenSettings,
     pub calibration: Option<QpsCalibration>,
+    /// The scenario's record: what every summary and export renders.
+    pub record: Record,
     /// Record file written for it, if any.
     pub record_path: Option<PathBuf>,
 }
@@ -50,7 +52,8 @@ pub struct RunOutput {
     pub warnings: Vec<String>,
     /// Accuracy mode's result (`--mode accuracy|both`), run before any scenario.
     pub accuracy: Option<AccuracyOutput>,
-    /// Record file written for the accuracy run, if any.
+    /// The accuracy run's record, and its file if one was written.
+    pub accuracy_record: Option<Record>,
     pub accuracy_record_path: Option<PathBuf>,
 }
 
@@ -63,6 +66,30 @@ pub enum RunError {
     Sut(#[from] crate::sut::SutError),
     #[error("data set: {0}")]
     Data(#[from] DataError),
+    /// The SUT failed during a scenario; the scenario is recorded INVALID.
+    #[error("system under test: {source}{}", recorded_note(record))]
+    SutFailed {
+        source: crate::sut::SutError,
+        record: Option<PathBuf>,
+    },
+    /// Found before anything ran: the results directory cannot take a file.
+    #[error("{0}")]
+    ResultsDir(writer::WriteError),
+    /// A record could not be written (disk full, I/O error): the run stopped
+    /// there. `output` holds what was measured, so the caller can still show
+    /// it; the records written before this one are intact.
+    #[error("{source}")]
+    Record {
+        source: writer::WriteError,
+        output: Box<RunOutput>,
+    },
+}
+
+fn recorded_note(record: &Option<PathBuf>) -> String {
+    match record {
+        Some(p) => format!("\nrecorded as INVALID: {}", p.display()),
+        None => String::new(),
+    }
 }
 
 impl RunError {
@@ -88,6 +115,11 @@ pub fn execute_with_clock(
     ctx: &RunContext,
     clock: Arc<dyn Clock + Send>,
 ) -> Result<RunOutput, RunError> {
+    // A results directory that cannot take a file fails now, not after the
+    // model loaded and the scenarios ran for minutes.
+    if let Some(dir) = &ctx.results_dir {
+        writer::probe_dir(dir).map_err(RunError::ResultsDir)?;
+    }
     // The box as it is before the model is loaded (never timed).
     let (system, mut warnings) = probe::describe(&ctx.root);
     // The caller's and the plan's warnings first; with the unreadable sysfs
@@ -96,7 +128,7 @@ pub fn execute_with_clock(
     let box_warnings = warnings.clone();
     warnings.extend(system.setup_warnings());
     let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;
-    let mut sut = sut::build(&plan.sut, clock.clone())?;
+    let mut sut = sut::build(&plan.sut, clock.clone(), &ctx.root)?;
     // The data set is opened against the loaded model before anything runs, so
     // wrong labels fail before a single inference; accuracy runs first, like a
     // submission run; performance then uses the data set's samples as its QSL.
@@ -106,6 +138,7 @@ pub fn execute_with_clock(
     };
     let mut accuracy = None;
     let mut accuracy_record = None;
+    let mut accuracy_full_record = None;
     let mut accuracy_record_path = None;
     if let (Some(d), Some(spec)) = (&data, &plan.dataset)
         && plan.mode.runs_accuracy()
@@ -131,10 +164,24 @@ pub fn execute_with_clock(
             scenario: None,
             accuracy: Some(&rec),
         };
-        match write_record(ctx, &facts, &scene) {
+        let record = build_record(ctx, &facts, &scene);
+        match write_record(ctx, &record) {
             Ok(p) => accuracy_record_path = p,
-            Err(e) => warnings.push(e.to_string()),
+            Err(source) => {
+                return Err(RunError::Record {
+                    source,
+                    output: Box::new(RunOutput {
+                        sut: sut.info(),
+                        outcomes: Vec::new(),
+                        warnings,
+                        accuracy: Some(out),
+                        accuracy_record: Some(record),
+                        accuracy_record_path: None,
+                    }),
+                });
+            }
         }
+        accuracy_full_record = Some(record);
         accuracy = Some(out);
         accuracy_record = Some(rec);
     }
@@ -155,31 +202,42 @@ pub fn execute_with_clock(
     let mut outcomes = Vec::new();
     for &scenario in scenarios {
         let loaded = qsl::loaded_set(settings);
-        sut.load_samples(&loaded)?;
+        // A SUT that fails (an external one crashing, hanging, ...) ends the
+        // run, and the scenario is recorded INVALID with what happened.
+        let failed = |e: crate::sut::SutError, sut: &dyn sut::Sut| {
+            let scene = Scene {
+                system: &system,
+                sensors: &ProbeSummary::default(),
+                rss_before_load,
+                wall: (writer::unix_now_ns(), writer::unix_now_ns()),
+                warnings: &box_warnings,
+            };
+            sut_failed(ctx, plan, settings, sut, scenario, &loaded, &scene, e)
+        };
+        sut.load_samples(&loaded)
+            .map_err(|e| failed(e, sut.as_ref()))?;
         let warm = warm_up(
             sut.as_mut(),
             settings.warm_up,
             &loaded,
             clock.as_ref(),
             ctx.control,
-        )?;
+        )
+        .map_err(|e| failed(e, sut.as_ref()))?;
         let calibration = match scenario {
-            Scenario::Offline if plan.calibrate_offline_qps => calibrate::offline_qps(
-                sut.as_mut(),
-                settings,
-                &loaded,
-                clock.as_ref(),
-                ctx.control,
-            )?,
+            Scenario::Offline if plan.calibrate_offline_qps => {
+                calibrate::offline_qps(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)
+                    .map_err(|e| failed(e, sut.as_ref()))?
+            }
             _ => None,
         };
         let effective = calibrate::effective_settings(settings, calibration.as_ref());
         // Sensors sample on their own thread, started and stopped outside the timed loop.
         let wall_start_ns = writer::unix_now_ns();
         let sampler = Sampler::start(&ctx.root, probe::sampler::DEFAULT_PERIOD);
-        let mut run = match scenario {
+        let outcome = match scenario {
             Scenario::SingleStream => {
-                single_stream::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)?
+                single_stream::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)
             }
             Scenario::Offline => offline::run(
                 sut.as_mut(),
@@ -187,9 +245,10 @@ pub fn execute_with_clock(
                 &loaded,
                 clock.as_ref(),
                 ctx.control,
-            )?,
+            ),
         };
         let sensors = sampler.stop();
+        let mut run = outcome.map_err(|e| failed(e, sut.as_ref()))?;
         let wall_end_ns = writer::unix_now_ns();
         run.warm_up_queries = warm.queries;
         run.warm_up_ns = warm.ns;
@@ -229,12 +288,10 @@ pub fn execute_with_clock(
             // result, so one file is enough to compare speed and accuracy.
             accuracy: accuracy_record.as_ref(),
         };
-        let record_path = match write_record(ctx, &facts, &scene) {
-            Ok(p) => p,
-            Err(e) => {
-                warnings.push(e.to_string());
-                None
-            }
+        let record = build_record(ctx, &facts, &scene);
+        let (record_path, write_error) = match write_record(ctx, &record) {
+            Ok(p) => (p, None),
+            Err(e) => (None, Some(e)),
         };
         // The summary shows what the probes saw too, named by scenario.
         for w in sensors
@@ -252,8 +309,22 @@ pub fn execute_with_clock(
             result,
             settings: effective,
             calibration,
+            record,
             record_path,
         });
+        if let Some(source) = write_error {
+            return Err(RunError::Record {
+                source,
+                output: Box::new(RunOutput {
+                    sut: sut.info(),
+                    outcomes,
+                    warnings,
+                    accuracy,
+                    accuracy_record: accuracy_full_record,
+                    accuracy_record_path,
+                }),
+            });
+        }
         if ctx.control.abort.load(Ordering::Relaxed) {
             break;
         }
@@ -263,8 +334,69 @@ pub fn execute_with_clock(
         outcomes,
         warnings,
         accuracy,
+        accuracy_record: accuracy_full_record,
         accuracy_record_path,
     })
+}
+
+/// Records the scenario a SUT failed in as INVALID (reason `SutError`, the
+/// failure and the SUT's last stderr lines as warnings) and returns the error
+/// that ends the run.
+#[allow(clippy::too_many_arguments)]
+fn sut_failed(
+    ctx: &RunContext,
+    plan: &Plan,
+    settings: &LoadGenSettings,
+    sut: &dyn sut::Sut,
+    scenario: Scenario,
+    loaded: &[usize],
+    scene: &Scene,
+    e: crate::sut::SutError,
+) -> RunError {
+    let run = ScenarioRun {
+        scenario,
+        loaded_set: loaded.to_vec(),
+        issued_sample_index: Vec::new(),
+        latency_ns: Vec::new(),
+        start_ns: 0,
+        duration_ns: 0,
+        warm_up_queries: 0,
+        warm_up_ns: 0,
+        aborted: false,
+        store_full: false,
+    };
+    let mut result = stats::summarize(settings, &run);
+    // The one reason that matters: the others (no queries, no duration) follow from it.
+    result.valid = false;
+    result.invalid_reasons = vec![stats::InvalidReason::SutError];
+    let mut info = sut.info();
+    let mut warnings = scene.warnings.to_vec();
+    let first = e.to_string();
+    warnings.push(format!(
+        "{scenario:?}: the SUT failed: {}",
+        first.lines().next().unwrap_or_default()
+    ));
+    if let Some(f) = e.fault() {
+        warnings.extend(f.stderr_tail.iter().map(|l| format!("SUT stderr: {l}")));
+        if let Some(engine) = info.engine.as_mut() {
+            engine.stderr_tail = f.stderr_tail.clone();
+        }
+    }
+    let facts = Facts {
+        plan,
+        settings,
+        sut: &info,
+        scenario: Some((&run, &result)),
+        accuracy: None,
+    };
+    let scene = Scene {
+        warnings: &warnings,
+        ..*scene
+    };
+    let record = write_record(ctx, &build_record(ctx, &facts, &scene))
+        .ok()
+        .flatten();
+    RunError::SutFailed { source: e, record }
 }
 
 /// What the probes saw around one scenario.
@@ -286,19 +418,19 @@ struct Facts<'a> {
     accuracy: Option<&'a AccuracyRecord>,
 }
 
-/// Builds the record of a scenario (or of the accuracy run when `scenario` is
-/// None) and writes it when the context has a results directory. A record
-/// that cannot be written is a warning (the caller's), not a failed run: the
-/// measured figures are still printed.
-fn write_record(
-    ctx: &RunContext,
-    f: &Facts,
-    scene: &Scene,
-) -> Result<Option<PathBuf>, writer::WriteError> {
+/// Writes a record when the context has a results directory. A record that
+/// cannot be written fails the run (the caller still gets the figures
+/// through [`RunError::Record`]).
+fn write_record(ctx: &RunContext, record: &Record) -> Result<Option<PathBuf>, writer::WriteError> {
     let Some(dir) = &ctx.results_dir else {
         return Ok(None);
     };
-    let record = Record::from_run(&RunFacts {
+    writer::write_record(dir, record).map(Some)
+}
+
+/// The record of a scenario (or of the accuracy run when `scenario` is None).
+fn build_record(ctx: &RunContext, f: &Facts, scene: &Scene) -> Record {
+    Record::from_run(&RunFacts {
         plan: f.plan,
         settings: f.settings,
         sut: f.sut,
@@ -312,6 +444,5 @@ fn write_record(
         wall_start_ns: scene.wall.0,
         wall_end_ns: scene.wall.1,
         warnings: scene.warnings,
-    });
-    writer::write_record(dir, &record).map(Some)
+    })
 }

@@ -203,7 +203,7 @@ mod models {
     use edgemark::accuracy::AccuracyResult;
     use edgemark::accuracy::classification::ClassificationSummary;
     use edgemark::engine::tract::TractModel;
-    use edgemark::export::accuracy::{Variant, write_comparison, write_summary};
+    use edgemark::report::accuracy::{Variant, write_comparison, write_summary};
 
     fn run_model(model: &Path) -> AccuracyResult<ClassificationSummary> {
         let (images, labels) = shared_labels().unwrap();

@@ -85,25 +85,45 @@ fn bad_config_files_exit_2_with_path_and_line() {
 
 #[test]
 fn quick_synthetic_run_prints_a_valid_summary() {
-    let o = edgemark(&[
-        "run",
-        "--sut",
-        "synthetic:null",
-        "--scenario",
-        "single-stream",
-        "--min-duration-ms",
-        "20",
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--sut",
+            "synthetic:null",
+            "--scenario",
+            "single-stream",
+            "--min-duration-ms",
+            "20",
+            "--target-percentile",
+            "95",
+        ];
+        args.extend_from_slice(extra);
+        let o = edgemark(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // The default answers first: metric and verdict on the second line.
+    let out = run(&[]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("SingleStream"), "{out}");
+    assert!(
+        lines[1].contains("p95 (early stopping)") && lines[1].contains("VALID"),
+        "{out}"
+    );
+    for needle in ["Latency p50/p90/p99:", "queries in", "Record:"] {
+        assert!(out.contains(needle), "{needle:?} missing from:\n{out}");
+    }
+    assert!(out.lines().count() <= 8, "{out}");
+    // LoadGen's full summary text behind a flag, labelled at the target percentile.
+    let out = run(&["--mlperf-summary"]);
     for needle in [
         "Scenario : SingleStream",
         "Result is : VALID",
-        "90th percentile latency (ns)",
-        "Early stopping 90th percentile estimate",
+        "95th percentile latency (ns)",
+        "Early stopping 95.0th percentile estimate",
         "99.90 percentile latency (ns)",
-        "Query count",
-        "Duration",
+        "min_query_count : 100",
+        "Record written to : ",
     ] {
         assert!(out.contains(needle), "{needle:?} missing from:\n{out}");
     }

@@ -312,3 +312,44 @@ fn sampler_thread_samples_at_start_and_stop() {
         "the fixture counter does not move"
     );
 }
+
+#[test]
+fn series_follow_the_sensors_over_time() {
+    use edgemark::record::{Quantity, SensorSeries, series::TOTAL_POWER};
+    // A Jetson: 3 s at 6 W in, then 8 W; cpu-thermal warms from its fixture value.
+    let fx = Scratch::of("jetson-orin", "series");
+    let (sys, _) = probe::describe(&fx.0);
+    let mut sampler = Sampler::new(&fx.0);
+    for (i, (ma, temp)) in [
+        (1200, 45_000),
+        (1200, 45_500),
+        (1200, 46_000),
+        (1600, 50_000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        fx.write("sys/class/hwmon/hwmon1/curr1_input", &format!("{ma}\n"));
+        fx.write("sys/class/thermal/thermal_zone0/temp", &format!("{temp}\n"));
+        // Two readings a second, as the sampler's thread would take them.
+        sampler.sample_once(i as u64 * 1_000_000_000);
+        sampler.sample_once(i as u64 * 1_000_000_000 + 500_000_000);
+    }
+    let sum = sampler.finish();
+    let series = SensorSeries::from_probe(&sum.series, &sys.clusters, sum.energy.as_ref())
+        .expect("a series");
+    assert_eq!(series.step_ns, 1_000_000_000);
+    let zone0 = series
+        .of(Quantity::TemperatureDeciCelsius)
+        .find(|t| t.sensor == 0)
+        .unwrap();
+    assert_eq!(zone0.values, vec![450, 455, 460, 500]);
+    let power: Vec<_> = series.of(Quantity::PowerMilliwatts).collect();
+    assert_eq!(power.len(), 1, "total only, not every rail");
+    assert_eq!(power[0].sensor, TOTAL_POWER);
+    // VDD_IN is 5 V: 1.2 A = 6 W, 1.6 A = 8 W (the step's first half-second
+    // integrates from the previous 6 W reading: 7 W, then 8 W).
+    assert_eq!(power[0].values[..3], [6000, 6000, 6000]);
+    assert_eq!(power[0].values[3], 7500);
+    assert!(series.of(Quantity::FrequencyMhz).count() >= 1);
+}

@@ -36,7 +36,8 @@ fn run_writes_one_record_per_scenario_and_prints_the_path() {
 
     let printed: Vec<PathBuf> = stdout
         .lines()
-        .filter_map(|l| l.strip_prefix("Record written to : "))
+        // The short summary's `  Record:   PATH` line of each scenario.
+        .filter_map(|l| l.trim_start().strip_prefix("Record:").map(str::trim))
         .map(PathBuf::from)
         .collect();
     assert_eq!(printed.len(), 2, "{stdout}");

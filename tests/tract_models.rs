@@ -140,6 +140,34 @@ fn int8_qdq_onnx_top1_agrees_with_fp32() {
 }
 
 #[test]
+fn int8_qdq_onnx_top1_agrees_with_onnxruntime_int8() {
+    // The model's logits are dequantised from int8 with this scale (its last
+    // DequantizeLinear); onnxruntime's int8 kernels are the reference.
+    const LOGIT_SCALE: f32 = 0.104_579_35;
+    let Some(int8) = against_reference("mobilenetv2-int8-qdq.onnx") else {
+        return;
+    };
+    // Issue 13 asks for logits within 20 int8 steps too; today they are 16
+    // to 48 steps from onnxruntime (printed below) while TFLite's int8 model
+    // matches TensorFlow Lite exactly: rounding ties break differently from
+    // onnxruntime somewhere upstream and grow through the last layers. Only
+    // top-1 is asserted until that is found.
+    let mut worst = 0;
+    for (photo, q, q_ref) in &int8 {
+        let steps = q
+            .iter()
+            .zip(q_ref)
+            .map(|(a, b)| ((a - b).abs() / LOGIT_SCALE).round() as i32)
+            .max()
+            .unwrap();
+        eprintln!("mobilenetv2-int8-qdq.onnx {photo}: max int8 step diff {steps}");
+        assert_eq!(argmax(q), argmax(q_ref), "{photo}: top-1");
+        worst = worst.max(steps);
+    }
+    eprintln!("mobilenetv2-int8-qdq.onnx: worst logit difference {worst} int8 steps");
+}
+
+#[test]
 fn int8_tflite_runs_through_the_product_path_with_tflite_top1() {
     // tract-tflite 0.23.9 alone cannot load this model (int8 ADD with differing
     // input scales); `edgemark infer` goes through the TFLite rewrite pass, so it must
@@ -281,7 +309,7 @@ fn broken_model_files_give_errors_naming_file_and_problem() {
             threads: 1,
             cpus: Pinning::default(),
         });
-        let e = match build_tract(&spec) {
+        let e = match build_tract(&spec, Default::default()) {
             Ok(_) => panic!("{path} loaded"),
             Err(e) => e.to_string(),
         };
@@ -645,29 +673,66 @@ fn each_scenario_gets_its_own_cores_and_default_parallelism() {
 
 #[test]
 fn random_inputs_are_seeded_per_sample_and_bounded_in_memory() {
-    // The built-in model's input is 602112 bytes: 445 distinct samples fit the
-    // 256 MiB budget, so loading 1024 shares tensors instead of taking 616 MB.
-    let mut sut = TractSut::new(&SutSpec::BuiltIn(Default::default())).unwrap();
+    use edgemark::engine::budget::MemoryFacts;
+    // A box with 64 MiB available and a huge cache: inputs may take 1/16 of
+    // it, 4 MiB, i.e. 6 of the built-in model's 602112-byte inputs; loading
+    // 1024 samples shares those instead of taking 616 MB.
+    let facts = MemoryFacts {
+        mem_available_bytes: Some(64 << 20),
+        llc_bytes: Some(1 << 30),
+    };
+    let mut sut = TractSut::with_facts(&SutSpec::BuiltIn(Default::default()), facts).unwrap();
     let all: Vec<usize> = (0..1024).collect();
     sut.load_samples(&all).unwrap();
     let a = sut.loaded_sample(0).unwrap()[0].clone();
     let b = sut.loaded_sample(1).unwrap()[0].clone();
     assert_ne!(a, b, "different samples get different data");
-    let distinct = (256usize << 20) / (3 * 224 * 224 * 4);
+    let distinct = (4usize << 20) / (3 * 224 * 224 * 4);
+    assert_eq!(distinct, 6);
+    assert_ne!(sut.loaded_sample(distinct - 1).unwrap()[0], a);
     let again = sut.loaded_sample(distinct).unwrap()[0].clone();
     assert_eq!(a, again);
     assert!(
         std::sync::Arc::ptr_eq(a.as_arc_tensor().unwrap(), again.as_arc_tensor().unwrap()),
         "shared, not copied"
     );
-    assert!(
-        sut.info()
-            .description
-            .contains("random inputs: 445 distinct samples shared by 1024")
+    let info = sut.info();
+    let set = info.input_set.unwrap();
+    assert_eq!(
+        (
+            set.budget_bytes,
+            set.distinct_samples,
+            set.sample_bytes,
+            set.loaded_samples
+        ),
+        (4 << 20, 6, 602_112, 1024)
     );
+    assert!(
+        info.description.contains(
+            "random inputs: 6 distinct samples of 0.6 MiB shared by 1024 loaded (budget 4.0 MiB"
+        ),
+        "{}",
+        info.description
+    );
+    // Loading again (the next scenario) states the set once, not twice.
+    sut.load_samples(&all[..10]).unwrap();
+    let d = sut.info().description;
+    assert_eq!(d.matches("random inputs:").count(), 1, "{d}");
+    assert!(d.contains("shared by 10 loaded"), "{d}");
+    // A small cache and plenty of memory: the cache bound decides, and a heavy
+    // query's own traffic leaves only the minimum of distinct inputs.
+    let cache_bound = MemoryFacts {
+        mem_available_bytes: Some(16 << 30),
+        llc_bytes: Some(1 << 20),
+    };
+    let mut small =
+        TractSut::with_facts(&SutSpec::BuiltIn(Default::default()), cache_bound).unwrap();
+    small.load_samples(&all).unwrap();
+    let set = small.info().input_set.unwrap();
+    assert_eq!(set.distinct_samples, edgemark::engine::budget::MIN_DISTINCT);
     // Same seed, same data: a second SUT sees identical inputs.
     let mut other = TractSut::new(&SutSpec::BuiltIn(Default::default())).unwrap();
     other.load_samples(&[1]).unwrap();
     assert_eq!(other.loaded_sample(1).unwrap()[0], b);
-    assert!(!other.info().description.contains("random inputs:"));
+    assert_eq!(other.info().input_set.unwrap().distinct_samples, 1);
 }

@@ -12,5 +12,6 @@ pub mod profile;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod sut_check;
 
 pub use crate::error::{CommandError, CommandResult, ErrorKind};

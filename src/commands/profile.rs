@@ -5,33 +5,11 @@
 //! the user sees how far the table can be trusted. Not a benchmark: scenarios
 //! never run with this instrumentation. [`run`] measures, [`render`] formats.
 
-use std::path::PathBuf;
-
-use clap::Args;
 use serde::Serialize;
 
 use super::{CommandError, CommandResult};
 
-/// Flags of `edgemark profile`.
-#[derive(Debug, Args, Clone)]
-pub struct ProfileArgs {
-    /// ONNX or TFLite model file (default: the built-in model).
-    pub model: Option<PathBuf>,
-    /// Profiled runs (each alternates with one plain run).
-    #[arg(long, value_name = "N", default_value_t = 20,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub runs: u32,
-    /// Intra-op threads.
-    #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub threads: u32,
-    /// Fix a dynamic input shape: name=1,3,224,224 (repeatable).
-    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
-    pub input_shape: Vec<String>,
-    /// Print JSON instead of the tables.
-    #[arg(long)]
-    pub json: bool,
-}
+pub use crate::cli::ProfileArgs;
 
 /// One node's row.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,7 +4,9 @@
 use super::{CommandError, CommandResult, ErrorKind};
 use crate::cli::ReportArgs;
 use crate::record::Record;
-use crate::report::{Format, collect, compare, csv, hyperfine, json, mlperf, prom, rows, table};
+use crate::report::{
+    Format, collect, compare, csv, html, hyperfine, json, mlperf, prom, rows, table,
+};
 
 /// Fails (exit 1) if any input was bad or output could not be written; the
 /// reasons are printed as they are found.
@@ -40,7 +42,20 @@ pub fn command(args: &ReportArgs) -> CommandResult {
             Ok(hyperfine::render(&ordered))
         }
         Format::Prom => Ok(prom::render(&c.good)),
-        Format::Mlperf => mlperf::write_all(&args.out, &c.good),
+        Format::Mlperf => mlperf::write_all(
+            args.out
+                .as_deref()
+                .unwrap_or(std::path::Path::new("edgemark-mlperf")),
+            &c.good,
+        ),
+        Format::Html => {
+            let page = html::render(&c.good, &rows, &c.bad, &variants);
+            match &args.out {
+                // Written whole (temp file + rename), so a reader never sees half a page.
+                Some(path) => write_file(path, &page).map(|()| String::new()),
+                None => Ok(page),
+            }
+        }
     };
     match out {
         Ok(text) => print!("{text}"),
@@ -61,4 +76,11 @@ pub fn command(args: &ReportArgs) -> CommandResult {
     } else {
         Ok(())
     }
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let tmp = path.with_extension("html.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

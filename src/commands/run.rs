@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::{CommandError, CommandResult};
 use crate::cli::RunArgs;
-use crate::export::{json, summary};
 use crate::loadgen::Control;
+use crate::progress;
 use crate::record::writer;
+use crate::report::{run_json as json, terminal};
 use crate::run::{self, RunContext};
 use crate::settings;
 
@@ -55,12 +56,21 @@ pub fn command(args: &RunArgs) -> CommandResult {
         control: &CONTROL,
         warnings: Vec::new(),
     };
-    let out = summary::with_progress(&CONTROL, || run::execute(&plan, &ctx))
-        .map_err(|e| CommandError::new(e.kind(), e))?;
+    let (out, failed) = match progress::with_progress(&CONTROL, || run::execute(&plan, &ctx)) {
+        Ok(out) => (out, None),
+        // A record could not be written: what was measured is still shown,
+        // then the run fails naming the file.
+        Err(run::RunError::Record { source, output }) => {
+            (*output, Some(CommandError::runtime(source)))
+        }
+        Err(e) => return Err(CommandError::new(e.kind(), e)),
+    };
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(CommandError::runtime)
+        writeln!(stdout, "{}", json::run_json(&plan, &out)).map_err(CommandError::runtime)?;
     } else {
-        summary::write_run(&mut stdout, &plan, &out).map_err(CommandError::runtime)
+        terminal::write_run(&mut stdout, &out, plan.board.as_ref(), args.mlperf_summary)
+            .map_err(CommandError::runtime)?;
     }
+    failed.map_or(Ok(()), Err)
 }

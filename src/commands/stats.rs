@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::{CommandError, CommandResult};
 use crate::cli::StatsArgs;
-use crate::export::{json, summary};
+use crate::report::{run_json as json, terminal as summary};
 use crate::{latency_file, stats};
 
 pub fn command(args: &StatsArgs) -> CommandResult {

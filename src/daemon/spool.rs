@@ -128,8 +128,16 @@ impl Spool {
         if let Some(err) = &outcome.error {
             let line = format!("{}: {err}\n", outcome.state);
             write_atomic(&dir.join(format!("{}.error", job.id)), line.as_bytes())?;
-            if let Some(results) = results_dir {
-                write_atomic(&results.join(format!("{}.error", job.id)), line.as_bytes())?;
+            // A copy beside the records, best effort: the error may well be
+            // that the results disk is full or gone, and the job must still
+            // reach failed/ with its account.
+            if let Some(results) = results_dir
+                && let Err(e) =
+                    write_atomic(&results.join(format!("{}.error", job.id)), line.as_bytes())
+            {
+                crate::daemon::log::warn(&format!(
+                    "cannot copy the job's error beside its records: {e}"
+                ));
             }
         }
         let dest = dir.join(format!("{}.toml", job.id));
@@ -247,15 +255,20 @@ fn write_file_synced(path: &Path, content: &[u8]) -> std::io::Result<()> {
     f.sync_all().map_err(|e| with_path(e, path))
 }
 
-/// Write via a temp name + rename: readers never see half a file.
+/// Write via a temp name + rename: readers never see half a file, and a
+/// failed write (disk full) leaves no temp file behind.
 pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    write_file_synced(&tmp, content)?;
-    std::fs::rename(&tmp, path).map_err(|e| with_path(e, path))
+    let result = write_file_synced(&tmp, content)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| with_path(e, path)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Make renames in `dir` durable. Best effort: some filesystems refuse.

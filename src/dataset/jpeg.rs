@@ -42,6 +42,12 @@ impl Huffman {
             if k + n as usize > h.symbols.len() {
                 return Err("Huffman table shorter than its counts".into());
             }
+            // Checked before the codes are used as indices: an over-subscribed
+            // length (more codes than it has bits for) would run past the
+            // lookup table (found by fuzzing).
+            if code + n > (1 << len) {
+                return Err("invalid Huffman table".into());
+            }
             if len as u32 <= LOOKUP_BITS {
                 let pad = LOOKUP_BITS - len as u32;
                 for i in 0..n {
@@ -54,9 +60,6 @@ impl Huffman {
             }
             code += n;
             k += n as usize;
-            if code > (1 << len) {
-                return Err("invalid Huffman table".into());
-            }
             code <<= 1;
         }
         Ok(h)
@@ -738,5 +741,22 @@ mod tests {
         assert!(decode(&d).is_err()); // scan without Huffman tables
         d.truncate(9);
         assert!(decode(&d).is_err());
+    }
+
+    /// Found by fuzzing: three 1-bit codes (only two exist) indexed past the
+    /// lookup table before the table was found invalid.
+    #[test]
+    fn over_subscribed_huffman_table_is_an_error() {
+        let mut counts = [0u8; 16];
+        counts[0] = 3;
+        assert!(Huffman::new(&counts, vec![1, 2, 3]).is_err());
+        // One 1-bit code leaves two 2-bit codes, not three.
+        counts[0] = 1;
+        counts[1] = 3;
+        assert!(Huffman::new(&counts, vec![0; 4]).is_err());
+        // A full but valid length is fine: two 1-bit codes.
+        let mut counts = [0u8; 16];
+        counts[0] = 2;
+        assert!(Huffman::new(&counts, vec![1, 2]).is_ok());
     }
 }

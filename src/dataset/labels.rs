@@ -71,14 +71,20 @@ impl Labels {
             path: path.to_owned(),
             source,
         })?;
+        Self::parse(path, &text)
+    }
+
+    /// [`Labels::load`] for text already read; `path` picks the format by its
+    /// extension and names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, DatasetError> {
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         let entries = match ext.as_str() {
-            "json" => parse_json(&text),
-            "csv" => parse_lines(&text, ','),
-            _ => parse_lines(&text, ' '),
+            "json" => parse_json(text),
+            "csv" => parse_lines(text, ','),
+            _ => parse_lines(text, ' '),
         }
         .map_err(|why| DatasetError::Labels {
             path: path.to_owned(),

@@ -7,6 +7,7 @@
 //! engine; the model facts below are engine-agnostic so records and reports
 //! describe a model without depending on tract.
 
+pub mod budget;
 #[cfg(feature = "tract")]
 pub mod tract;
 

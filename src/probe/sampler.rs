@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::series::{Acc, ProbeSeries, SeriesKind};
 use super::{Read, numbered_entries, read_i64, read_text, read_u64, rooted, throttle_bits};
 
 /// Where the Raspberry Pi firmware driver exposes `get_throttled` (Raspberry Pi
@@ -92,6 +93,8 @@ pub struct ProbeSummary {
     pub energy: Option<EnergySummary>,
     /// Sensor files that exist but could not be read or parsed (named).
     pub warnings: Vec<String>,
+    /// The same readings over time, in time bins (for the record's series).
+    pub series: ProbeSeries,
 }
 
 impl ProbeSummary {
@@ -199,6 +202,7 @@ pub struct Sampler {
     period_ns: u64,
     broken: HashSet<PathBuf>,
     warnings: Vec<String>,
+    series: ProbeSeries,
 }
 
 /// The running sampler thread; `stop` ends it and returns the summary.
@@ -242,6 +246,7 @@ impl Sampler {
             period_ns: 0,
             broken: HashSet::new(),
             warnings: Vec::new(),
+            series: ProbeSeries::new(),
         };
         for (index, dir) in numbered_entries(&rooted(root, "/sys/class/thermal"), "thermal_zone") {
             let path = dir.join("temp");
@@ -405,10 +410,18 @@ impl Sampler {
     /// One reading of every sensor at monotonic time `now_ns`.
     pub fn sample_once(&mut self, now_ns: u64) {
         self.samples += 1;
+        // Energy read now covers the time since the previous sample.
+        let since_ns = self
+            .first_ns
+            .map_or(0, |_| now_ns.saturating_sub(self.last_ns));
         if self.first_ns.is_none() {
             self.first_ns = Some(now_ns);
         }
         self.last_ns = now_ns;
+        let one = |v: f64| Acc {
+            sum: v,
+            weight: 1.0,
+        };
 
         for i in 0..self.zones.len() {
             let path = self.zones[i].path.clone();
@@ -416,6 +429,8 @@ impl Sampler {
             if let Some(t) = self.take(&path, r) {
                 let z = &mut self.zones[i];
                 z.range = Some(z.range.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+                let kind = SeriesKind::TemperatureMillicelsius { zone: z.index };
+                self.series.add(kind, now_ns, one(t as f64));
             }
         }
         for i in 0..self.cores.len() {
@@ -424,6 +439,8 @@ impl Sampler {
             if let Some(f) = self.take(&path, r) {
                 let c = &mut self.cores[i];
                 c.range = Some(c.range.map_or((f, f), |(lo, hi)| (lo.min(f), hi.max(f))));
+                let kind = SeriesKind::FrequencyKhz { cpu: c.cpu };
+                self.series.add(kind, now_ns, one(f as f64));
             }
         }
         if let Some(path) = self.throttle_path.clone() {
@@ -449,10 +466,23 @@ impl Sampler {
                 });
                 t.last = word;
                 t.now_seen |= word & throttle_bits::NOW_MASK;
+                let bits = f64::from(word & throttle_bits::NOW_MASK);
+                self.series.add(SeriesKind::ThrottleBits, now_ns, one(bits));
             }
         }
         for i in 0..self.channels.len() {
+            let before = self.channels[i].energy_uj;
             self.sample_channel(i, now_ns);
+            if since_ns > 0 {
+                // µJ over seconds: the bin's mean is µW.
+                let added = self.channels[i].energy_uj - before;
+                let kind = SeriesKind::PowerMicrowatts { rail: i as u32 };
+                let covered = Acc {
+                    sum: added,
+                    weight: since_ns as f64 / 1e9,
+                };
+                self.series.add(kind, now_ns, covered);
+            }
         }
     }
 
@@ -583,6 +613,7 @@ impl Sampler {
             throttle: self.throttle,
             energy,
             warnings: self.warnings,
+            series: self.series,
         }
     }
 }

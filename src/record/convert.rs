@@ -60,7 +60,7 @@ impl Record {
                 built_in = b.to_model_spec();
                 Some(&built_in)
             }
-            plan::SutSpec::Synthetic(_) => None,
+            plan::SutSpec::Synthetic(_) | plan::SutSpec::Exec(_) => None,
         };
         // An accuracy record names the scenario the plan would run first, as
         // LoadGen's accuracy mode runs under a scenario (and on its cores).
@@ -121,18 +121,58 @@ impl Record {
             latency_histogram: f
                 .scenario
                 .map(|(run, _)| LatencyHistogram::from_latencies(&run.latency_ns)),
-            series: None,
-            power_estimate: None,
+            series: SensorSeries::from_probe(
+                &f.sensors.series,
+                &f.system.clusters,
+                f.sensors.energy.as_ref(),
+            ),
+            power_estimate: PowerEstimate::of(f.plan, f.sensors),
             engine: Engine::of(f.sut),
-            input_set: None,
+            input_set: f.sut.input_set.map(|s| InputSet {
+                budget_bytes: s.budget_bytes,
+                distinct_samples: s.distinct_samples,
+                sample_bytes: s.sample_bytes,
+                loaded_samples: s.loaded_samples,
+            }),
         }
     }
 }
 
+impl PowerEstimate {
+    /// The board profile's nominal power when no sensor measured total
+    /// energy (never both: a measured figure always wins).
+    fn of(plan: &plan::Plan, sensors: &ProbeSummary) -> Option<PowerEstimate> {
+        if sensors
+            .energy
+            .as_ref()
+            .is_some_and(|e| e.total_uj.is_some())
+        {
+            return None;
+        }
+        let board = crate::boards::find(&plan.board.as_ref()?.name).ok()?;
+        let w = board.power.nominal_load_w.filter(|w| *w > 0.0)?;
+        Some(PowerEstimate {
+            board: board.name.clone(),
+            milliwatts: (w * 1000.0).round() as u64,
+            source: board.power.nominal_load_source.clone().unwrap_or_default(),
+        })
+    }
+}
+
 impl Engine {
-    /// The engine of an in-process SUT (tract, synthetic); None for kinds
-    /// this build does not know how to describe.
+    /// The engine of an in-process SUT (tract, synthetic) or what an exec
+    /// SUT said about itself; None for kinds this build does not know.
     fn of(s: &sut::SutInfo) -> Option<Engine> {
+        if let Some(e) = &s.engine {
+            return Some(Engine {
+                name: e.name.clone(),
+                version: e.version.clone(),
+                command: e.command.clone(),
+                protocol_version: e.protocol_version,
+                round_trip_ns: e.round_trip_ns,
+                stderr_tail: e.stderr_tail.clone(),
+            });
+        }
         let (name, version) = match s.kind.as_str() {
             "tract" => ("tract", crate::version::TRACT_VERSION),
             "synthetic" => ("synthetic", env!("CARGO_PKG_VERSION")),
@@ -224,6 +264,7 @@ impl From<&plan::SutSpec> for SutSpec {
             plan::SutSpec::Synthetic(spec) => SutSpec::Synthetic(spec.clone()),
             plan::SutSpec::Model(m) => SutSpec::Model(m.path.clone()),
             plan::SutSpec::BuiltIn(_) => SutSpec::BuiltIn,
+            plan::SutSpec::Exec(e) => SutSpec::Exec(e.command.clone()),
         }
     }
 }

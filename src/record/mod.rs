@@ -16,6 +16,7 @@
 mod convert;
 pub mod histogram;
 mod schema;
+pub mod series;
 #[cfg(test)]
 mod tests;
 pub mod writer;
@@ -166,6 +167,24 @@ impl Record {
     }
 }
 
+/// Whether a power figure was measured by a sensor or estimated from the
+/// board profile's nominal power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PowerBasis {
+    Measured,
+    Estimated,
+}
+
+impl PowerBasis {
+    pub fn name(self) -> &'static str {
+        match self {
+            PowerBasis::Measured => "measured",
+            PowerBasis::Estimated => "estimated",
+        }
+    }
+}
+
 impl Tool {
     /// Facts about this binary.
     pub fn current() -> Tool {
@@ -254,6 +273,24 @@ impl Record {
         (w > 0.0).then(|| sps / w)
     }
 
+    /// Watts for per-watt figures: measured (average over the sensor span)
+    /// when a sensor gave total energy, else the board profile's nominal
+    /// power, flagged as estimated. Never a mix of the two.
+    pub fn watts(&self) -> Option<(f64, PowerBasis)> {
+        if let Some(w) = self.average_watts() {
+            return Some((w, PowerBasis::Measured));
+        }
+        let e = self.power_estimate.as_ref()?;
+        (e.milliwatts > 0).then(|| (e.milliwatts as f64 / 1000.0, PowerBasis::Estimated))
+    }
+
+    /// Samples/s per watt on [`Record::watts`]'s basis.
+    pub fn samples_per_watt(&self) -> Option<(f64, PowerBasis)> {
+        let (w, basis) = self.watts()?;
+        let sps = self.samples_per_second()?;
+        Some((sps / w, basis))
+    }
+
     pub fn samples_per_second_per_core(&self) -> Option<f64> {
         let sps = self.samples_per_second()?;
         (self.host.cores > 0).then(|| sps / self.host.cores as f64)
@@ -269,6 +306,7 @@ impl Record {
             (None, SutSpec::Synthetic(s)) => format!("synthetic:{s}"),
             (None, SutSpec::Model(p)) => p.rsplit('/').next().unwrap_or(p).to_string(),
             (None, SutSpec::BuiltIn) => "built-in".to_string(),
+            (None, SutSpec::Exec(c)) => format!("exec:{}", c.join(" ")),
         }
     }
 }

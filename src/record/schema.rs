@@ -412,6 +412,8 @@ pub enum SutSpec {
     Synthetic(String),
     Model(String),
     BuiltIn,
+    /// An external SUT: its command line (`exec:`).
+    Exec(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

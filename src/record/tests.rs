@@ -473,6 +473,11 @@ fn ten_minute_record(with_trace: bool) -> Record {
     // Every record keeps the histogram, trace or not.
     rec.latency_histogram = Some(LatencyHistogram::from_latencies(&trace.latency_ns));
     rec.trace = with_trace.then_some(trace);
+    // Ten minutes of 10 zones, 2 clusters and the input rail at 4 Hz.
+    let (s, clusters, energy) = super::series::tests::board_run(600, 10);
+    rec.series = SensorSeries::from_probe(&s, &clusters, Some(&energy));
+    // A board with a power sensor has no estimate.
+    rec.power_estimate = None;
     rec
 }
 
@@ -483,12 +488,18 @@ fn ten_minute_single_stream_record_sizes() {
     let traced = traced_rec.encode();
     let rec = ten_minute_record(false);
     let hist = rec.latency_histogram.as_ref().unwrap();
+    let series = rec.series.as_ref().unwrap();
+    let series_bytes = postcard::to_stdvec(series).unwrap().len();
     eprintln!(
-        "record size, 10-minute official SingleStream, 600000 queries: without trace {} bytes (latency histogram {} bytes, {} buckets, precision {} bits), with trace {} bytes ({:.2} bytes/query)",
+        "record size, 10-minute official SingleStream, 600000 queries: without trace {} bytes (latency histogram {} bytes, {} buckets, precision {} bits; series {} bytes, {} tracks x {} points every {} s), with trace {} bytes ({:.2} bytes/query)",
         plain.len(),
         hist.encoded_len(),
         hist.buckets.len(),
         hist.precision_bits,
+        series_bytes,
+        series.tracks.len(),
+        series.points(),
+        series.step_ns / 1_000_000_000,
         traced.len(),
         (traced.len() - plain.len()) as f64 / 600_000.0
     );
@@ -575,6 +586,13 @@ mod from_run {
                 single_stream: vec![4, 5],
                 offline: vec![0, 1, 2, 3, 4, 5],
             },
+            engine: None,
+            input_set: Some(crate::engine::budget::InputSetInfo {
+                budget_bytes: 8 << 20,
+                distinct_samples: 12,
+                sample_bytes: 602_112,
+                loaded_samples: 1024,
+            }),
         };
         let run = ScenarioRun {
             scenario: plan::Scenario::SingleStream,
@@ -649,6 +667,55 @@ mod from_run {
     }
 
     #[test]
+    fn power_is_estimated_from_the_board_only_without_a_sensor() {
+        let (mut plan, sut, run, result, system, mut sensors) = inputs();
+        plan.board = Some(plan::BoardChoice {
+            name: "rpi4".into(),
+            detected: true,
+        });
+        let facts = |plan: &plan::Plan, sensors: &ProbeSummary| {
+            Record::from_run(&RunFacts {
+                plan,
+                settings: &plan.settings,
+                sut: &sut,
+                scenario: Some((&run, &result)),
+                accuracy: None,
+                system: &system,
+                sensors,
+                rss_before_load_bytes: None,
+                peak_rss_bytes: None,
+                run_id: 1,
+                wall_start_ns: 0,
+                wall_end_ns: 1,
+                warnings: &[],
+            })
+        };
+        let r = facts(&plan, &sensors);
+        let e = r.power_estimate.as_ref().expect("rpi4 has a nominal power");
+        assert_eq!((e.board.as_str(), e.milliwatts), ("rpi4", 6400));
+        assert!(!e.source.is_empty());
+        assert_eq!(r.watts(), Some((6.4, PowerBasis::Estimated)));
+        let (per_w, basis) = r.samples_per_watt().unwrap();
+        assert_eq!(basis, PowerBasis::Estimated);
+        assert!((per_w - 3.0 / 6.4).abs() < 1e-12);
+        // A measured total wins: no estimate in the record at all.
+        sensors.energy = Some(probe::EnergySummary {
+            source: probe::EnergySource::HwmonPower,
+            total_uj: Some(5_000_000),
+            span_ns: 1_000_000_000,
+            rails: vec![],
+        });
+        let r = facts(&plan, &sensors);
+        assert!(r.power_estimate.is_none());
+        assert_eq!(r.watts(), Some((5.0, PowerBasis::Measured)));
+        // No board profile, no sensor: no per-watt figure.
+        plan.board = None;
+        sensors.energy = None;
+        let r = facts(&plan, &sensors);
+        assert!(r.power_estimate.is_none() && r.watts().is_none());
+    }
+
+    #[test]
     fn maps_every_source_field() {
         let (plan, sut, run, result, system, sensors) = inputs();
         let warnings = vec!["latency store nearly full".to_string()];
@@ -679,6 +746,16 @@ mod from_run {
         assert_eq!(r.sut.cpus, vec![4, 5]);
         assert_eq!(r.plan.cpus, vec![4, 5]);
         assert_eq!((r.sut.threads, r.sut.offline_threads), (1, 3));
+        let set = r.input_set.as_ref().unwrap();
+        assert_eq!(
+            (
+                set.budget_bytes,
+                set.distinct_samples,
+                set.sample_bytes,
+                set.loaded_samples
+            ),
+            (8 << 20, 12, 602_112, 1024)
+        );
         assert_eq!(r.plan.preset, "quick");
         assert_eq!(r.plan.scenario, Scenario::SingleStream);
         assert_eq!(r.plan.sut, SutSpec::Model("/m/net.tflite".into()));
@@ -747,7 +824,7 @@ mod from_run {
         assert_eq!((e.name.as_str(), e.version.as_str()), ("tract", "0.23.9"));
         assert_eq!((e.protocol_version, e.round_trip_ns), (0, 0));
         assert!(e.command.is_empty() && e.stderr_tail.is_empty());
-        assert!(r.input_set.is_none());
+        // input_set: checked above, from the SUT's loaded random inputs.
         let t = r.trace.as_ref().unwrap();
         assert_eq!(t.issued_sample_index, vec![1, 2, 1]);
         assert_eq!(t.latency_ns, vec![500, 400, 600]);

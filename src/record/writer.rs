@@ -1,6 +1,8 @@
 //! Crash-safe record files: written under a temporary name, fsynced, renamed
 //! into place, then the directory fsynced. A crash at any moment leaves either
-//! no record or a whole one (plus perhaps a `.tmp` file that `report` ignores).
+//! no record or a whole one (plus perhaps a `.tmp` file that `report` ignores and
+//! the next write into that directory removes). A write that fails (disk full,
+//! I/O error) removes its temporary file: no partial file is ever left.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -20,6 +22,9 @@ pub enum WriteError {
     CreateDir { path: PathBuf, source: io::Error },
     #[error("cannot write record {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
+    /// The probe before a run: creating and removing a file failed.
+    #[error("results directory {} is not writable: {source}", path.display())]
+    NotWritable { path: PathBuf, source: io::Error },
 }
 
 /// `host_20260128T101500Z_single-stream_1234abcd5678ef90.emrec`: host and run
@@ -84,17 +89,91 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// `.NAME.PID.tmp`: hidden and suffixed, so no reader takes it for a record;
+/// pid-unique so two processes never share one, and so a leftover can be told
+/// from a file another live process is still writing.
+fn temp_name(name: &str) -> String {
+    format!(".{name}.{}{TMP_SUFFIX}", std::process::id())
+}
+
+/// The writer's pid in a temp file name made by [`temp_name`], else None (a
+/// file that is not ours: never touched).
+fn temp_owner(file_name: &str) -> Option<i32> {
+    let stem = file_name.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)?;
+    let (name, pid) = stem.rsplit_once('.')?;
+    if name.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok().filter(|&p| p > 0)
+}
+
+/// Whether process `pid` exists (EPERM: it does, owned by someone else).
+fn alive(pid: i32) -> bool {
+    use nix::errno::Errno;
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(e) => e != Errno::ESRCH,
+    }
+}
+
+/// Removes the temp files in `dir` left by writers that died mid-write
+/// (`kill -9`, power loss): those whose pid no longer runs. Files of live
+/// processes (including this one: another thread may be writing) and every
+/// file not named like ours are left alone. Best effort; returns how many
+/// were removed.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let me = std::process::id() as i32;
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        if pid != me && !alive(pid) && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Checks, before anything is measured, that records can be written into
+/// `dir`: creates it if missing, then creates, writes, syncs and removes a
+/// temp file there (permission bits say nothing to root; a read-only mount, a
+/// path under a regular file or a full disk only show on a real write). Also
+/// removes stale temp files left by crashed writers.
+pub fn probe_dir(dir: &Path) -> Result<(), WriteError> {
+    let not_writable = |source| WriteError::NotWritable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(not_writable)?;
+    remove_stale_temps(dir);
+    let tmp = dir.join(temp_name("edgemark-probe"));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(b"edgemark")?;
+        f.sync_all()
+    })();
+    // Removed whatever happened; a probe file that cannot be removed is a
+    // directory we cannot manage either.
+    let removed = fs::remove_file(&tmp);
+    result.and(removed).map_err(not_writable)
+}
+
 /// Writes `rec` into `dir` (created if missing) and returns the record's path.
+/// Stale temp files of crashed writers in `dir` are removed first.
 pub fn write_record(dir: &Path, rec: &Record) -> Result<PathBuf, WriteError> {
     fs::create_dir_all(dir).map_err(|source| WriteError::CreateDir {
         path: dir.to_path_buf(),
         source,
     })?;
+    remove_stale_temps(dir);
     let name = file_name(rec);
     let path = dir.join(&name);
-    // Hidden and suffixed, so no reader takes it for a record; pid-unique so
-    // two processes never share one.
-    let tmp = dir.join(format!(".{name}.{}{TMP_SUFFIX}", std::process::id()));
+    let tmp = dir.join(temp_name(&name));
     let bytes = rec.encode();
     let werr = |p: &Path| {
         let p = p.to_path_buf();
@@ -196,6 +275,99 @@ mod tests {
         assert!(e.to_string().contains("already exists"), "{e}");
         assert_eq!(Record::read(&p).unwrap(), rec);
         assert_eq!(fs::read_dir(dir.join("nested")).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("edgemark-writer-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The pid of a process that has exited (reaped), so no longer runs.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn temp_names_carry_the_writers_pid() {
+        let me = std::process::id() as i32;
+        assert_eq!(temp_owner(&temp_name("a_b.emrec")), Some(me));
+        for not_ours in [
+            ".notes.tmp",
+            "x.emrec.12.tmp",
+            ".x.emrec.12a.tmp",
+            ".x.emrec.0.tmp",
+            "..12.tmp",
+            ".x.emrec.12.tmp~",
+        ] {
+            assert_eq!(temp_owner(not_ours), None, "{not_ours}");
+        }
+    }
+
+    #[test]
+    fn stale_temp_files_go_on_the_next_write_and_others_stay() {
+        let dir = scratch("stale");
+        let dead = format!(".h_1_single-stream_00.emrec.{}.tmp", dead_pid());
+        let live = format!(".h_2_single-stream_00.emrec.{}.tmp", std::process::id());
+        // pid 1 always runs (init, or the container's first process).
+        let init = ".h_3_single-stream_00.emrec.1.tmp";
+        for n in [
+            dead.as_str(),
+            live.as_str(),
+            init,
+            ".notes.tmp",
+            "keep.emrec",
+        ] {
+            fs::write(dir.join(n), b"partial").unwrap();
+        }
+        let p = write_record(&dir, &example_record(1)).unwrap();
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let mut want = vec![
+            live,
+            init.to_string(),
+            ".notes.tmp".to_string(),
+            "keep.emrec".to_string(),
+            p.file_name().unwrap().to_string_lossy().into_owned(),
+        ];
+        want.sort();
+        assert_eq!(names, want, "only the dead writer's temp file goes");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn probe_creates_the_dir_and_leaves_nothing() {
+        let dir = scratch("probe");
+        let stale = dir.join(format!(".r.emrec.{}.tmp", dead_pid()));
+        fs::write(&stale, b"x").unwrap();
+        probe_dir(&dir.join("new")).unwrap();
+        assert_eq!(fs::read_dir(dir.join("new")).unwrap().count(), 0);
+        probe_dir(&dir).unwrap();
+        assert!(!stale.exists(), "stale temp file removed by the probe");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "only new/");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn probe_under_a_regular_file_names_the_path() {
+        let dir = scratch("probe-file");
+        fs::write(dir.join("file"), b"x").unwrap();
+        let bad = dir.join("file/results");
+        let e = probe_dir(&bad).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&bad.display().to_string()) && msg.contains("not writable"),
+            "{msg}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

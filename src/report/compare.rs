@@ -1,6 +1,6 @@
 //! Model variants side by side: the fp32 and int8 (QDQ, quantised, ...)
 //! builds of one model, with the accuracy the quantised one lost and the speed
-//! it gained. The table itself is `export::accuracy::write_comparison`, the
+//! it gained. The table itself is `report::accuracy::write_comparison`, the
 //! same one a single run prints; this module only decides which records belong
 //! together.
 //!
@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::accuracy::classification::{ClassStat, ClassificationSummary};
 use crate::accuracy::{AccuracyResult, FailedSample};
-use crate::export::accuracy::{self as acc_out, ClassificationResult};
 use crate::record::{Accuracy, Record, Scenario};
+use crate::report::accuracy::{self as acc_out, ClassificationResult};
 
 /// Name tokens that say a model's precision or quantisation, not what it is.
 const PRECISION_TOKENS: &[&str] = &[

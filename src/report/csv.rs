@@ -3,7 +3,7 @@
 
 use super::Row;
 
-const HEADER: &str = "path,host,board,model,scenario,mode,preset,started,run_id,metric_name,metric_value,validity,invalid_reasons,p90_ns,early_stopping_p90_ns,mean_ns,query_count,samples_per_second,cores,samples_per_second_per_core,average_watts,samples_per_second_per_watt,inferences_per_joule,temperature_max_celsius,warnings,dataset,preprocess,accuracy_samples,accuracy_scored,accuracy_failed,top1,top5,top1_fraction,top5_fraction";
+const HEADER: &str = "path,host,board,model,scenario,mode,preset,started,run_id,metric_name,metric_value,validity,invalid_reasons,p90_ns,early_stopping_p90_ns,mean_ns,query_count,samples_per_second,cores,samples_per_second_per_core,average_watts,samples_per_second_per_watt,inferences_per_joule,temperature_max_celsius,warnings,dataset,preprocess,accuracy_samples,accuracy_scored,accuracy_failed,top1,top5,top1_fraction,top5_fraction,estimated_watts,estimated_samples_per_second_per_watt";
 
 /// Quotes a field when it holds a comma, quote or line break.
 pub fn field(s: &str) -> String {
@@ -62,6 +62,8 @@ pub fn render(rows: &[Row]) -> String {
             opt(r.top5),
             opt(r.top1_fraction),
             opt(r.top5_fraction),
+            opt(r.estimated_watts),
+            opt(r.estimated_samples_per_second_per_watt),
         ];
         out.push_str(&cols.join(","));
         out.push('\n');

@@ -1,15 +1,24 @@
 //! hyperfine's `--export-json` shape, so tools that plot hyperfine results
 //! (its scripts, CI dashboards) read edgemark runs. One "command" per record;
 //! times are per-inference seconds. With a trace, `times` holds every sample's
-//! latency and `stddev` is computed from them; without, `times` is empty and
-//! `stddev` null. Offline has no per-sample latency: its entry is the
-//! throughput as seconds per sample (mean = median = min = max = 1/(samples/s)).
+//! latency. Without one (the default), `times` is drawn from the record's
+//! latency histogram: [`TIMES_FROM_HISTOGRAM`] values (fewer if fewer queries
+//! ran), the histogram's quantiles at (j + 0.5) / n, each its bucket's
+//! midpoint. Their distribution is the histogram's, so percentiles taken
+//! over `times` (hyperfine's scripts use numpy) agree with the record's
+//! within the histogram's error plus 1/n in rank. `stddev` is computed from
+//! `times`; `mean`, `median`, `min` and `max` are the record's exact figures.
+//! Offline has no per-query latency: its entry is the throughput as seconds
+//! per sample (mean = median = min = max = 1/(samples/s)), `times` empty.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::record::{Record, Results, Scenario};
+
+/// Values `times` gets from a histogram (when the record has no trace).
+pub const TIMES_FROM_HISTOGRAM: u64 = 1000;
 
 #[derive(Serialize)]
 struct Export {
@@ -50,11 +59,15 @@ fn entry(r: &Record, res: &Results) -> Entry {
     );
     match r.plan.scenario {
         Scenario::SingleStream => {
-            let times: Vec<f64> = r
-                .trace
-                .as_ref()
-                .map(|t| t.latency_ns.iter().map(|&ns| s(ns)).collect())
-                .unwrap_or_default();
+            let times: Vec<f64> = match (&r.trace, &r.latency_histogram) {
+                (Some(t), _) => t.latency_ns.iter().map(|&ns| s(ns)).collect(),
+                (None, Some(h)) => h
+                    .spread(h.total().min(TIMES_FROM_HISTOGRAM) as usize)
+                    .into_iter()
+                    .map(s)
+                    .collect(),
+                (None, None) => Vec::new(),
+            };
             let stddev = (times.len() > 1).then(|| {
                 let n = times.len() as f64;
                 let m = times.iter().sum::<f64>() / n;
@@ -147,6 +160,99 @@ mod tests {
         let r1 = &v["results"][1];
         assert_eq!(r1["mean"], 0.005);
         assert!(r1["stddev"].is_null());
+    }
+
+    /// numpy.percentile's default ("linear"): the value at fractional rank
+    /// (n - 1) * q of the sorted data, interpolated. This is what hyperfine's
+    /// scripts/advanced_statistics.py computes on `results[].times`; done here
+    /// in Rust so the test needs no Python.
+    fn numpy_percentile(times: &[f64], q: f64) -> f64 {
+        let mut v = times.to_vec();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let pos = (v.len() - 1) as f64 * q / 100.0;
+        let lo = pos.floor() as usize;
+        let hi = pos.ceil() as usize;
+        v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+    }
+
+    /// A default record (no trace) of `lat`, with LoadGen's p50/p90.
+    fn default_record(lat: &[u64]) -> Record {
+        let mut r = example_record(5);
+        r.trace = None;
+        r.plan.trace = false;
+        let mut sorted = lat.to_vec();
+        sorted.sort_unstable();
+        let at = |q: f64| sorted[((q * lat.len() as f64) as usize).min(lat.len() - 1)];
+        let res = r.result.as_mut().unwrap();
+        res.p50_ns = at(0.5);
+        res.p90_ns = at(0.9);
+        res.min_ns = sorted[0];
+        res.max_ns = *sorted.last().unwrap();
+        res.mean_ns = lat.iter().sum::<u64>() / lat.len() as u64;
+        res.query_count = lat.len() as u64;
+        r.latency_histogram = Some(crate::record::LatencyHistogram::from_latencies(lat));
+        r
+    }
+
+    #[test]
+    fn default_record_times_give_numpy_the_records_percentiles() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let narrow: Vec<u64> = (0..600_000).map(|_| 950_000 + rnd() % 60_000).collect();
+        let tail: Vec<u64> = (0..100_000)
+            .map(|_| {
+                let r = rnd();
+                4_000_000
+                    + r % 500_000
+                    + if r % 50 == 0 {
+                        (r >> 20) % 40_000_000
+                    } else {
+                        0
+                    }
+            })
+            .collect();
+        // Two modes (a core migrating between clusters), and very few queries.
+        let bimodal: Vec<u64> = (0..50_000)
+            .map(|i| if i % 3 == 0 { 20_000_000 } else { 9_000_000 } + rnd() % 300_000)
+            .collect();
+        let few: Vec<u64> = (0..64).map(|_| 30_000_000 + rnd() % 3_000_000).collect();
+        for (name, lat) in [
+            ("narrow", narrow),
+            ("tail", tail),
+            ("bimodal", bimodal),
+            ("few", few),
+        ] {
+            let r = default_record(&lat);
+            let v: serde_json::Value = serde_json::from_str(&render(&[&r])).unwrap();
+            let times: Vec<f64> = v["results"][0]["times"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_f64().unwrap())
+                .collect();
+            assert_eq!(times.len(), lat.len().min(1000), "{name}");
+            assert_eq!(
+                v["results"][0]["exit_codes"].as_array().unwrap().len(),
+                times.len()
+            );
+            let res = r.result.as_ref().unwrap();
+            let median = numpy_percentile(&times, 50.0);
+            let p50 = res.p50_ns as f64 / 1e9;
+            let err = (median - p50).abs() / p50;
+            eprintln!(
+                "{name}: numpy median of times {median:.9} s, record p50 {p50:.9} s, {:.3} %",
+                err * 100.0
+            );
+            assert!(err < 0.01, "{name}: median {median} vs p50 {p50}");
+            let p90 = res.p90_ns as f64 / 1e9;
+            let err90 = (numpy_percentile(&times, 90.0) - p90).abs() / p90;
+            assert!(err90 < 0.01, "{name}: p90 off by {err90}");
+        }
     }
 
     #[test]

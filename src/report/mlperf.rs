@@ -60,14 +60,24 @@ fn early_stopping_lines(r: &Record) -> Vec<String> {
             " * Would discard {} highest latency queries.",
             e90.t.saturating_sub(1)
         ),
+        // LoadGen prints the plan's target percentile with one decimal.
         format!(
-            " * Early stopping 90.0th percentile estimate: {}",
+            " * Early stopping {:.1}th percentile estimate: {}",
+            e90.percentile * 100.0,
             e90.estimate_ns.unwrap_or(0)
         ),
     ];
     match e99.estimate_ns {
-        Some(ns) if e99.met => v.push(format!(" * Early stopping 99.0th percentile estimate: {ns}")),
-        _ => v.push(format!(" * Not enough queries processed for 99.0th percentile early stopping estimate (would need to process at least {} total queries).", e99.min_queries)),
+        Some(ns) if e99.met => v.push(format!(
+            " * Early stopping {:.1}th percentile estimate: {ns}",
+            e99.percentile * 100.0
+        )),
+        _ => v.push(format!(
+            " * Not enough queries processed for {:.1}th percentile early stopping estimate \
+             (would need to process at least {} total queries).",
+            e99.percentile * 100.0,
+            e99.min_queries
+        )),
     }
     v
 }
@@ -95,7 +105,11 @@ pub fn summary(r: &Record) -> String {
     l(format!("Scenario : {}", r.plan.scenario.name()));
     l(format!("Mode     : {}", test_mode(r)));
     match r.plan.scenario {
-        Scenario::SingleStream => l(format!("90th percentile latency (ns) : {}", res.p90_ns)),
+        Scenario::SingleStream => l(format!(
+            "{}th percentile latency (ns) : {}",
+            super::percent_label(set.target_percentile),
+            res.target_percentile_ns
+        )),
         Scenario::Offline => l(format!("Samples per second: {}", res.samples_per_second)),
     }
     l(format!(
@@ -487,5 +501,23 @@ mod tests {
         assert!(detail(&r).contains(
             ":::MLLOG {\"key\": \"result_samples_per_second\", \"value\": 1996.5, \"time_ms\""
         ));
+    }
+
+    /// The early-stopping estimate is computed at the plan's target
+    /// percentile; its label says which (it was a fixed "90.0th").
+    #[test]
+    fn labels_follow_the_target_percentile() {
+        let mut r = example_record(0);
+        r.plan.settings.target_percentile = 0.95;
+        let res = r.result.as_mut().unwrap();
+        res.early_stopping_90.as_mut().unwrap().percentile = 0.95;
+        res.target_percentile_ns = 11_800_000;
+        let s = summary(&r);
+        assert!(s.contains("95th percentile latency (ns) : 11800000"), "{s}");
+        assert!(
+            s.contains(" * Early stopping 95.0th percentile estimate: 11100000"),
+            "{s}"
+        );
+        assert!(!s.contains("90.0th"), "{s}");
     }
 }

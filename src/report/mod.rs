@@ -8,13 +8,19 @@
 //! the good ones are still reported, and the exit code is 1 (the command is
 //! `commands::report`).
 
+pub mod accuracy;
 pub mod compare;
 pub mod csv;
+pub mod html;
 pub mod hyperfine;
 pub mod json;
 pub mod mlperf;
 pub mod prom;
+pub mod run_json;
+pub mod short;
+pub mod svg;
 pub mod table;
+pub mod terminal;
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -35,6 +41,8 @@ pub enum Format {
     Hyperfine,
     /// Prometheus text format for node_exporter's textfile collector.
     Prom,
+    /// One self-contained HTML page (tables, inline SVG charts), to --out FILE.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -174,6 +182,7 @@ pub struct Row {
     /// LoadGen validity; None for an accuracy record (no scenario ran).
     pub valid: Option<bool>,
     pub invalid_reasons: Vec<&'static str>,
+    pub p50_ns: Option<u64>,
     pub p90_ns: Option<u64>,
     pub early_stopping_p90_ns: Option<u64>,
     pub mean_ns: Option<u64>,
@@ -185,6 +194,11 @@ pub struct Row {
     pub samples_per_second_per_watt: Option<f64>,
     pub inferences_per_joule: Option<f64>,
     pub temperature_max_celsius: Option<f64>,
+    /// The board profile's nominal power when no sensor measured energy
+    /// (`average_watts` is then None): kept apart, never mixed in.
+    pub estimated_watts: Option<f64>,
+    /// Samples/s per estimated watt.
+    pub estimated_samples_per_second_per_watt: Option<f64>,
     pub warnings: Vec<String>,
     /// The run's accuracy (accuracy records, and performance records of
     /// `--mode both`): data set folder, preset, counts and fractions.
@@ -237,6 +251,7 @@ impl Row {
             invalid_reasons: res
                 .map(|x| x.invalid_reasons.iter().map(|i| i.describe()).collect())
                 .unwrap_or_default(),
+            p50_ns: res.map(|x| x.p50_ns),
             p90_ns: res.map(|x| x.p90_ns),
             early_stopping_p90_ns: res
                 .and_then(|x| x.early_stopping_90.as_ref())
@@ -250,6 +265,14 @@ impl Row {
             samples_per_second_per_watt: inf_j,
             inferences_per_joule: inf_j,
             temperature_max_celsius: r.max_temp_millicelsius().map(|m| m as f64 / 1000.0),
+            estimated_watts: r
+                .watts()
+                .filter(|(_, b)| *b == record::PowerBasis::Estimated)
+                .map(|(w, _)| w),
+            estimated_samples_per_second_per_watt: r
+                .samples_per_watt()
+                .filter(|(_, b)| *b == record::PowerBasis::Estimated)
+                .map(|(x, _)| x),
             warnings: r.warnings.clone(),
             dataset: acc.map(|a| a.dataset.clone()),
             preprocess: acc.map(|a| a.preprocess.clone()),
@@ -320,6 +343,24 @@ pub fn rows(c: &Collected, group_by: Option<Key>, sort: Key, reverse: bool) -> V
         g.then(if reverse { s.reverse() } else { s })
     });
     rows
+}
+
+/// LoadGen's row names for the six logged percentiles, with our values.
+pub fn percentile_rows(p: &crate::stats::Percentiles) -> [(&'static str, u64); 6] {
+    [
+        ("50.00", p.p50),
+        ("90.00", p.p90),
+        ("95.00", p.p95),
+        ("97.00", p.p97),
+        ("99.00", p.p99),
+        ("99.90", p.p999),
+    ]
+}
+
+/// "90" for 0.9, "99.9" for 0.999: how LoadGen names a percentile in prose.
+pub fn percent_label(q: f64) -> String {
+    let s = format!("{:.4}", q * 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// `12.345 ms` style durations for humans.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::record::Record;
+use crate::record::{PowerBasis, Record};
 
 /// Escapes a label value: backslash, double quote and line feed.
 pub fn label(s: &str) -> String {
@@ -21,6 +21,10 @@ struct Metric {
     help: &'static str,
     samples: Vec<(String, f64)>,
 }
+
+/// The one summary (quantiles of the latest run's latencies, with its sum
+/// and count): Prometheus reserves the `quantile` label for summaries.
+const SUMMARY: &str = "edgemark_latency_seconds";
 
 pub fn render(records: &[(PathBuf, Record)]) -> String {
     let mut latest: BTreeMap<(String, String, &'static str, &'static str), &Record> =
@@ -52,7 +56,7 @@ pub fn render(records: &[(PathBuf, Record)]) -> String {
         },
         Metric {
             name: "edgemark_early_stopping_latency_seconds",
-            help: "SingleStream early-stopping latency estimate (the official metric at quantile 0.9).",
+            help: "SingleStream early-stopping latency estimate (the official metric at percentile 0.9).",
             samples: vec![],
         },
         Metric {
@@ -90,7 +94,19 @@ pub fn render(records: &[(PathBuf, Record)]) -> String {
             help: "Wall-clock end of the latest run, Unix seconds.",
             samples: vec![],
         },
+        Metric {
+            name: "edgemark_estimated_power_watts",
+            help: "Board profile's nominal power under load, when no sensor measured energy (estimated, not measured).",
+            samples: vec![],
+        },
+        Metric {
+            name: "edgemark_estimated_inferences_per_joule",
+            help: "Samples per second per estimated watt (estimated, not measured).",
+            samples: vec![],
+        },
     ];
+    // The summary's (labels, sum of latencies s, count) per series.
+    let mut sums: Vec<(String, f64, u64)> = Vec::new();
     for ((host, model, scenario, mode), r) in &latest {
         let base = format!(
             "host=\"{}\",board=\"{}\",model=\"{}\",scenario=\"{scenario}\",mode=\"{mode}\"",
@@ -121,9 +137,14 @@ pub fn render(records: &[(PathBuf, Record)]) -> String {
                 if let Some(ns) = es.as_ref().and_then(|e| e.estimate_ns) {
                     metrics[2]
                         .samples
-                        .push((format!("{base},quantile=\"{q}\""), ns as f64 / 1e9));
+                        .push((format!("{base},percentile=\"{q}\""), ns as f64 / 1e9));
                 }
             }
+            sums.push((
+                base.clone(),
+                res.mean_ns as f64 * res.query_count as f64 / 1e9,
+                res.query_count,
+            ));
         }
         metrics[3]
             .samples
@@ -143,14 +164,34 @@ pub fn render(records: &[(PathBuf, Record)]) -> String {
         metrics[8]
             .samples
             .push((base.clone(), r.warnings.len() as f64));
-        metrics[9].samples.push((base, r.wall_end_ns as f64 / 1e9));
+        metrics[9]
+            .samples
+            .push((base.clone(), r.wall_end_ns as f64 / 1e9));
+        // Estimates go to their own gauges, never into the measured ones.
+        if let Some((w, PowerBasis::Estimated)) = r.watts() {
+            metrics[10].samples.push((base.clone(), w));
+        }
+        if let Some((x, PowerBasis::Estimated)) = r.samples_per_watt() {
+            metrics[11].samples.push((base, x));
+        }
     }
     let mut out = String::new();
     for m in metrics.iter().filter(|m| !m.samples.is_empty()) {
+        let kind = if m.name == SUMMARY {
+            "summary"
+        } else {
+            "gauge"
+        };
         let _ = writeln!(out, "# HELP {} {}", m.name, m.help);
-        let _ = writeln!(out, "# TYPE {} gauge", m.name);
+        let _ = writeln!(out, "# TYPE {} {kind}", m.name);
         for (labels, v) in &m.samples {
             let _ = writeln!(out, "{}{{{labels}}} {v}", m.name);
+        }
+        if m.name == SUMMARY {
+            for (labels, sum, count) in &sums {
+                let _ = writeln!(out, "{SUMMARY}_sum{{{labels}}} {sum}");
+                let _ = writeln!(out, "{SUMMARY}_count{{{labels}}} {count}");
+            }
         }
     }
     out
@@ -187,8 +228,25 @@ mod tests {
             sps.iter().any(|l| l.contains("host=\"q\\\"uote\"")),
             "{text}"
         );
-        assert!(text.contains("# TYPE edgemark_latency_seconds gauge"));
+        assert!(text.contains("# TYPE edgemark_latency_seconds summary"));
         assert!(text.contains("quantile=\"0.9\"} 0.011\n"), "{text}");
+        // A summary's sum and count: the example's 3 queries of 10.2 ms mean.
+        assert!(text.contains("scenario=\"SingleStream\",mode=\"performance\"} 3\n"));
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("edgemark_latency_seconds_count{"))
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("edgemark_latency_seconds_sum{"))
+        );
+        // quantile is for summaries only: the early-stopping gauge says percentile.
+        assert!(
+            text.lines()
+                .filter(|l| l.starts_with("edgemark_early_stopping"))
+                .all(|l| l.contains("percentile=") && !l.contains("quantile=")),
+            "{text}"
+        );
         // Each metric's HELP/TYPE appears once.
         assert_eq!(text.matches("# TYPE edgemark_valid gauge").count(), 1);
         // No timestamps: every sample line is "name{labels} value".

@@ -62,8 +62,20 @@ fn cells(n: usize, r: &Row) -> Vec<String> {
         frac(r.top1),
         frac(r.top5),
         opt(r.samples_per_second_per_core, 2),
-        opt(r.average_watts, 2),
-        opt(r.inferences_per_joule, 2),
+        // An estimate is never shown as a measurement: "~6.40 est".
+        match (r.average_watts, r.estimated_watts) {
+            (Some(w), _) => format!("{w:.2}"),
+            (None, Some(w)) => format!("~{w:.2} est"),
+            (None, None) => "-".into(),
+        },
+        match (
+            r.inferences_per_joule,
+            r.estimated_samples_per_second_per_watt,
+        ) {
+            (Some(x), _) => format!("{x:.2}"),
+            (None, Some(x)) => format!("~{x:.2} est"),
+            (None, None) => "-".into(),
+        },
         r.temperature_max_celsius
             .map_or_else(|| "-".into(), |t| format!("{t:.1} °C")),
         r.warnings.len().to_string(),
@@ -127,6 +139,11 @@ pub fn render(rows: &[Row], group_by: Option<Key>) -> String {
     if rows.iter().any(|r| r.average_watts.is_some()) {
         out.push_str(
             "W and inf/J are informative: board or package energy sensors over the sampled span.\n",
+        );
+    }
+    if rows.iter().any(|r| r.estimated_watts.is_some()) {
+        out.push_str(
+            "\"~... est\": no power sensor; estimated from the board profile's nominal power under load, not measured.\n",
         );
     }
     let warned: Vec<&(usize, &Row)> = numbered

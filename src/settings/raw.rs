@@ -40,9 +40,16 @@ raw_settings! {
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
     /// System under test: `synthetic:SPEC` (null, busy:MS, sleep:MS,
-    /// lognormal:MEDIAN_MS,SIGMA, exp:MEAN_MS, uniform:LO_MS,HI_MS).
-    #[arg(long, value_name = "SUT")]
-    pub sut: Option<String>,
+    /// lognormal:MEDIAN_MS,SIGMA, exp:MEAN_MS, uniform:LO_MS,HI_MS), or an
+    /// external SUT `'exec:PROGRAM ARGS...'` speaking the SUT protocol
+    /// (docs/sut-protocol.md): one argument split into words like a shell
+    /// does; in TOML a string or a list of words.
+    #[arg(long, value_name = "SUT", allow_hyphen_values = true)]
+    pub sut: Option<crate::sut::exec::spec::SutWords>,
+    /// Per-query timeout of an exec: SUT in ms (default 10000): a query without
+    /// an answer this long is a hang; the SUT is killed and the run INVALID.
+    #[arg(long, value_name = "MS")]
+    pub sut_timeout_ms: Option<u64>,
     /// ONNX or TFLite model file. Without it (and without --sut) the built-in model runs.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,

@@ -29,9 +29,8 @@ pub fn plan(raw: RawSettings, host: &Host) -> Result<Plan, SettingsError> {
     // Only models are pinned (a synthetic SUT has no workers to place), and
     // `cpus` replaces the board's choice.
     let is_model = raw
-        .sut
-        .as_deref()
-        .is_none_or(|s| !s.starts_with("synthetic:"));
+        .sut_word()
+        .is_none_or(|s| !s.starts_with("synthetic:") && !s.starts_with("exec:"));
     let board_pins = match host.board {
         Some((b, detected)) if is_model && raw.cpus.is_none() => {
             board_pinning(b, detected, &host.allowed_cpus, &mut warnings)?
@@ -256,9 +255,45 @@ fn parse_shape(s: &str) -> Result<(String, Vec<u64>), SettingsError> {
     Ok((name.trim().to_string(), dims))
 }
 
+impl RawSettings {
+    /// The SUT's first word (`synthetic:...`, `builtin`, `model`, `exec:...`).
+    fn sut_word(&self) -> Option<&str> {
+        self.sut.as_ref().and_then(|w| w.first())
+    }
+}
+
+/// `sut = 'exec:PROGRAM ARGS...'`: the external SUT (docs/sut-protocol.md).
+fn exec_sut(raw: &RawSettings) -> Result<Option<SutSpec>, SettingsError> {
+    let Some(crate::sut::exec::spec::SutWords(words)) = &raw.sut else {
+        return Ok(None);
+    };
+    let inputs = raw.inputs.iter().flatten();
+    let inputs = inputs.map(|p| p.to_string_lossy().into_owned()).collect();
+    let Some(exec) = crate::sut::exec::spec::parse(words, inputs, raw.sut_timeout_ms) else {
+        if words.len() != 1 {
+            return Err(field(
+                "sut",
+                format!("only exec:PROGRAM takes arguments, got {words:?}"),
+            ));
+        }
+        return Ok(None);
+    };
+    if raw.model.is_some() {
+        return Err(field(
+            "model",
+            "an exec: SUT loads its own model (give it in its arguments); drop `model`",
+        ));
+    }
+    exec.map(|e| Some(SutSpec::Exec(e)))
+        .map_err(|e| field("sut", e))
+}
+
 /// `sut = synthetic:SPEC`, or None for the tract SUT (built-in model or a file).
 fn synthetic_sut(raw: &RawSettings) -> Result<Option<SutSpec>, SettingsError> {
-    let Some(sut) = &raw.sut else {
+    if raw.sut_timeout_ms.is_some() {
+        return Err(field("sut_timeout_ms", "applies to exec: SUTs only"));
+    }
+    let Some(sut) = raw.sut_word() else {
         return Ok(None);
     };
     if let Some(spec) = sut.strip_prefix("synthetic:") {
@@ -274,13 +309,16 @@ fn synthetic_sut(raw: &RawSettings) -> Result<Option<SutSpec>, SettingsError> {
     if sut != "builtin" && sut != "model" {
         return Err(field(
             "sut",
-            format!("expected synthetic:SPEC, builtin or model, got {sut:?}"),
+            format!("expected synthetic:SPEC, exec:PROGRAM, builtin or model, got {sut:?}"),
         ));
     }
     Ok(None)
 }
 
 fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, SettingsError> {
+    if let Some(exec) = exec_sut(raw)? {
+        return Ok(exec);
+    }
     if let Some(synthetic) = synthetic_sut(raw)? {
         return Ok(synthetic);
     }
@@ -297,7 +335,7 @@ fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, 
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     let Some(path) = &raw.model else {
-        if raw.sut.as_deref() == Some("model") {
+        if raw.sut_word() == Some("model") {
             return Err(field("model", "`sut = \"model\"` needs a model path"));
         }
         if raw.input_shape.as_ref().is_some_and(|v| !v.is_empty()) {
@@ -313,7 +351,7 @@ fn sut_spec(raw: &RawSettings, board_pins: Option<&Pinning>) -> Result<SutSpec, 
             cpus,
         }));
     };
-    if raw.sut.as_deref() == Some("builtin") {
+    if raw.sut_word() == Some("builtin") {
         return Err(field("model", "the built-in SUT takes no model path"));
     }
     let input_shapes = raw

@@ -1,6 +1,7 @@
 //! Systems under test: the backend trait the scenario engine drives, and its
 //! implementations (synthetic for calibration and tests; tract for real models).
 
+pub mod exec;
 pub mod synthetic;
 #[cfg(feature = "tract")]
 pub mod tract;
@@ -16,11 +17,22 @@ use crate::plan::SutSpec;
 pub use crate::engine::{ModelFormat, ModelInfo, TensorInfo};
 
 /// Builds the SUT a plan names. Model loading (untimed) happens here.
-pub fn build(spec: &SutSpec, clock: Arc<dyn Clock + Send>) -> Result<Box<dyn Sut>, SutError> {
+/// `root` is where the box's `/proc` and `/sys` are read (memory and cache
+/// sizes for the random-input budget).
+pub fn build(
+    spec: &SutSpec,
+    clock: Arc<dyn Clock + Send>,
+    root: &std::path::Path,
+) -> Result<Box<dyn Sut>, SutError> {
+    #[cfg(not(feature = "tract"))]
+    let _ = root;
     match spec {
         SutSpec::Synthetic(s) => Ok(Box::new(synthetic::SyntheticSut::new(s, clock)?)),
+        SutSpec::Exec(e) => Ok(Box::new(exec::ExecSut::start(e)?)),
         #[cfg(feature = "tract")]
-        SutSpec::Model(_) | SutSpec::BuiltIn(_) => tract::build_tract(spec),
+        SutSpec::Model(_) | SutSpec::BuiltIn(_) => {
+            tract::build_tract(spec, crate::engine::budget::MemoryFacts::read(root))
+        }
         #[cfg(not(feature = "tract"))]
         SutSpec::Model(m) => Err(SutError::Backend(format!(
             "cannot run model {}: this build has no tract backend",
@@ -41,6 +53,19 @@ pub enum SutError {
     Spec { spec: String, why: String },
     #[error("{0}")]
     Backend(String),
+    /// An external SUT failed (crash, exit, hang, garbage, unknown id...).
+    #[error("{0}")]
+    Exec(Box<exec::Fault>),
+}
+
+impl SutError {
+    /// The external SUT's failure, when that is what this is.
+    pub fn fault(&self) -> Option<&exec::Fault> {
+        match self {
+            SutError::Exec(f) => Some(f),
+            _ => None,
+        }
+    }
 }
 
 /// A system under test as LoadGen sees it: samples are loaded before timing, then
@@ -114,4 +139,9 @@ pub struct SutInfo {
     pub offline_threads: u32,
     /// Cores each scenario's workers ran on (SingleStream: empty = not pinned).
     pub cpus: crate::plan::Pinning,
+    /// The engine behind an external (`exec:`) SUT; None in process.
+    pub engine: Option<exec::EngineInfo>,
+    /// The random-input set loaded last (None: data set or `.npy` inputs,
+    /// or a SUT that generates none).
+    pub input_set: Option<crate::engine::budget::InputSetInfo>,
 }

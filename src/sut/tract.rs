@@ -18,6 +18,7 @@ use tract_onnx::prelude::*;
 
 use crate::clock::Clock;
 use crate::dataset;
+use crate::engine::budget::{self, InputSetInfo, MemoryFacts};
 use crate::engine::tract::inputs::{self, InputSpec};
 use crate::engine::tract::load::{self, LoadedModel};
 use crate::engine::tract::{Runner, TractError, affinity, convert, executor};
@@ -26,16 +27,11 @@ use crate::sut::{DataModel, Sut, SutError, SutInfo};
 
 pub use crate::engine::tract::{BUILTIN_LABEL, BUILTIN_MODEL_NAME};
 
+const MIB: f64 = (1u64 << 20) as f64;
+
 /// Seed of the random input tensors; sample i of input j uses a seed derived
 /// from it, so every run and every instance sees the same data.
 const INPUT_SEED: u64 = 0x6564_6765_6d61_726b;
-
-/// Memory random inputs may take. LoadGen loads performance_sample_count
-/// samples (1024 in the presets): 600 MiB of MobileNet inputs, gigabytes for
-/// larger models, more than many edge boards have. Beyond this budget the loaded
-/// set shares distinct random tensors (still far more data than any CPU cache,
-/// so no query finds its input cache-hot). `.npy` inputs are never shared.
-const RANDOM_INPUT_BUDGET: usize = 256 << 20;
 
 impl From<TractError> for SutError {
     fn from(e: TractError) -> SutError {
@@ -50,8 +46,9 @@ pub fn load_spec_model(spec: &ModelSpec) -> Result<LoadedModel, TractError> {
 
 /// Builds the tract SUT for a model spec or the built-in model (a
 /// `SutSpec::Model` with an empty `path` is the built-in model too).
-pub fn build_tract(spec: &SutSpec) -> Result<Box<dyn Sut>, SutError> {
-    Ok(Box::new(TractSut::new(spec)?))
+/// `facts` (MemAvailable, LLC size) size the random-input set.
+pub fn build_tract(spec: &SutSpec, facts: MemoryFacts) -> Result<Box<dyn Sut>, SutError> {
+    Ok(Box::new(TractSut::with_facts(spec, facts)?))
 }
 
 /// One runnable copy of the model and the core it is pinned to.
@@ -95,6 +92,10 @@ pub struct TractSut {
     offline_warm: bool,
     /// Distinct random samples (sample i uses tensors seeded by i % this).
     random_distinct: usize,
+    /// Memory the random inputs may take (see `engine::budget`).
+    random_budget: u64,
+    /// Bytes of one sample's inputs.
+    sample_bytes: u64,
     /// SingleStream's cores when the user gave `cpus`.
     single_cpus: Vec<u32>,
     /// The issuing thread's affinity before we pinned it, restored on drop.
@@ -103,18 +104,28 @@ pub struct TractSut {
 
 impl TractSut {
     /// The SUT for `spec` (a model file or the built-in model with its options).
+    /// The random-input budget comes from this box's `/proc` and `/sys`.
     pub fn new(spec: &SutSpec) -> Result<TractSut, TractError> {
+        TractSut::with_facts(spec, MemoryFacts::read(std::path::Path::new("/")))
+    }
+
+    /// The SUT for `spec`, its random inputs sized by `facts`.
+    pub fn with_facts(spec: &SutSpec, facts: MemoryFacts) -> Result<TractSut, TractError> {
         match spec {
-            SutSpec::Model(m) => TractSut::with_model_spec(m),
-            SutSpec::BuiltIn(b) => TractSut::with_model_spec(&b.to_model_spec()),
+            SutSpec::Model(m) => TractSut::with_model_spec(m, facts),
+            SutSpec::BuiltIn(b) => TractSut::with_model_spec(&b.to_model_spec(), facts),
             SutSpec::Synthetic(s) => Err(TractError::Input(format!(
                 "synthetic:{s} is not a model for the tract backend"
+            ))),
+            SutSpec::Exec(e) => Err(TractError::Input(format!(
+                "exec:{} is an external SUT, not a model for the tract backend",
+                e.command.join(" ")
             ))),
         }
     }
 
     /// The SUT for one model spec (empty path: the built-in model).
-    pub fn with_model_spec(mspec: &ModelSpec) -> Result<TractSut, TractError> {
+    pub fn with_model_spec(mspec: &ModelSpec, facts: MemoryFacts) -> Result<TractSut, TractError> {
         let allowed = affinity::allowed_cpus();
         let pins = &mspec.cpus;
         if let Some(bad) = pins
@@ -180,7 +191,10 @@ impl TractSut {
             .iter()
             .map(|s| s.shape.iter().product::<usize>() * s.dt.size_of())
             .sum();
-        let random_distinct = (RANDOM_INPUT_BUDGET / sample_bytes.max(1)).max(8);
+        let traffic = crate::engine::tract::traffic_bytes(&loaded.model, loaded.info.size_bytes);
+        let (random_budget, random_distinct) =
+            budget::random_input_budget(facts, sample_bytes as u64, traffic);
+        let random_distinct = random_distinct as usize;
         let mut sut = TractSut {
             info: SutInfo::default(),
             model: loaded.model.clone(),
@@ -191,6 +205,8 @@ impl TractSut {
             offline,
             offline_warm: false,
             random_distinct,
+            random_budget,
+            sample_bytes: sample_bytes as u64,
             single_cpus: if single_pinned { single_cores } else { vec![] },
             restore_affinity: None,
         };
@@ -234,6 +250,8 @@ impl TractSut {
                 // Offline instances are always pinned, one core each.
                 offline: cores,
             },
+            engine: None,
+            input_set: None,
         };
         Ok(sut)
     }
@@ -341,16 +359,27 @@ impl Sut for TractSut {
             };
             self.samples[i] = Some(sample);
         }
-        if matches!(self.source, InputSource::Random) && shared.len() < indices.len() {
+        if matches!(self.source, InputSource::Random) {
+            let set = InputSetInfo {
+                budget_bytes: self.random_budget,
+                distinct_samples: shared.len() as u64,
+                sample_bytes: self.sample_bytes,
+                loaded_samples: indices.len() as u64,
+            };
+            self.info.input_set = Some(set);
             let note = format!(
-                "; random inputs: {} distinct samples shared by {} loaded (memory budget {} MiB)",
-                shared.len(),
-                indices.len(),
-                RANDOM_INPUT_BUDGET >> 20
+                "; random inputs: {} distinct samples of {:.1} MiB shared by {} loaded \
+                 (budget {:.1} MiB for this box's cache and memory)",
+                set.distinct_samples,
+                set.sample_bytes as f64 / MIB,
+                set.loaded_samples,
+                set.budget_bytes as f64 / MIB,
             );
-            if !self.info.description.contains("random inputs:") {
-                self.info.description.push_str(&note);
+            // The same note for every scenario: replace, never append twice.
+            if let Some(at) = self.info.description.find("; random inputs:") {
+                self.info.description.truncate(at);
             }
+            self.info.description.push_str(&note);
         }
         Ok(())
     }

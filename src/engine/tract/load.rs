@@ -219,6 +219,7 @@ fn load_onnx(
         .into_typed()
         .map_err(|e| format!("could not analyse the ONNX graph: {}", summarize(&e)))?;
     let typed = default_batch_dims(typed, notes)?;
+    let typed = int8_rewrite(typed, super::quant::Source::Onnx, notes)?;
     optimise(typed)
 }
 
@@ -287,6 +288,7 @@ fn load_tflite(
         model.set_symbols(&subs).map_err(|e| summarize(&e))?
     };
     let model = default_batch_dims(model, notes)?;
+    let model = int8_rewrite(model, super::quant::Source::Tflite, notes)?;
     optimise(model)
 }
 
@@ -296,6 +298,23 @@ fn optimise(model: TypedModel) -> Result<TypedModel, String> {
     model
         .into_optimized()
         .map_err(|e| format!("tract could not optimise the model: {}", summarize(&e)))
+}
+
+/// Quantised regions onto edgemark's integer kernels (see `quant`).
+fn int8_rewrite(
+    model: TypedModel,
+    source: super::quant::Source,
+    notes: &mut Vec<String>,
+) -> Result<TypedModel, String> {
+    let (model, summary) = super::quant::rewrite(model, source)
+        .map_err(|e| format!("the int8 rewrite failed: {}", summarize(&e)))?;
+    if summary.total() > 0 {
+        notes.push(format!(
+            "int8: {} convolution(s), {} add(s), {} mean(s) on edgemark's integer kernels",
+            summary.convs, summary.adds, summary.means
+        ));
+    }
+    Ok(model)
 }
 
 fn input_index(names: &[String], name: &str) -> Result<usize, String> {

@@ -116,6 +116,26 @@ impl Runner {
     }
 }
 
+/// Bytes one inference moves through the caches: the weights read once
+/// (`weight_bytes`: the model file's size, as optimised plans keep weights in
+/// packed forms of their own), every intermediate tensor written and read
+/// once. Sizes the random-input set (`engine::budget`).
+pub fn traffic_bytes(model: &TypedModel, weight_bytes: u64) -> u64 {
+    let mut bytes = weight_bytes;
+    for node in model.nodes() {
+        if node.op_is::<tract_onnx::tract_core::ops::konst::Const>() {
+            continue;
+        }
+        for o in &node.outputs {
+            if let Some(shape) = o.fact.shape.as_concrete() {
+                let n = shape.iter().product::<usize>() * o.fact.datum_type.size_of();
+                bytes += 2 * n as u64;
+            }
+        }
+    }
+    bytes
+}
+
 /// The intra-op executor for `threads` threads. With `cores`, the pool's
 /// threads are created while the calling thread is restricted to them, so they
 /// inherit that affinity (rayon offers no other hook without a direct dependency).

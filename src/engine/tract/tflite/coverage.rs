@@ -439,6 +439,13 @@ pub(crate) fn quantized_prelu(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     if ed.quant(x).is_none() || ed.quant(y).is_none() {
         return Err("quantised PRELU with per-channel input or output parameters".into());
     }
+    if ed.tensor(alpha).type_() != TensorType::FLOAT32 && ed.quant(alpha).is_none() {
+        return Err(
+            "quantised PRELU with per-axis alpha parameters (TFLite's kernel \
+             reads one alpha scale)"
+                .into(),
+        );
+    }
     let alpha_f = if ed.tensor(alpha).type_() == TensorType::FLOAT32 {
         alpha
     } else {
@@ -662,4 +669,271 @@ fn landmarks_to_matrix(
             output_hw: hw("output_hw")?,
         })
     }
+}
+
+fn float_only(ed: &Editor, ts: &[i32], what: &str) -> Result<(), String> {
+    float_io(ed, ts).map_err(|e| format!("{what} of a {e}"))
+}
+
+/// SQUARED_DIFFERENCE(a, b) = (a - b) * (a - b), float.
+pub(crate) fn squared_difference(ed: &mut Editor, op: &tflite::Operator) -> Fix {
+    let (i, o) = io(op);
+    let (&[a, b], &[y]) = (&i[..], &o[..]) else {
+        return Err("SQUARED_DIFFERENCE needs 2 inputs, 1 output".into());
+    };
+    float_only(ed, &[a, b, y], "SQUARED_DIFFERENCE")?;
+    let d = ed.add_f32(y, "difference", ed.shape(y));
+    ed.push_op(NewOp {
+        code: BuiltinOperator::SUB,
+        inputs: vec![a, b],
+        outputs: vec![d],
+        opts: Opts::Sub,
+    });
+    ed.push_op(NewOp {
+        code: BuiltinOperator::MUL,
+        inputs: vec![d, d],
+        outputs: vec![y],
+        opts: Opts::Mul(ActivationFunctionType::NONE),
+    });
+    Ok("squared-difference-as-sub-mul")
+}
+
+/// NEG(x) = x * -1, float (exact).
+pub(crate) fn neg(ed: &mut Editor, op: &tflite::Operator) -> Fix {
+    let (i, o) = io(op);
+    let (&[x], &[y]) = (&i[..], &o[..]) else {
+        return Err("NEG needs 1 input, 1 output".into());
+    };
+    float_only(ed, &[x, y], "NEG")?;
+    let minus_one = ed.add_const_f32(format!("{}.minus_one", ed.name(y)), vec![], &[-1.0]);
+    ed.push_op(NewOp {
+        code: BuiltinOperator::MUL,
+        inputs: vec![x, minus_one],
+        outputs: vec![y],
+        opts: Opts::Mul(ActivationFunctionType::NONE),
+    });
+    Ok("neg-as-mul")
+}
+
+/// CAST between float32 and integer types (not quantised ones): a graph cut
+/// joined with tract's Cast (float to integer truncates toward zero, as TFLite's
+/// static_cast does within range).
+pub(crate) fn cast(ed: &mut Editor, op: &tflite::Operator) -> Fix {
+    let (i, o) = io(op);
+    let (&[x], &[y]) = (&i[..], &o[..]) else {
+        return Err("CAST needs 1 input, 1 output".into());
+    };
+    let plain = |t: TensorType| {
+        matches!(
+            t,
+            TensorType::FLOAT32
+                | TensorType::INT32
+                | TensorType::INT64
+                | TensorType::INT16
+                | TensorType::INT8
+                | TensorType::UINT8
+        )
+    };
+    let (tx, ty) = (ed.tensor(x).type_(), ed.tensor(y).type_());
+    if !plain(tx) || !plain(ty) {
+        return Err(format!("CAST from {tx:?} to {ty:?}"));
+    }
+    if ed
+        .tensor(x)
+        .quantization()
+        .is_some_and(|q| q.scale().is_some())
+        || ed
+            .tensor(y)
+            .quantization()
+            .is_some_and(|q| q.scale().is_some())
+    {
+        return Err("CAST of a quantised tensor".into());
+    }
+    ed.cut(x, y);
+    Ok("cast-cut")
+}
+
+/// PACK: each input gets a new axis of size 1 (RESHAPE), then CONCATENATION.
+pub(crate) fn pack(ed: &mut Editor, op: &tflite::Operator) -> Fix {
+    let (i, o) = io(op);
+    let (false, &[y]) = (i.is_empty(), &o[..]) else {
+        return Err("PACK needs inputs and 1 output".into());
+    };
+    let opts = op
+        .builtin_options_as_pack_options()
+        .ok_or("PACK without options")?;
+    let xs = ed.shape(i[0]);
+    let rank = xs.len() as i32 + 1;
+    let axis = if opts.axis() < 0 {
+        opts.axis() + rank
+    } else {
+        opts.axis()
+    };
+    if axis < 0 || axis >= rank || i.iter().any(|&t| ed.shape(t) != xs) {
+        return Err(format!("PACK axis {} of inputs {xs:?}", opts.axis()));
+    }
+    let q = ed.quant(i[0]);
+    if i.iter()
+        .any(|&t| ed.quant(t) != q || ed.tensor(t).type_() != ed.tensor(y).type_())
+        || ed.quant(y) != q
+    {
+        return Err("PACK of inputs with differing types or quantisation".into());
+    }
+    let mut s = xs.clone();
+    s.insert(axis as usize, 1);
+    let mut parts = vec![];
+    for &t in &i {
+        let e = like(ed, t, "packed_axis", s.clone());
+        reshape(ed, t, e, &s);
+        parts.push(e);
+    }
+    ed.push_op(NewOp {
+        code: BuiltinOperator::CONCATENATION,
+        inputs: parts,
+        outputs: vec![y],
+        opts: Opts::Concat(axis),
+    });
+    Ok("pack-as-reshape-concat")
+}
+
+fn const_i32s(ed: &Editor, t: i32) -> Result<Vec<i32>, String> {
+    if ed.tensor(t).type_() != TensorType::INT32 {
+        return Err("non-int32 constant".into());
+    }
+    let d = ed.const_data(t).ok_or("computed, not constant")?;
+    Ok(d.chunks_exact(4)
+        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+fn slice(ed: &mut Editor, x: i32, y: i32, begin: &[i32], size: &[i32]) {
+    let name = ed.name(y);
+    let b = ed.add_const_i32(format!("{name}.begin"), begin);
+    let s = ed.add_const_i32(format!("{name}.size"), size);
+    ed.push_op(NewOp {
+        code: BuiltinOperator::SLICE,
+        inputs: vec![x, b, s],
+        outputs: vec![y],
+        opts: Opts::None,
+    });
+}
+
+/// SPLIT (axis, x) and SPLIT_V (x, sizes, axis): one SLICE per output.
+pub(crate) fn split(ed: &mut Editor, op: &tflite::Operator, code: BuiltinOperator) -> Fix {
+    let (i, o) = io(op);
+    let (x, axis_t, sizes) = match (code, &i[..]) {
+        (BuiltinOperator::SPLIT, &[a, x]) => (x, a, None),
+        (_, &[x, s, a]) if code == BuiltinOperator::SPLIT_V => (x, a, Some(s)),
+        _ => {
+            return Err(format!(
+                "{} with {} inputs",
+                super::inspect::op_name(code),
+                i.len()
+            ));
+        }
+    };
+    let xs = ed.shape(x);
+    let &[axis] = &const_i32s(ed, axis_t)?[..] else {
+        return Err("split axis is not one value".into());
+    };
+    let rank = xs.len() as i32;
+    let axis = if axis < 0 { axis + rank } else { axis };
+    if axis < 0 || axis >= rank || o.is_empty() || xs.iter().any(|&d| d < 0) {
+        return Err(format!("split axis {axis} of {xs:?}"));
+    }
+    let dim = xs[axis as usize];
+    let mut sizes = match sizes {
+        Some(s) => const_i32s(ed, s)?,
+        None if dim % o.len() as i32 == 0 => vec![dim / o.len() as i32; o.len()],
+        None => return Err(format!("SPLIT of {dim} into {} parts", o.len())),
+    };
+    // SPLIT_V allows one size of -1: the rest.
+    if let Some(k) = sizes.iter().position(|&v| v == -1) {
+        sizes[k] = dim - sizes.iter().filter(|&&v| v != -1).sum::<i32>();
+    }
+    if sizes.len() != o.len() || sizes.iter().any(|&v| v < 0) || sizes.iter().sum::<i32>() != dim {
+        return Err(format!("split sizes {sizes:?} of {dim}"));
+    }
+    let mut start = 0;
+    for (&y, &n) in o.iter().zip(&sizes) {
+        let mut begin = vec![0; xs.len()];
+        let mut size = xs.clone();
+        begin[axis as usize] = start;
+        size[axis as usize] = n;
+        if ed.shape(y) != size {
+            return Err(format!("split output {:?}, want {size:?}", ed.shape(y)));
+        }
+        slice(ed, x, y, &begin, &size);
+        start += n;
+    }
+    Ok("split-as-slices")
+}
+
+/// GATHER with constant indices (batch_dims 0): one SLICE per index along the
+/// axis, CONCATENATION, then RESHAPE to params[:axis] + indices + params[axis+1:].
+pub(crate) fn gather(ed: &mut Editor, op: &tflite::Operator) -> Fix {
+    let (i, o) = io(op);
+    let (&[x, idx], &[y]) = (&i[..], &o[..]) else {
+        return Err("GATHER needs 2 inputs, 1 output".into());
+    };
+    let opts = op
+        .builtin_options_as_gather_options()
+        .ok_or("GATHER without options")?;
+    if opts.batch_dims() != 0 {
+        return Err(format!("GATHER with batch_dims {}", opts.batch_dims()));
+    }
+    let indices: Vec<i64> = match ed.tensor(idx).type_() {
+        TensorType::INT32 => const_i32s(ed, idx)?.into_iter().map(i64::from).collect(),
+        TensorType::INT64 => ed
+            .const_data(idx)
+            .ok_or("GATHER of computed indices")?
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        t => return Err(format!("GATHER indices of type {t:?}")),
+    };
+    let xs = ed.shape(x);
+    let rank = xs.len() as i32;
+    let axis = if opts.axis() < 0 {
+        opts.axis() + rank
+    } else {
+        opts.axis()
+    };
+    if axis < 0 || axis >= rank {
+        return Err(format!("GATHER axis {} of {xs:?}", opts.axis()));
+    }
+    let a = axis as usize;
+    if indices.is_empty() || indices.len() > 4096 {
+        return Err(format!("GATHER of {} indices", indices.len()));
+    }
+    if let Some(bad) = indices.iter().find(|&&k| k < 0 || k >= xs[a] as i64) {
+        return Err(format!("GATHER index {bad} outside 0..{}", xs[a]));
+    }
+    let mut want = xs[..a].to_vec();
+    want.extend(ed.shape(idx));
+    want.extend(&xs[a + 1..]);
+    if ed.shape(y) != want {
+        return Err(format!("GATHER output {:?}, want {want:?}", ed.shape(y)));
+    }
+    let mut parts = vec![];
+    for (n, &k) in indices.iter().enumerate() {
+        let mut begin = vec![0; xs.len()];
+        let mut size = xs.clone();
+        begin[a] = k as i32;
+        size[a] = 1;
+        let t = like(ed, x, &format!("gather{n}"), size.clone());
+        slice(ed, x, t, &begin, &size);
+        parts.push(t);
+    }
+    let mut cat_shape = xs.clone();
+    cat_shape[a] = indices.len() as i32;
+    let cat = like(ed, x, "gathered", cat_shape);
+    ed.push_op(NewOp {
+        code: BuiltinOperator::CONCATENATION,
+        inputs: parts,
+        outputs: vec![cat],
+        opts: Opts::Concat(axis),
+    });
+    reshape(ed, cat, y, &want);
+    Ok("gather-as-slices-concat")
 }

@@ -26,6 +26,58 @@ fn tract_alone_fails(bytes: &[u8], inputs: Vec<Tensor>) -> bool {
         .map_or(true, |r| r.is_err())
 }
 
+/// `run`, and with `EDGEMARK_TFLITE_DUMP=DIR` set, the model, its inputs and
+/// edgemark's outputs written to DIR (raw little-endian data, shapes and types
+/// in a JSON file) so that `scripts/check_tflite_coverage_litert.py` can run the
+/// same models through LiteRT and compare: a check of these tests' references
+/// against TFLite's own kernels, by hand, outside CI.
+fn run_and_dump(label: &str, bytes: &[u8], inputs: Vec<Tensor>) -> (TVec<TValue>, FixReport) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let raw: Vec<(Vec<usize>, String, Vec<u8>)> = inputs.iter().map(describe).collect();
+    let (out, report) = run(bytes, inputs);
+    if let Some(dir) = std::env::var_os("EDGEMARK_TFLITE_DUMP") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let name = format!("{label}-{}", N.fetch_add(1, Ordering::SeqCst));
+        std::fs::write(dir.join(format!("{name}.tflite")), bytes).unwrap();
+        let outs: Vec<_> = out
+            .iter()
+            .map(|t| describe(&t.clone().into_tensor()))
+            .collect();
+        let mut json = vec![];
+        for (kind, list) in [("inputs", &raw), ("outputs", &outs)] {
+            let mut items = vec![];
+            for (i, (shape, dt, data)) in list.iter().enumerate() {
+                let file = format!("{name}.{kind}{i}.bin");
+                std::fs::write(dir.join(&file), data).unwrap();
+                items.push(format!(
+                    "{{\"file\": \"{file}\", \"shape\": {shape:?}, \"dtype\": \"{dt}\"}}"
+                ));
+            }
+            json.push(format!("\"{kind}\": [{}]", items.join(", ")));
+        }
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            format!("{{{}}}", json.join(", ")),
+        )
+        .unwrap();
+    }
+    (out, report)
+}
+
+fn describe(t: &Tensor) -> (Vec<usize>, String, Vec<u8>) {
+    let dt = match t.datum_type().unquantized() {
+        DatumType::F32 => "float32",
+        DatumType::I8 => "int8",
+        DatumType::U8 => "uint8",
+        DatumType::I32 => "int32",
+        dt => panic!("{dt:?}"),
+    };
+    let bytes = t.as_bytes().to_vec();
+    (t.shape().to_vec(), dt.to_owned(), bytes)
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -112,7 +164,7 @@ fn depth_to_space_float_and_int8() {
             }
         };
         assert!(tract_alone_fails(&bytes, vec![input()]));
-        let (out, report) = run(&bytes, vec![input()]);
+        let (out, report) = run_and_dump("depth_to_space", &bytes, vec![input()]);
         assert_eq!(report.summary(), "depth-to-space-as-reshape-transpose x1");
         assert_eq!(out[0].shape(), &[1, 4, 6, 2]);
         if int8 {
@@ -159,7 +211,7 @@ fn space_to_depth_float() {
     );
     let x = ramp(72, 0.25, -3.0);
     assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-    let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+    let (out, report) = run_and_dump("space_to_depth", &bytes, vec![tensor(&s, &x)]);
     assert_eq!(report.summary(), "space-to-depth-as-reshape-transpose x1");
     assert_eq!(floats(&out[0]), space_to_depth_ref(&x, s, b));
 }
@@ -265,7 +317,7 @@ fn transpose_conv_float_matches_scatter_reference() {
         let x = ramp(h * w * ci, 0.31, -2.0);
         let s = [1, h, w, ci];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+        let (out, report) = run_and_dump("transpose_conv", &bytes, vec![tensor(&s, &x)]);
         assert_eq!(report.summary(), "transpose-conv-as-conv x1");
         // TFLite's padding: what a forward convolution from the output size back
         // to the input size pads, half of it before.
@@ -383,21 +435,19 @@ fn prelu_q_ref(
 }
 
 #[test]
-fn int8_prelu_per_tensor_and_per_channel_alpha() {
+fn int8_prelu_one_alpha_and_per_channel_alphas() {
     let (qx, qy) = ((0.05f32, -4i64), (0.04f32, 10i64));
     let mut worst = 0;
     for per_channel in [false, true] {
-        // alpha int8: per channel (axis 2 of [1, 1, 3]) or one value.
-        let (aq, scales, zps): (Vec<i8>, Vec<f32>, Vec<i64>) = if per_channel {
-            (vec![64, -32, 127], vec![0.01, 0.02, 0.005], vec![0, 0, 0])
+        // alpha int8, one scale (TFLite's quantisation spec for PRELU): one
+        // slope, or one per channel ([1, 1, 3] broadcast over the last axis).
+        let (aq, scale, zp): (Vec<i8>, f32, i64) = if per_channel {
+            (vec![64, -32, 127], 0.01, 5)
         } else {
-            (vec![40], vec![0.0125], vec![-8])
+            (vec![40], 0.0125, -8)
         };
-        let alpha: Vec<f32> = aq
-            .iter()
-            .enumerate()
-            .map(|(i, &q)| (q as i64 - zps[i]) as f32 * scales[i])
-            .collect();
+        let alpha: Vec<f32> = aq.iter().map(|&q| (q as i64 - zp) as f32 * scale).collect();
+        let (scales, zps) = (vec![scale], vec![zp]);
         let ashape: Vec<i32> = if per_channel { vec![1, 1, 3] } else { vec![1] };
         let tensors = [
             q8("x", &[1, 2, 4, 3], qx.0, qx.1),
@@ -406,7 +456,7 @@ fn int8_prelu_per_tensor_and_per_channel_alpha() {
                 shape: ashape,
                 ty: TensorType::INT8,
                 data: Some(aq.iter().map(|&v| v as u8).collect()),
-                quant: Some((scales.clone(), zps.clone(), 2)),
+                quant: Some((scales.clone(), zps.clone(), 0)),
             },
             q8("y", &[1, 2, 4, 3], qy.0, qy.1),
         ];
@@ -420,7 +470,7 @@ fn int8_prelu_per_tensor_and_per_channel_alpha() {
         let x: Vec<i8> = (0..24).map(|i| (i * 37 % 255 - 127) as i8).collect();
         let s = [1, 2, 4, 3];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+        let (out, report) = run_and_dump("int8_prelu", &bytes, vec![tensor(&s, &x)]);
         assert_eq!(report.summary(), "quantized-prelu-via-float x1");
         assert_eq!(out[0].datum_type().zp_scale(), (qy.1 as i32, qy.0));
         let steps = max_step_diff(&i8s(&out[0]), &prelu_q_ref(&x, qx, &alpha, qy, 3));
@@ -452,7 +502,7 @@ fn int8_to_int8_quantize_requantises() {
         let a: Vec<i8> = (0..30).map(|i| (i * 53 % 256 - 128) as i8).collect();
         let s = [2, 3, 5];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &a)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &a)]);
+        let (out, report) = run_and_dump("requantize", &bytes, vec![tensor(&s, &a)]);
         assert_eq!(report.summary(), "requantize-cut x1");
         assert_eq!(out[0].datum_type().zp_scale(), (qb.1 as i32, qb.0));
         let want: Vec<i8> = a
@@ -499,7 +549,7 @@ fn per_channel_quantize_and_dequantize_of_an_activation() {
     ];
     let s = [1, 2, 2, 3];
     assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-    let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+    let (out, report) = run_and_dump("per_axis_quantize", &bytes, vec![tensor(&s, &x)]);
     assert_eq!(
         report.summary(),
         "quantize-per-axis-op x1, dequantize-per-axis-op x1"
@@ -617,7 +667,7 @@ fn mediapipe_max_pooling_with_argmax_and_unpooling() {
             .collect();
         let s = [1, h, w, c];
         assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
-        let (out, report) = run(&bytes, vec![tensor(&s, &x)]);
+        let (out, report) = run_and_dump("mediapipe_pool_unpool", &bytes, vec![tensor(&s, &x)]);
         assert_eq!(
             report.summary(),
             "mediapipe-max-pool-argmax-op x1, mediapipe-max-unpool-op x1"
@@ -996,7 +1046,7 @@ fn mediapipe_attention_chain_matrix_then_warp_then_landmarks() {
         tensor(&[1, 5, 3], &LANDMARKS),
         tensor(&[1, 10, 12, 1], &img),
     ];
-    let (out, report) = run(&bytes, inputs);
+    let (out, report) = run_and_dump("mediapipe_attention_chain", &bytes, inputs);
     assert_eq!(report.cuts.len(), 3);
     // Check the chain against the matrix it produced (whose own test is above).
     let m = floats(&out[2]);
@@ -1120,4 +1170,136 @@ fn unsupported_variants_say_why() {
         err.contains("TRANSPOSE_CONV") && err.contains("INT8"),
         "{err}"
     );
+}
+
+#[test]
+fn int8_prelu_with_per_axis_alpha_parameters_is_refused() {
+    // LiteRT's int8 PRELU reads one alpha scale (per-axis parameters make it use
+    // 0, so every negative input maps to the zero point); edgemark refuses such a
+    // file rather than compute something else.
+    let tensors = [
+        q8("x", &[1, 1, 2, 3], 0.05, 0),
+        T {
+            name: "alpha",
+            shape: vec![1, 1, 3],
+            ty: TensorType::INT8,
+            data: Some(vec![64, 32, 127]),
+            quant: Some((vec![0.01, 0.02, 0.005], vec![0, 0, 0], 2)),
+        },
+        q8("y", &[1, 1, 2, 3], 0.05, 0),
+    ];
+    let bytes = build(
+        &tensors,
+        &[op(BuiltinOperator::PRELU, &[0, 1], &[2], O::None)],
+        &[0],
+        &[2],
+        false,
+    );
+    let err = prepare(&bytes).unwrap_err().to_string();
+    assert!(err.contains("per-axis alpha"), "{err}");
+}
+
+// ---------------------------------------------------------------- small builtins
+
+#[test]
+fn squared_difference_neg_and_cast() {
+    // y = NEG((a - b)^2); c = CAST(y) to int32 (truncation toward zero).
+    let tensors = [
+        act("a", &[2, 3]),
+        act("b", &[1, 3]),
+        act("d", &[2, 3]),
+        act("y", &[2, 3]),
+        T {
+            name: "c",
+            shape: vec![2, 3],
+            ty: TensorType::INT32,
+            data: None,
+            quant: None,
+        },
+    ];
+    let ops = [
+        op(BuiltinOperator::SQUARED_DIFFERENCE, &[0, 1], &[2], O::None),
+        op(BuiltinOperator::NEG, &[2], &[3], O::None),
+        op(BuiltinOperator::CAST, &[3], &[4], O::None),
+    ];
+    let bytes = build(&tensors, &ops, &[0, 1], &[3, 4], false);
+    let a = [1.5f32, -2.0, 0.25, 3.0, 0.0, -1.75];
+    let b = [0.5f32, 1.0, -0.5];
+    let inputs = || vec![tensor(&[2, 3], &a), tensor(&[1, 3], &b)];
+    assert!(tract_alone_fails(&bytes, inputs()));
+    let (out, report) = run_and_dump("small_builtins", &bytes, inputs());
+    assert_eq!(
+        report.summary(),
+        "squared-difference-as-sub-mul x1, neg-as-mul x1, cast-cut x1"
+    );
+    let want: Vec<f32> = (0..6)
+        .map(|i| -((a[i] - b[i % 3]) * (a[i] - b[i % 3])))
+        .collect();
+    assert_close(&floats(&out[0]), &want, 0.0);
+    let ints = out[1]
+        .try_as_plain_ram()
+        .unwrap()
+        .as_slice::<i32>()
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        ints,
+        want.iter().map(|&v| v.trunc() as i32).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn pack_split_split_v_and_gather() {
+    // p = PACK([x0, x1], axis 1) : [2, 2, 3]; SPLIT(p, axis 2, 3) -> s0, s1, s2;
+    // SPLIT_V(x0, [1, -1], axis 1) -> v0, v1; g = GATHER(x1, [2, 0, 2], axis 1).
+    let tensors = [
+        act("x0", &[2, 3]),
+        act("x1", &[2, 3]),
+        act("p", &[2, 2, 3]),
+        i32_const("split_axis", &[2]),
+        act("s0", &[2, 2, 1]),
+        act("s1", &[2, 2, 1]),
+        act("s2", &[2, 2, 1]),
+        i32_const("sizes", &[1, -1]),
+        i32_const("v_axis", &[1]),
+        act("v0", &[2, 1]),
+        act("v1", &[2, 2]),
+        i32_const("idx", &[2, 0, 2]),
+        act("g", &[2, 3]),
+    ];
+    let ops = [
+        op(BuiltinOperator::PACK, &[0, 1], &[2], O::Pack(2, 1)),
+        op(BuiltinOperator::SPLIT, &[3, 2], &[4, 5, 6], O::Split(3)),
+        op(BuiltinOperator::SPLIT_V, &[0, 7, 8], &[9, 10], O::SplitV(2)),
+        op(BuiltinOperator::GATHER, &[1, 11], &[12], O::Gather(1)),
+    ];
+    let bytes = build(&tensors, &ops, &[0, 1], &[2, 4, 5, 6, 9, 10, 12], false);
+    let x0 = ramp(6, 1.0, 0.0);
+    let x1 = ramp(6, 1.0, 10.0);
+    let inputs = || vec![tensor(&[2, 3], &x0), tensor(&[2, 3], &x1)];
+    assert!(tract_alone_fails(&bytes, inputs()));
+    let (out, report) = run_and_dump("pack_split_gather", &bytes, inputs());
+    assert_eq!(
+        report.summary(),
+        "pack-as-reshape-concat x1, split-as-slices x2, gather-as-slices-concat x1"
+    );
+    // PACK on axis 1: p[i, j, k] = xj[i, k].
+    let p: Vec<f32> = (0..12)
+        .map(|n| {
+            let (i, j, k) = (n / 6, (n / 3) % 2, n % 3);
+            [&x0, &x1][j][i * 3 + k]
+        })
+        .collect();
+    assert_eq!(floats(&out[0]), p);
+    for (s, k) in [(1, 0), (2, 1), (3, 2)] {
+        let want: Vec<f32> = (0..4).map(|n| p[n * 3 + k]).collect();
+        assert_eq!(floats(&out[s]), want, "SPLIT part {k}");
+    }
+    assert_eq!(floats(&out[4]), vec![x0[0], x0[3]]);
+    assert_eq!(floats(&out[5]), vec![x0[1], x0[2], x0[4], x0[5]]);
+    let g: Vec<f32> = [0, 1]
+        .iter()
+        .flat_map(|&i| [2, 0, 2].map(|k| x1[i * 3 + k]))
+        .collect();
+    assert_eq!(floats(&out[6]), g);
 }

@@ -50,6 +50,10 @@ pub(crate) enum Opts {
     Mul(ActivationFunctionType),
     MaxMin,
     Reshape,
+    /// SUB, no activation.
+    Sub,
+    /// CONCATENATION along this axis, no activation.
+    Concat(i32),
     /// DEPTHWISE_CONV_2D with a 1x1 kernel, stride 1: a per-channel requantisation.
     Depthwise1x1,
     /// CONV_2D with a 1x1 kernel, stride 1 (a FULLY_CONNECTED over the width axis).
@@ -621,6 +625,29 @@ fn write_opts(
             );
             (
                 BuiltinOptions::DepthwiseConv2DOptions,
+                Some(o.as_union_value()),
+            )
+        }
+        Opts::Sub => {
+            let o = tflite::SubOptions::create(
+                fb,
+                &tflite::SubOptionsArgs {
+                    fused_activation_function: ActivationFunctionType::NONE,
+                    pot_scale_int16: false,
+                },
+            );
+            (BuiltinOptions::SubOptions, Some(o.as_union_value()))
+        }
+        Opts::Concat(axis) => {
+            let o = tflite::ConcatenationOptions::create(
+                fb,
+                &tflite::ConcatenationOptionsArgs {
+                    axis,
+                    fused_activation_function: ActivationFunctionType::NONE,
+                },
+            );
+            (
+                BuiltinOptions::ConcatenationOptions,
                 Some(o.as_union_value()),
             )
         }

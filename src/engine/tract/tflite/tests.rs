@@ -80,6 +80,11 @@ pub(super) enum O {
     SpaceToDepth(i32),
     /// (padding, stride h, stride w, activation)
     TransposeConv(tflite::Padding, i32, i32, ActivationFunctionType),
+    /// (values_count, axis)
+    Pack(i32, i32),
+    Split(i32),
+    SplitV(i32),
+    Gather(i32),
 }
 
 pub(super) struct Op {
@@ -242,6 +247,35 @@ pub(super) fn build(
                     BuiltinOptions::TransposeConvOptions,
                     Some(a.as_union_value()),
                 )
+            }
+            O::Pack(values_count, axis) => {
+                let a = tflite::PackOptions::create(
+                    &mut fb,
+                    &tflite::PackOptionsArgs { values_count, axis },
+                );
+                (BuiltinOptions::PackOptions, Some(a.as_union_value()))
+            }
+            O::Split(num_splits) => {
+                let a =
+                    tflite::SplitOptions::create(&mut fb, &tflite::SplitOptionsArgs { num_splits });
+                (BuiltinOptions::SplitOptions, Some(a.as_union_value()))
+            }
+            O::SplitV(num_splits) => {
+                let a = tflite::SplitVOptions::create(
+                    &mut fb,
+                    &tflite::SplitVOptionsArgs { num_splits },
+                );
+                (BuiltinOptions::SplitVOptions, Some(a.as_union_value()))
+            }
+            O::Gather(axis) => {
+                let a = tflite::GatherOptions::create(
+                    &mut fb,
+                    &tflite::GatherOptionsArgs {
+                        axis,
+                        batch_dims: 0,
+                    },
+                );
+                (BuiltinOptions::GatherOptions, Some(a.as_union_value()))
             }
         };
         let custom_options = o.custom_options.as_ref().map(|c| fb.create_vector(c));
@@ -1052,4 +1086,59 @@ fn corrupted_files_give_errors_not_panics() {
     // Some corruptions are harmless (names, padding), many are not.
     assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
     assert!(prepare(&bytes[..bytes.len() / 2]).is_err());
+}
+
+/// Writes small models of the kinds above as seeds of the `tflite` fuzz
+/// target: `EDGEMARK_FUZZ_SEEDS=fuzz/corpus/tflite cargo test --lib
+/// write_tflite_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes fuzz seeds; run by hand"]
+fn write_tflite_fuzz_seeds() {
+    let Some(dir) = std::env::var_os("EDGEMARK_FUZZ_SEEDS") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let prelu = |legacy| {
+        build(
+            &[
+                act("x", &[1, 2, 2, 3]),
+                f32_const("alpha", &[1, 1, 3], &[0.25, -0.5, 2.0]),
+                act("y", &[1, 2, 2, 3]),
+            ],
+            &[op(BuiltinOperator::PRELU, &[0, 1], &[2], O::None)],
+            &[0],
+            &[2],
+            legacy,
+        )
+    };
+    let q = (0.05f32, 3i64);
+    let add = build(
+        &[
+            q8("a", &[1, 2, 2, 4], q.0, q.1),
+            q8("b", &[1, 2, 2, 4], 0.1, -2),
+            q8("y", &[1, 2, 2, 4], 0.12, 5),
+        ],
+        &[op(BuiltinOperator::ADD, &[0, 1], &[2], O::Add)],
+        &[0, 1],
+        &[2],
+        false,
+    );
+    let relu = build(
+        &[act("x", &[1, 4]), act("y", &[1, 4])],
+        &[op(BuiltinOperator::RELU, &[0], &[1], O::None)],
+        &[0],
+        &[1],
+        false,
+    );
+    for (name, bytes) in [
+        ("prelu.tflite", prelu(false)),
+        ("prelu-legacy-codes.tflite", prelu(true)),
+        ("mean-keepdims.tflite", mean_model(true)),
+        ("mean.tflite", mean_model(false)),
+        ("int8-add.tflite", add),
+        ("relu.tflite", relu),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
 }

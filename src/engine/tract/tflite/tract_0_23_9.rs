@@ -111,6 +111,14 @@ pub(crate) fn rewrite(
         BuiltinOperator::DEPTH_TO_SPACE => coverage::depth_to_space(ed, op).map(Some),
         BuiltinOperator::SPACE_TO_DEPTH => coverage::space_to_depth(ed, op).map(Some),
         BuiltinOperator::TRANSPOSE_CONV => coverage::transpose_conv(ed, op).map(Some),
+        BuiltinOperator::SQUARED_DIFFERENCE => coverage::squared_difference(ed, op).map(Some),
+        BuiltinOperator::NEG => coverage::neg(ed, op).map(Some),
+        BuiltinOperator::CAST => coverage::cast(ed, op).map(Some),
+        BuiltinOperator::PACK => coverage::pack(ed, op).map(Some),
+        BuiltinOperator::SPLIT | BuiltinOperator::SPLIT_V => {
+            coverage::split(ed, op, code).map(Some)
+        }
+        BuiltinOperator::GATHER => coverage::gather(ed, op).map(Some),
         BuiltinOperator::FULLY_CONNECTED => fully_connected(ed, op),
         BuiltinOperator::MEAN => float_mean(ed, op),
         BuiltinOperator::ADD => quantized_add(ed, op),

@@ -1,0 +1,7 @@
+//! See `edgemark::fuzzing::board_profile`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    init: edgemark::fuzzing::install_panic_hook(true),
+    |data: &[u8]| edgemark::fuzzing::board_profile(data)
+);

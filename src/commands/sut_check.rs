@@ -1,0 +1,537 @@
+//! `edgemark sut-check PROGRAM [ARGS...]`: the SUT protocol's conformance
+//! checker. It runs the handshake, loads a few samples (one as an alias),
+//! issues SingleStream, Offline, null and accuracy queries, unloads and says
+//! goodbye; then, each on a fresh process, the error cases a SUT must refuse
+//! (another protocol version, an unknown sample, an unknown frame) and an
+//! edgemark that goes away. Every check says what was expected and what came.
+
+use std::time::{Duration, Instant};
+
+use super::{CommandError, CommandResult, ErrorKind};
+use crate::cli::SutCheckArgs;
+use crate::sut::exec::child::{Child, Transport};
+use crate::sut::exec::proto::{self, WireTensor, error_code, flags, kind};
+use crate::sut::exec::{self, Fault};
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    /// None = passed; else what was wrong.
+    pub problem: Option<String>,
+    /// What the check saw (shown when it passed too).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    pub command: Vec<String>,
+    pub checks: Vec<Check>,
+}
+
+impl CheckReport {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.problem.is_none())
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = format!("sut-check: {}\n", self.command.join(" "));
+        for c in &self.checks {
+            match &c.problem {
+                None => s.push_str(&format!("  ok    {}: {}\n", c.name, c.detail)),
+                Some(p) => {
+                    s.push_str(&format!("  FAIL  {}: {p}\n", c.name));
+                    for l in p.lines().skip(1) {
+                        s.push_str(&format!("        {l}\n"));
+                    }
+                }
+            }
+        }
+        let failed = self.checks.iter().filter(|c| c.problem.is_some()).count();
+        if failed == 0 {
+            s.push_str(&format!("all {} checks passed\n", self.checks.len()));
+        } else {
+            s.push_str(&format!(
+                "{failed} of {} checks failed\n",
+                self.checks.len()
+            ));
+        }
+        s
+    }
+}
+
+type Step<T> = Result<T, String>;
+
+fn fault(f: Fault) -> String {
+    f.to_string()
+}
+
+fn frame(c: &mut Child) -> Step<(u32, Vec<u8>)> {
+    let (k, r) = c.frame().map_err(fault)?;
+    Ok((k, c.buf()[r].to_vec()))
+}
+
+fn expect(c: &mut Child, want: u32) -> Step<Vec<u8>> {
+    let (k, p) = frame(c)?;
+    if k == kind::ERROR {
+        let (code, msg) = exec::read_error(&p);
+        return Err(format!(
+            "expected {}, the SUT sent ERROR (code {code}): {msg}",
+            kind::name(want)
+        ));
+    }
+    if k != want {
+        return Err(format!(
+            "expected {}, got frame kind {k} ({}) {}",
+            kind::name(want),
+            kind::name(k),
+            proto::show_bytes(&p)
+        ));
+    }
+    Ok(p)
+}
+
+fn issue_frame(fl: u32, pairs: &[(u32, u32)]) -> Vec<u8> {
+    let mut f = Vec::new();
+    proto::put_header(&mut f, kind::ISSUE, 8 + 8 * pairs.len());
+    proto::put_u32(&mut f, fl);
+    proto::put_u32(&mut f, pairs.len() as u32);
+    for &(id, ix) in pairs {
+        proto::put_u32(&mut f, id);
+        proto::put_u32(&mut f, ix);
+    }
+    f
+}
+
+fn load_frame(index: u32, tensors: &[WireTensor]) -> Vec<u8> {
+    let mut f = Vec::new();
+    proto::put_header(&mut f, kind::LOAD, 0);
+    proto::put_u32(&mut f, index);
+    proto::put_u32(&mut f, tensors.len() as u32);
+    for t in tensors {
+        proto::put_tensor(&mut f, t);
+    }
+    proto::finish_frame(&mut f, 0);
+    f
+}
+
+/// Collects COMPLETE frames until `n` ids came; checks each id once and known.
+fn completions(c: &mut Child, n: usize) -> Step<()> {
+    let mut seen = vec![false; n];
+    let mut left = n;
+    while left > 0 {
+        let p = expect(c, kind::COMPLETE)?;
+        let mut cur = proto::Cursor::new(&p, "COMPLETE");
+        let count = cur.u32("count").map_err(|e| e.0)? as usize;
+        if p.len() != 4 + 4 * count {
+            return Err(format!(
+                "COMPLETE says {count} ids but has {} bytes",
+                p.len()
+            ));
+        }
+        if count == 0 || count > left {
+            return Err(format!("COMPLETE of {count} ids with {left} outstanding"));
+        }
+        for _ in 0..count {
+            let id = cur.u32("id").map_err(|e| e.0)? as usize;
+            if id >= n || seen[id] {
+                return Err(format!(
+                    "COMPLETE names id {id}: not issued (ids 0..{n}) or completed twice"
+                ));
+            }
+            seen[id] = true;
+        }
+        left -= count;
+    }
+    Ok(())
+}
+
+fn flush(c: &mut Child, token: u32) -> Step<()> {
+    let mut f = Vec::new();
+    proto::put_header(&mut f, kind::FLUSH, 4);
+    proto::put_u32(&mut f, token);
+    c.send(&f).map_err(fault)?;
+    let p = expect(c, kind::FLUSHED)?;
+    if p != token.to_le_bytes() {
+        return Err(format!(
+            "FLUSHED carries {}, expected token {token}",
+            proto::show_bytes(&p)
+        ));
+    }
+    Ok(())
+}
+
+/// Sample data for the SUT's inputs (dynamic leading dims as 1).
+fn sample(h: &proto::HelloReply, seed: u8) -> Step<Vec<WireTensor>> {
+    h.inputs
+        .iter()
+        .map(|d| {
+            let shape = d
+                .shape
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| match x {
+                    -1 if i == 0 => Ok(1u32),
+                    -1 => Err(format!(
+                        "input {:?} has a dynamic dimension {i}; only a leading one can be fixed (batch 1)",
+                        d.name
+                    )),
+                    x => Ok(x as u32),
+                })
+                .collect::<Step<Vec<u32>>>()?;
+            let n = shape.iter().map(|&x| x as usize).product::<usize>() * d.dtype.size();
+            let bytes = match d.dtype {
+                // Small positive values that are valid in every type.
+                proto::WireType::F32 => (0..n / 4)
+                    .flat_map(|i| (((i % 7) as f32 + seed as f32) / 16.0).to_le_bytes())
+                    .collect(),
+                proto::WireType::I32 => (0..n / 4)
+                    .flat_map(|i| ((i % 3) as i32).to_le_bytes())
+                    .collect(),
+                proto::WireType::I64 => (0..n / 8)
+                    .flat_map(|i| ((i % 3) as i64).to_le_bytes())
+                    .collect(),
+                proto::WireType::F64 => (0..n / 8)
+                    .flat_map(|i| ((i % 7) as f64 / 16.0).to_le_bytes())
+                    .collect(),
+                _ => (0..n).map(|i| (i as u8 % 5).wrapping_add(seed)).collect(),
+            };
+            Ok(WireTensor {
+                dtype: d.dtype,
+                shape,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+struct Checker {
+    command: Vec<String>,
+    transport: Transport,
+    timeout_ms: u64,
+    checks: Vec<Check>,
+}
+
+impl Checker {
+    fn record(&mut self, name: &'static str, r: Step<String>) -> bool {
+        let ok = r.is_ok();
+        let (problem, detail) = match r {
+            Ok(d) => (None, d),
+            Err(e) => (Some(e), String::new()),
+        };
+        self.checks.push(Check {
+            name,
+            problem,
+            detail,
+        });
+        ok
+    }
+
+    fn spawn(&self) -> Step<Child> {
+        let mut c = Child::spawn(&self.command, self.transport, false).map_err(fault)?;
+        c.arm(self.timeout_ms, "sut-check");
+        Ok(c)
+    }
+
+    /// The session a well-behaved SUT goes through.
+    fn session(&mut self) {
+        let mut c = match self.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                self.record("start", Err(e));
+                return;
+            }
+        };
+        let h = match exec::handshake(&mut c, self.timeout_ms) {
+            Ok(h) => h,
+            Err(f) => {
+                self.record("handshake", Err(fault(f)));
+                return;
+            }
+        };
+        c.arm(self.timeout_ms, "sut-check");
+        let shapes = |t: &[proto::TensorDesc]| {
+            t.iter()
+                .map(|d| format!("{} {} {:?}", d.name, d.dtype.name(), d.shape))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        self.record(
+            "handshake",
+            Ok(format!(
+                "{} {} (protocol {}), model {:?}; inputs [{}]; outputs [{}]",
+                h.name,
+                h.sut_version,
+                h.version,
+                h.model,
+                shapes(&h.inputs),
+                shapes(&h.outputs)
+            )),
+        );
+        let loaded = (|| {
+            for i in 0..3u32 {
+                c.send(&load_frame(i, &sample(&h, i as u8)?))
+                    .map_err(fault)?;
+            }
+            let mut alias = Vec::new();
+            proto::put_header(&mut alias, kind::LOAD_ALIAS, 8);
+            proto::put_u32(&mut alias, 7);
+            proto::put_u32(&mut alias, 1);
+            c.send(&alias).map_err(fault)?;
+            flush(&mut c, 4)?;
+            Ok("3 samples and 1 alias loaded, FLUSHED 4".to_string())
+        })();
+        if !self.record("load samples", loaded) {
+            return;
+        }
+        let single = (|| {
+            let t0 = Instant::now();
+            for (q, ix) in [0u32, 1, 2, 7, 0].into_iter().enumerate() {
+                c.send(&issue_frame(0, &[(q as u32 * 3, ix)]))
+                    .map_err(fault)?;
+                let p = expect(&mut c, kind::COMPLETE)?;
+                let want: Vec<u8> = [1u32, q as u32 * 3]
+                    .iter()
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect();
+                if p != want {
+                    return Err(format!(
+                        "query id {} on sample {ix}: expected COMPLETE [1, {}], got {}",
+                        q * 3,
+                        q * 3,
+                        proto::show_bytes(&p)
+                    ));
+                }
+            }
+            Ok(format!(
+                "5 queries answered with their ids ({:.1} ms)",
+                t0.elapsed().as_secs_f64() * 1e3
+            ))
+        })();
+        self.record("SingleStream queries", single);
+        let offline = (|| {
+            let pairs: Vec<(u32, u32)> = (0..16u32)
+                .map(|i| (i, [0, 1, 2, 7][i as usize % 4]))
+                .collect();
+            c.send(&issue_frame(0, &pairs)).map_err(fault)?;
+            completions(&mut c, pairs.len())?;
+            Ok("16 samples (repeats and an alias) completed once each".to_string())
+        })();
+        self.record("Offline query", offline);
+        let null = (|| {
+            c.send(&issue_frame(flags::NULL, &[(5, 2)]))
+                .map_err(fault)?;
+            let p = expect(&mut c, kind::COMPLETE)?;
+            if p != [1, 0, 0, 0, 5, 0, 0, 0] {
+                return Err(format!(
+                    "expected COMPLETE [1, 5], got {}",
+                    proto::show_bytes(&p)
+                ));
+            }
+            Ok("NULL query completed".to_string())
+        })();
+        self.record("null query (round trip)", null);
+        let outputs = (|| {
+            c.send(&issue_frame(flags::OUTPUTS, &[(9, 1)]))
+                .map_err(fault)?;
+            let p = expect(&mut c, kind::OUTPUTS)?;
+            let mut cur = proto::Cursor::new(&p, "OUTPUTS");
+            let id = cur.u32("id").map_err(|e| e.0)?;
+            let n = cur.u32("tensor count").map_err(|e| e.0)? as usize;
+            if id != 9 {
+                return Err(format!("OUTPUTS for id {id}, expected 9"));
+            }
+            if n != h.outputs.len() {
+                return Err(format!(
+                    "OUTPUTS has {n} tensors, the hello describes {}",
+                    h.outputs.len()
+                ));
+            }
+            let mut shown = Vec::new();
+            for d in &h.outputs {
+                let t = proto::read_tensor(&mut cur).map_err(|e| e.0)?;
+                let fits = t.shape.len() == d.shape.len()
+                    && t.shape
+                        .iter()
+                        .zip(&d.shape)
+                        .all(|(&a, &b)| b < 0 || a == b as u32);
+                if t.dtype != d.dtype || !fits {
+                    return Err(format!(
+                        "output {:?} came as {} {:?}, the hello says {} {:?}",
+                        d.name,
+                        t.dtype.name(),
+                        t.shape,
+                        d.dtype.name(),
+                        d.shape
+                    ));
+                }
+                shown.push(format!("{} {:?}", t.dtype.name(), t.shape));
+            }
+            cur.end().map_err(|e| e.0)?;
+            Ok(format!("outputs [{}] match the hello", shown.join(", ")))
+        })();
+        self.record("accuracy query (outputs)", outputs);
+        let unload = (|| {
+            let mut f = Vec::new();
+            proto::put_header(&mut f, kind::UNLOAD, 8);
+            proto::put_u32(&mut f, 1);
+            proto::put_u32(&mut f, 2);
+            c.send(&f).map_err(fault)?;
+            flush(&mut c, 5)?;
+            // Sample 2 is gone: the SUT must refuse it (and may end).
+            c.send(&issue_frame(0, &[(0, 2)])).map_err(fault)?;
+            let (k, p) = frame(&mut c)?;
+            let (code, msg) = exec::read_error(&p);
+            if k != kind::ERROR || code != error_code::UNKNOWN_SAMPLE {
+                return Err(format!(
+                    "after UNLOAD of sample 2, a query on it got frame kind {k} ({}), expected ERROR code {}",
+                    kind::name(k),
+                    error_code::UNKNOWN_SAMPLE
+                ));
+            }
+            Ok(format!("unloaded sample refused: {msg}"))
+        })();
+        self.record("unload, then a query on it", unload);
+        // A SUT that sent ERROR ends; a fresh one says goodbye.
+        drop(c);
+        let bye = (|| {
+            let mut c = self.spawn()?;
+            exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+            c.arm(self.timeout_ms, "BYE");
+            let mut f = Vec::new();
+            proto::put_header(&mut f, kind::BYE, 0);
+            c.send(&f).map_err(fault)?;
+            expect(&mut c, kind::BYE_REPLY)?;
+            c.disarm();
+            match c.wait_exit(Duration::from_secs(2)) {
+                Some(s) if s.success() => Ok("BYE_REPLY, then exit 0".to_string()),
+                Some(s) => Err(format!("BYE_REPLY, then {s} (expected exit 0)")),
+                None => Err("BYE_REPLY, but still running 2 s later".to_string()),
+            }
+        })();
+        self.record("bye", bye);
+    }
+
+    /// A fresh SUT gets `bytes` after (or instead of) the hello and must answer
+    /// ERROR with `code` and exit.
+    fn refuses(
+        &mut self,
+        name: &'static str,
+        hello_first: bool,
+        bytes: Vec<u8>,
+        code: u32,
+        mention: &[&str],
+    ) {
+        let r = (|| {
+            let mut c = self.spawn()?;
+            if hello_first {
+                exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+                c.arm(self.timeout_ms, name);
+            }
+            c.send(&bytes).map_err(fault)?;
+            let (k, p) = frame(&mut c)?;
+            if k != kind::ERROR {
+                return Err(format!(
+                    "expected ERROR (code {code}), got frame kind {k} ({})",
+                    kind::name(k)
+                ));
+            }
+            let (got, msg) = exec::read_error(&p);
+            if got != code {
+                return Err(format!("expected ERROR code {code}, got code {got}: {msg}"));
+            }
+            for m in mention {
+                if !msg.contains(m) {
+                    return Err(format!("the ERROR message should name {m:?}: {msg:?}"));
+                }
+            }
+            c.disarm();
+            match c.wait_exit(Duration::from_secs(2)) {
+                Some(_) => Ok(format!("ERROR {code}: {msg}")),
+                None => Err(format!("ERROR {code} ({msg}), but still running 2 s later")),
+            }
+        })();
+        self.record(name, r);
+    }
+
+    fn eof(&mut self) {
+        let r = (|| {
+            let mut c = self.spawn()?;
+            exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+            c.disarm();
+            c.shut_write();
+            match c.wait_exit(Duration::from_secs(2)) {
+                Some(s) => Ok(format!("exited ({s}) when edgemark went away")),
+                None => Err("still running 2 s after edgemark closed the channel".into()),
+            }
+        })();
+        self.record("edgemark goes away", r);
+    }
+}
+
+/// Runs every check against `command`.
+pub fn check(command: &[String], transport: Transport, timeout_ms: u64) -> CheckReport {
+    let mut k = Checker {
+        command: command.to_vec(),
+        transport,
+        timeout_ms,
+        checks: Vec::new(),
+    };
+    k.session();
+    if k.checks
+        .iter()
+        .any(|c| c.name == "handshake" && c.problem.is_none())
+    {
+        let mut v99 = Vec::new();
+        proto::put_header(&mut v99, kind::HELLO, 16);
+        v99.extend_from_slice(&proto::MAGIC);
+        proto::put_u32(&mut v99, 99);
+        proto::put_u32(&mut v99, 0);
+        k.refuses(
+            "refuses protocol version 99",
+            false,
+            v99,
+            error_code::VERSION,
+            &["99", &proto::VERSION.to_string()],
+        );
+        k.refuses(
+            "refuses a query on a sample never loaded",
+            true,
+            issue_frame(0, &[(0, 123_456)]),
+            error_code::UNKNOWN_SAMPLE,
+            &["123456"],
+        );
+        let mut unknown = Vec::new();
+        proto::put_header(&mut unknown, 200, 0);
+        k.refuses(
+            "refuses an unknown frame kind",
+            true,
+            unknown,
+            error_code::BAD_FRAME,
+            &["200"],
+        );
+        k.eof();
+    }
+    CheckReport {
+        command: command.to_vec(),
+        checks: k.checks,
+    }
+}
+
+/// `edgemark sut-check`: run the checks, print them; exit 1 when any failed.
+pub fn command(args: &SutCheckArgs) -> CommandResult {
+    let Some(transport) = Transport::parse(&args.transport) else {
+        return Err(CommandError::usage(format!(
+            "--transport: expected pipe or socketpair, got {:?}",
+            args.transport
+        ))
+        .in_command("sut-check"));
+    };
+    let report = check(&args.command, transport, args.timeout * 1000);
+    print!("{}", report.render());
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(CommandError::reported(ErrorKind::Runtime))
+    }
+}

@@ -1,0 +1,702 @@
+//! Integer kernels on plain slices: u8 activations (with a zero point) times i8
+//! weights, accumulated in i32, requantised to u8 with a per-channel f32
+//! multiplier. Layout is NHWC throughout, channels innermost, so a 1x1
+//! convolution is a matrix product over pixels and a depthwise kernel runs
+//! along contiguous channels.
+//!
+//! Activations are u8 everywhere inside the rewritten graph (int8 tensors are
+//! offset by 128 on the way in): x86's VNNI dot product multiplies unsigned by
+//! signed bytes, and one domain keeps every kernel single-typed.
+//!
+//! Each kernel has a portable body written so the compiler vectorises it; on
+//! x86_64 the same body is also compiled with AVX2 enabled and picked at run
+//! time, and the matrix product has an AVX-512 VNNI micro-kernel.
+
+/// Requantisation of one output channel set: `y = clamp(round_even(
+/// (acc + bias[c]) * mult[c]) + zp, lo, hi)`, all in the u8 domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requant {
+    /// Added to the raw accumulator (already holds the zero-point corrections
+    /// the kernel needs); one per output channel.
+    pub bias: Vec<i32>,
+    /// `input scale * weight scale / output scale`, one per output channel.
+    pub mult: Vec<f32>,
+    pub zp: i32,
+    pub lo: u8,
+    pub hi: u8,
+}
+
+/// Largest magnitude an f32 is allowed before conversion to i32; keeps the
+/// vector conversion (which saturates to i32::MIN either way) and the scalar
+/// one (which saturates by sign) in agreement.
+const F32_CLAMP: f32 = 1_073_741_824.0;
+
+/// The scalar definition every kernel follows.
+#[inline(always)]
+pub fn requant_one(acc: i32, mult: f32, zp: i32, lo: u8, hi: u8) -> u8 {
+    let v = (acc as f32 * mult).clamp(-F32_CLAMP, F32_CLAMP);
+    let v = (v.round_ties_even() as i32).saturating_add(zp);
+    v.clamp(lo as i32, hi as i32) as u8
+}
+
+/// Weights of a matrix product `C[m, n] = sum_k A[m, k] * B[k, n]`, packed in
+/// panels of [`NR`] columns and groups of 4 along k: `data[((p * kq + q) * NR
+/// + j) * 4 + t] = B[4q + t][NR p + j]`, zero beyond k and n. One 64-byte load
+///   then feeds 16 output channels with 4 products each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedB {
+    pub k: usize,
+    pub n: usize,
+    /// k rounded up to 4, divided by 4.
+    pub kq: usize,
+    pub panels: usize,
+    pub data: Vec<i8>,
+    /// `sum_k B[k, n]`, for the activation zero-point correction.
+    pub col_sums: Vec<i32>,
+}
+
+pub const NR: usize = 16;
+
+impl PackedB {
+    /// `b` is row-major `[k][n]`.
+    pub fn pack(k: usize, n: usize, b: &[i8]) -> PackedB {
+        assert_eq!(b.len(), k * n);
+        let kq = k.div_ceil(4);
+        let panels = n.div_ceil(NR);
+        let mut data = vec![0i8; panels * kq * NR * 4];
+        for kk in 0..k {
+            for nn in 0..n {
+                let (p, j) = (nn / NR, nn % NR);
+                let (q, t) = (kk / 4, kk % 4);
+                data[((p * kq + q) * NR + j) * 4 + t] = b[kk * n + nn];
+            }
+        }
+        let col_sums = (0..n)
+            .map(|nn| (0..k).map(|kk| b[kk * n + nn] as i32).sum())
+            .collect();
+        PackedB {
+            k,
+            n,
+            kq,
+            panels,
+            data,
+            col_sums,
+        }
+    }
+
+    /// Bytes of A each row must provide (k rounded up to 4; the extra bytes
+    /// meet zero weights).
+    pub fn row_bytes(&self) -> usize {
+        self.kq * 4
+    }
+}
+
+/// `C[m, n] = requant(sum_k A[m, k] * B[k, n])`, A rows `lda` bytes apart and
+/// readable for `b.row_bytes()` bytes each, C rows `ldc` bytes apart.
+pub fn gemm(m: usize, a: &[u8], lda: usize, b: &PackedB, rq: &Requant, c: &mut [u8], ldc: usize) {
+    if m == 0 || b.n == 0 {
+        return;
+    }
+    assert!(a.len() >= (m - 1) * lda + b.row_bytes(), "A too short");
+    assert!(c.len() >= (m - 1) * ldc + b.n, "C too short");
+    assert!(rq.bias.len() >= b.n && rq.mult.len() >= b.n);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if x86::has_vnni512() {
+            // SAFETY: the features are present; bounds were checked above.
+            unsafe { x86::gemm_vnni512(m, a, lda, b, rq, c, ldc) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present.
+            unsafe { x86::gemm_portable_avx2(m, a, lda, b, rq, c, ldc) };
+            return;
+        }
+    }
+    gemm_portable(m, a, lda, b, rq, c, ldc)
+}
+
+/// One row at a time, one panel at a time, 16 i32 accumulators: simple enough
+/// for the compiler to vectorise the inner loop on every target.
+#[inline(always)]
+fn gemm_portable(
+    m: usize,
+    a: &[u8],
+    lda: usize,
+    b: &PackedB,
+    rq: &Requant,
+    c: &mut [u8],
+    ldc: usize,
+) {
+    for row in 0..m {
+        let arow = &a[row * lda..][..b.row_bytes()];
+        for p in 0..b.panels {
+            let panel = &b.data[p * b.kq * NR * 4..][..b.kq * NR * 4];
+            let mut acc = [0i32; NR];
+            for (q, w) in panel.chunks_exact(NR * 4).enumerate() {
+                let av = &arow[q * 4..q * 4 + 4];
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    let wj = &w[j * 4..j * 4 + 4];
+                    *acc += av[0] as i32 * wj[0] as i32
+                        + av[1] as i32 * wj[1] as i32
+                        + av[2] as i32 * wj[2] as i32
+                        + av[3] as i32 * wj[3] as i32;
+                }
+            }
+            let n0 = p * NR;
+            let cols = (b.n - n0).min(NR);
+            let crow = &mut c[row * ldc + n0..][..cols];
+            for (j, y) in crow.iter_mut().enumerate() {
+                *y = requant_one(
+                    acc[j].wrapping_add(rq.bias[n0 + j]),
+                    rq.mult[n0 + j],
+                    rq.zp,
+                    rq.lo,
+                    rq.hi,
+                );
+            }
+        }
+    }
+}
+
+/// Geometry of a 2-D NHWC window operation on one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Geometry {
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Geometry {
+    /// Input row/column for output `o`, tap `k`, or None in the padding.
+    #[inline(always)]
+    fn src(o: usize, k: usize, stride: usize, pad: usize, len: usize) -> Option<usize> {
+        let i = (o * stride + k).checked_sub(pad)?;
+        (i < len).then_some(i)
+    }
+}
+
+/// Depthwise convolution, channel multiplier 1: `x` is `[h][w][c]` u8 with zero
+/// point `zp`, `wts` is `[kh][kw][c]` i8, `y` is `[oh][ow][c]`. Taps in the
+/// padding contribute nothing (the real zero), so `rq.bias` is the plain bias.
+pub fn depthwise(
+    g: &Geometry,
+    c: usize,
+    zp: i32,
+    x: &[u8],
+    wts: &[i8],
+    rq: &Requant,
+    y: &mut [u8],
+) {
+    assert_eq!(x.len(), g.h * g.w * c);
+    assert_eq!(wts.len(), g.kh * g.kw * c);
+    assert_eq!(y.len(), g.oh * g.ow * c);
+    assert!(rq.bias.len() >= c && rq.mult.len() >= c);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the feature is present.
+            unsafe { x86::depthwise_avx512(g, c, zp, x, wts, rq, y) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature is present.
+            unsafe { x86::depthwise_avx2(g, c, zp, x, wts, rq, y) };
+            return;
+        }
+    }
+    depthwise_portable(g, c, zp, x, wts, rq, y)
+}
+
+#[inline(always)]
+fn depthwise_portable(
+    g: &Geometry,
+    c: usize,
+    zp: i32,
+    x: &[u8],
+    wts: &[i8],
+    rq: &Requant,
+    y: &mut [u8],
+) {
+    // i16 copies: the products of (x - zp) and w fit i16 * i16 -> i32 lanes,
+    // which vectorise better than mixed u8/i8 widening.
+    let w16: Vec<i16> = wts.iter().map(|&w| w as i16).collect();
+    let mut acc = vec![0i32; c];
+    let mut xs = vec![0i16; c];
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            acc.copy_from_slice(&rq.bias[..c]);
+            for ky in 0..g.kh {
+                let Some(iy) = Geometry::src(oy, ky, g.sh, g.pad_top, g.h) else {
+                    continue;
+                };
+                for kx in 0..g.kw {
+                    let Some(ix) = Geometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
+                        continue;
+                    };
+                    let xin = &x[(iy * g.w + ix) * c..][..c];
+                    for (s, &v) in xs.iter_mut().zip(xin) {
+                        *s = v as i16 - zp as i16;
+                    }
+                    let wk = &w16[(ky * g.kw + kx) * c..][..c];
+                    for ((a, &s), &w) in acc.iter_mut().zip(&xs).zip(wk) {
+                        *a += s as i32 * w as i32;
+                    }
+                }
+            }
+            let out = &mut y[(oy * g.ow + ox) * c..][..c];
+            requant_row(&acc, &rq.mult[..c], rq.zp, rq.lo, rq.hi, out);
+        }
+    }
+}
+
+#[inline(always)]
+fn requant_row(acc: &[i32], mult: &[f32], zp: i32, lo: u8, hi: u8, out: &mut [u8]) {
+    for ((y, &a), &m) in out.iter_mut().zip(acc).zip(mult) {
+        *y = requant_one(a, m, zp, lo, hi);
+    }
+}
+
+/// Copies the k x k windows of `x` (`[h][w][c]`, u8) into rows of `out`, one per
+/// output pixel, `row` bytes apart (>= kh*kw*c; the tail is left as is), taps
+/// in the padding set to `zp` so that every row meets the same weights.
+pub fn im2col(g: &Geometry, c: usize, zp: u8, x: &[u8], out: &mut [u8], row: usize) {
+    assert_eq!(x.len(), g.h * g.w * c);
+    assert!(row >= g.kh * g.kw * c);
+    assert!(out.len() >= g.oh * g.ow * row);
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            let dst = &mut out[(oy * g.ow + ox) * row..][..g.kh * g.kw * c];
+            for ky in 0..g.kh {
+                let iy = Geometry::src(oy, ky, g.sh, g.pad_top, g.h);
+                for kx in 0..g.kw {
+                    let d = &mut dst[(ky * g.kw + kx) * c..][..c];
+                    match (iy, Geometry::src(ox, kx, g.sw, g.pad_left, g.w)) {
+                        (Some(iy), Some(ix)) => d.copy_from_slice(&x[(iy * g.w + ix) * c..][..c]),
+                        _ => d.fill(zp),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `y = clamp(round_even((a - za) * fa + (b - zb) * fb) + zy)`: the sum of two
+/// quantised tensors of different scales, `fa = sa / sy`, `fb = sb / sy`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AddParams {
+    pub za: i32,
+    pub fa: f32,
+    pub zb: i32,
+    pub fb: f32,
+    pub zy: i32,
+    pub lo: u8,
+    pub hi: u8,
+}
+
+pub fn add(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
+    assert!(a.len() == y.len() && b.len() == y.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature is present.
+            unsafe { x86::add_avx2(p, a, b, y) };
+            return;
+        }
+    }
+    add_portable(p, a, b, y)
+}
+
+#[inline(always)]
+fn add_portable(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
+    for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+        let v = (a as i32 - p.za) as f32 * p.fa + (b as i32 - p.zb) as f32 * p.fb;
+        let v = v.round_ties_even() as i32 + p.zy;
+        *y = v.clamp(p.lo as i32, p.hi as i32) as u8;
+    }
+}
+
+/// Mean over the `hw` pixels of `x` (`[hw][c]`, zero point `zp`) per channel,
+/// requantised with `mult = s_in / (hw * s_out)` (`rq.bias` unused).
+pub fn mean(hw: usize, c: usize, zp: i32, x: &[u8], rq: &Requant, y: &mut [u8]) {
+    assert_eq!(x.len(), hw * c);
+    assert_eq!(y.len(), c);
+    let mut acc = vec![0i32; c];
+    for px in x.chunks_exact(c) {
+        for (a, &v) in acc.iter_mut().zip(px) {
+            *a += v as i32;
+        }
+    }
+    let corr = zp * hw as i32;
+    for a in acc.iter_mut() {
+        *a -= corr;
+    }
+    requant_row(&acc, &rq.mult[..c], rq.zp, rq.lo, rq.hi, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    pub fn has_vnni512() -> bool {
+        std::arch::is_x86_feature_detected!("avx512vnni")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512f")
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn gemm_portable_avx2(
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        b: &PackedB,
+        rq: &Requant,
+        c: &mut [u8],
+        ldc: usize,
+    ) {
+        gemm_portable(m, a, lda, b, rq, c, ldc)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn depthwise_avx2(
+        g: &Geometry,
+        c: usize,
+        zp: i32,
+        x: &[u8],
+        wts: &[i8],
+        rq: &Requant,
+        y: &mut [u8],
+    ) {
+        depthwise_portable(g, c, zp, x, wts, rq, y)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    pub unsafe fn depthwise_avx512(
+        g: &Geometry,
+        c: usize,
+        zp: i32,
+        x: &[u8],
+        wts: &[i8],
+        rq: &Requant,
+        y: &mut [u8],
+    ) {
+        depthwise_portable(g, c, zp, x, wts, rq, y)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn add_avx2(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
+        add_portable(p, a, b, y)
+    }
+
+    /// Rows per micro-kernel call: 8 accumulators of 16 lanes, one weight
+    /// load and 8 broadcasts per 4 steps of k.
+    const MR: usize = 8;
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn gemm_vnni512(
+        m: usize,
+        a: &[u8],
+        lda: usize,
+        b: &PackedB,
+        rq: &Requant,
+        c: &mut [u8],
+        ldc: usize,
+    ) {
+        // SAFETY: callers check the slice bounds (see `gemm`); the loads are unaligned.
+        unsafe {
+            for p in 0..b.panels {
+                let n0 = p * NR;
+                let cols = (b.n - n0).min(NR);
+                let panel = b.data.as_ptr().add(p * b.kq * NR * 4);
+                // Bias and multiplier beyond n are read from padded copies.
+                let mut bias = [0i32; NR];
+                let mut mult = [0f32; NR];
+                bias[..cols].copy_from_slice(&rq.bias[n0..n0 + cols]);
+                mult[..cols].copy_from_slice(&rq.mult[n0..n0 + cols]);
+                let bias = _mm512_loadu_si512(bias.as_ptr() as *const _);
+                let mult = _mm512_loadu_ps(mult.as_ptr());
+                let mask: __mmask16 = if cols == NR {
+                    0xffff
+                } else {
+                    (1u16 << cols) - 1
+                };
+                let mut row = 0;
+                while row < m {
+                    let rows = (m - row).min(MR);
+                    let mut acc = [_mm512_setzero_si512(); MR];
+                    let abase = a.as_ptr().add(row * lda);
+                    for q in 0..b.kq {
+                        let w = _mm512_loadu_si512(panel.add(q * NR * 4) as *const _);
+                        // Unrolled by the constant bound; rows beyond `rows`
+                        // are skipped at run time.
+                        for (r, acc) in acc.iter_mut().enumerate() {
+                            if r < rows {
+                                let av =
+                                    (abase.add(r * lda + q * 4) as *const i32).read_unaligned();
+                                *acc = _mm512_dpbusd_epi32(*acc, _mm512_set1_epi32(av), w);
+                            }
+                        }
+                    }
+                    for (r, acc) in acc.iter().enumerate().take(rows) {
+                        let v = _mm512_add_epi32(*acc, bias);
+                        let f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), mult);
+                        let f = _mm512_min_ps(
+                            _mm512_max_ps(f, _mm512_set1_ps(-F32_CLAMP)),
+                            _mm512_set1_ps(F32_CLAMP),
+                        );
+                        let i = _mm512_cvt_roundps_epi32::<
+                            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+                        >(f);
+                        let i = _mm512_add_epi32(i, _mm512_set1_epi32(rq.zp));
+                        let i = _mm512_max_epi32(i, _mm512_set1_epi32(rq.lo as i32));
+                        let i = _mm512_min_epi32(i, _mm512_set1_epi32(rq.hi as i32));
+                        let bytes = _mm512_cvtepi32_epi8(i);
+                        _mm_mask_storeu_epi8(
+                            c.as_mut_ptr().add((row + r) * ldc + n0) as *mut i8,
+                            mask,
+                            bytes,
+                        );
+                    }
+                    row += rows;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod reference {
+    //! Straightforward definitions the kernels are checked against.
+    use super::*;
+
+    /// Plain convolution, NHWC, weights `[kh][kw][cin][cout]`, zero weight
+    /// zero point, real-zero padding; groups == 1 or depthwise (`dw`, weights
+    /// `[kh][kw][c]`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv(
+        g: &Geometry,
+        cin: usize,
+        cout: usize,
+        dw: bool,
+        zp: i32,
+        x: &[u8],
+        w: &[i8],
+        bias: &[i32],
+        mult: &[f32],
+        zy: i32,
+        lo: u8,
+        hi: u8,
+    ) -> Vec<u8> {
+        let mut y = vec![0u8; g.oh * g.ow * cout];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                for co in 0..cout {
+                    let mut acc = bias[co] as i64;
+                    for ky in 0..g.kh {
+                        for kx in 0..g.kw {
+                            let iy = (oy * g.sh + ky) as isize - g.pad_top as isize;
+                            let ix = (ox * g.sw + kx) as isize - g.pad_left as isize;
+                            if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                continue;
+                            }
+                            let px = (iy as usize * g.w + ix as usize) * cin;
+                            if dw {
+                                let xv = x[px + co] as i64 - zp as i64;
+                                acc += xv * w[(ky * g.kw + kx) * cout + co] as i64;
+                            } else {
+                                for ci in 0..cin {
+                                    let xv = x[px + ci] as i64 - zp as i64;
+                                    let wv = w[((ky * g.kw + kx) * cin + ci) * cout + co];
+                                    acc += xv * wv as i64;
+                                }
+                            }
+                        }
+                    }
+                    // The requantisation is defined in f32, as the
+                    // engines the references come from compute it.
+                    y[(oy * g.ow + ox) * cout + co] = requant_one(acc as i32, mult[co], zy, lo, hi);
+                }
+            }
+        }
+        y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Mt19937;
+
+    fn bytes(rng: &mut Mt19937, n: usize) -> Vec<u8> {
+        (0..n).map(|_| rng.next_u32() as u8).collect()
+    }
+
+    fn geometry(h: usize, w: usize, k: usize, s: usize, pad: usize) -> Geometry {
+        Geometry {
+            h,
+            w,
+            kh: k,
+            kw: k,
+            sh: s,
+            sw: s,
+            pad_top: pad,
+            pad_left: pad,
+            oh: (h + 2 * pad - k) / s + 1,
+            ow: (w + 2 * pad - k) / s + 1,
+        }
+    }
+
+    fn close(a: &[u8], b: &[u8]) {
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn gemm_matches_reference_on_odd_sizes() {
+        let mut rng = Mt19937::new(7);
+        for &(m, k, n) in &[
+            (1, 4, 1),
+            (3, 5, 17),
+            (9, 24, 16),
+            (17, 96, 40),
+            (20, 3, 33),
+        ] {
+            let a = bytes(&mut rng, m * k);
+            let w: Vec<i8> = bytes(&mut rng, k * n)
+                .into_iter()
+                .map(|v| v as i8)
+                .collect();
+            let zp = 3;
+            let bias: Vec<i32> = (0..n).map(|i| i as i32 * 37 - 300).collect();
+            let mult: Vec<f32> = (0..n).map(|i| 0.001 + i as f32 * 0.0003).collect();
+            let g = geometry(1, m, 1, 1, 0);
+            let want = reference::conv(&g, k, n, false, zp, &a, &w, &bias, &mult, 10, 5, 250);
+            // A rows padded to a multiple of 4, as the conv op provides them.
+            let pb = PackedB::pack(k, n, &w);
+            let lda = pb.row_bytes();
+            let mut ap = vec![0u8; m * lda];
+            for r in 0..m {
+                ap[r * lda..r * lda + k].copy_from_slice(&a[r * k..r * k + k]);
+            }
+            let rq = Requant {
+                bias: (0..n).map(|i| bias[i] - zp * pb.col_sums[i]).collect(),
+                mult: mult.clone(),
+                zp: 10,
+                lo: 5,
+                hi: 250,
+            };
+            let mut got = vec![0u8; m * n];
+            gemm(m, &ap, lda, &pb, &rq, &mut got, n);
+            close(&got, &want);
+            let mut port = vec![0u8; m * n];
+            gemm_portable(m, &ap, lda, &pb, &rq, &mut port, n);
+            close(&port, &want);
+        }
+    }
+
+    #[test]
+    fn depthwise_and_im2col_match_reference() {
+        let mut rng = Mt19937::new(11);
+        for &(h, w, c, s, pad) in &[
+            (5, 6, 3, 1, 1),
+            (7, 7, 20, 2, 1),
+            (8, 8, 33, 2, 0),
+            (4, 3, 16, 1, 1),
+        ] {
+            let g = geometry(h, w, 3, s, pad);
+            let x = bytes(&mut rng, h * w * c);
+            let wd: Vec<i8> = bytes(&mut rng, 9 * c)
+                .into_iter()
+                .map(|v| v as i8)
+                .collect();
+            let bias: Vec<i32> = (0..c.max(5)).map(|i| 100 - i as i32 * 13).collect();
+            let mult: Vec<f32> = (0..c.max(5)).map(|i| 0.002 + i as f32 * 0.0001).collect();
+            let want = reference::conv(&g, c, c, true, 120, &x, &wd, &bias, &mult, 128, 0, 255);
+            let rq = Requant {
+                bias: bias[..c].to_vec(),
+                mult: mult[..c].to_vec(),
+                zp: 128,
+                lo: 0,
+                hi: 255,
+            };
+            let mut got = vec![0u8; g.oh * g.ow * c];
+            depthwise(&g, c, 120, &x, &wd, &rq, &mut got);
+            close(&got, &want);
+            let mut port = vec![0u8; g.oh * g.ow * c];
+            depthwise_portable(&g, c, 120, &x, &wd, &rq, &mut port);
+            close(&port, &want);
+
+            // Full convolution through im2col + gemm, cout = 5.
+            let cout = 5;
+            let wf: Vec<i8> = bytes(&mut rng, 9 * c * cout)
+                .into_iter()
+                .map(|v| v as i8)
+                .collect();
+            let want = reference::conv(&g, c, cout, false, 120, &x, &wf, &bias, &mult, 7, 0, 255);
+            let pb = PackedB::pack(9 * c, cout, &wf);
+            let row = pb.row_bytes();
+            let mut cols = vec![0u8; g.oh * g.ow * row];
+            im2col(&g, c, 120, &x, &mut cols, row);
+            let rq = Requant {
+                bias: (0..cout).map(|i| bias[i] - 120 * pb.col_sums[i]).collect(),
+                mult: mult[..cout].to_vec(),
+                zp: 7,
+                lo: 0,
+                hi: 255,
+            };
+            let mut got = vec![0u8; g.oh * g.ow * cout];
+            gemm(g.oh * g.ow, &cols, row, &pb, &rq, &mut got, cout);
+            close(&got, &want);
+        }
+    }
+
+    #[test]
+    fn add_and_mean_follow_their_definitions() {
+        let mut rng = Mt19937::new(5);
+        let a = bytes(&mut rng, 77);
+        let b = bytes(&mut rng, 77);
+        let p = AddParams {
+            za: 100,
+            fa: 0.7,
+            zb: 3,
+            fb: 1.9,
+            zy: 20,
+            lo: 0,
+            hi: 255,
+        };
+        let mut y = vec![0u8; 77];
+        add(&p, &a, &b, &mut y);
+        for i in 0..77 {
+            let v = (a[i] as f64 - 100.0) * 0.7 + (b[i] as f64 - 3.0) * 1.9;
+            let want = (v.round_ties_even() + 20.0).clamp(0.0, 255.0) as i32;
+            assert!((y[i] as i32 - want).abs() <= 1, "{i}: {} vs {want}", y[i]);
+        }
+        let (hw, c) = (49, 10);
+        let x = bytes(&mut rng, hw * c);
+        let rq = Requant {
+            bias: vec![0; c],
+            mult: vec![0.5 / hw as f32; c],
+            zp: 9,
+            lo: 0,
+            hi: 255,
+        };
+        let mut y = vec![0u8; c];
+        mean(hw, c, 60, &x, &rq, &mut y);
+        for ch in 0..c {
+            let s: f64 = (0..hw).map(|p| x[p * c + ch] as f64 - 60.0).sum();
+            let want = ((s / hw as f64 * 0.5).round_ties_even() + 9.0).clamp(0.0, 255.0) as i32;
+            assert!(
+                (y[ch] as i32 - want).abs() <= 1,
+                "{ch}: {} vs {want}",
+                y[ch]
+            );
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! External SUTs (`--sut exec:`) end to end with the C reference SUT
+//! (sdk/c + examples/sut/null_sut.c, built here with `cc`): the conformance
+//! checker passes on both transports, both scenarios run VALID with the
+//! engine in the record, and every fault (crash, exit, hang, garbage,
+//! unknown id, another protocol version) ends the run with exit 1, a message
+//! naming it, an INVALID record with the SUT's last stderr lines, and no SUT
+//! process left behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use edgemark::record::{InvalidReason, Record, Scenario, SutSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_edgemark");
+
+/// The C null SUT, built once per test binary. CI has a C compiler (the Rust
+/// toolchain links with it); without one the tests fail under CI and skip
+/// loudly elsewhere.
+fn c_sut() -> Option<&'static Path> {
+    static SUT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    SUT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("null_sut_c");
+        let built = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-O2", "-std=c99", "-Wall", "-Werror", "-I"])
+            .arg(root.join("sdk/c"))
+            .arg(root.join("examples/sut/null_sut.c"))
+            .arg(root.join("sdk/c/edgemark_sut.c"))
+            .arg("-o")
+            .arg(&out)
+            .status();
+        match built {
+            Ok(s) if s.success() => Some(out),
+            other => {
+                assert!(
+                    std::env::var("CI").is_err(),
+                    "CI=true but the C reference SUT did not build: {other:?}"
+                );
+                eprintln!("SKIPPED: no C compiler to build the reference SUT ({other:?})");
+                None
+            }
+        }
+    })
+    .as_deref()
+}
+
+fn results_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("edgemark-exec-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(results: &Path, extra: &[&str], sut: &[&str]) -> Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bare");
+    let mut c = Command::new(BIN);
+    c.args(["run", "--min-duration-ms", "200", "--board", "none"])
+        .arg("--results")
+        .arg(results)
+        .arg("--root")
+        .arg(root)
+        .args(extra)
+        .arg("--sut")
+        .arg(shell_join(sut));
+    c.output().unwrap()
+}
+
+/// `--sut` takes the command as one shell-like string.
+fn shell_join(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn records(dir: &Path) -> Vec<Record> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files.iter().map(|p| Record::read(p).unwrap()).collect()
+}
+
+/// Processes whose command line names `needle` (the SUT binary's unique path).
+fn running(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(needle) && !cmd.contains(BIN) {
+            found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+#[test]
+fn sut_check_passes_the_c_reference_sut_on_both_transports() {
+    let Some(sut) = c_sut() else { return };
+    for transport in ["pipe", "socketpair"] {
+        let out = Command::new(BIN)
+            .args(["sut-check", "--transport", transport])
+            .arg(sut)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{transport}: {text}");
+        assert!(text.contains("all 12 checks passed"), "{text}");
+        assert!(text.contains("c-null 1 (protocol 1)"), "{text}");
+    }
+}
+
+#[test]
+fn sut_check_names_what_a_broken_sut_gets_wrong() {
+    let Some(sut) = c_sut() else { return };
+    // Crashes on its second real query: the handshake passes, queries fail.
+    let out = Command::new(BIN)
+        .args(["sut-check"])
+        .arg(sut)
+        .args(["--fault", "crash", "--after", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("ok    handshake"), "{text}");
+    assert!(
+        text.contains("FAIL  SingleStream queries") && text.contains("SIGSEGV"),
+        "{text}"
+    );
+    // Not a SUT at all: says so instead of hanging.
+    let out = Command::new(BIN)
+        .args([
+            "sut-check",
+            "--timeout",
+            "5",
+            "sh",
+            "-c",
+            "echo not a sut; exit 0",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  handshake") && text.contains("exited with status 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| not a sut"),
+        "the SUT's output is shown: {text}"
+    );
+}
+
+#[test]
+fn both_scenarios_run_valid_and_the_record_names_the_engine() {
+    let Some(sut) = c_sut() else { return };
+    let dir = results_dir("valid");
+    let sut_path = sut.to_str().unwrap();
+    let out = run(
+        &dir,
+        &[],
+        &[&format!("exec:{sut_path}"), "--busy-us", "20", "tag-valid"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("c-null 1 (exec: "), "{stdout}");
+    let recs = records(&dir);
+    assert_eq!(recs.len(), 2);
+    let scenarios: Vec<Scenario> = recs.iter().map(|r| r.plan.scenario).collect();
+    assert!(scenarios.contains(&Scenario::SingleStream) && scenarios.contains(&Scenario::Offline));
+    for r in &recs {
+        let res = r.result.as_ref().unwrap();
+        assert!(res.valid, "{:?}", res.invalid_reasons);
+        assert_eq!(r.sut.kind, "exec");
+        assert_eq!(
+            r.plan.sut,
+            SutSpec::Exec(vec![
+                sut_path.into(),
+                "--busy-us".into(),
+                "20".into(),
+                "tag-valid".into()
+            ])
+        );
+        let engine = r.engine.as_ref().expect("schema 3 engine");
+        assert_eq!(
+            (engine.name.as_str(), engine.version.as_str()),
+            ("c-null", "1")
+        );
+        assert_eq!(engine.protocol_version, 1);
+        assert_eq!(engine.command[0], sut_path);
+        // Measured before timing: a real round trip takes time, and far less
+        // than the 20 us queries (it skips the busy wait).
+        assert!(engine.round_trip_ns > 0, "{engine:?}");
+        assert!(engine.stderr_tail.is_empty());
+        // A 20 us busy wait cannot complete faster than 20 us.
+        assert!(
+            res.min_ns >= 20_000 || r.plan.scenario == Scenario::Offline,
+            "{res:?}"
+        );
+    }
+    assert!(
+        running("tag-valid").is_empty(),
+        "{:?}",
+        running("tag-valid")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs a faulty SUT and checks exit 1, the message, the INVALID record
+/// with the stderr tail, and that nothing is left running.
+fn fault_case(fault: &str, scenario: &str, says: &str) {
+    let Some(sut) = c_sut() else { return };
+    let dir = results_dir(&format!("{fault}-{scenario}"));
+    let sut_path = sut.to_str().unwrap();
+    let t0 = Instant::now();
+    // A tag only this case's SUT carries (the C SUT ignores unknown words),
+    // to find its processes among the other tests'.
+    let tag = format!("tag-{fault}-{scenario}-{}", std::process::id());
+    let out = run(
+        &dir,
+        &["--scenario", scenario, "--sut-timeout-ms", "300"],
+        &[
+            &format!("exec:{sut_path}"),
+            "--fault",
+            fault,
+            "--after",
+            "15",
+            &tag,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{fault}: {stderr}");
+    assert!(
+        stderr.contains(says),
+        "{fault}: expected {says:?} in {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("null_sut: query 16: now doing '{fault}'")),
+        "the SUT's last stderr line is shown: {stderr}"
+    );
+    assert!(stderr.contains("recorded as INVALID: "), "{stderr}");
+    // Generous: the point is "does not hang", not speed.
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    let recs = records(&dir);
+    assert_eq!(recs.len(), 1, "{fault}: one INVALID record");
+    let res = recs[0].result.as_ref().unwrap();
+    assert!(!res.valid);
+    assert_eq!(res.invalid_reasons, [InvalidReason::SutError]);
+    let w = recs[0].warnings.join("\n");
+    assert!(w.contains(says), "{fault}: {w}");
+    assert!(
+        w.contains(&format!(
+            "SUT stderr: null_sut: query 16: now doing '{fault}'"
+        )),
+        "{w}"
+    );
+    assert!(running(&tag).is_empty(), "{fault}: {:?}", running(&tag));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_crashing_sut_is_named_recorded_and_reaped() {
+    fault_case("crash", "single-stream", "crashed (SIGSEGV, signal 11)");
+    fault_case("crash", "offline", "crashed (SIGSEGV, signal 11)");
+}
+
+#[test]
+fn a_sut_that_exits_is_named_with_its_status() {
+    fault_case("exit", "single-stream", "exited with status 3");
+}
+
+#[test]
+fn a_hanging_sut_is_killed_after_the_timeout() {
+    fault_case(
+        "hang",
+        "single-stream",
+        "hung: no answer to a query within 300 ms",
+    );
+    fault_case(
+        "hang",
+        "offline",
+        "hung: no answer to an Offline query within 300 ms",
+    );
+}
+
+#[test]
+fn garbage_from_a_sut_is_named_with_its_bytes() {
+    fault_case("garbage", "single-stream", "sent garbage");
+    fault_case("garbage", "offline", "\"hello from a pri\"");
+}
+
+#[test]
+fn an_unknown_sample_id_is_named() {
+    fault_case(
+        "unknown-id",
+        "single-stream",
+        "completed unknown sample id(s) [4242]",
+    );
+    fault_case(
+        "unknown-id",
+        "offline",
+        "completed unknown sample id(s) [4242]",
+    );
+}
+
+#[test]
+fn another_protocol_version_is_refused_naming_both() {
+    // A SUT whose hello says version 2: magic, then version 2 (a shell script
+    // writing the frame to the descriptor edgemark gave it).
+    let dir = results_dir("version");
+    let script = r#"w=${EDGEMARK_SUT_FDS#*,}; printf '\002\000\000\000\014\000\000\000EDGEMSUT\002\000\000\000' >&$w; sleep 30"#;
+    let out = run(&dir, &[], &["exec:sh", "-c", script]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("speaks SUT protocol version 2, this edgemark speaks version 1"),
+        "{stderr}"
+    );
+    assert!(running("EDGEMSUT").is_empty());
+}
+
+#[test]
+fn exec_settings_are_checked_before_anything_runs() {
+    let dir = results_dir("usage");
+    let out = run(&dir, &["--model", "x.onnx"], &["exec:./sut"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exec: SUT loads its own model"));
+    let out = run(&dir, &[], &["exec:"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&dir, &["--sut-timeout-ms", "5"], &["synthetic:null"]);
+    assert_eq!(out.status.code(), Some(2));
+    // A program that does not exist: a runtime error naming it (exit 1).
+    let out = run(&dir, &[], &["exec:/nonexistent/sut-program"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot start SUT \"/nonexistent/sut-program\"")
+    );
+}
+
+#[test]
+fn a_config_file_gives_the_command_as_a_list() {
+    let Some(sut) = c_sut() else { return };
+    let dir = results_dir("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("job.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "sut = [\"exec:{}\", \"--busy-us\", \"5\", \"tag config\"]\nscenario = \"single-stream\"\nmin_duration_ms = 100\nsut_timeout_ms = 2000\n",
+            sut.display()
+        ),
+    )
+    .unwrap();
+    let results = dir.join("results");
+    let out = Command::new(BIN)
+        .args(["run", "--board", "none", "--config"])
+        .arg(&cfg)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&results);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        recs[0].plan.sut,
+        SutSpec::Exec(vec![
+            sut.display().to_string(),
+            "--busy-us".into(),
+            "5".into(),
+            "tag config".into()
+        ])
+    );
+    assert!(recs[0].result.as_ref().unwrap().valid);
+    let _ = std::fs::remove_dir_all(&dir);
+}
