@@ -18,7 +18,8 @@ export CARGO_TARGET_DIR
 . scripts/lib/nspawn.sh
 
 NODES=(node1 node2 node3)
-VENV=$CARGO_TARGET_DIR/ansible-venv
+# Absolute, so PATH holds whether CARGO_TARGET_DIR is relative or not.
+VENV=$(realpath -m "$CARGO_TARGET_DIR")/ansible-venv
 t0=$SECONDS
 step() { echo "== [$((SECONDS - t0)) s] $*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
@@ -35,7 +36,7 @@ if [ ! -x "$VENV/bin/ansible-lint" ]; then
     # 2.20 needs Python 3.12; pinned below it so the resolver keeps 2.19.
     "$VENV/bin/pip" install -q 'ansible-core>=2.19,<2.20' ansible-lint
 fi
-export PATH="$PWD/$VENV/bin:$PATH"
+export PATH="$VENV/bin:$PATH"
 ansible --version | sed -n 1p
 ansible-lint --version 2>/dev/null | sed -n 1p
 if [ -z "${EDGEMARK_BIN:-}" ]; then
