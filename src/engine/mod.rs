@@ -8,6 +8,7 @@
 //! describe a model without depending on tract.
 
 pub mod budget;
+pub mod kernels_f32;
 #[cfg(feature = "tract")]
 pub mod tract;
 

@@ -220,6 +220,7 @@ fn load_onnx(
         .map_err(|e| format!("could not analyse the ONNX graph: {}", summarize(&e)))?;
     let typed = default_batch_dims(typed, notes)?;
     let typed = int8_rewrite(typed, super::quant::Source::Onnx, notes)?;
+    let typed = fp32_rewrite(typed, super::quant::Source::Onnx, notes)?;
     optimise(typed)
 }
 
@@ -289,6 +290,7 @@ fn load_tflite(
     };
     let model = default_batch_dims(model, notes)?;
     let model = int8_rewrite(model, super::quant::Source::Tflite, notes)?;
+    let model = fp32_rewrite(model, super::quant::Source::Tflite, notes)?;
     optimise(model)
 }
 
@@ -312,6 +314,24 @@ fn int8_rewrite(
         notes.push(format!(
             "int8: {} convolution(s), {} add(s), {} mean(s) on edgemark's integer kernels",
             summary.convs, summary.adds, summary.means
+        ));
+    }
+    Ok(model)
+}
+
+/// f32 convolutions onto edgemark's NHWC kernels (see `fp32`), after the
+/// int8 pass so quantised regions are already taken.
+fn fp32_rewrite(
+    model: TypedModel,
+    source: super::quant::Source,
+    notes: &mut Vec<String>,
+) -> Result<TypedModel, String> {
+    let (model, summary) = super::fp32::rewrite(model, source)
+        .map_err(|e| format!("the fp32 rewrite failed: {}", summarize(&e)))?;
+    if summary.convs > 0 {
+        notes.push(format!(
+            "fp32: {} convolution(s) on edgemark's kernels ({} with the activation fused)",
+            summary.convs, summary.fused_clamps
         ));
     }
     Ok(model)

@@ -1,0 +1,378 @@
+//! `C = clamp(A · B + bias)` for f32, with B (the weights) packed once at
+//! load time into column panels: the matrix product behind pointwise and
+//! im2col convolutions.
+//!
+//! Blocking: the output is computed in MR x NR tiles, each one pass over the
+//! whole K dimension with the tile's accumulators held in registers (6 x 16
+//! is 12 AVX2 registers, leaving room for two B vectors and an A broadcast).
+//! Panels are visited in blocks small enough that their weights stay in L2
+//! while every row block of A streams past them; A is read in place (its rows
+//! are pixels of an NHWC tensor) or gathered MR rows at a time by a [`Rows`]
+//! source (im2col windows), so no full copy of A is ever made.
+
+use super::{Clamp, Fork, SharedMut, madd, split};
+
+/// Rows per tile.
+pub const MR: usize = 6;
+/// Columns per tile (one packed panel).
+pub const NR: usize = 16;
+/// Bytes of packed weights one panel block may hold (kept in L2).
+const PANEL_BLOCK_BYTES: usize = 128 * 1024;
+/// Multiply-adds below which a product runs as one task: forking costs a few
+/// microseconds, about what this much work takes.
+const MIN_PARALLEL_MACS: usize = 1 << 18;
+
+/// Weights `[k][n]` packed into panels of NR columns (`[panel][k][NR]`, the
+/// last panel zero-padded), with the bias padded the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl PackedB {
+    /// `w[kk * n + j]` is the weight from input `kk` to output `j`; `bias`
+    /// has `n` values.
+    pub fn new(k: usize, n: usize, w: &[f32], bias: &[f32]) -> PackedB {
+        assert_eq!(w.len(), k * n, "weights are k x n");
+        assert_eq!(bias.len(), n, "one bias per output");
+        let panels = n.div_ceil(NR);
+        let mut data = vec![0f32; panels * k * NR];
+        for p in 0..panels {
+            for kk in 0..k {
+                for j in 0..NR.min(n - p * NR) {
+                    data[(p * k + kk) * NR + j] = w[kk * n + p * NR + j];
+                }
+            }
+        }
+        let mut b = vec![0f32; panels * NR];
+        b[..n].copy_from_slice(bias);
+        PackedB {
+            k,
+            n,
+            data,
+            bias: b,
+        }
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn panels(&self) -> usize {
+        self.n.div_ceil(NR)
+    }
+
+    fn panel(&self, p: usize) -> &[f32] {
+        &self.data[p * self.k * NR..][..self.k * NR]
+    }
+
+    fn bias(&self, p: usize) -> &[f32; NR] {
+        self.bias[p * NR..][..NR].try_into().expect("NR values")
+    }
+}
+
+/// Where the rows of A come from.
+pub trait Rows: Sync {
+    /// Row count (output pixels).
+    fn m(&self) -> usize;
+    /// Row length (the product's inner dimension).
+    fn k(&self) -> usize;
+    /// Whether [`Rows::rows`] writes into its buffer (then every task needs
+    /// MR x k floats of scratch).
+    fn gathers(&self) -> bool;
+    /// Rows `m0..m0 + count` (count <= MR): a slice whose row `i` starts at
+    /// `i * stride`, either borrowed from the source or gathered into `buf`.
+    fn rows<'a>(&'a self, m0: usize, count: usize, buf: &'a mut [f32]) -> (&'a [f32], usize);
+}
+
+/// A plain row-major matrix: `m` rows of `k` values, `stride` apart.
+pub struct Dense<'a> {
+    pub a: &'a [f32],
+    pub m: usize,
+    pub k: usize,
+    pub stride: usize,
+}
+
+impl Rows for Dense<'_> {
+    fn m(&self) -> usize {
+        self.m
+    }
+    fn k(&self) -> usize {
+        self.k
+    }
+    fn gathers(&self) -> bool {
+        false
+    }
+    fn rows<'a>(&'a self, m0: usize, _: usize, _: &'a mut [f32]) -> (&'a [f32], usize) {
+        (&self.a[m0 * self.stride..], self.stride)
+    }
+}
+
+/// Scratch floats [`gemm`] needs for `rows` with `threads` tasks.
+pub fn scratch_len(rows: &dyn Rows, threads: usize) -> usize {
+    if rows.gathers() {
+        threads.max(1) * MR * rows.k()
+    } else {
+        0
+    }
+}
+
+/// How the output is divided between tasks: by row blocks or by panels,
+/// whichever divides more evenly (small spatial sizes have few row blocks
+/// and many panels).
+fn partition(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
+    if threads <= 1 || m * n * k < MIN_PARALLEL_MACS {
+        return (1, true);
+    }
+    let blocks = m.div_ceil(MR);
+    let panels = n.div_ceil(NR);
+    let eff = |units: usize| -> f64 {
+        let per = units.div_ceil(threads);
+        units as f64 / (per * threads) as f64
+    };
+    let by_rows = eff(blocks) >= eff(panels);
+    let units = if by_rows { blocks } else { panels };
+    (threads.min(units).max(1), by_rows)
+}
+
+/// `c[i * ldc + j] = clamp(sum_k A[i][k] * B[k][j] + bias[j])` for every row
+/// `i < rows.m()` and column `j < b.n()`. `scratch` holds at least
+/// [`scratch_len`] floats for `fork.threads()`.
+pub fn gemm(
+    rows: &dyn Rows,
+    b: &PackedB,
+    clamp: Clamp,
+    c: &mut [f32],
+    ldc: usize,
+    scratch: &mut [f32],
+    fork: &dyn Fork,
+) {
+    let (m, n, k) = (rows.m(), b.n(), b.k());
+    assert_eq!(rows.k(), k, "A and B disagree on k");
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "output too small");
+    let (tasks, by_rows) = partition(m, n, k, fork.threads());
+    let per_task = if rows.gathers() { MR * k } else { 0 };
+    assert!(scratch.len() >= tasks * per_task, "gemm scratch too small");
+    let out = SharedMut(c.as_mut_ptr());
+    let buf = SharedMut(scratch.as_mut_ptr());
+    let tile = select_tile();
+    let task = |i: usize| {
+        let (r, p) = if by_rows {
+            (split(m.div_ceil(MR), tasks, i), (0, b.panels()))
+        } else {
+            ((0, m.div_ceil(MR)), split(b.panels(), tasks, i))
+        };
+        // SAFETY: task i alone uses scratch[i * per_task..][..per_task], and
+        // writes only the rows r and panels p of the output, disjoint from
+        // every other task's (split() gives disjoint ranges).
+        let scratch =
+            unsafe { std::slice::from_raw_parts_mut(buf.ptr().add(i * per_task), per_task) };
+        unsafe { run_block(rows, b, clamp, out, ldc, scratch, r, p, tile) };
+    };
+    if tasks == 1 {
+        task(0)
+    } else {
+        fork.run(tasks, &task)
+    }
+}
+
+type Tile = unsafe fn(&TileArgs);
+
+/// One MR x NR tile's operands (raw: the output is shared between tasks).
+struct TileArgs<'a> {
+    k: usize,
+    a: &'a [f32],
+    lda: usize,
+    rows: usize,
+    b: &'a [f32],
+    bias: &'a [f32; NR],
+    clamp: Clamp,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+}
+
+fn select_tile() -> Tile {
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2_fma() {
+        return tile_avx2;
+    }
+    tile_portable
+}
+
+/// Row blocks `r` x panels `p` of the product.
+///
+/// # Safety
+/// `out` must point to an output of the size [`gemm`] checked, and nothing
+/// else may access rows `r` x panels `p` of it meanwhile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_block(
+    rows: &dyn Rows,
+    b: &PackedB,
+    clamp: Clamp,
+    out: SharedMut,
+    ldc: usize,
+    scratch: &mut [f32],
+    r: (usize, usize),
+    p: (usize, usize),
+    tile: Tile,
+) {
+    let (m, n, k) = (rows.m(), b.n(), b.k());
+    let block = (PANEL_BLOCK_BYTES / (4 * NR * k.max(1))).max(1);
+    let mut p0 = p.0;
+    while p0 < p.1 {
+        let p1 = (p0 + block).min(p.1);
+        for rb in r.0..r.1 {
+            let m0 = rb * MR;
+            let count = MR.min(m - m0);
+            let (a, lda) = rows.rows(m0, count, scratch);
+            for pn in p0..p1 {
+                let n0 = pn * NR;
+                let args = TileArgs {
+                    k,
+                    a,
+                    lda,
+                    rows: count,
+                    b: b.panel(pn),
+                    bias: b.bias(pn),
+                    clamp,
+                    // SAFETY: m0 < m and n0 < n, inside the checked output.
+                    c: unsafe { out.ptr().add(m0 * ldc + n0) },
+                    ldc,
+                    cols: NR.min(n - n0),
+                };
+                unsafe { tile(&args) };
+            }
+        }
+        p0 = p1;
+    }
+}
+
+/// Portable tile: plain arrays the compiler keeps in vector registers where
+/// it can.
+///
+/// # Safety
+/// `t.c` must be valid for `t.rows` rows of `t.cols` values, `t.ldc` apart.
+unsafe fn tile_portable(t: &TileArgs) {
+    unsafe { tile_body::<{ super::BASELINE_FMA }>(t) }
+}
+
+#[inline(always)]
+unsafe fn tile_body<const FMA: bool>(t: &TileArgs) {
+    let mut acc = [*t.bias; MR];
+    let off: [usize; MR] = std::array::from_fn(|i| i.min(t.rows - 1) * t.lda);
+    let a = &t.a[..off[MR - 1] + t.k];
+    for kk in 0..t.k {
+        let bk: &[f32; NR] = t.b[kk * NR..][..NR].try_into().expect("NR values");
+        for i in 0..MR {
+            let av = a[off[i] + kk];
+            for j in 0..NR {
+                acc[i][j] = madd::<FMA>(av, bk[j], acc[i][j]);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate().take(t.rows) {
+        for (j, &v) in row.iter().enumerate().take(t.cols) {
+            // SAFETY: i < rows, j < cols (the caller's contract).
+            unsafe { *t.c.add(i * t.ldc + j) = t.clamp.apply(v) };
+        }
+    }
+}
+
+/// AVX2+FMA tile: 6 rows x 2 vectors of 8 accumulators.
+///
+/// # Safety
+/// As [`tile_portable`], and the CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2(t: &TileArgs) {
+    use std::arch::x86_64::*;
+    let off: [usize; MR] = std::array::from_fn(|i| i.min(t.rows - 1) * t.lda);
+    assert!(t.a.len() >= off[MR - 1] + t.k && t.b.len() >= t.k * NR);
+    let a = t.a.as_ptr();
+    let b = t.b.as_ptr();
+    unsafe {
+        let (a0, a1, a2) = (a.add(off[0]), a.add(off[1]), a.add(off[2]));
+        let (a3, a4, a5) = (a.add(off[3]), a.add(off[4]), a.add(off[5]));
+        let bias0 = _mm256_loadu_ps(t.bias.as_ptr());
+        let bias1 = _mm256_loadu_ps(t.bias.as_ptr().add(8));
+        let (mut c00, mut c01, mut c10, mut c11) = (bias0, bias1, bias0, bias1);
+        let (mut c20, mut c21, mut c30, mut c31) = (bias0, bias1, bias0, bias1);
+        let (mut c40, mut c41, mut c50, mut c51) = (bias0, bias1, bias0, bias1);
+        for kk in 0..t.k {
+            let b0 = _mm256_loadu_ps(b.add(kk * NR));
+            let b1 = _mm256_loadu_ps(b.add(kk * NR + 8));
+            let x = _mm256_broadcast_ss(&*a0.add(kk));
+            c00 = _mm256_fmadd_ps(x, b0, c00);
+            c01 = _mm256_fmadd_ps(x, b1, c01);
+            let x = _mm256_broadcast_ss(&*a1.add(kk));
+            c10 = _mm256_fmadd_ps(x, b0, c10);
+            c11 = _mm256_fmadd_ps(x, b1, c11);
+            let x = _mm256_broadcast_ss(&*a2.add(kk));
+            c20 = _mm256_fmadd_ps(x, b0, c20);
+            c21 = _mm256_fmadd_ps(x, b1, c21);
+            let x = _mm256_broadcast_ss(&*a3.add(kk));
+            c30 = _mm256_fmadd_ps(x, b0, c30);
+            c31 = _mm256_fmadd_ps(x, b1, c31);
+            let x = _mm256_broadcast_ss(&*a4.add(kk));
+            c40 = _mm256_fmadd_ps(x, b0, c40);
+            c41 = _mm256_fmadd_ps(x, b1, c41);
+            let x = _mm256_broadcast_ss(&*a5.add(kk));
+            c50 = _mm256_fmadd_ps(x, b0, c50);
+            c51 = _mm256_fmadd_ps(x, b1, c51);
+        }
+        // max(lo, v) then min(hi, v): with the value second, a NaN passes
+        // through as tract's own clamp lets it.
+        let lo = _mm256_set1_ps(t.clamp.lo);
+        let hi = _mm256_set1_ps(t.clamp.hi);
+        let cl = |v: __m256| _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+        let acc = [
+            [cl(c00), cl(c01)],
+            [cl(c10), cl(c11)],
+            [cl(c20), cl(c21)],
+            [cl(c30), cl(c31)],
+            [cl(c40), cl(c41)],
+            [cl(c50), cl(c51)],
+        ];
+        if t.cols == NR {
+            for (i, r) in acc.iter().enumerate().take(t.rows) {
+                let p = t.c.add(i * t.ldc);
+                _mm256_storeu_ps(p, r[0]);
+                _mm256_storeu_ps(p.add(8), r[1]);
+            }
+        } else {
+            let mut tmp = [0f32; NR];
+            for (i, r) in acc.iter().enumerate().take(t.rows) {
+                _mm256_storeu_ps(tmp.as_mut_ptr(), r[0]);
+                _mm256_storeu_ps(tmp.as_mut_ptr().add(8), r[1]);
+                std::ptr::copy_nonoverlapping(tmp.as_ptr(), t.c.add(i * t.ldc), t.cols);
+            }
+        }
+    }
+}
+
+/// The portable tile, for tests comparing it with the one [`gemm`] picks.
+#[cfg(test)]
+pub(crate) fn gemm_portable_only(
+    rows: &dyn Rows,
+    b: &PackedB,
+    clamp: Clamp,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let mut scratch = vec![0f32; scratch_len(rows, 1)];
+    let out = SharedMut(c.as_mut_ptr());
+    let r = (0, rows.m().div_ceil(MR));
+    let p = (0, b.panels());
+    unsafe { run_block(rows, b, clamp, out, ldc, &mut scratch, r, p, tile_portable) };
+}

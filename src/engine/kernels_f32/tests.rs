@@ -1,0 +1,324 @@
+//! Each kernel against a naive reference, on random shapes, strides,
+//! paddings and sizes that are not multiples of the tile or vector width.
+
+use super::conv::{self, Geometry};
+use super::depthwise::depthwise;
+use super::gemm::{self, Dense, PackedB};
+use super::{Clamp, Fork, Serial};
+
+/// Small deterministic generator (xorshift), values in [-1, 1).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn f(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f()).collect()
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Runs tasks on real threads, so the partitions are exercised in parallel.
+struct Threads(usize);
+impl Fork for Threads {
+    fn threads(&self) -> usize {
+        self.0
+    }
+    fn run(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        std::thread::scope(|s| {
+            for i in 0..n {
+                s.spawn(move || f(i));
+            }
+        });
+    }
+}
+
+fn close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+            "{what}: element {i}: got {g}, want {w}"
+        );
+    }
+}
+
+fn naive_conv(
+    g: &Geometry,
+    cout: usize,
+    x: &[f32],
+    w: &[f32], // [(ky,kx,c)][co]
+    bias: &[f32],
+    clamp: Clamp,
+) -> Vec<f32> {
+    let mut y = vec![0f32; g.oh * g.ow * cout];
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            for co in 0..cout {
+                let mut s = bias[co] as f64;
+                for ky in 0..g.kh {
+                    for kx in 0..g.kw {
+                        let iy = (oy * g.sh + ky * g.dh) as isize - g.pad_top as isize;
+                        let ix = (ox * g.sw + kx * g.dw) as isize - g.pad_left as isize;
+                        if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                            continue;
+                        }
+                        for c in 0..g.c {
+                            let xv = x[((iy as usize) * g.w + ix as usize) * g.c + c];
+                            let wv = w[((ky * g.kw + kx) * g.c + c) * cout + co];
+                            s += xv as f64 * wv as f64;
+                        }
+                    }
+                }
+                y[(oy * g.ow + ox) * cout + co] = clamp.apply(s as f32);
+            }
+        }
+    }
+    y
+}
+
+fn random_geometry(r: &mut Rng, c: usize, k: usize, s: usize, d: usize) -> Geometry {
+    let h = 1 + r.below(13);
+    let w = 1 + r.below(13);
+    let pad_top = r.below(k);
+    let pad_left = r.below(k);
+    let pad_bottom = r.below(k);
+    let pad_right = r.below(k);
+    let span = (k - 1) * d + 1;
+    let oh = (h + pad_top + pad_bottom).saturating_sub(span) / s + 1;
+    let ow = (w + pad_left + pad_right).saturating_sub(span) / s + 1;
+    Geometry {
+        h,
+        w,
+        c,
+        kh: k,
+        kw: k,
+        sh: s,
+        sw: s,
+        dh: d,
+        dw: d,
+        pad_top,
+        pad_left,
+        oh: if h + pad_top + pad_bottom >= span {
+            oh
+        } else {
+            0
+        },
+        ow: if w + pad_left + pad_right >= span {
+            ow
+        } else {
+            0
+        },
+    }
+}
+
+const CLAMPS: [Clamp; 3] = [
+    Clamp::NONE,
+    Clamp { lo: 0.0, hi: 6.0 },
+    Clamp { lo: -0.1, hi: 0.2 },
+];
+
+#[test]
+fn gemm_matches_naive_product_on_odd_shapes() {
+    let mut r = Rng(0x9e3779b97f4a7c15);
+    for case in 0..60 {
+        let m = 1 + r.below(40);
+        let k = 1 + r.below(70);
+        let n = 1 + r.below(60);
+        let ldc = n + r.below(3);
+        let lda = k + r.below(3);
+        let a = r.vec(m * lda);
+        let w = r.vec(k * n);
+        let bias = r.vec(n);
+        let clamp = CLAMPS[case % 3];
+        let b = PackedB::new(k, n, &w, &bias);
+        let mut want = vec![7f32; m * ldc];
+        for i in 0..m {
+            for j in 0..n {
+                let s: f64 = (0..k)
+                    .map(|kk| a[i * lda + kk] as f64 * w[kk * n + j] as f64)
+                    .sum::<f64>()
+                    + bias[j] as f64;
+                want[i * ldc + j] = clamp.apply(s as f32);
+            }
+        }
+        let rows = Dense {
+            a: &a,
+            m,
+            k,
+            stride: lda,
+        };
+        let what = format!("m {m} k {k} n {n} lda {lda} ldc {ldc}");
+        let mut got = vec![7f32; m * ldc];
+        gemm::gemm(&rows, &b, clamp, &mut got, ldc, &mut [], &Serial);
+        close(&got, &want, &what);
+        let mut got = vec![7f32; m * ldc];
+        gemm::gemm_portable_only(&rows, &b, clamp, &mut got, ldc);
+        close(&got, &want, &format!("portable {what}"));
+    }
+}
+
+#[test]
+fn gemm_splits_rows_or_panels_across_threads_with_the_same_result() {
+    let mut r = Rng(42);
+    // Tall (split by rows) and short-wide (split by panels) products, big
+    // enough to pass the parallel threshold.
+    for (m, k, n) in [(500, 40, 24), (49, 320, 1000), (7, 960, 170), (301, 33, 97)] {
+        let a = r.vec(m * k);
+        let w = r.vec(k * n);
+        let bias = r.vec(n);
+        let b = PackedB::new(k, n, &w, &bias);
+        let rows = Dense {
+            a: &a,
+            m,
+            k,
+            stride: k,
+        };
+        let mut one = vec![0f32; m * n];
+        gemm::gemm(&rows, &b, Clamp::NONE, &mut one, n, &mut [], &Serial);
+        for t in [2, 3] {
+            let mut many = vec![0f32; m * n];
+            gemm::gemm(&rows, &b, Clamp::NONE, &mut many, n, &mut [], &Threads(t));
+            assert_eq!(one, many, "m {m} k {k} n {n} threads {t}");
+        }
+    }
+}
+
+#[test]
+fn im2col_convolution_matches_naive_convolution() {
+    let mut r = Rng(7);
+    for case in 0..40 {
+        let c = 1 + r.below(9);
+        let cout = 1 + r.below(40);
+        let k = 1 + r.below(4);
+        let s = 1 + r.below(3);
+        let d = 1 + r.below(2);
+        let g = random_geometry(&mut r, c, k, s, d);
+        if g.oh == 0 || g.ow == 0 {
+            continue;
+        }
+        let x = r.vec(g.input_len());
+        let w = r.vec(k * k * c * cout);
+        let bias = r.vec(cout);
+        let clamp = CLAMPS[case % 3];
+        let want = naive_conv(&g, cout, &x, &w, &bias, clamp);
+        let b = PackedB::new(k * k * c, cout, &w, &bias);
+        for threads in [1usize, 2] {
+            let mut y = vec![0f32; g.oh * g.ow * cout];
+            let mut scratch = vec![0f32; conv::scratch_len(&g, threads)];
+            let fork: &dyn Fork = if threads == 1 { &Serial } else { &Threads(2) };
+            conv::conv_im2col(&g, &b, clamp, &x, &mut y, &mut scratch, fork);
+            close(&y, &want, &format!("{g:?} cout {cout} threads {threads}"));
+        }
+    }
+}
+
+#[test]
+fn depthwise_matches_naive_convolution() {
+    let mut r = Rng(99);
+    for case in 0..60 {
+        // Channel counts around the 16-wide blocks, and the 3x3 stride 1/2
+        // MobileNet shapes among random ones.
+        let c = [1, 3, 8, 15, 16, 17, 32, 33, 40][r.below(9)];
+        let k = [1, 2, 3, 3, 3, 5][r.below(6)];
+        let s = 1 + r.below(2);
+        let d = if case % 5 == 0 { 2 } else { 1 };
+        let g = random_geometry(&mut r, c, k, s, d);
+        if g.oh == 0 || g.ow == 0 {
+            continue;
+        }
+        let x = r.vec(g.input_len());
+        let wd = r.vec(k * k * c);
+        let bias = r.vec(c);
+        let clamp = CLAMPS[case % 3];
+        // The same convolution as a full one with a diagonal weight matrix.
+        let mut wf = vec![0f32; k * k * c * c];
+        for t in 0..k * k {
+            for ch in 0..c {
+                wf[(t * c + ch) * c + ch] = wd[t * c + ch];
+            }
+        }
+        let want = naive_conv(&g, c, &x, &wf, &bias, clamp);
+        let mut y = vec![0f32; g.oh * g.ow * c];
+        depthwise(&g, &wd, &bias, clamp, &x, &mut y, &Serial);
+        close(&y, &want, &format!("{g:?}"));
+    }
+}
+
+#[test]
+fn depthwise_split_by_rows_gives_identical_output() {
+    let mut r = Rng(5);
+    let g = Geometry {
+        h: 57,
+        w: 56,
+        c: 48,
+        kh: 3,
+        kw: 3,
+        sh: 2,
+        sw: 2,
+        dh: 1,
+        dw: 1,
+        pad_top: 1,
+        pad_left: 1,
+        oh: 29,
+        ow: 28,
+    };
+    let x = r.vec(g.input_len());
+    let w = r.vec(9 * g.c);
+    let bias = r.vec(g.c);
+    let mut one = vec![0f32; g.oh * g.ow * g.c];
+    depthwise(
+        &g,
+        &w,
+        &bias,
+        Clamp { lo: 0.0, hi: 6.0 },
+        &x,
+        &mut one,
+        &Serial,
+    );
+    let mut two = vec![1f32; g.oh * g.ow * g.c];
+    depthwise(
+        &g,
+        &w,
+        &bias,
+        Clamp { lo: 0.0, hi: 6.0 },
+        &x,
+        &mut two,
+        &Threads(2),
+    );
+    assert_eq!(one, two);
+}
+
+#[test]
+fn clamp_keeps_nan_and_bounds_values() {
+    let c = Clamp { lo: 0.0, hi: 6.0 };
+    assert_eq!(c.apply(-1.0), 0.0);
+    assert_eq!(c.apply(7.0), 6.0);
+    assert_eq!(c.apply(3.5), 3.5);
+    assert!(c.apply(f32::NAN).is_nan());
+    assert_eq!(Clamp::NONE.apply(-1e30), -1e30);
+}
+
+#[test]
+fn split_covers_every_unit_once() {
+    for total in 0..20 {
+        for parts in 1..5 {
+            let mut next = 0;
+            for i in 0..parts {
+                let (a, b) = super::split(total, parts, i);
+                assert_eq!(a, next);
+                assert!(b >= a);
+                next = b;
+            }
+            assert_eq!(next, total);
+        }
+    }
+}
