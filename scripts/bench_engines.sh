@@ -6,13 +6,18 @@
 # Benchmark figures only (never a test).
 #
 #   scripts/bench_engines.sh [--rounds N] [--queries N] [--cpu C] [--threads N] [--bin PATH]
+#                            [--ab-env VAR=VALUE]
+#
+# --ab-env adds edgemark run again with VAR=VALUE in its environment (e.g.
+# EDGEMARK_NO_FP32=1: a graph pass switched off), alternating with the other
+# engines in every round: columns "edgemark.onnx[B]" and "edgemark.tflite[B]".
 #
 # Needs a Python with onnxruntime, ai-edge-litert and numpy: $EDGEMARK_VENV
 # (default ./target/bench-venv, created with pip from PyPI when missing).
 # Builds edgemark with the bench-fast profile unless --bin is given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3 queries=200 cpu="" threads=1 bin=""
+rounds=3 queries=200 cpu="" threads=1 bin="" abenv=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
@@ -20,7 +25,8 @@ while [ $# -gt 0 ]; do
         --cpu) cpu=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --bin) bin=$2; shift 2 ;;
-        *) echo "usage: $0 [--rounds N] [--queries N] [--cpu C] [--threads N] [--bin PATH]" >&2; exit 2 ;;
+        --ab-env) abenv=$2; shift 2 ;;
+        *) echo "usage: $0 [--rounds N] [--queries N] [--cpu C] [--threads N] [--bin PATH] [--ab-env VAR=VALUE]" >&2; exit 2 ;;
     esac
 done
 shared=${EDGEMARK_SHARED:-../shared}
@@ -47,7 +53,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # edgemark's SingleStream p50 (ms) from its JSON output.
 edgemark_p50() {
-    $pin "$bin" run --model "$1" --scenario single-stream --threads "$threads" \
+    $pin env ${2:-} "$bin" run --model "$1" --scenario single-stream --threads "$threads" \
         --min-query-count "$queries" --max-query-count "$queries" --min-duration-ms 0 \
         --warmup-queries 10 --results "$tmp/results" --json >"$tmp/out.json" 2>"$tmp/err" \
         || { cat "$tmp/err" >&2; return 1; }
@@ -79,6 +85,7 @@ peer_p50() {
 }
 
 engines="edgemark.onnx edgemark.tflite onnxruntime litert"
+[ -z "$abenv" ] || engines="$engines edgemark.onnx[B] edgemark.tflite[B]"
 for r in $(seq 1 "$rounds"); do
     for kind in fp32 int8; do
         onnx=$models/mobilenetv2-$kind.onnx
@@ -90,12 +97,15 @@ for r in $(seq 1 "$rounds"); do
                 edgemark.tflite) v=$(edgemark_p50 "$tfl") ;;
                 onnxruntime) v=$(peer_p50 ort "$onnx") ;;
                 litert) v=$(peer_p50 litert "$tfl") ;;
+                "edgemark.onnx[B]") v=$(edgemark_p50 "$onnx" "$abenv") ;;
+                "edgemark.tflite[B]") v=$(edgemark_p50 "$tfl" "$abenv") ;;
             esac
             echo "round $r $kind $e p50 ${v:-FAILED} ms" >&2
             echo "$kind $e ${v:-nan}" >>"$tmp/all"
         done
     done
 done
+[ -z "$abenv" ] || echo "[B]: edgemark with $abenv" >&2
 python3 - "$tmp/all" "$cpu" "$threads" "$queries" "$rounds" \
     "$("$py" -c 'import onnxruntime; print(onnxruntime.__version__)')" \
     "$("$py" -c 'from importlib.metadata import version; print(version("ai-edge-litert"))')" <<'PY'
@@ -107,14 +117,21 @@ for line in open(path):
     vals.setdefault((kind, eng), []).append(float(v))
 med = {k: statistics.median(v) for k, v in vals.items()}
 engines = ["edgemark.onnx", "edgemark.tflite", "onnxruntime", "litert"]
+engines += [e for e in ["edgemark.onnx[B]", "edgemark.tflite[B]"] if any(k[1] == e for k in vals)]
 print(f"p50 ms, threads={threads}, cpu {cpu}, {queries} queries, median of {rounds} alternating rounds "
       f"(onnxruntime {ortv}, ai-edge-litert {litv})")
-print(f"{'model':<18}" + "".join(f"{e:>17}" for e in engines) + f"{'best peer':>11}{'.onnx/peer':>12}{'.tflite/peer':>14}")
+print(f"{'model':<18}" + "".join(f"{e:>19}" for e in engines) + f"{'best peer':>11}{'.onnx/peer':>12}{'.tflite/peer':>14}")
 for kind in ["fp32", "int8"]:
     row = [med.get((kind, e), float("nan")) for e in engines]
     peer = min(row[2], row[3])
-    print(f"mobilenetv2 {kind:<6}" + "".join(f"{v:>17.3f}" for v in row)
+    print(f"mobilenetv2 {kind:<6}" + "".join(f"{v:>19.3f}" for v in row)
           + f"{peer:>11.3f}{row[0] / peer:>12.2f}{row[1] / peer:>14.2f}")
+if len(engines) > 4:
+    for kind in ["fp32", "int8"]:
+        for a, b in [("edgemark.onnx", "edgemark.onnx[B]"), ("edgemark.tflite", "edgemark.tflite[B]")]:
+            va, vb = med.get((kind, a)), med.get((kind, b))
+            if va and vb:
+                print(f"{kind} {a}: A/B = {va / vb:.2f} ({va:.3f} / {vb:.3f} ms)")
 for e in ["edgemark.onnx", "edgemark.tflite"]:
     f, i = med.get(("fp32", e)), med.get(("int8", e))
     if f and i:

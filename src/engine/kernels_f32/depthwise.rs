@@ -51,6 +51,23 @@ pub fn depthwise(
     }
 }
 
+/// [`depthwise`] on the portable body only (what non-x86 targets run), for
+/// tests on x86 hosts.
+#[cfg(test)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn depthwise_portable_only(
+    g: &Geometry,
+    w: &[f32],
+    bias: &[f32],
+    clamp: Clamp,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    assert_eq!(y.len(), g.oh * g.ow * g.c, "output size");
+    let out = SharedMut(y.as_mut_ptr());
+    unsafe { rows_portable(g, w, bias, clamp, x, out, 0, g.oh) }
+}
+
 type RowsFn = unsafe fn(&Geometry, &[f32], &[f32], Clamp, &[f32], SharedMut, usize, usize);
 
 fn select_rows() -> RowsFn {
@@ -110,50 +127,277 @@ unsafe fn rows_body<const FMA: bool>(
     oy1: usize,
 ) {
     let c = g.c;
-    let full = c - c % CB;
+    let (lo, hi) = interior(g.ow, g.sw, g.dw, g.pad_left, g.kw, g.w);
     for oy in oy0..oy1 {
         let (iy0, ky0, ky1) = Geometry::taps(oy, g.sh, g.dh, g.pad_top, g.kh, g.h);
         // SAFETY: row oy belongs to this task (the caller's contract).
         let yrow = unsafe { std::slice::from_raw_parts_mut(y.ptr().add(oy * g.ow * c), g.ow * c) };
-        for ox in 0..g.ow {
-            let (ix0, kx0, kx1) = Geometry::taps(ox, g.sw, g.dw, g.pad_left, g.kw, g.w);
-            let out = &mut yrow[ox * c..][..c];
-            let mut c0 = 0;
-            while c0 < full {
-                let mut acc: [f32; CB] = bias[c0..][..CB].try_into().expect("CB");
-                for ky in ky0..ky1 {
-                    let iy = (iy0 + (ky * g.dh) as isize) as usize;
-                    for kx in kx0..kx1 {
-                        let ix = (ix0 + (kx * g.dw) as isize) as usize;
-                        let xs: &[f32; CB] =
-                            x[(iy * g.w + ix) * c + c0..][..CB].try_into().expect("CB");
-                        let ws: &[f32; CB] =
-                            w[(ky * g.kw + kx) * c + c0..][..CB].try_into().expect("CB");
-                        for j in 0..CB {
-                            acc[j] = madd::<FMA>(xs[j], ws[j], acc[j]);
+        let fast = g.kh == 3 && g.kw == 3 && ky0 == 0 && ky1 == 3 && hi > lo;
+        let (a, b) = if fast { (lo, hi) } else { (g.ow, g.ow) };
+        for ox in (0..a).chain(b..g.ow) {
+            pixel::<FMA>(
+                g,
+                w,
+                bias,
+                clamp,
+                x,
+                iy0,
+                ky0,
+                ky1,
+                ox,
+                &mut yrow[ox * c..][..c],
+            );
+        }
+        if fast {
+            let rows: [&[f32]; 3] = std::array::from_fn(|ky| {
+                let iy = (iy0 + (ky * g.dh) as isize) as usize;
+                &x[iy * g.w * c..][..g.w * c]
+            });
+            let ix0 = lo * g.sw - g.pad_left;
+            interior_3x3::<FMA>(g, w, bias, clamp, rows, ix0, &mut yrow[lo * c..hi * c]);
+        }
+    }
+}
+
+/// Output columns `lo..hi` whose windows lie inside the image width.
+fn interior(ow: usize, s: usize, d: usize, pad: usize, k: usize, w: usize) -> (usize, usize) {
+    let lo = pad.div_ceil(s);
+    let span = (k - 1) * d + 1;
+    // Last ox with ox * s - pad + span <= w.
+    let hi = if w + pad >= span {
+        ((w + pad - span) / s + 1).min(ow)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// One output pixel, any kernel, taps outside the image skipped.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pixel<const FMA: bool>(
+    g: &Geometry,
+    w: &[f32],
+    bias: &[f32],
+    clamp: Clamp,
+    x: &[f32],
+    iy0: isize,
+    ky0: usize,
+    ky1: usize,
+    ox: usize,
+    out: &mut [f32],
+) {
+    let c = g.c;
+    let full = c - c % CB;
+    let (ix0, kx0, kx1) = Geometry::taps(ox, g.sw, g.dw, g.pad_left, g.kw, g.w);
+    let mut c0 = 0;
+    while c0 < full {
+        let mut acc: [f32; CB] = bias[c0..][..CB].try_into().expect("CB");
+        for ky in ky0..ky1 {
+            let iy = (iy0 + (ky * g.dh) as isize) as usize;
+            for kx in kx0..kx1 {
+                let ix = (ix0 + (kx * g.dw) as isize) as usize;
+                let xs: &[f32; CB] = x[(iy * g.w + ix) * c + c0..][..CB].try_into().expect("CB");
+                let ws: &[f32; CB] = w[(ky * g.kw + kx) * c + c0..][..CB].try_into().expect("CB");
+                for j in 0..CB {
+                    acc[j] = madd::<FMA>(xs[j], ws[j], acc[j]);
+                }
+            }
+        }
+        for (d, v) in out[c0..c0 + CB].iter_mut().zip(acc) {
+            *d = clamp.apply(v);
+        }
+        c0 += CB;
+    }
+    for ch in full..c {
+        let mut acc = bias[ch];
+        for ky in ky0..ky1 {
+            let iy = (iy0 + (ky * g.dh) as isize) as usize;
+            for kx in kx0..kx1 {
+                let ix = (ix0 + (kx * g.dw) as isize) as usize;
+                acc = madd::<FMA>(
+                    x[(iy * g.w + ix) * c + ch],
+                    w[(ky * g.kw + kx) * c + ch],
+                    acc,
+                );
+            }
+        }
+        out[ch] = clamp.apply(acc);
+    }
+}
+
+/// Lanes per channel group of the 3x3 interior path.
+const V: usize = 8;
+/// Output pixels computed together (independent accumulator chains).
+const P: usize = 4;
+
+/// A 3x3 kernel over output pixels whose windows are all inside the image:
+/// `rows` are the three input rows, `ix0` the input column of the first
+/// pixel's window, `out` the pixels' outputs. Channels are taken 8 at a
+/// time with the 9 taps' weights held in registers, 4 pixels at once.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn interior_3x3<const FMA: bool>(
+    g: &Geometry,
+    w: &[f32],
+    bias: &[f32],
+    clamp: Clamp,
+    rows: [&[f32]; 3],
+    ix0: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if FMA && super::has_avx2_fma() {
+        // SAFETY: just checked.
+        return unsafe { interior_3x3_avx2(g, w, bias, clamp, rows, ix0, out) };
+    }
+    let c = g.c;
+    let n = out.len() / c;
+    let (sx, dx) = (g.sw * c, g.dw * c);
+    let groups = c / V;
+    for gi in 0..groups {
+        let c0 = gi * V;
+        let wv: [[f32; V]; 9] =
+            std::array::from_fn(|t| w[t * c + c0..][..V].try_into().expect("V"));
+        let bv: [f32; V] = bias[c0..][..V].try_into().expect("V");
+        let mut p = 0;
+        while p < n {
+            let np = P.min(n - p);
+            let mut acc = [bv; P];
+            for (ky, row) in rows.iter().enumerate() {
+                for kx in 0..3 {
+                    let wt = &wv[ky * 3 + kx];
+                    for (q, a) in acc.iter_mut().enumerate().take(np) {
+                        let at = (ix0 * c) + (p + q) * sx + kx * dx + c0;
+                        let xs: &[f32; V] = row[at..][..V].try_into().expect("V");
+                        for j in 0..V {
+                            a[j] = madd::<FMA>(xs[j], wt[j], a[j]);
                         }
                     }
                 }
-                for (d, v) in out[c0..c0 + CB].iter_mut().zip(acc) {
-                    *d = clamp.apply(v);
-                }
-                c0 += CB;
             }
-            for ch in full..c {
-                let mut acc = bias[ch];
-                for ky in ky0..ky1 {
-                    let iy = (iy0 + (ky * g.dh) as isize) as usize;
-                    for kx in kx0..kx1 {
-                        let ix = (ix0 + (kx * g.dw) as isize) as usize;
-                        acc = madd::<FMA>(
-                            x[(iy * g.w + ix) * c + ch],
-                            w[(ky * g.kw + kx) * c + ch],
-                            acc,
-                        );
-                    }
+            for (q, a) in acc.iter().enumerate().take(np) {
+                for (d, v) in out[(p + q) * c + c0..][..V].iter_mut().zip(a) {
+                    *d = clamp.apply(*v);
                 }
-                out[ch] = clamp.apply(acc);
             }
+            p += np;
+        }
+    }
+    // Channels past the last group of 8, one at a time.
+    for ch in groups * V..c {
+        for p in 0..n {
+            let mut acc = bias[ch];
+            for (ky, row) in rows.iter().enumerate() {
+                for kx in 0..3 {
+                    let at = (ix0 * c) + p * sx + kx * dx + ch;
+                    acc = madd::<FMA>(row[at], w[(ky * 3 + kx) * c + ch], acc);
+                }
+            }
+            out[p * c + ch] = clamp.apply(acc);
+        }
+    }
+}
+
+/// [`interior_3x3`] with AVX2 intrinsics: 9 weight registers, 4
+/// accumulators.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn interior_3x3_avx2(
+    g: &Geometry,
+    w: &[f32],
+    bias: &[f32],
+    clamp: Clamp,
+    rows: [&[f32]; 3],
+    ix0: usize,
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let c = g.c;
+    let n = out.len() / c;
+    let (sx, dx) = (g.sw * c, g.dw * c);
+    let groups = c / V;
+    // Every read below stays inside its row: the last pixel's window ends
+    // at ix0 + (n - 1) * sw + 2 * dw < w (the interior's definition).
+    assert!(n == 0 || (ix0 + (n - 1) * g.sw + 2 * g.dw + 1) * c <= rows[0].len());
+    assert!(rows.iter().all(|r| r.len() == rows[0].len()) && w.len() >= 9 * c);
+    unsafe {
+        let lo = _mm256_set1_ps(clamp.lo);
+        let hi = _mm256_set1_ps(clamp.hi);
+        let cl = |v: __m256| _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+        let r0 = rows[0].as_ptr().add(ix0 * c);
+        let r1 = rows[1].as_ptr().add(ix0 * c);
+        let r2 = rows[2].as_ptr().add(ix0 * c);
+        let o = out.as_mut_ptr();
+        for gi in 0..groups {
+            let c0 = gi * V;
+            let wp = w.as_ptr().add(c0);
+            let (w0, w1, w2) = (
+                _mm256_loadu_ps(wp),
+                _mm256_loadu_ps(wp.add(c)),
+                _mm256_loadu_ps(wp.add(2 * c)),
+            );
+            let (w3, w4, w5) = (
+                _mm256_loadu_ps(wp.add(3 * c)),
+                _mm256_loadu_ps(wp.add(4 * c)),
+                _mm256_loadu_ps(wp.add(5 * c)),
+            );
+            let (w6, w7, w8) = (
+                _mm256_loadu_ps(wp.add(6 * c)),
+                _mm256_loadu_ps(wp.add(7 * c)),
+                _mm256_loadu_ps(wp.add(8 * c)),
+            );
+            let bv = _mm256_loadu_ps(bias.as_ptr().add(c0));
+            // One pixel's 9 taps into `acc`, input offset `at` (floats).
+            macro_rules! taps {
+                ($acc:ident, $at:expr) => {{
+                    let at = $at + c0;
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r0.add(at)), w0, $acc);
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r0.add(at + dx)), w1, $acc);
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r0.add(at + 2 * dx)), w2, $acc);
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r1.add(at)), w3, $acc);
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r1.add(at + dx)), w4, $acc);
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r1.add(at + 2 * dx)), w5, $acc);
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r2.add(at)), w6, $acc);
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r2.add(at + dx)), w7, $acc);
+                    $acc = _mm256_fmadd_ps(_mm256_loadu_ps(r2.add(at + 2 * dx)), w8, $acc);
+                }};
+            }
+            let mut p = 0;
+            while p + P <= n {
+                let (mut a0, mut a1, mut a2, mut a3) = (bv, bv, bv, bv);
+                taps!(a0, p * sx);
+                taps!(a1, (p + 1) * sx);
+                taps!(a2, (p + 2) * sx);
+                taps!(a3, (p + 3) * sx);
+                _mm256_storeu_ps(o.add(p * c + c0), cl(a0));
+                _mm256_storeu_ps(o.add((p + 1) * c + c0), cl(a1));
+                _mm256_storeu_ps(o.add((p + 2) * c + c0), cl(a2));
+                _mm256_storeu_ps(o.add((p + 3) * c + c0), cl(a3));
+                p += P;
+            }
+            while p < n {
+                let mut a0 = bv;
+                taps!(a0, p * sx);
+                _mm256_storeu_ps(o.add(p * c + c0), cl(a0));
+                p += 1;
+            }
+        }
+    }
+    for ch in groups * V..c {
+        for p in 0..n {
+            let mut acc = bias[ch];
+            for (ky, row) in rows.iter().enumerate() {
+                for kx in 0..3 {
+                    let at = (ix0 * c) + p * sx + kx * dx + ch;
+                    acc = row[at].mul_add(w[(ky * 3 + kx) * c + ch], acc);
+                }
+            }
+            out[p * c + ch] = clamp.apply(acc);
         }
     }
 }

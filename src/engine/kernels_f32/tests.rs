@@ -86,8 +86,15 @@ fn naive_conv(
 }
 
 fn random_geometry(r: &mut Rng, c: usize, k: usize, s: usize, d: usize) -> Geometry {
+    // Mostly small images (edges everywhere), some wide enough for many
+    // interior pixels in a row.
+    let wide = r.below(3) == 0;
     let h = 1 + r.below(13);
-    let w = 1 + r.below(13);
+    let w = if wide {
+        12 + r.below(30)
+    } else {
+        1 + r.below(13)
+    };
     let pad_top = r.below(k);
     let pad_left = r.below(k);
     let pad_bottom = r.below(k);
@@ -224,7 +231,7 @@ fn im2col_convolution_matches_naive_convolution() {
 #[test]
 fn depthwise_matches_naive_convolution() {
     let mut r = Rng(99);
-    for case in 0..60 {
+    for case in 0..120 {
         // Channel counts around the 16-wide blocks, and the 3x3 stride 1/2
         // MobileNet shapes among random ones.
         let c = [1, 3, 8, 15, 16, 17, 32, 33, 40][r.below(9)];
@@ -250,6 +257,9 @@ fn depthwise_matches_naive_convolution() {
         let mut y = vec![0f32; g.oh * g.ow * c];
         depthwise(&g, &wd, &bias, clamp, &x, &mut y, &Serial);
         close(&y, &want, &format!("{g:?}"));
+        let mut y = vec![0f32; g.oh * g.ow * c];
+        super::depthwise::depthwise_portable_only(&g, &wd, &bias, clamp, &x, &mut y);
+        close(&y, &want, &format!("portable {g:?}"));
     }
 }
 
