@@ -2,7 +2,7 @@
 //! (group 1) as a matrix product whose rows are the input windows, gathered
 //! MR output pixels at a time into a small buffer instead of one full copy.
 
-use super::gemm::{self, PackedB, Rows};
+use super::gemm::{self, PackedB, Residual, Rows};
 use super::{Clamp, Fork};
 
 /// One image's convolution geometry, NHWC. Padding is implicit zeros.
@@ -78,20 +78,35 @@ impl Rows for Windows<'_> {
         let g = self.g;
         let k = self.k();
         let c = g.c;
+        let (mut oy, mut ox) = (m0 / g.ow, m0 % g.ow);
         for i in 0..count {
-            let pix = m0 + i;
-            let (oy, ox) = (pix / g.ow, pix % g.ow);
             let dst = &mut buf[i * k..][..k];
-            dst.fill(0.0);
             let (iy0, ky0, ky1) = Geometry::taps(oy, g.sh, g.dh, g.pad_top, g.kh, g.h);
             let (ix0, kx0, kx1) = Geometry::taps(ox, g.sw, g.dw, g.pad_left, g.kw, g.w);
-            for ky in ky0..ky1 {
-                let iy = (iy0 + (ky * g.dh) as isize) as usize;
-                for kx in kx0..kx1 {
-                    let ix = (ix0 + (kx * g.dw) as isize) as usize;
-                    dst[(ky * g.kw + kx) * c..][..c]
-                        .copy_from_slice(&self.x[(iy * g.w + ix) * c..][..c]);
+            if ky0 == 0 && ky1 == g.kh && kx0 == 0 && kx1 == g.kw && g.dw == 1 {
+                // The whole window is inside the image and each of its rows
+                // is contiguous in NHWC: one copy per kernel row.
+                let run = g.kw * c;
+                for ky in 0..g.kh {
+                    let iy = (iy0 + (ky * g.dh) as isize) as usize;
+                    let at = (iy * g.w + ix0 as usize) * c;
+                    dst[ky * run..][..run].copy_from_slice(&self.x[at..][..run]);
                 }
+            } else {
+                dst.fill(0.0);
+                for ky in ky0..ky1 {
+                    let iy = (iy0 + (ky * g.dh) as isize) as usize;
+                    for kx in kx0..kx1 {
+                        let ix = (ix0 + (kx * g.dw) as isize) as usize;
+                        dst[(ky * g.kw + kx) * c..][..c]
+                            .copy_from_slice(&self.x[(iy * g.w + ix) * c..][..c]);
+                    }
+                }
+            }
+            ox += 1;
+            if ox == g.ow {
+                ox = 0;
+                oy += 1;
             }
         }
         (&buf[..], k)
@@ -99,12 +114,14 @@ impl Rows for Windows<'_> {
 }
 
 /// One image through a group-1 convolution: `y[oy][ox][co]` for weights
-/// packed as `[(ky, kx, c)][co]`. `scratch` holds
-/// [`scratch_len`]`(g, fork.threads())` floats.
+/// packed as `[(ky, kx, c)][co]`, plus `residual` (same shape as `y`) when
+/// given. `scratch` holds [`scratch_len`]`(g, fork.threads())` floats.
+#[allow(clippy::too_many_arguments)]
 pub fn conv_im2col(
     g: &Geometry,
     b: &PackedB,
     clamp: Clamp,
+    residual: Option<&[f32]>,
     x: &[f32],
     y: &mut [f32],
     scratch: &mut [f32],
@@ -112,7 +129,8 @@ pub fn conv_im2col(
 ) {
     assert_eq!(x.len(), g.input_len(), "input size");
     let rows = Windows { x, g };
-    gemm::gemm(&rows, b, clamp, y, b.n(), scratch, fork);
+    let residual = residual.map(|r| Residual { r, ld: b.n() });
+    gemm::gemm(&rows, b, clamp, residual, y, b.n(), scratch, fork);
 }
 
 /// Scratch floats [`conv_im2col`] needs.

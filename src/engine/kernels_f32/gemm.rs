@@ -126,8 +126,9 @@ pub fn scratch_len(rows: &dyn Rows, threads: usize) -> usize {
 
 /// How the output is divided between tasks: by row blocks or by panels,
 /// whichever divides more evenly (small spatial sizes have few row blocks
-/// and many panels).
-fn partition(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
+/// and many panels). Rows gathered from windows are split by rows whenever
+/// there are enough: split by panels, every task would gather every row.
+fn partition(m: usize, n: usize, k: usize, threads: usize, gathers: bool) -> (usize, bool) {
     if threads <= 1 || m * n * k < MIN_PARALLEL_MACS {
         return (1, true);
     }
@@ -137,18 +138,29 @@ fn partition(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
         let per = units.div_ceil(threads);
         units as f64 / (per * threads) as f64
     };
-    let by_rows = eff(blocks) >= eff(panels);
+    let by_rows = eff(blocks) >= eff(panels) || (gathers && blocks >= 4 * threads);
     let units = if by_rows { blocks } else { panels };
     (threads.min(units).max(1), by_rows)
 }
 
-/// `c[i * ldc + j] = clamp(sum_k A[i][k] * B[k][j] + bias[j])` for every row
-/// `i < rows.m()` and column `j < b.n()`. `scratch` holds at least
-/// [`scratch_len`] floats for `fork.threads()`.
+/// An element-wise addend of the output's shape, `r[i * ld + j]`, added
+/// before the clamp: a residual connection fused into the product that
+/// feeds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Residual<'a> {
+    pub r: &'a [f32],
+    pub ld: usize,
+}
+
+/// `c[i * ldc + j] = clamp(sum_k A[i][k] * B[k][j] + bias[j] (+ r[i][j]))`
+/// for every row `i < rows.m()` and column `j < b.n()`. `scratch` holds at
+/// least [`scratch_len`] floats for `fork.threads()`.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm(
     rows: &dyn Rows,
     b: &PackedB,
     clamp: Clamp,
+    residual: Option<Residual>,
     c: &mut [f32],
     ldc: usize,
     scratch: &mut [f32],
@@ -160,7 +172,13 @@ pub fn gemm(
         return;
     }
     assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "output too small");
-    let (tasks, by_rows) = partition(m, n, k, fork.threads());
+    if let Some(r) = residual {
+        assert!(
+            r.ld >= n && r.r.len() >= (m - 1) * r.ld + n,
+            "residual too small"
+        );
+    }
+    let (tasks, by_rows) = partition(m, n, k, fork.threads(), rows.gathers());
     let per_task = if rows.gathers() { MR * k } else { 0 };
     assert!(scratch.len() >= tasks * per_task, "gemm scratch too small");
     let out = SharedMut(c.as_mut_ptr());
@@ -177,7 +195,7 @@ pub fn gemm(
         // every other task's (split() gives disjoint ranges).
         let scratch =
             unsafe { std::slice::from_raw_parts_mut(buf.ptr().add(i * per_task), per_task) };
-        unsafe { run_block(rows, b, clamp, out, ldc, scratch, r, p, tile) };
+        unsafe { run_block(rows, b, clamp, residual, out, ldc, scratch, r, p, tile) };
     };
     if tasks == 1 {
         task(0)
@@ -197,6 +215,9 @@ struct TileArgs<'a> {
     b: &'a [f32],
     bias: &'a [f32; NR],
     clamp: Clamp,
+    /// The residual's tile (null: none) and its row stride.
+    r: *const f32,
+    ldr: usize,
     c: *mut f32,
     ldc: usize,
     cols: usize,
@@ -220,6 +241,7 @@ unsafe fn run_block(
     rows: &dyn Rows,
     b: &PackedB,
     clamp: Clamp,
+    residual: Option<Residual>,
     out: SharedMut,
     ldc: usize,
     scratch: &mut [f32],
@@ -246,6 +268,11 @@ unsafe fn run_block(
                     b: b.panel(pn),
                     bias: b.bias(pn),
                     clamp,
+                    // SAFETY: m0 < m and n0 < n, inside the checked residual.
+                    r: residual.map_or(std::ptr::null(), |r| unsafe {
+                        r.r.as_ptr().add(m0 * r.ld + n0)
+                    }),
+                    ldr: residual.map_or(0, |r| r.ld),
                     // SAFETY: m0 < m and n0 < n, inside the checked output.
                     c: unsafe { out.ptr().add(m0 * ldc + n0) },
                     ldc,
@@ -284,7 +311,14 @@ unsafe fn tile_body<const FMA: bool>(t: &TileArgs) {
     for (i, row) in acc.iter().enumerate().take(t.rows) {
         for (j, &v) in row.iter().enumerate().take(t.cols) {
             // SAFETY: i < rows, j < cols (the caller's contract).
-            unsafe { *t.c.add(i * t.ldc + j) = t.clamp.apply(v) };
+            unsafe {
+                let v = if t.r.is_null() {
+                    v
+                } else {
+                    v + *t.r.add(i * t.ldr + j)
+                };
+                *t.c.add(i * t.ldc + j) = t.clamp.apply(v);
+            }
         }
     }
 }
@@ -331,31 +365,44 @@ unsafe fn tile_avx2(t: &TileArgs) {
             c50 = _mm256_fmadd_ps(x, b0, c50);
             c51 = _mm256_fmadd_ps(x, b1, c51);
         }
-        // max(lo, v) then min(hi, v): with the value second, a NaN passes
-        // through as tract's own clamp lets it.
-        let lo = _mm256_set1_ps(t.clamp.lo);
-        let hi = _mm256_set1_ps(t.clamp.hi);
-        let cl = |v: __m256| _mm256_min_ps(hi, _mm256_max_ps(lo, v));
         let acc = [
-            [cl(c00), cl(c01)],
-            [cl(c10), cl(c11)],
-            [cl(c20), cl(c21)],
-            [cl(c30), cl(c31)],
-            [cl(c40), cl(c41)],
-            [cl(c50), cl(c51)],
+            [c00, c01],
+            [c10, c11],
+            [c20, c21],
+            [c30, c31],
+            [c40, c41],
+            [c50, c51],
         ];
         if t.cols == NR {
+            // max(lo, v) then min(hi, v): with the value second, a NaN
+            // passes through as tract's own clamp lets it.
+            let lo = _mm256_set1_ps(t.clamp.lo);
+            let hi = _mm256_set1_ps(t.clamp.hi);
+            let cl = |v: __m256| _mm256_min_ps(hi, _mm256_max_ps(lo, v));
             for (i, r) in acc.iter().enumerate().take(t.rows) {
+                let (mut v0, mut v1) = (r[0], r[1]);
+                if !t.r.is_null() {
+                    let rp = t.r.add(i * t.ldr);
+                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(rp));
+                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(rp.add(8)));
+                }
                 let p = t.c.add(i * t.ldc);
-                _mm256_storeu_ps(p, r[0]);
-                _mm256_storeu_ps(p.add(8), r[1]);
+                _mm256_storeu_ps(p, cl(v0));
+                _mm256_storeu_ps(p.add(8), cl(v1));
             }
         } else {
             let mut tmp = [0f32; NR];
             for (i, r) in acc.iter().enumerate().take(t.rows) {
                 _mm256_storeu_ps(tmp.as_mut_ptr(), r[0]);
                 _mm256_storeu_ps(tmp.as_mut_ptr().add(8), r[1]);
-                std::ptr::copy_nonoverlapping(tmp.as_ptr(), t.c.add(i * t.ldc), t.cols);
+                for (j, &v) in tmp.iter().enumerate().take(t.cols) {
+                    let v = if t.r.is_null() {
+                        v
+                    } else {
+                        v + *t.r.add(i * t.ldr + j)
+                    };
+                    *t.c.add(i * t.ldc + j) = t.clamp.apply(v);
+                }
             }
         }
     }
@@ -367,6 +414,7 @@ pub(crate) fn gemm_portable_only(
     rows: &dyn Rows,
     b: &PackedB,
     clamp: Clamp,
+    residual: Option<Residual>,
     c: &mut [f32],
     ldc: usize,
 ) {
@@ -374,5 +422,18 @@ pub(crate) fn gemm_portable_only(
     let out = SharedMut(c.as_mut_ptr());
     let r = (0, rows.m().div_ceil(MR));
     let p = (0, b.panels());
-    unsafe { run_block(rows, b, clamp, out, ldc, &mut scratch, r, p, tile_portable) };
+    unsafe {
+        run_block(
+            rows,
+            b,
+            clamp,
+            residual,
+            out,
+            ldc,
+            &mut scratch,
+            r,
+            p,
+            tile_portable,
+        )
+    };
 }

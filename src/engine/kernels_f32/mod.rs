@@ -18,6 +18,8 @@
 pub mod conv;
 pub mod depthwise;
 pub mod gemm;
+pub mod layout;
+pub mod pool;
 #[cfg(test)]
 mod tests;
 

@@ -165,10 +165,10 @@ fn gemm_matches_naive_product_on_odd_shapes() {
         };
         let what = format!("m {m} k {k} n {n} lda {lda} ldc {ldc}");
         let mut got = vec![7f32; m * ldc];
-        gemm::gemm(&rows, &b, clamp, &mut got, ldc, &mut [], &Serial);
+        gemm::gemm(&rows, &b, clamp, None, &mut got, ldc, &mut [], &Serial);
         close(&got, &want, &what);
         let mut got = vec![7f32; m * ldc];
-        gemm::gemm_portable_only(&rows, &b, clamp, &mut got, ldc);
+        gemm::gemm_portable_only(&rows, &b, clamp, None, &mut got, ldc);
         close(&got, &want, &format!("portable {what}"));
     }
 }
@@ -190,10 +190,19 @@ fn gemm_splits_rows_or_panels_across_threads_with_the_same_result() {
             stride: k,
         };
         let mut one = vec![0f32; m * n];
-        gemm::gemm(&rows, &b, Clamp::NONE, &mut one, n, &mut [], &Serial);
+        gemm::gemm(&rows, &b, Clamp::NONE, None, &mut one, n, &mut [], &Serial);
         for t in [2, 3] {
             let mut many = vec![0f32; m * n];
-            gemm::gemm(&rows, &b, Clamp::NONE, &mut many, n, &mut [], &Threads(t));
+            gemm::gemm(
+                &rows,
+                &b,
+                Clamp::NONE,
+                None,
+                &mut many,
+                n,
+                &mut [],
+                &Threads(t),
+            );
             assert_eq!(one, many, "m {m} k {k} n {n} threads {t}");
         }
     }
@@ -222,7 +231,7 @@ fn im2col_convolution_matches_naive_convolution() {
             let mut y = vec![0f32; g.oh * g.ow * cout];
             let mut scratch = vec![0f32; conv::scratch_len(&g, threads)];
             let fork: &dyn Fork = if threads == 1 { &Serial } else { &Threads(2) };
-            conv::conv_im2col(&g, &b, clamp, &x, &mut y, &mut scratch, fork);
+            conv::conv_im2col(&g, &b, clamp, None, &x, &mut y, &mut scratch, fork);
             close(&y, &want, &format!("{g:?} cout {cout} threads {threads}"));
         }
     }
@@ -329,6 +338,142 @@ fn split_covers_every_unit_once() {
                 next = b;
             }
             assert_eq!(next, total);
+        }
+    }
+}
+
+#[test]
+fn spin_pool_runs_every_task_once_job_after_job() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pool = super::pool::SpinPool::new(3).unwrap();
+    assert_eq!(pool.threads(), 3);
+    for n in [0usize, 1, 2, 3, 7, 64] {
+        for _ in 0..200 {
+            let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            pool.run(n, &|i| {
+                hits[i].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "n {n}");
+        }
+    }
+    // The kernels give the same bytes on the pool as on one thread.
+    let mut r = Rng(3);
+    let (m, k, n) = (300, 50, 70);
+    let a = r.vec(m * k);
+    let b = PackedB::new(k, n, &r.vec(k * n), &r.vec(n));
+    let rows = Dense {
+        a: &a,
+        m,
+        k,
+        stride: k,
+    };
+    let mut one = vec![0f32; m * n];
+    gemm::gemm(&rows, &b, Clamp::NONE, None, &mut one, n, &mut [], &Serial);
+    let mut many = vec![0f32; m * n];
+    gemm::gemm(&rows, &b, Clamp::NONE, None, &mut many, n, &mut [], &pool);
+    assert_eq!(one, many);
+}
+
+#[test]
+fn spin_pool_sleeping_workers_wake_for_the_next_job() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pool = super::pool::SpinPool::new(2).unwrap();
+    // Past the spin period the worker sleeps; the next job must still run
+    // every task (the caller alone would also do it, so count threads too).
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    let hits = AtomicUsize::new(0);
+    pool.run(16, &|_| {
+        hits.fetch_add(1, Ordering::Relaxed);
+    });
+    assert_eq!(hits.load(Ordering::Relaxed), 16);
+}
+
+#[test]
+fn a_panicking_task_reaches_the_caller_after_all_tasks_ran() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pool = super::pool::SpinPool::new(2).unwrap();
+    let hits = AtomicUsize::new(0);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.run(8, &|i| {
+            hits.fetch_add(1, Ordering::Relaxed);
+            assert!(i != 5, "task 5 fails");
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(hits.load(Ordering::Relaxed), 8);
+    // The pool is still usable.
+    let again = AtomicUsize::new(0);
+    pool.run(4, &|_| {
+        again.fetch_add(1, Ordering::Relaxed);
+    });
+    assert_eq!(again.load(Ordering::Relaxed), 4);
+}
+
+#[test]
+fn gemm_adds_the_residual_before_the_clamp() {
+    let mut r = Rng(11);
+    for case in 0..30 {
+        let m = 1 + r.below(20);
+        let k = 1 + r.below(30);
+        let n = 1 + r.below(40);
+        let ld = n + r.below(2);
+        let a = r.vec(m * k);
+        let w = r.vec(k * n);
+        let bias = r.vec(n);
+        let res = r.vec(m * ld);
+        let clamp = CLAMPS[case % 3];
+        let b = PackedB::new(k, n, &w, &bias);
+        let mut want = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let s: f64 = (0..k)
+                    .map(|kk| a[i * k + kk] as f64 * w[kk * n + j] as f64)
+                    .sum::<f64>()
+                    + bias[j] as f64
+                    + res[i * ld + j] as f64;
+                want[i * n + j] = clamp.apply(s as f32);
+            }
+        }
+        let rows = Dense {
+            a: &a,
+            m,
+            k,
+            stride: k,
+        };
+        let residual = Some(gemm::Residual { r: &res, ld });
+        let mut got = vec![0f32; m * n];
+        gemm::gemm(&rows, &b, clamp, residual, &mut got, n, &mut [], &Serial);
+        close(&got, &want, &format!("m {m} k {k} n {n}"));
+        let mut got = vec![0f32; m * n];
+        gemm::gemm_portable_only(&rows, &b, clamp, residual, &mut got, n);
+        close(&got, &want, &format!("portable m {m} k {k} n {n}"));
+    }
+}
+
+#[test]
+fn transpose_matches_index_arithmetic() {
+    let mut r = Rng(17);
+    for (n, a, b) in [
+        (1, 3, 50),
+        (2, 3, 1),
+        (1, 17, 33),
+        (3, 5, 40000),
+        (1, 40000, 5),
+        (1, 1, 7),
+    ] {
+        let src = r.vec(n * a * b);
+        let mut want = vec![0f32; n * a * b];
+        for img in 0..n {
+            for i in 0..a {
+                for j in 0..b {
+                    want[(img * b + j) * a + i] = src[(img * a + i) * b + j];
+                }
+            }
+        }
+        for fork in [&Serial as &dyn Fork, &Threads(2)] {
+            let mut got = vec![0f32; n * a * b];
+            super::layout::transpose(&src, n, a, b, &mut got, fork);
+            assert_eq!(got, want, "n {n} a {a} b {b} threads {}", fork.threads());
         }
     }
 }

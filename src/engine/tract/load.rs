@@ -328,10 +328,11 @@ fn fp32_rewrite(
 ) -> Result<TypedModel, String> {
     let (model, summary) = super::fp32::rewrite(model, source)
         .map_err(|e| format!("the fp32 rewrite failed: {}", summarize(&e)))?;
-    if summary.convs > 0 {
+    if summary.convs + summary.dense > 0 {
         notes.push(format!(
-            "fp32: {} convolution(s) on edgemark's kernels ({} with the activation fused)",
-            summary.convs, summary.fused_clamps
+            "fp32: {} convolution(s) and {} fully connected layer(s) on edgemark's kernels \
+             ({} with the activation, {} with the residual sum fused)",
+            summary.convs, summary.dense, summary.fused_clamps, summary.fused_adds
         ));
     }
     Ok(model)

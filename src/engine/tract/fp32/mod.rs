@@ -26,6 +26,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{Pad, PadMode};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, SumPool};
+use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math;
 use tract_onnx::tract_core::ops::nn::{DataFormat, Reduce, Reducer};
@@ -34,7 +35,7 @@ use super::quant::Source;
 use crate::engine::kernels_f32::Clamp;
 use crate::engine::kernels_f32::conv::{Geometry, weights_kkc_co};
 use crate::engine::kernels_f32::gemm::PackedB;
-use ops::{ConvKernel, ConvParams, FConv, MeanHw, Transpose};
+use ops::{ConvKernel, ConvParams, FConv, FDense, MeanHw, Transpose};
 
 /// What the pass did, for the loader's notes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +43,10 @@ pub struct Summary {
     pub convs: usize,
     /// Of which a ReLU/ReLU6 (or other clamp) was fused.
     pub fused_clamps: usize,
+    /// Of which a residual sum was fused.
+    pub fused_adds: usize,
+    /// Fully connected layers (ONNX Gemm/MatMul with constant weights).
+    pub dense: usize,
     /// Layout changes inserted at the edges of rewritten regions.
     pub boundaries: usize,
 }
@@ -57,7 +62,7 @@ pub fn rewrite(model: TypedModel, source: Source) -> TractResult<(TypedModel, Su
     for &o in &model.outputs {
         mapped.push(t.get_f(o)?);
     }
-    if t.summary.convs == 0 {
+    if t.summary.convs + t.summary.dense == 0 {
         return Ok((model, Summary::default()));
     }
     let summary = t.summary.clone();
@@ -145,6 +150,8 @@ impl<'a> Translator<'a> {
                 Source::Tflite => v.outlet,
             }
         } else if let Some(out) = self.spatial_mean(o)? {
+            out
+        } else if let Some(out) = self.dense(o)? {
             out
         } else {
             let inputs = node.inputs.clone();
@@ -317,14 +324,22 @@ impl<'a> Translator<'a> {
             return Ok(None);
         }
         let cn = self.src.node(cur.node);
+        let fused = cur != o;
         if let Some(conv) = cn.op_as::<Conv>() {
             let (conv, inputs, name) = (conv.clone(), cn.inputs.clone(), node.name.clone());
-            let fused = cur != o;
-            let v = self.conv(&name, &conv, &inputs, clamp, shape)?;
+            let v = self.conv(&name, &conv, &inputs, clamp, shape, None)?;
             if v.is_some() && fused {
                 self.summary.fused_clamps += 1;
             }
             return Ok(v);
+        }
+        // A sum of a convolution read by nothing else and another value (a
+        // residual connection): the convolution adds it as it stores.
+        if let Some(v) = self.conv_plus(cur, clamp, shape)? {
+            if fused {
+                self.summary.fused_clamps += 1;
+            }
+            return Ok(Some(v));
         }
         // An element-wise sum of two values of the output's shape, when one
         // of them is already NHWC: tract's own Add, on NHWC tensors.
@@ -368,6 +383,136 @@ impl<'a> Translator<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// `o = conv(x) + r` with the convolution's output read only by this sum
+    /// and both terms of `o`'s shape: the convolution with `r` fused.
+    fn conv_plus(
+        &mut self,
+        o: OutletId,
+        clamp: Clamp,
+        shape: [usize; 4],
+    ) -> TractResult<Option<NVal>> {
+        let node = self.src.node(o.node);
+        let is_add = node
+            .op_as::<TypedBinOp>()
+            .is_some_and(|b| b.0.is::<math::Add>());
+        if !is_add || node.inputs.len() != 2 || self.f32_rank4(o)? != Some(shape) {
+            return Ok(None);
+        }
+        let name = node.name.clone();
+        for (ci, ri) in [(0, 1), (1, 0)] {
+            let (c, r) = (node.inputs[ci], node.inputs[ri]);
+            let cn = self.src.node(c.node);
+            let Some(conv) = cn.op_as::<Conv>() else {
+                continue;
+            };
+            if !self.single_successor(c)
+                || self.f32_rank4(c)? != Some(shape)
+                || self.f32_rank4(r)? != Some(shape)
+            {
+                continue;
+            }
+            let (conv, inputs) = (conv.clone(), cn.inputs.clone());
+            if let Some(v) = self.conv(&name, &conv, &inputs, clamp, shape, Some(r))? {
+                self.summary.fused_adds += 1;
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    /// ONNX Gemm / MatMul with constant weights, `x [m][k]`: tract's
+    /// `EinSum mk,nk->mn` (or `mk,kn->mn`), with the bias sum after it
+    /// when there is one.
+    fn dense(&mut self, o: OutletId) -> TractResult<Option<OutletId>> {
+        let node = self.src.node(o.node);
+        let fact = self.src.outlet_fact(o)?;
+        if fact.datum_type != f32::datum_type() || fact.rank() != 2 {
+            return Ok(None);
+        }
+        let Some(&[m, n]) = fact.shape.as_concrete() else {
+            return Ok(None);
+        };
+        // The product, and the bias (zeros when the output is the product).
+        let (prod, bias) = if node.op_is::<EinSum>() {
+            (o, vec![0f32; n])
+        } else if let Some(bin) = node.op_as::<TypedBinOp>()
+            && bin.0.is::<math::Add>()
+            && node.inputs.len() == 2
+        {
+            let mut found = None;
+            for (pi, bi) in [(0, 1), (1, 0)] {
+                let p = node.inputs[pi];
+                if !self.src.node(p.node).op_is::<EinSum>() || !self.single_successor(p) {
+                    continue;
+                }
+                let Some(b) = self.konst(node.inputs[bi], 6) else {
+                    continue;
+                };
+                let bshape = b.shape();
+                if b.datum_type() != f32::datum_type()
+                    || !(bshape == [n] || bshape == [1, n])
+                    || self.src.outlet_fact(p)?.shape.as_concrete() != Some(&[m, n])
+                {
+                    continue;
+                }
+                let bias = b.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+                found = Some((p, bias));
+                break;
+            }
+            match found {
+                Some(f) => f,
+                None => return Ok(None),
+            }
+        } else {
+            return Ok(None);
+        };
+        let pn = self.src.node(prod.node);
+        let Some(es) = pn.op_as::<EinSum>() else {
+            return Ok(None);
+        };
+        let axes = es.axes.to_string();
+        if es.q_params.is_some() || pn.inputs.len() != 2 || es.operating_dt != f32::datum_type() {
+            return Ok(None);
+        }
+        let (x, wo) = (pn.inputs[0], pn.inputs[1]);
+        let Some(w) = self.konst(wo, 4) else {
+            return Ok(None);
+        };
+        let xs = self.src.outlet_fact(x)?;
+        if xs.datum_type != f32::datum_type() || w.datum_type() != f32::datum_type() {
+            return Ok(None);
+        }
+        let Some(&[xm, k]) = xs.shape.as_concrete() else {
+            return Ok(None);
+        };
+        let wv = w.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+        // Weights as `[k][n]`.
+        let wkn: Vec<f32> = match axes.as_str() {
+            "mk,nk->mn" if w.shape() == [n, k] => {
+                let mut t = vec![0f32; k * n];
+                for j in 0..n {
+                    for kk in 0..k {
+                        t[kk * n + j] = wv[j * k + kk];
+                    }
+                }
+                t
+            }
+            "mk,kn->mn" if w.shape() == [k, n] => wv,
+            _ => return Ok(None),
+        };
+        if xm != m {
+            return Ok(None);
+        }
+        let name = node.name.clone();
+        let xv = self.get_f(x)?;
+        let op = FDense {
+            b: Arc::new(PackedB::new(k, n, &wkn, &bias)),
+            clamp: Clamp::NONE,
+        };
+        self.summary.dense += 1;
+        Ok(Some(self.wire(&name, op, &[xv])?))
     }
 
     /// Whether `o` applies element by element to its first input in a way
@@ -448,6 +593,7 @@ impl<'a> Translator<'a> {
         inputs: &[OutletId],
         clamp: Clamp,
         out_shape: [usize; 4],
+        residual: Option<OutletId>,
     ) -> TractResult<Option<NVal>> {
         let ps = &conv.pool_spec;
         let want_fmt = match self.source {
@@ -528,6 +674,9 @@ impl<'a> Translator<'a> {
         let Some(at) = weight_reader(&w, conv.kernel_fmt, dw, cin, cout, kh, kw) else {
             return Ok(None);
         };
+        if dw && residual.is_some() {
+            return Ok(None);
+        }
         let kernel = if dw {
             let mut wd = vec![0f32; kh * kw * cin];
             for ky in 0..kh {
@@ -558,15 +707,23 @@ impl<'a> Translator<'a> {
         let Some(xv) = self.as_nhwc(x)? else {
             return Ok(None);
         };
+        let mut inputs = tvec![xv.outlet];
+        if let Some(r) = residual {
+            let Some(rv) = self.as_nhwc(r)? else {
+                return Ok(None);
+            };
+            inputs.push(rv.outlet);
+        }
         let op = FConv {
             p: Arc::new(ConvParams {
                 geo,
                 cout,
                 kernel,
                 clamp,
+                residual: residual.is_some(),
             }),
         };
-        let outlet = self.wire(name, op, &[xv.outlet])?;
+        let outlet = self.wire(name, op, &inputs)?;
         self.summary.convs += 1;
         Ok(Some(NVal {
             outlet,

@@ -12,8 +12,10 @@ use tract_onnx::tract_core::internal::*;
 
 use crate::engine::kernels_f32::conv::{self, Geometry};
 use crate::engine::kernels_f32::depthwise::depthwise;
-use crate::engine::kernels_f32::gemm::{self, Dense, PackedB};
-use crate::engine::kernels_f32::{Clamp, Fork};
+use crate::engine::kernels_f32::gemm::{self, Dense, PackedB, Residual};
+use crate::engine::kernels_f32::layout;
+use crate::engine::kernels_f32::pool::SpinPool;
+use crate::engine::kernels_f32::{Clamp, Fork, Serial};
 
 macro_rules! plain_op {
     ($ty:ident, $name:expr) => {
@@ -37,56 +39,34 @@ fn concrete(fact: &TypedFact) -> TractResult<TVec<usize>> {
         .into())
 }
 
-/// tract's intra-op executor (the plan installs it for the run) as a
-/// [`Fork`]: tasks are spread with the pool's `join`, which queues its jobs
-/// on the stack, so forking allocates nothing.
-struct PoolFork(Executor);
-
-impl PoolFork {
-    fn current() -> PoolFork {
-        PoolFork(current_tract_executor())
+/// Runs `f` with the kernels' [`Fork`] for tract's intra-op executor (the
+/// plan installs it for the run): one thread for a single-thread executor,
+/// else edgemark's spinning pool with as many threads, the calling thread
+/// among them. The pool is made on first use and kept per calling thread
+/// (a runner's inferences all come from one thread), so forking in the timed
+/// path neither allocates nor starts threads.
+fn with_fork<R>(f: impl FnOnce(&dyn Fork) -> R) -> R {
+    let n = match current_tract_executor() {
+        Executor::MultiThread(pool) => pool.current_num_threads(),
+        _ => 1,
+    };
+    if n <= 1 {
+        return f(&Serial);
     }
-}
-
-impl Fork for PoolFork {
-    fn threads(&self) -> usize {
-        match &self.0 {
-            Executor::MultiThread(pool) => pool.current_num_threads(),
-            _ => 1,
+    POOL.with_borrow_mut(|p| {
+        if p.as_ref().map(|p| p.threads()) != Some(n) {
+            *p = None;
+            *p = SpinPool::new(n).ok();
         }
-    }
-    fn run(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
-        match &self.0 {
-            Executor::MultiThread(pool) if n > 1 => {
-                // The pool's type is rayon's, reached through tract's
-                // executor: a closure wraps its `join` so edgemark needs no
-                // rayon dependency of its own.
-                let join = |a: &(dyn Fn() + Sync), b: &(dyn Fn() + Sync)| {
-                    pool.join(a, b);
-                };
-                halves(&join, 0, n, f)
-            }
-            _ => (0..n).for_each(f),
+        match p {
+            Some(pool) => f(pool),
+            None => f(&Serial),
         }
-    }
-}
-
-/// Runs `f(lo..hi)` by splitting the range in halves, each half a `join`.
-fn halves<J>(join: &J, lo: usize, hi: usize, f: &(dyn Fn(usize) + Sync))
-where
-    J: Fn(&(dyn Fn() + Sync), &(dyn Fn() + Sync)) + Sync,
-{
-    if hi - lo <= 1 {
-        if hi > lo {
-            f(lo)
-        }
-        return;
-    }
-    let mid = lo + (hi - lo) / 2;
-    join(&|| halves(join, lo, mid, f), &|| halves(join, mid, hi, f));
+    })
 }
 
 thread_local! {
+    static POOL: RefCell<Option<SpinPool>> = const { RefCell::new(None) };
     /// im2col gather buffers, reused from one inference to the next so the
     /// timed path does not allocate once warm (per thread: several runners
     /// may run the same model concurrently).
@@ -110,10 +90,14 @@ pub struct ConvParams {
     pub cout: usize,
     pub kernel: ConvKernel,
     pub clamp: Clamp,
+    /// A second input of the output's shape is added before the clamp (a
+    /// residual connection; matrix-product kernels only).
+    pub residual: bool,
 }
 
-/// An f32 2-D convolution with bias and a fused clamp. Input
-/// `[n][h][w][cin]`, output `[n][oh][ow][cout]`.
+/// An f32 2-D convolution with bias, an optional fused residual sum and a
+/// fused clamp. Input `[n][h][w][cin]` (and the residual,
+/// `[n][oh][ow][cout]`), output `[n][oh][ow][cout]`.
 #[derive(Debug, Clone)]
 pub struct FConv {
     pub p: Arc<ConvParams>,
@@ -136,8 +120,16 @@ impl FConv {
             ConvKernel::Im2col(_) => "im2col",
         };
         format!(
-            "{kind} {}x{} stride {}x{} {}->{} channels, clamp {}..{}",
-            g.kh, g.kw, g.sh, g.sw, g.c, p.cout, p.clamp.lo, p.clamp.hi
+            "{kind} {}x{} stride {}x{} {}->{} channels{}, clamp {}..{}",
+            g.kh,
+            g.kw,
+            g.sh,
+            g.sw,
+            g.c,
+            p.cout,
+            if p.residual { " + residual" } else { "" },
+            p.clamp.lo,
+            p.clamp.hi
         )
     }
 
@@ -145,8 +137,15 @@ impl FConv {
         tvec!(n, self.p.geo.oh, self.p.geo.ow, self.p.cout)
     }
 
-    /// All `n` images of `x` into `y`.
-    pub fn run(&self, n: usize, x: &[f32], y: &mut [f32], fork: &dyn Fork) {
+    /// All `n` images of `x` (plus `residual`) into `y`.
+    pub fn run(
+        &self,
+        n: usize,
+        x: &[f32],
+        residual: Option<&[f32]>,
+        y: &mut [f32],
+        fork: &dyn Fork,
+    ) {
         let p = &*self.p;
         let g = &p.geo;
         match &p.kernel {
@@ -158,9 +157,11 @@ impl FConv {
                     k: g.c,
                     stride: g.c,
                 };
-                gemm::gemm(&rows, b, p.clamp, y, p.cout, &mut [], fork);
+                let residual = residual.map(|r| Residual { r, ld: p.cout });
+                gemm::gemm(&rows, b, p.clamp, residual, y, p.cout, &mut [], fork);
             }
             ConvKernel::Depthwise { w, bias } => {
+                assert!(residual.is_none(), "no residual on depthwise kernels");
                 let (isz, osz) = (g.input_len(), g.oh * g.ow * g.c);
                 for b in 0..n {
                     let (xi, yi) = (&x[b * isz..][..isz], &mut y[b * osz..][..osz]);
@@ -176,7 +177,8 @@ impl FConv {
                     }
                     for i in 0..n {
                         let (xi, yi) = (&x[i * isz..][..isz], &mut y[i * osz..][..osz]);
-                        conv::conv_im2col(g, b, p.clamp, xi, yi, s, fork);
+                        let ri = residual.map(|r| &r[i * osz..][..osz]);
+                        conv::conv_im2col(g, b, p.clamp, ri, xi, yi, s, fork);
                     }
                 });
             }
@@ -198,13 +200,34 @@ impl EvalOp for FConv {
             g.c
         );
         let n = shape[0];
+        let oshape = self.out_shape(n);
+        ensure!(
+            inputs.len() == 1 + usize::from(self.p.residual),
+            "EdgemarkConv: {} inputs",
+            inputs.len()
+        );
         let view = inputs[0].try_as_plain_ram()?;
         let x = view.as_slice::<f32>()?;
-        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.out_shape(n))? };
+        let rview = match inputs.get(1) {
+            Some(r) => {
+                ensure!(
+                    r.shape() == &*oshape,
+                    "EdgemarkConv: residual shape {:?}",
+                    r.shape()
+                );
+                Some(r.try_as_plain_ram()?)
+            }
+            None => None,
+        };
+        let residual = match &rview {
+            Some(v) => Some(v.as_slice::<f32>()?),
+            None => None,
+        };
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&oshape)? };
         {
             let mut ov = out.try_as_plain_ram_mut()?;
             let y = ov.as_slice_mut::<f32>()?;
-            self.run(n, x, y, &PoolFork::current());
+            with_fork(|fork| self.run(n, x, residual, y, fork));
         }
         Ok(tvec!(out.into_tvalue()))
     }
@@ -252,24 +275,6 @@ impl Transpose {
 }
 plain_op!(Transpose, "EdgemarkTranspose");
 
-/// `[n][a][b] -> [n][b][a]`, in cache-sized tiles.
-fn transpose_2d(src: &[f32], n: usize, a: usize, b: usize, dst: &mut [f32]) {
-    const T: usize = 16;
-    for img in 0..n {
-        let s = &src[img * a * b..][..a * b];
-        let d = &mut dst[img * a * b..][..a * b];
-        for i0 in (0..a).step_by(T) {
-            for j0 in (0..b).step_by(T) {
-                for i in i0..(i0 + T).min(a) {
-                    for j in j0..(j0 + T).min(b) {
-                        d[j * a + i] = s[i * b + j];
-                    }
-                }
-            }
-        }
-    }
-}
-
 impl EvalOp for Transpose {
     op_out_of_plan!();
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
@@ -281,11 +286,12 @@ impl EvalOp for Transpose {
         {
             let mut ov = out.try_as_plain_ram_mut()?;
             let y = ov.as_slice_mut::<f32>()?;
-            if self.to_nhwc {
-                transpose_2d(x, s[0], s[1], s[2] * s[3], y);
+            let (a, b) = if self.to_nhwc {
+                (s[1], s[2] * s[3])
             } else {
-                transpose_2d(x, s[0], s[1] * s[2], s[3], y);
-            }
+                (s[1] * s[2], s[3])
+            };
+            with_fork(|fork| layout::transpose(x, s[0], a, b, y, fork));
         }
         Ok(tvec!(out.into_tvalue()))
     }
@@ -354,6 +360,74 @@ impl TypedOp for MeanHw {
             self.out_shape
         );
         Ok(tvec!(f32::fact(self.out_shape.clone())))
+    }
+    as_op!();
+}
+
+/// A fully connected layer: `[m][k] -> [m][n]`, `clamp(x W + bias)`, on the
+/// same packed-weight product as the pointwise convolutions (ONNX Gemm and
+/// MatMul with constant weights).
+#[derive(Debug, Clone)]
+pub struct FDense {
+    pub b: Arc<PackedB>,
+    pub clamp: Clamp,
+}
+
+impl PartialEq for FDense {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.b, &other.b) && self.clamp == other.clamp
+    }
+}
+impl Eq for FDense {}
+
+impl FDense {
+    fn describe(&self) -> String {
+        format!("{}->{}", self.b.k(), self.b.n())
+    }
+}
+plain_op!(FDense, "EdgemarkDense");
+
+impl EvalOp for FDense {
+    op_out_of_plan!();
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let s = inputs[0].shape().to_vec();
+        ensure!(
+            s.len() == 2 && s[1] == self.b.k(),
+            "EdgemarkDense: input shape {s:?}, expected [m,{}]",
+            self.b.k()
+        );
+        let view = inputs[0].try_as_plain_ram()?;
+        let x = view.as_slice::<f32>()?;
+        let n = self.b.n();
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&[s[0], n])? };
+        {
+            let mut ov = out.try_as_plain_ram_mut()?;
+            let y = ov.as_slice_mut::<f32>()?;
+            let rows = Dense {
+                a: x,
+                m: s[0],
+                k: s[1],
+                stride: s[1],
+            };
+            with_fork(|fork| gemm::gemm(&rows, &self.b, self.clamp, None, y, n, &mut [], fork));
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for FDense {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let s = concrete(inputs[0])?;
+        ensure!(
+            s.len() == 2 && s[1] == self.b.k(),
+            "EdgemarkDense: input {s:?}"
+        );
+        Ok(tvec!(f32::fact([s[0], self.b.n()])))
+    }
+    fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
+        let s = concrete(inputs[0])?;
+        let macs = s[0] * self.b.k() * self.b.n();
+        Ok(tvec!((Cost::FMA(f32::datum_type()), macs.into())))
     }
     as_op!();
 }
