@@ -18,6 +18,8 @@
 //! `EDGEMARK_NO_FP32=1` turns the pass off (A/B measurements).
 
 pub mod ops;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
