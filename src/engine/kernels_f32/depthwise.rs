@@ -34,15 +34,17 @@ pub fn depthwise(
     let tasks = if macs < MIN_PARALLEL_MACS {
         1
     } else {
-        fork.threads().min(g.oh).max(1)
+        fork.threads().min(g.oh * g.ow).max(1)
     };
     let out = SharedMut(y.as_mut_ptr());
     let rows = select_rows();
+    // Split by output pixels (not rows): a 7x7 output divides 25/24 where
+    // rows would give 4/3.
     let task = |i: usize| {
-        let (oy0, oy1) = split(g.oh, tasks, i);
-        // SAFETY: task i writes output rows oy0..oy1 only; split() gives
+        let (p0, p1) = split(g.oh * g.ow, tasks, i);
+        // SAFETY: task i writes output pixels p0..p1 only; split() gives
         // disjoint ranges.
-        unsafe { rows(g, w, bias, clamp, x, out, oy0, oy1) }
+        unsafe { rows(g, w, bias, clamp, x, out, p0, p1) }
     };
     if tasks == 1 {
         task(0)
@@ -65,7 +67,7 @@ pub(crate) fn depthwise_portable_only(
 ) {
     assert_eq!(y.len(), g.oh * g.ow * g.c, "output size");
     let out = SharedMut(y.as_mut_ptr());
-    unsafe { rows_portable(g, w, bias, clamp, x, out, 0, g.oh) }
+    unsafe { rows_portable(g, w, bias, clamp, x, out, 0, g.oh * g.ow) }
 }
 
 type RowsFn = unsafe fn(&Geometry, &[f32], &[f32], Clamp, &[f32], SharedMut, usize, usize);
@@ -109,11 +111,11 @@ unsafe fn rows_avx2(
     unsafe { rows_body::<true>(g, w, bias, clamp, x, y, oy0, oy1) }
 }
 
-/// Output rows `oy0..oy1`.
+/// Output pixels `p0..p1` (row-major: pixel `oy * ow + ox`).
 ///
 /// # Safety
-/// `y` points to `oh * ow * c` floats of which nothing else accesses rows
-/// `oy0..oy1` meanwhile.
+/// `y` points to `oh * ow * c` floats of which nothing else accesses pixels
+/// `p0..p1` meanwhile.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn rows_body<const FMA: bool>(
@@ -123,18 +125,32 @@ unsafe fn rows_body<const FMA: bool>(
     clamp: Clamp,
     x: &[f32],
     y: SharedMut,
-    oy0: usize,
-    oy1: usize,
+    p0: usize,
+    p1: usize,
 ) {
+    if p1 <= p0 {
+        return;
+    }
     let c = g.c;
     let (lo, hi) = interior(g.ow, g.sw, g.dw, g.pad_left, g.kw, g.w);
-    for oy in oy0..oy1 {
+    for oy in p0 / g.ow..=(p1 - 1) / g.ow {
+        // This task's columns of row oy.
+        let xa = if oy == p0 / g.ow { p0 % g.ow } else { 0 };
+        let xb = if oy == (p1 - 1) / g.ow {
+            (p1 - 1) % g.ow + 1
+        } else {
+            g.ow
+        };
         let (iy0, ky0, ky1) = Geometry::taps(oy, g.sh, g.dh, g.pad_top, g.kh, g.h);
-        // SAFETY: row oy belongs to this task (the caller's contract).
-        let yrow = unsafe { std::slice::from_raw_parts_mut(y.ptr().add(oy * g.ow * c), g.ow * c) };
-        let fast = g.kh == 3 && g.kw == 3 && ky0 == 0 && ky1 == 3 && hi > lo;
-        let (a, b) = if fast { (lo, hi) } else { (g.ow, g.ow) };
-        for ox in (0..a).chain(b..g.ow) {
+        // SAFETY: pixels xa..xb of row oy belong to this task (the caller's
+        // contract); `yrow[i]` is column `xa + i / c`.
+        let yrow = unsafe {
+            std::slice::from_raw_parts_mut(y.ptr().add((oy * g.ow + xa) * c), (xb - xa) * c)
+        };
+        let (ia, ib) = (lo.max(xa), hi.min(xb));
+        let fast = g.kh == 3 && g.kw == 3 && ky0 == 0 && ky1 == 3 && ib > ia;
+        let (a, b) = if fast { (ia, ib) } else { (xb, xb) };
+        for ox in (xa..a).chain(b..xb) {
             pixel::<FMA>(
                 g,
                 w,
@@ -145,7 +161,7 @@ unsafe fn rows_body<const FMA: bool>(
                 ky0,
                 ky1,
                 ox,
-                &mut yrow[ox * c..][..c],
+                &mut yrow[(ox - xa) * c..][..c],
             );
         }
         if fast {
@@ -153,8 +169,9 @@ unsafe fn rows_body<const FMA: bool>(
                 let iy = (iy0 + (ky * g.dh) as isize) as usize;
                 &x[iy * g.w * c..][..g.w * c]
             });
-            let ix0 = lo * g.sw - g.pad_left;
-            interior_3x3::<FMA>(g, w, bias, clamp, rows, ix0, &mut yrow[lo * c..hi * c]);
+            let ix0 = ia * g.sw - g.pad_left;
+            let out = &mut yrow[(ia - xa) * c..(ib - xa) * c];
+            interior_3x3::<FMA>(g, w, bias, clamp, rows, ix0, out);
         }
     }
 }

@@ -273,6 +273,40 @@ fn depthwise_matches_naive_convolution() {
 }
 
 #[test]
+fn depthwise_split_by_pixels_gives_identical_output() {
+    // Small images split inside rows (7x7: 25 and 24 pixels).
+    let mut r = Rng(6);
+    for (h, c, s) in [(7, 960, 1), (14, 384, 1), (9, 40, 2), (5, 17, 1)] {
+        let o = (h + 2 - 3) / s + 1;
+        let g = Geometry {
+            h,
+            w: h,
+            c,
+            kh: 3,
+            kw: 3,
+            sh: s,
+            sw: s,
+            dh: 1,
+            dw: 1,
+            pad_top: 1,
+            pad_left: 1,
+            oh: o,
+            ow: o,
+        };
+        let x = r.vec(g.input_len());
+        let w = r.vec(9 * c);
+        let bias = r.vec(c);
+        let mut one = vec![0f32; o * o * c];
+        depthwise(&g, &w, &bias, Clamp::NONE, &x, &mut one, &Serial);
+        for t in [2, 3] {
+            let mut many = vec![1f32; o * o * c];
+            depthwise(&g, &w, &bias, Clamp::NONE, &x, &mut many, &Threads(t));
+            assert_eq!(one, many, "h {h} c {c} s {s} threads {t}");
+        }
+    }
+}
+
+#[test]
 fn depthwise_split_by_rows_gives_identical_output() {
     let mut r = Rng(5);
     let g = Geometry {
