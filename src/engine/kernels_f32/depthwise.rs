@@ -385,6 +385,33 @@ unsafe fn interior_3x3_avx2(
                 }};
             }
             let mut p = 0;
+            if sx == c && dx == c {
+                // Stride and dilation 1: 8 neighbouring pixels share input
+                // columns, so each of the 10 columns of a kernel row is
+                // loaded once and feeds up to 3 accumulators (0.5 loads per
+                // multiply-add instead of 1).
+                let wk = [[w0, w1, w2], [w3, w4, w5], [w6, w7, w8]];
+                let rs = [r0, r1, r2];
+                while p + 8 <= n {
+                    let mut a = [bv; 8];
+                    for (r, wr) in rs.iter().zip(&wk) {
+                        let base = r.add(p * c + c0);
+                        for j in 0..10 {
+                            let xj = _mm256_loadu_ps(base.add(j * c));
+                            for (t, wt) in wr.iter().enumerate() {
+                                // Column j is tap t of pixel j - t.
+                                if j >= t && j - t < 8 {
+                                    a[j - t] = _mm256_fmadd_ps(xj, *wt, a[j - t]);
+                                }
+                            }
+                        }
+                    }
+                    for (q, v) in a.iter().enumerate() {
+                        _mm256_storeu_ps(o.add((p + q) * c + c0), cl(*v));
+                    }
+                    p += 8;
+                }
+            }
             while p + P <= n {
                 let (mut a0, mut a1, mut a2, mut a3) = (bv, bv, bv, bv);
                 taps!(a0, p * sx);
