@@ -69,7 +69,7 @@ fn check_report(args: &[&str], expect_op: &str) -> Value {
 #[test]
 fn builtin_model_tables() {
     // Its convolutions run on edgemark's own f32 kernels (engine::tract::fp32).
-    let r = check_report(&[], "EdgemarkConv");
+    let r = check_report(&[], "EdgemarkDepthwise");
     assert_eq!(r["model"], "builtin-mobilenet-v1.onnx");
     // The text form: both tables and the check line.
     let (code, out, err) = profile(&["--runs", "2"]);
@@ -86,8 +86,8 @@ fn builtin_model_tables() {
 #[test]
 fn shared_onnx_and_tflite_models() {
     for (m, op) in [
-        ("models/mobilenetv2-fp32.onnx", "EdgemarkConv"),
-        ("models/mobilenetv2-fp32.tflite", "EdgemarkConv"),
+        ("models/mobilenetv2-fp32.onnx", "EdgemarkPointwise"),
+        ("models/mobilenetv2-fp32.tflite", "EdgemarkDepthwise"),
     ] {
         let Some(path) = common::shared_path(m) else {
             return;

@@ -185,7 +185,22 @@ impl FConv {
         }
     }
 }
-plain_op!(FConv, "EdgemarkConv");
+// Named by kernel, so `edgemark profile`'s per-op-type table says whether
+// time goes to the matrix products or the depthwise convolutions.
+impl Op for FConv {
+    fn name(&self) -> StaticName {
+        match self.p.kernel {
+            ConvKernel::Pointwise(_) => "EdgemarkPointwise",
+            ConvKernel::Depthwise { .. } => "EdgemarkDepthwise",
+            ConvKernel::Im2col(_) => "EdgemarkIm2colConv",
+        }
+        .into()
+    }
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![self.describe()])
+    }
+    op_as_typed_op!();
+}
 
 impl EvalOp for FConv {
     op_out_of_plan!();
@@ -194,7 +209,8 @@ impl EvalOp for FConv {
         let g = &self.p.geo;
         ensure!(
             shape.len() == 4 && shape[1] == g.h && shape[2] == g.w && shape[3] == g.c,
-            "EdgemarkConv: input shape {shape:?}, expected [n,{},{},{}]",
+            "{}: input shape {shape:?}, expected [n,{},{},{}]",
+            self.name(),
             g.h,
             g.w,
             g.c
@@ -203,7 +219,8 @@ impl EvalOp for FConv {
         let oshape = self.out_shape(n);
         ensure!(
             inputs.len() == 1 + usize::from(self.p.residual),
-            "EdgemarkConv: {} inputs",
+            "{}: {} inputs",
+            self.name(),
             inputs.len()
         );
         let view = inputs[0].try_as_plain_ram()?;
@@ -212,7 +229,8 @@ impl EvalOp for FConv {
             Some(r) => {
                 ensure!(
                     r.shape() == &*oshape,
-                    "EdgemarkConv: residual shape {:?}",
+                    "{}: residual shape {:?}",
+                    self.name(),
                     r.shape()
                 );
                 Some(r.try_as_plain_ram()?)

@@ -213,7 +213,9 @@ fn onnx_block_runs_on_edgemark_ops_with_clamps_and_residual_fused() {
     // Expansion and depthwise clamps fused; the stem's clamp stays apart
     // (its convolution has a second reader).
     assert_eq!(s.fused_clamps, 2);
-    assert_eq!(count(&r, "EdgemarkConv"), 4);
+    assert_eq!(count(&r, "EdgemarkIm2colConv"), 1);
+    assert_eq!(count(&r, "EdgemarkPointwise"), 2);
+    assert_eq!(count(&r, "EdgemarkDepthwise"), 1);
     assert_eq!(count(&r, "EdgemarkMeanHw"), 1);
     assert!(!ops(&r).contains(&"Conv".to_string()), "{:?}", ops(&r));
 }
