@@ -104,16 +104,21 @@ impl EvalOp for QuantizeF32 {
         let x = inputs[0].try_as_plain_ram()?;
         let x = x.as_slice::<f32>()?;
         let shape = inputs[0].shape();
-        let mut q: Vec<u8> = x
-            .iter()
-            .map(|&v| ((v / self.scale).round_ties_even() as i32 + self.zp).clamp(0, 255) as u8)
-            .collect();
-        if self.layout == Layout::Nchw {
-            let mut t = vec![0u8; q.len()];
-            nchw_to_nhwc(&q, shape[0], shape[1], shape[2] * shape[3], &mut t);
-            q = t;
+        let oshape = internal_shape(shape, self.layout);
+        // SAFETY: u8 has no invalid bit patterns and every byte is written below.
+        let mut out = unsafe { Tensor::uninitialized::<u8>(&oshape)? };
+        {
+            let mut ov = out.try_as_plain_ram_mut()?;
+            let y = ov.as_slice_mut::<u8>()?;
+            ensure!(y.len() == x.len(), "EdgemarkQuantizeF32: output size");
+            if self.layout == Layout::Nchw {
+                let mut q = vec![0u8; x.len()];
+                kernels::quantize_f32(x, self.scale, self.zp, &mut q);
+                nchw_to_nhwc(&q, shape[0], shape[1], shape[2] * shape[3], y);
+            } else {
+                kernels::quantize_f32(x, self.scale, self.zp, y);
+            }
         }
-        let out = Tensor::from_shape(&internal_shape(shape, self.layout), &q)?;
         Ok(tvec!(out.into_tvalue()))
     }
 }
