@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod kernels_f32;
+pub mod kernels_i8;
 #[cfg(feature = "tract")]
 pub mod tract;
 

@@ -352,14 +352,27 @@ impl QConv {
             ConvKernel::Depthwise(w) => kernels::depthwise(g, p.cin, p.zp_in, x, w, &p.rq, y),
             ConvKernel::Im2col(b) => {
                 let row = b.row_bytes();
-                let mut a = vec![0u8; pixels * row];
-                kernels::im2col(g, p.cin, p.zp_in as u8, x, &mut a, row);
-                kernels::gemm(pixels, &a, row, b, &p.rq, y, p.cout);
+                // The window matrix is rebuilt on every call: keep its buffer
+                // per thread instead of faulting fresh pages in each time.
+                IM2COL.with_borrow_mut(|a| {
+                    if a.len() < pixels * row {
+                        a.resize(pixels * row, 0);
+                    }
+                    let a = &mut a[..pixels * row];
+                    kernels::im2col(g, p.cin, p.zp_in as u8, x, a, row);
+                    kernels::gemm(pixels, a, row, b, &p.rq, y, p.cout);
+                });
             }
         }
     }
 }
 plain_op!(QConv, "EdgemarkQConv");
+
+thread_local! {
+    /// im2col scratch of the convolutions run on this thread (the largest
+    /// window matrix seen so far; MobileNetV2's first layer: 12544 x 28 bytes).
+    static IM2COL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 impl EvalOp for QConv {
     op_out_of_plan!();

@@ -1,8 +1,10 @@
-//! Integer kernels on plain slices: u8 activations (with a zero point) times i8
-//! weights, accumulated in i32, requantised to u8 with a per-channel f32
-//! multiplier. Layout is NHWC throughout, channels innermost, so a 1x1
-//! convolution is a matrix product over pixels and a depthwise kernel runs
-//! along contiguous channels.
+//! Integer kernels of the int8 path (`engine::tract::quant`), on plain
+//! slices: u8 activations (with a zero point) times i8 weights, accumulated
+//! in i32, requantised to u8 with a per-channel f32 multiplier. Layout is
+//! NHWC throughout, channels innermost, so a 1x1 convolution is a matrix
+//! product over pixels and a depthwise kernel runs along contiguous channels.
+//! No tract here: the ARM targets test these kernels under qemu in CI, in
+//! builds without tract.
 //!
 //! Activations are u8 everywhere inside the rewritten graph (int8 tensors are
 //! offset by 128 on the way in): x86's VNNI dot product multiplies unsigned by
@@ -174,15 +176,6 @@ pub struct Geometry {
     pub ow: usize,
 }
 
-impl Geometry {
-    /// Input row/column for output `o`, tap `k`, or None in the padding.
-    #[inline(always)]
-    fn src(o: usize, k: usize, stride: usize, pad: usize, len: usize) -> Option<usize> {
-        let i = (o * stride + k).checked_sub(pad)?;
-        (i < len).then_some(i)
-    }
-}
-
 /// Depthwise convolution, channel multiplier 1: `x` is `[h][w][c]` u8 with zero
 /// point `zp`, `wts` is `[kh][kw][c]` i8, `y` is `[oh][ow][c]`. Taps in the
 /// padding contribute nothing (the real zero), so `rq.bias` is the plain bias.
@@ -286,18 +279,25 @@ pub fn im2col(g: &Geometry, c: usize, zp: u8, x: &[u8], out: &mut [u8], row: usi
     assert_eq!(x.len(), g.h * g.w * c);
     assert!(row >= g.kh * g.kw * c);
     assert!(out.len() >= g.oh * g.ow * row);
+    // The taps of one window row that fall inside the image are neighbours in
+    // memory: one copy of (kx1 - kx0) * c bytes each (with 3 input channels a
+    // copy per tap moved 3 bytes at a time).
     for oy in 0..g.oh {
+        let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, g.kh, g.h);
         for ox in 0..g.ow {
+            let (kx0, kx1) = valid_taps(ox, g.sw, g.pad_left, g.kw, g.w);
             let dst = &mut out[(oy * g.ow + ox) * row..][..g.kh * g.kw * c];
             for ky in 0..g.kh {
-                let iy = Geometry::src(oy, ky, g.sh, g.pad_top, g.h);
-                for kx in 0..g.kw {
-                    let d = &mut dst[(ky * g.kw + kx) * c..][..c];
-                    match (iy, Geometry::src(ox, kx, g.sw, g.pad_left, g.w)) {
-                        (Some(iy), Some(ix)) => d.copy_from_slice(&x[(iy * g.w + ix) * c..][..c]),
-                        _ => d.fill(zp),
-                    }
+                let d = &mut dst[ky * g.kw * c..][..g.kw * c];
+                if ky < ky0 || ky >= ky1 || kx0 == kx1 {
+                    d.fill(zp);
+                    continue;
                 }
+                let iy = oy * g.sh + ky - g.pad_top;
+                let ix0 = ox * g.sw + kx0 - g.pad_left;
+                d[..kx0 * c].fill(zp);
+                d[kx0 * c..kx1 * c].copy_from_slice(&x[(iy * g.w + ix0) * c..][..(kx1 - kx0) * c]);
+                d[kx1 * c..].fill(zp);
             }
         }
     }
@@ -382,6 +382,7 @@ mod x86 {
     pub fn has_vnni512() -> bool {
         std::arch::is_x86_feature_detected!("avx512vnni")
             && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
             && std::arch::is_x86_feature_detected!("avx512f")
     }
 
@@ -516,7 +517,9 @@ mod x86 {
     /// load and 8 broadcasts per 4 steps of k.
     const MR: usize = 8;
 
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    // avx512vl too: the masked 16-byte store is a VL instruction, and without
+    // the feature here it was an out-of-line call per output row.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     pub unsafe fn gemm_vnni512(
         m: usize,
         a: &[u8],
