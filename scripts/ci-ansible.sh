@@ -11,8 +11,16 @@
 # report (checked: every node's rows); the second run must change nothing.
 # Prints the time and resources of each phase. Root only.
 #
-#   scripts/ci-ansible.sh                 # uses target/ci/edgemark (built if stale)
-#   EDGEMARK_BIN=path scripts/ci-ansible.sh
+#   scripts/ci-ansible.sh                 # see below for the nodes' binary
+#   EDGEMARK_BIN=path scripts/ci-ansible.sh   # the nodes get this one
+#
+# The binaries: when the cross step ran before (as in .ci/run), the static
+# builds under $CARGO_TARGET_DIR (x86_64 musl release-symbols, aarch64 musl and
+# armv7 cross-ci) fill the bin dir the install role reads (TARGET/edgemark):
+# tests/arch.yml checks them, and the nodes get the x86_64 static binary
+# through the role's own mapping. A target not built gets a bare ELF header in
+# the test and the nodes the ci-profile build (target/ci/edgemark, same glibc
+# as the containers), both said in the output.
 #   scripts/ci-ansible.sh --prepare       # only tools, venv and rootfs (.ci/run
 #                                         # runs this in the background early)
 set -euo pipefail
@@ -50,6 +58,7 @@ if [ "${1:-}" = --prepare ]; then
     step "prepared in $((SECONDS - t0)) s"
     exit 0
 fi
+USER_BIN=${EDGEMARK_BIN:-}
 if [ -z "${EDGEMARK_BIN:-}" ]; then
     nice -n 10 cargo build --locked --profile ci --bin edgemark
     EDGEMARK_BIN=$CARGO_TARGET_DIR/ci/edgemark
@@ -65,6 +74,31 @@ trap 'ns_cleanup; rm -rf "$work"' EXIT
 
 step "tests/arch.yml: the binary per ansible_architecture (fact overridden, no ARM host)"
 python3 scripts/lib/elf_headers.py "$work/bin"
+bindir=$work/bin/good
+# Real static builds replace the headers where they exist (profiles in order).
+declare -A PROFILES=(
+    [x86_64-unknown-linux-musl]="release-symbols release cross-ci ci"
+    [aarch64-unknown-linux-musl]="cross-ci release"
+    [armv7-unknown-linux-gnueabihf]="cross-ci release"
+)
+STATIC_X86=
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf; do
+    found=
+    for prof in ${PROFILES[$t]}; do
+        f=$CARGO_TARGET_DIR/$t/$prof/edgemark
+        if [ -x "$f" ]; then
+            found=$(realpath "$f")
+            break
+        fi
+    done
+    if [ -n "$found" ]; then
+        ln -sf "$found" "$bindir/$t/edgemark"
+        echo "   $t: $found ($(stat -L -c %s "$found") bytes)"
+        [ "$t" != x86_64-unknown-linux-musl ] || STATIC_X86=$found
+    else
+        echo "   $t: not built under $CARGO_TARGET_DIR (cross step not run first): an ELF header stands in"
+    fi
+done
 ANSIBLE_CONFIG=deploy/ansible/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \
     ansible-playbook -i localhost, deploy/ansible/tests/arch.yml \
     -e arch_test_bin_dir="$work/bin/good" -e arch_test_wrong_dir="$work/bin/wrong" >"$work/arch.log" 2>&1 || {
@@ -104,6 +138,16 @@ for i in "${!NODES[@]}"; do
     echo "   $n: container $name, init pid $NS_LEADER, sshd 127.0.0.1:${PORTS[$i]}, up in $((SECONDS - tb)) s"
 done
 
+if [ -z "$USER_BIN" ] && [ -n "$STATIC_X86" ]; then
+    NODE_BIN="# The static x86_64 binary through the role's mapping (TARGET/edgemark).
+edgemark_install_bin_dir=$bindir"
+    echo "   nodes get $STATIC_X86 through the role's mapping (x86_64 -> x86_64-unknown-linux-musl)"
+else
+    NODE_BIN="# No static x86_64 build here (or EDGEMARK_BIN given): this binary; the
+# containers run Debian bookworm, the ci build's glibc.
+edgemark_install_binaries={\"x86_64\": \"$EDGEMARK_BIN\"}"
+    echo "   nodes get $EDGEMARK_BIN (edgemark_install_binaries override)"
+fi
 inv=$work/inventory.ini
 {
     echo "[edgemark]"
@@ -119,9 +163,7 @@ ansible_user=root
 ansible_ssh_private_key_file=$work/id_ed25519
 ansible_ssh_common_args=-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
 ansible_python_interpreter=/usr/bin/python3
-# The containers run Debian bookworm (glibc 2.36, as the build host): the ci
-# build runs there; a release uses the static musl binaries.
-edgemark_install_binaries={"x86_64": "$EDGEMARK_BIN"}
+$NODE_BIN
 # The containers share the host's load average and sensors: no cooldown gate.
 edgemark_install_board=none
 edgemark_job_settings={"sut": "builtin", "scenario": "single-stream", "min_duration_ms": 1000, "min_query_count": 16}
