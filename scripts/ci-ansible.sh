@@ -2,14 +2,19 @@
 # deploy/ansible against three real systemd hosts: three Debian bookworm
 # containers (systemd-nspawn, one cached rootfs, see scripts/lib/nspawn.sh),
 # each with sshd on its own 127.0.0.1 port, reached over real SSH by
-# ansible-core 2.19 (PyPI, in a venv under target/). ansible-lint first; then
-# site.yml twice: the first run deploys, runs a job on every node under its
-# systemd service (node3 as a one-shot unit instead of the daemon), fetches the
-# records into per-host folders and renders the report; the second run must
-# change nothing. Prints the time and resources of each phase. Root only.
+# ansible-core 2.19 (PyPI, in a venv under target/). ansible-lint first, then
+# tests/arch.yml (the binary picked per ansible_architecture: x86_64, aarch64,
+# armv7l, and unknown ones failing, on the controller with the fact
+# overridden); then site.yml twice: the first run deploys, runs a job on every
+# node under its systemd service (node3 as a one-shot unit instead of the
+# daemon), fetches the records into per-host folders and renders the HTML
+# report (checked: every node's rows); the second run must change nothing.
+# Prints the time and resources of each phase. Root only.
 #
 #   scripts/ci-ansible.sh                 # uses target/ci/edgemark (built if stale)
 #   EDGEMARK_BIN=path scripts/ci-ansible.sh
+#   scripts/ci-ansible.sh --prepare       # only tools, venv and rootfs (.ci/run
+#                                         # runs this in the background early)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=target}"
@@ -39,6 +44,12 @@ fi
 export PATH="$VENV/bin:$PATH"
 ansible --version | sed -n 1p
 ansible-lint --version 2>/dev/null | sed -n 1p
+if [ "${1:-}" = --prepare ]; then
+    step "rootfs (cached tarball under $NS_DIR)"
+    ns_base >/dev/null || die "no rootfs"
+    step "prepared in $((SECONDS - t0)) s"
+    exit 0
+fi
 if [ -z "${EDGEMARK_BIN:-}" ]; then
     nice -n 10 cargo build --locked --profile ci --bin edgemark
     EDGEMARK_BIN=$CARGO_TARGET_DIR/ci/edgemark
@@ -49,11 +60,23 @@ EDGEMARK_BIN=$(realpath "$EDGEMARK_BIN")
 step "ansible-lint deploy/ansible"
 (cd deploy/ansible && ansible-lint --offline --nocolor)
 
-step "rootfs (cached tarball under $NS_DIR)"
-base=$(ns_base) || die "no rootfs"
-
 work=$(mktemp -d)
 trap 'ns_cleanup; rm -rf "$work"' EXIT
+
+step "tests/arch.yml: the binary per ansible_architecture (fact overridden, no ARM host)"
+python3 scripts/lib/elf_headers.py "$work/bin"
+ANSIBLE_CONFIG=deploy/ansible/ansible.cfg ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \
+    ansible-playbook -i localhost, deploy/ansible/tests/arch.yml \
+    -e arch_test_bin_dir="$work/bin/good" -e arch_test_wrong_dir="$work/bin/wrong" >"$work/arch.log" 2>&1 || {
+    tail -60 "$work/arch.log" >&2
+    die "tests/arch.yml failed"
+}
+# The outcome of each case (the play itself asserts that all passed).
+sed -n '/Print the outcomes/,/^}/p' "$work/arch.log" | grep '"ok ' | sed "s|$work/bin/||g; s/^ */   /"
+grep -A1 'PLAY RECAP' "$work/arch.log" | tail -1 | sed 's/^/   /'
+
+step "rootfs (cached tarball under $NS_DIR)"
+base=$(ns_base) || die "no rootfs"
 ssh-keygen -q -t ed25519 -N '' -C edgemark-ci -f "$work/id_ed25519"
 # Free loopback ports for the nodes' sshd.
 mapfile -t PORTS < <(python3 -c '
@@ -117,7 +140,7 @@ play() {
         ansible-playbook -i "$inv" deploy/ansible/site.yml \
         -e edgemark_collect_dest="$out/records" \
         -e edgemark_report_records="$out/records" \
-        -e edgemark_report_out="$out/report.txt" \
+        -e edgemark_report_out="$out/report.html" \
         -e edgemark_report_binary="$EDGEMARK_BIN" >"$log" 2>&1 || {
         tail -60 "$log" >&2
         die "ansible-playbook run $n failed"
@@ -136,11 +159,11 @@ for n in "${NODES[@]}"; do
     [ "$c" -ge 1 ] || die "no record fetched from $h"
 done
 grep -q "changed=0" <(grep "em-an-$$-node1" "$work/play1.log" | tail -1) && die "run 1 changed nothing on node1?"
-echo "   report ($out/report.txt):"
-sed 's/^/   | /' "$out/report.txt"
-for n in "${NODES[@]}"; do
-    grep -q "em-an-$$-$n" "$out/report.txt" || die "the report has no row for em-an-$$-$n"
-done
+# The HTML page the play rendered on the controller from the fetched records.
+cp "$out/report.html" "$CARGO_TARGET_DIR/ansible-fleet-report.html"
+echo "   kept as $CARGO_TARGET_DIR/ansible-fleet-report.html"
+python3 scripts/lib/check_fleet_html.py "$out/report.html" "$out/records" \
+    "em-an-$$-node1" "em-an-$$-node2" "em-an-$$-node3" || die "the HTML report does not show every node's records"
 for i in "${!NODES[@]}"; do
     L=${LEADERS[$i]}
     echo "   ${NODES[$i]}: edgemark.service $(ns_exec "$L" systemctl is-enabled edgemark.service 2>/dev/null || true)/$(ns_exec "$L" systemctl is-active edgemark.service 2>/dev/null || true), edgemark.timer $(ns_exec "$L" systemctl is-enabled edgemark.timer 2>/dev/null || true)/$(ns_exec "$L" systemctl is-active edgemark.timer 2>/dev/null || true)"

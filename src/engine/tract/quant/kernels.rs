@@ -174,15 +174,6 @@ pub struct Geometry {
     pub ow: usize,
 }
 
-impl Geometry {
-    /// Input row/column for output `o`, tap `k`, or None in the padding.
-    #[inline(always)]
-    fn src(o: usize, k: usize, stride: usize, pad: usize, len: usize) -> Option<usize> {
-        let i = (o * stride + k).checked_sub(pad)?;
-        (i < len).then_some(i)
-    }
-}
-
 /// Depthwise convolution, channel multiplier 1: `x` is `[h][w][c]` u8 with zero
 /// point `zp`, `wts` is `[kh][kw][c]` i8, `y` is `[oh][ow][c]`. Taps in the
 /// padding contribute nothing (the real zero), so `rq.bias` is the plain bias.
@@ -201,18 +192,27 @@ pub fn depthwise(
     assert!(rq.bias.len() >= c && rq.mult.len() >= c);
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the feature is present.
-            unsafe { x86::depthwise_avx512(g, c, zp, x, wts, rq, y) };
-            return;
-        }
         if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature is present.
+            // SAFETY: the feature is present; the sizes are checked above.
             unsafe { x86::depthwise_avx2(g, c, zp, x, wts, rq, y) };
             return;
         }
     }
     depthwise_portable(g, c, zp, x, wts, rq, y)
+}
+
+/// Channels a depthwise pixel accumulates at once: a fixed-size stack block
+/// (no allocation per call) that the compiler vectorises whole.
+const DW_BLOCK: usize = 64;
+
+/// Taps `k0..k1` of a window whose first tap sits at `o * stride - pad`: the
+/// ones inside `0..len` (the rest are padding, the real zero).
+#[inline(always)]
+fn valid_taps(o: usize, stride: usize, pad: usize, k: usize, len: usize) -> (usize, usize) {
+    let start = o * stride;
+    let k0 = pad.saturating_sub(start);
+    let k1 = (len + pad).saturating_sub(start).min(k);
+    (k0, k1.max(k0))
 }
 
 #[inline(always)]
@@ -225,34 +225,40 @@ fn depthwise_portable(
     rq: &Requant,
     y: &mut [u8],
 ) {
-    // i16 copies: the products of (x - zp) and w fit i16 * i16 -> i32 lanes,
-    // which vectorise better than mixed u8/i8 widening.
-    let w16: Vec<i16> = wts.iter().map(|&w| w as i16).collect();
-    let mut acc = vec![0i32; c];
-    let mut xs = vec![0i16; c];
+    // Each pixel's valid tap ranges are computed once, so the inner loops run
+    // over contiguous channels with no per-tap padding test; the block of
+    // channels stays in registers across the taps.
     for oy in 0..g.oh {
+        let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, g.kh, g.h);
         for ox in 0..g.ow {
-            acc.copy_from_slice(&rq.bias[..c]);
-            for ky in 0..g.kh {
-                let Some(iy) = Geometry::src(oy, ky, g.sh, g.pad_top, g.h) else {
-                    continue;
-                };
-                for kx in 0..g.kw {
-                    let Some(ix) = Geometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
-                        continue;
-                    };
-                    let xin = &x[(iy * g.w + ix) * c..][..c];
-                    for (s, &v) in xs.iter_mut().zip(xin) {
-                        *s = v as i16 - zp as i16;
-                    }
-                    let wk = &w16[(ky * g.kw + kx) * c..][..c];
-                    for ((a, &s), &w) in acc.iter_mut().zip(&xs).zip(wk) {
-                        *a += s as i32 * w as i32;
+            let (kx0, kx1) = valid_taps(ox, g.sw, g.pad_left, g.kw, g.w);
+            let out = &mut y[(oy * g.ow + ox) * c..][..c];
+            let mut c0 = 0;
+            while c0 < c {
+                let n = (c - c0).min(DW_BLOCK);
+                let mut acc = [0i32; DW_BLOCK];
+                acc[..n].copy_from_slice(&rq.bias[c0..c0 + n]);
+                for ky in ky0..ky1 {
+                    let iy = oy * g.sh + ky - g.pad_top;
+                    for kx in kx0..kx1 {
+                        let ix = ox * g.sw + kx - g.pad_left;
+                        let xs = &x[(iy * g.w + ix) * c + c0..][..n];
+                        let ws = &wts[(ky * g.kw + kx) * c + c0..][..n];
+                        for ((a, &xv), &wv) in acc[..n].iter_mut().zip(xs).zip(ws) {
+                            *a += (xv as i32 - zp) * wv as i32;
+                        }
                     }
                 }
+                requant_row(
+                    &acc[..n],
+                    &rq.mult[c0..c0 + n],
+                    rq.zp,
+                    rq.lo,
+                    rq.hi,
+                    &mut out[c0..c0 + n],
+                );
+                c0 += n;
             }
-            let out = &mut y[(oy * g.ow + ox) * c..][..c];
-            requant_row(&acc, &rq.mult[..c], rq.zp, rq.lo, rq.hi, out);
         }
     }
 }
@@ -271,20 +277,45 @@ pub fn im2col(g: &Geometry, c: usize, zp: u8, x: &[u8], out: &mut [u8], row: usi
     assert_eq!(x.len(), g.h * g.w * c);
     assert!(row >= g.kh * g.kw * c);
     assert!(out.len() >= g.oh * g.ow * row);
+    // The taps of one window row that fall inside the image are neighbours in
+    // memory: one copy of (kx1 - kx0) * c bytes each (with 3 input channels a
+    // copy per tap moved 3 bytes at a time).
     for oy in 0..g.oh {
+        let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, g.kh, g.h);
         for ox in 0..g.ow {
+            let (kx0, kx1) = valid_taps(ox, g.sw, g.pad_left, g.kw, g.w);
             let dst = &mut out[(oy * g.ow + ox) * row..][..g.kh * g.kw * c];
             for ky in 0..g.kh {
-                let iy = Geometry::src(oy, ky, g.sh, g.pad_top, g.h);
-                for kx in 0..g.kw {
-                    let d = &mut dst[(ky * g.kw + kx) * c..][..c];
-                    match (iy, Geometry::src(ox, kx, g.sw, g.pad_left, g.w)) {
-                        (Some(iy), Some(ix)) => d.copy_from_slice(&x[(iy * g.w + ix) * c..][..c]),
-                        _ => d.fill(zp),
-                    }
+                let d = &mut dst[ky * g.kw * c..][..g.kw * c];
+                if ky < ky0 || ky >= ky1 || kx0 == kx1 {
+                    d.fill(zp);
+                    continue;
                 }
+                let iy = oy * g.sh + ky - g.pad_top;
+                let ix0 = ox * g.sw + kx0 - g.pad_left;
+                d[..kx0 * c].fill(zp);
+                d[kx0 * c..kx1 * c].copy_from_slice(&x[(iy * g.w + ix0) * c..][..(kx1 - kx0) * c]);
+                d[kx1 * c..].fill(zp);
             }
         }
+    }
+}
+
+/// `y = clamp(round_even(x / scale) + zp, 0, 255)`: ONNX QuantizeLinear to
+/// u8. The division stays (x * (1 / scale) rounds differently), and the
+/// rounding is done by adding and subtracting 1.5 * 2^23: for |t| <= 2^22 the
+/// sum lands where one ulp is 1, so IEEE round-to-nearest-even of the sum is
+/// round_ties_even(t) (the constant is even). Unlike `round_ties_even`, which
+/// is a libm call on baseline x86_64, this vectorises on every target.
+pub fn quantize_f32(x: &[f32], scale: f32, zp: i32, y: &mut [u8]) {
+    assert_eq!(x.len(), y.len());
+    const MAGIC: f32 = 12_582_912.0;
+    for (q, &v) in y.iter_mut().zip(x) {
+        // Anything beyond +-1024 clamps to 0 or 255 whatever zp is; NaN stays
+        // NaN and casts to 0, as the scalar definition does.
+        let t = (v / scale).clamp(-1024.0, 1024.0);
+        let r = (t + MAGIC) - MAGIC;
+        *q = (r as i32 + zp).clamp(0, 255) as u8;
     }
 }
 
@@ -349,6 +380,7 @@ mod x86 {
     pub fn has_vnni512() -> bool {
         std::arch::is_x86_feature_detected!("avx512vnni")
             && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
             && std::arch::is_x86_feature_detected!("avx512f")
     }
 
@@ -365,6 +397,34 @@ mod x86 {
         gemm_portable(m, a, lda, b, rq, c, ldc)
     }
 
+    /// `requant_one` on 8 lanes: the same f32 product and clamp, and
+    /// `cvtps_epi32` rounds half to even under the default MXCSR, as
+    /// `round_ties_even` does.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn requant8(
+        acc: __m256i,
+        mult: *const f32,
+        zp: __m256i,
+        lo: __m256i,
+        hi: __m256i,
+    ) -> __m256i {
+        // SAFETY: the caller passes 8 readable multipliers.
+        unsafe {
+            let f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(mult));
+            let f = _mm256_min_ps(
+                _mm256_max_ps(f, _mm256_set1_ps(-F32_CLAMP)),
+                _mm256_set1_ps(F32_CLAMP),
+            );
+            let i = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
+            _mm256_min_epi32(_mm256_max_epi32(i, lo), hi)
+        }
+    }
+
+    /// Depthwise convolution, 16 channels at a time with both accumulators in
+    /// registers across the taps (the compiled portable body kept them on the
+    /// stack and converted to integers one lane at a time); channels beyond
+    /// the last multiple of 16 are done one by one.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn depthwise_avx2(
         g: &Geometry,
@@ -375,20 +435,75 @@ mod x86 {
         rq: &Requant,
         y: &mut [u8],
     ) {
-        depthwise_portable(g, c, zp, x, wts, rq, y)
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-    pub unsafe fn depthwise_avx512(
-        g: &Geometry,
-        c: usize,
-        zp: i32,
-        x: &[u8],
-        wts: &[i8],
-        rq: &Requant,
-        y: &mut [u8],
-    ) {
-        depthwise_portable(g, c, zp, x, wts, rq, y)
+        let c16 = c / 16 * 16;
+        // SAFETY: `depthwise` checked x, wts, y, bias and mult against the
+        // geometry; every load below reads channels cb..cb + 16 <= c of one
+        // in-range pixel or tap.
+        unsafe {
+            let zpv = _mm256_set1_epi32(zp);
+            let ozp = _mm256_set1_epi32(rq.zp);
+            let lo = _mm256_set1_epi32(rq.lo as i32);
+            let hi = _mm256_set1_epi32(rq.hi as i32);
+            let (xp, wp, bp, mp) = (x.as_ptr(), wts.as_ptr(), rq.bias.as_ptr(), rq.mult.as_ptr());
+            for oy in 0..g.oh {
+                let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, g.kh, g.h);
+                for ox in 0..g.ow {
+                    let (kx0, kx1) = valid_taps(ox, g.sw, g.pad_left, g.kw, g.w);
+                    let out = y.as_mut_ptr().add((oy * g.ow + ox) * c);
+                    let mut cb = 0;
+                    while cb < c16 {
+                        let mut a0 = _mm256_loadu_si256(bp.add(cb) as *const __m256i);
+                        let mut a1 = _mm256_loadu_si256(bp.add(cb + 8) as *const __m256i);
+                        for ky in ky0..ky1 {
+                            let iy = oy * g.sh + ky - g.pad_top;
+                            for kx in kx0..kx1 {
+                                let ix = ox * g.sw + kx - g.pad_left;
+                                let xv = _mm_loadu_si128(
+                                    xp.add((iy * g.w + ix) * c + cb) as *const __m128i
+                                );
+                                let wv = _mm_loadu_si128(
+                                    wp.add((ky * g.kw + kx) * c + cb) as *const __m128i
+                                );
+                                let x0 = _mm256_sub_epi32(_mm256_cvtepu8_epi32(xv), zpv);
+                                let x1 = _mm256_sub_epi32(
+                                    _mm256_cvtepu8_epi32(_mm_srli_si128::<8>(xv)),
+                                    zpv,
+                                );
+                                let w0 = _mm256_cvtepi8_epi32(wv);
+                                let w1 = _mm256_cvtepi8_epi32(_mm_srli_si128::<8>(wv));
+                                a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(x0, w0));
+                                a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(x1, w1));
+                            }
+                        }
+                        let r0 = requant8(a0, mp.add(cb), ozp, lo, hi);
+                        let r1 = requant8(a1, mp.add(cb + 8), ozp, lo, hi);
+                        // Values are already in lo..=hi (within 0..=255), so
+                        // the saturating packs are exact; the permute undoes
+                        // packs' per-lane interleave.
+                        let p16 = _mm256_permute4x64_epi64::<0xD8>(_mm256_packs_epi32(r0, r1));
+                        let p8 = _mm256_packus_epi16(p16, p16);
+                        _mm_storel_epi64(out.add(cb) as *mut __m128i, _mm256_castsi256_si128(p8));
+                        _mm_storel_epi64(
+                            out.add(cb + 8) as *mut __m128i,
+                            _mm256_extracti128_si256::<1>(p8),
+                        );
+                        cb += 16;
+                    }
+                    for ch in c16..c {
+                        let mut acc = *bp.add(ch);
+                        for ky in ky0..ky1 {
+                            let iy = oy * g.sh + ky - g.pad_top;
+                            for kx in kx0..kx1 {
+                                let ix = ox * g.sw + kx - g.pad_left;
+                                let xv = *xp.add((iy * g.w + ix) * c + ch) as i32 - zp;
+                                acc += xv * *wp.add((ky * g.kw + kx) * c + ch) as i32;
+                            }
+                        }
+                        *out.add(ch) = requant_one(acc, *mp.add(ch), rq.zp, rq.lo, rq.hi);
+                    }
+                }
+            }
+        }
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -400,7 +515,9 @@ mod x86 {
     /// load and 8 broadcasts per 4 steps of k.
     const MR: usize = 8;
 
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    // avx512vl too: the masked 16-byte store is a VL instruction, and without
+    // the feature here it was an out-of-line call per output row.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     pub unsafe fn gemm_vnni512(
         m: usize,
         a: &[u8],
@@ -609,6 +726,9 @@ mod tests {
             (7, 7, 20, 2, 1),
             (8, 8, 33, 2, 0),
             (4, 3, 16, 1, 1),
+            // More channels than one accumulator block, and not a multiple of it.
+            (6, 5, 144, 1, 1),
+            (9, 8, 70, 2, 1),
         ] {
             let g = geometry(h, w, 3, s, pad);
             let x = bytes(&mut rng, h * w * c);
@@ -654,6 +774,88 @@ mod tests {
             let mut got = vec![0u8; g.oh * g.ow * cout];
             gemm(g.oh * g.ow, &cols, row, &pb, &rq, &mut got, cout);
             close(&got, &want);
+        }
+    }
+
+    /// TF "SAME" padding puts the odd pixel at the bottom/right (stride 2 on
+    /// an even size pads 0 before, 1 after); 5x5 windows reach two taps into
+    /// the padding. The tap ranges must follow both.
+    #[test]
+    fn depthwise_follows_asymmetric_padding_and_wider_windows() {
+        let mut rng = Mt19937::new(23);
+        for &(h, w, k, s, pt, pl, oh, ow, c) in &[
+            (8, 8, 3, 2, 0, 0, 4, 4, 24),
+            (7, 9, 5, 1, 2, 2, 7, 9, 40),
+            (6, 6, 5, 2, 1, 2, 3, 3, 8),
+        ] {
+            let g = Geometry {
+                h,
+                w,
+                kh: k,
+                kw: k,
+                sh: s,
+                sw: s,
+                pad_top: pt,
+                pad_left: pl,
+                oh,
+                ow,
+            };
+            let x = bytes(&mut rng, h * w * c);
+            let wd: Vec<i8> = bytes(&mut rng, k * k * c)
+                .into_iter()
+                .map(|v| v as i8)
+                .collect();
+            let bias: Vec<i32> = (0..c).map(|i| 50 - i as i32 * 7).collect();
+            let mult: Vec<f32> = (0..c).map(|i| 0.001 + i as f32 * 0.0002).collect();
+            let want = reference::conv(&g, c, c, true, 3, &x, &wd, &bias, &mult, 100, 10, 240);
+            let rq = Requant {
+                bias,
+                mult,
+                zp: 100,
+                lo: 10,
+                hi: 240,
+            };
+            let mut got = vec![0u8; oh * ow * c];
+            depthwise(&g, c, 3, &x, &wd, &rq, &mut got);
+            close(&got, &want);
+        }
+    }
+
+    #[test]
+    fn quantize_f32_rounds_ties_to_even_like_the_definition() {
+        let scale = 0.5f32;
+        let mut xs: Vec<f32> = vec![
+            0.25,
+            0.75,
+            1.25,
+            -0.25,
+            -0.75,
+            -1.25,
+            0.0,
+            -0.0,
+            63.75,
+            64.25,
+            -64.25,
+            1e9,
+            -1e9,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1e-30,
+            127.0,
+            127.25,
+        ];
+        let mut rng = Mt19937::new(3);
+        xs.extend((0..1000).map(|_| (rng.next_u32() as i32) as f32 / 1e7));
+        for zp in [0, 3, 128, 255] {
+            let mut got = vec![0u8; xs.len()];
+            quantize_f32(&xs, scale, zp, &mut got);
+            for (&v, &g) in xs.iter().zip(&got) {
+                let want = ((v / scale).round_ties_even() as i32)
+                    .saturating_add(zp)
+                    .clamp(0, 255) as u8;
+                assert_eq!(g, want, "x {v} zp {zp}");
+            }
         }
     }
 

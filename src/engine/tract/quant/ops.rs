@@ -104,16 +104,21 @@ impl EvalOp for QuantizeF32 {
         let x = inputs[0].try_as_plain_ram()?;
         let x = x.as_slice::<f32>()?;
         let shape = inputs[0].shape();
-        let mut q: Vec<u8> = x
-            .iter()
-            .map(|&v| ((v / self.scale).round_ties_even() as i32 + self.zp).clamp(0, 255) as u8)
-            .collect();
-        if self.layout == Layout::Nchw {
-            let mut t = vec![0u8; q.len()];
-            nchw_to_nhwc(&q, shape[0], shape[1], shape[2] * shape[3], &mut t);
-            q = t;
+        let oshape = internal_shape(shape, self.layout);
+        // SAFETY: u8 has no invalid bit patterns and every byte is written below.
+        let mut out = unsafe { Tensor::uninitialized::<u8>(&oshape)? };
+        {
+            let mut ov = out.try_as_plain_ram_mut()?;
+            let y = ov.as_slice_mut::<u8>()?;
+            ensure!(y.len() == x.len(), "EdgemarkQuantizeF32: output size");
+            if self.layout == Layout::Nchw {
+                let mut q = vec![0u8; x.len()];
+                kernels::quantize_f32(x, self.scale, self.zp, &mut q);
+                nchw_to_nhwc(&q, shape[0], shape[1], shape[2] * shape[3], y);
+            } else {
+                kernels::quantize_f32(x, self.scale, self.zp, y);
+            }
         }
-        let out = Tensor::from_shape(&internal_shape(shape, self.layout), &q)?;
         Ok(tvec!(out.into_tvalue()))
     }
 }
@@ -347,14 +352,27 @@ impl QConv {
             ConvKernel::Depthwise(w) => kernels::depthwise(g, p.cin, p.zp_in, x, w, &p.rq, y),
             ConvKernel::Im2col(b) => {
                 let row = b.row_bytes();
-                let mut a = vec![0u8; pixels * row];
-                kernels::im2col(g, p.cin, p.zp_in as u8, x, &mut a, row);
-                kernels::gemm(pixels, &a, row, b, &p.rq, y, p.cout);
+                // The window matrix is rebuilt on every call: keep its buffer
+                // per thread instead of faulting fresh pages in each time.
+                IM2COL.with_borrow_mut(|a| {
+                    if a.len() < pixels * row {
+                        a.resize(pixels * row, 0);
+                    }
+                    let a = &mut a[..pixels * row];
+                    kernels::im2col(g, p.cin, p.zp_in as u8, x, a, row);
+                    kernels::gemm(pixels, a, row, b, &p.rq, y, p.cout);
+                });
             }
         }
     }
 }
 plain_op!(QConv, "EdgemarkQConv");
+
+thread_local! {
+    /// im2col scratch of the convolutions run on this thread (the largest
+    /// window matrix seen so far; MobileNetV2's first layer: 12544 x 28 bytes).
+    static IM2COL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 impl EvalOp for QConv {
     op_out_of_plan!();
