@@ -147,11 +147,12 @@ fn int8_qdq_onnx_top1_agrees_with_onnxruntime_int8() {
     let Some(int8) = against_reference("mobilenetv2-int8-qdq.onnx") else {
         return;
     };
-    // Issue 13 asks for logits within 20 int8 steps too; today they are 16
-    // to 48 steps from onnxruntime (printed below) while TFLite's int8 model
-    // matches TensorFlow Lite exactly: rounding ties break differently from
-    // onnxruntime somewhere upstream and grow through the last layers. Only
-    // top-1 is asserted until that is found.
+    // The stored outputs came from onnxruntime on another CPU: onnxruntime
+    // 1.32 on this project's CI machine differs from them by 15-50 int8 steps
+    // itself (its integer kernels depend on the CPU), so here only top-1 is
+    // asserted and the step distance printed. The 20-step bound of issue 13 is
+    // checked against onnxruntime run on the same machine by
+    // scripts/check_int8_onnxruntime.sh, a step of .ci/run.
     let mut worst = 0;
     for (photo, q, q_ref) in &int8 {
         let steps = q

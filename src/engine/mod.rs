@@ -12,6 +12,7 @@ pub mod budget;
 /// optimised even in test builds), under the path they had as a module.
 #[cfg(feature = "tract")]
 pub use edgemark_kernels as kernels_f32;
+pub mod kernels_i8;
 #[cfg(feature = "tract")]
 pub mod tract;
 

@@ -1,8 +1,10 @@
-//! Integer kernels on plain slices: u8 activations (with a zero point) times i8
-//! weights, accumulated in i32, requantised to u8 with a per-channel f32
-//! multiplier. Layout is NHWC throughout, channels innermost, so a 1x1
-//! convolution is a matrix product over pixels and a depthwise kernel runs
-//! along contiguous channels.
+//! Integer kernels of the int8 path (`engine::tract::quant`), on plain
+//! slices: u8 activations (with a zero point) times i8 weights, accumulated
+//! in i32, requantised to u8 with a per-channel f32 multiplier. Layout is
+//! NHWC throughout, channels innermost, so a 1x1 convolution is a matrix
+//! product over pixels and a depthwise kernel runs along contiguous channels.
+//! No tract here: the ARM targets test these kernels under qemu in CI, in
+//! builds without tract.
 //!
 //! Activations are u8 everywhere inside the rewritten graph (int8 tensors are
 //! offset by 128 on the way in): x86's VNNI dot product multiplies unsigned by
