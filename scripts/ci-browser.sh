@@ -2,28 +2,44 @@
 # The HTML report in a real browser, and the Prometheus export through the
 # real client (issue 16): installs Debian's chromium and prometheus (promtool),
 # writes a sample fleet of 50 records from the fixture boards, renders the
-# report headless (screenshot kept as target/fleet-report.png, the CI
-# artifact, plus --dump-dom), checks the DOM for the expected charts, axes and
-# rows, prints the page's size and render time, and runs
-# `promtool check metrics` on the prom export of the same records.
+# report headless (screenshots kept as target/fleet-report.png and
+# target/fleet-report-runs.png, the CI artifacts, plus --dump-dom), checks the
+# DOM for the expected charts, axes and rows, prints the page's size and
+# render time, and runs
+# `promtool check metrics` on the prom export of the same records; then
+# hyperfine's way with the hyperfine export (numpy percentiles of `times`) on
+# those records and on a default record of a real `edgemark run`.
 # Expects the ci-profile build of .ci/run (reuses it).
+#
+#   scripts/ci-browser.sh              # everything
+#   scripts/ci-browser.sh --prepare    # only the apt packages and the numpy venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
+: "${CARGO_TARGET_DIR:=target}"
+export CARGO_TARGET_DIR
 t0=$SECONDS
+# numpy for the hyperfine check, as hyperfine's own scripts use it.
+VENV=$(realpath -m "$CARGO_TARGET_DIR")/numpy-venv
 
 if ! command -v chromium >/dev/null || ! command -v promtool >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         chromium prometheus >/dev/null
 fi
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import numpy' 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q numpy
+fi
 echo "install: $((SECONDS - t0)) s"
+[ "${1:-}" != --prepare ] || exit 0
 
 cargo build --profile ci --bin edgemark --example fleet_sample
-bin=target/ci/edgemark
+bin=$CARGO_TARGET_DIR/ci/edgemark
 dir=target/fleet-sample
 page=target/fleet-report.html
+mkdir -p target
 rm -rf "$dir"
-target/ci/examples/fleet_sample "$dir"
+"$CARGO_TARGET_DIR/ci/examples/fleet_sample" "$dir"
 "$bin" report "$dir" --format html --out "$page"
 bytes=$(stat -c %s "$page")
 echo "report: $(find "$dir" -name '*.emrec' | wc -l) records, $bytes bytes"
@@ -34,8 +50,17 @@ fi
 
 chrome() { timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "$@" 2>/dev/null; }
 url="file://$PWD/$page"
-chrome --window-size=1400,2400 --screenshot="$PWD/target/fleet-report.png" "$url"
+# The whole fleet table (all columns) and the per-board bars.
+chrome --window-size=1600,2400 --screenshot="$PWD/target/fleet-report.png" "$url"
 test -s target/fleet-report.png
+# The per-run charts sit far below 50 rows: a second artifact from a page of
+# four of the same records (a board that throttled and one that did not):
+# latency CDFs, sensors over the run with throttling marked, the fp32 vs int8 rows.
+"$bin" report "$dir"/pi4-lab-2_*single-stream* "$dir"/rock5b-a_*single-stream* \
+    --format html --out target/fleet-report-runs.html
+chrome --window-size=1600,2000 --screenshot="$PWD/target/fleet-report-runs.png" \
+    "file://$PWD/target/fleet-report-runs.html"
+test -s target/fleet-report-runs.png
 chrome --dump-dom "$url" >target/fleet-report.dom.html
 # A blank page through the same browser, so its start-up time can be told apart.
 s=$(date +%s%N); chrome --dump-dom "about:blank" >/dev/null; blank=$((($(date +%s%N) - s) / 1000000))
@@ -104,4 +129,17 @@ EOF
 "$bin" report "$dir" --format prom >target/fleet.prom
 promtool check metrics <target/fleet.prom
 echo "promtool check metrics: ok ($(grep -c '^edgemark_' target/fleet.prom) samples)"
+
+# Hyperfine's tools on default records (no trace: `times` come from the
+# histogram): the fleet sample, and the records of a plain `edgemark run`
+# (both scenarios, quick preset, a synthetic SUT: a few seconds).
+rm -rf target/fleet-run
+"$bin" run --sut synthetic:lognormal:1,0.2 --board none --results target/fleet-run >/dev/null
+for d in "$dir" target/fleet-run; do
+    "$bin" report "$d" --format hyperfine >"$d.hyperfine.json"
+    "$bin" report "$d" --format json >"$d.json"
+    echo "$d:"
+    "$VENV/bin/python" scripts/lib/check_hyperfine_times.py "$d.hyperfine.json" "$d.json"
+done
+rm -rf target/fleet-run
 echo "ci-browser done in $((SECONDS - t0)) s"

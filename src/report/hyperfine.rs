@@ -9,7 +9,10 @@
 //! within the histogram's error plus 1/n in rank. `stddev` is computed from
 //! `times`; `mean`, `median`, `min` and `max` are the record's exact figures.
 //! Offline has no per-query latency: its entry is the throughput as seconds
-//! per sample (mean = median = min = max = 1/(samples/s)), `times` empty.
+//! per sample (mean = median = min = max = 1/(samples/s)), and `times` holds
+//! that one value: hyperfine's scripts take numpy percentiles of every entry's
+//! `times`, which fail on an empty list (a default `edgemark run` exports an
+//! Offline entry too).
 
 use std::collections::BTreeMap;
 
@@ -102,8 +105,8 @@ fn entry(r: &Record, res: &Results) -> Entry {
                 system: 0.0,
                 min: per,
                 max: per,
-                times: vec![],
-                exit_codes: vec![],
+                times: vec![per],
+                exit_codes: vec![0],
                 parameters,
             }
         }
@@ -160,6 +163,9 @@ mod tests {
         let r1 = &v["results"][1];
         assert_eq!(r1["mean"], 0.005);
         assert!(r1["stddev"].is_null());
+        // One value, so numpy's percentiles of it work (an empty list raises).
+        assert_eq!(r1["times"], serde_json::json!([0.005]));
+        assert_eq!(r1["exit_codes"], serde_json::json!([0]));
     }
 
     /// numpy.percentile's default ("linear"): the value at fractional rank

@@ -4,9 +4,10 @@
 //! few rows at a time; bias and the clamp of a following ReLU/ReLU6 are
 //! applied as the results are stored (no second pass over the output).
 //!
-//! Pure Rust with no tract types, so these build (and their unit tests run
-//! under qemu) without the `tract` feature; `engine::tract::fp32` wraps them
-//! in tract operators. Every kernel has one portable body, compiled as is for
+//! Pure Rust with no tract types: a crate of its own (edgemark's
+//! `engine::kernels_f32`) so that test builds optimise it like the
+//! dependencies and its unit tests run under qemu on ARM; edgemark's
+//! `engine::tract::fp32` wraps the kernels in tract operators. Every kernel has one portable body, compiled as is for
 //! any target (scalar or auto-vectorised, `a * b + c` where the target has no
 //! fused multiply-add, so armv7 does not fall into a software `fmaf`), and
 //! again with AVX2+FMA enabled on x86_64 behind runtime detection; the
