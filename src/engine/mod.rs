@@ -12,7 +12,9 @@ pub mod budget;
 /// optimised even in test builds), under the path they had as a module.
 #[cfg(feature = "tract")]
 pub use edgemark_kernels as kernels_f32;
-pub mod kernels_i8;
+/// The int8 kernels, in the same crate for the same reasons.
+#[cfg(feature = "tract")]
+pub use edgemark_kernels::int8 as kernels_i8;
 #[cfg(feature = "tract")]
 pub mod tract;
 

@@ -19,6 +19,7 @@
 pub mod conv;
 pub mod depthwise;
 pub mod gemm;
+pub mod int8;
 pub mod layout;
 pub mod pool;
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! in i32, requantised to u8 with a per-channel f32 multiplier. Layout is
 //! NHWC throughout, channels innermost, so a 1x1 convolution is a matrix
 //! product over pixels and a depthwise kernel runs along contiguous channels.
-//! No tract here: the ARM targets test these kernels under qemu in CI, in
-//! builds without tract.
+//! No tract here (edgemark's `engine::kernels_i8`): test builds optimise this
+//! crate like the dependencies, and its tests run under qemu on ARM.
 //!
 //! Activations are u8 everywhere inside the rewritten graph (int8 tensors are
 //! offset by 128 on the way in): x86's VNNI dot product multiplies unsigned by
@@ -633,9 +633,9 @@ mod x86 {
     }
 }
 
-#[cfg(test)]
+/// Straightforward definitions the kernels are checked against (here and by
+/// the tests of edgemark's int8 graph pass, so not test-only).
 pub mod reference {
-    //! Straightforward definitions the kernels are checked against.
     use super::*;
 
     /// Plain convolution, NHWC, weights `[kh][kw][cin][cout]`, zero weight
@@ -694,9 +694,23 @@ pub mod reference {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Mt19937;
 
-    fn bytes(rng: &mut Mt19937, n: usize) -> Vec<u8> {
+    /// Test bytes from a fixed-seed generator (SplitMix64): no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn new(seed: u64) -> Self {
+            Rng(seed)
+        }
+        fn next_u32(&mut self) -> u32 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as u32
+        }
+    }
+
+    fn bytes(rng: &mut Rng, n: usize) -> Vec<u8> {
         (0..n).map(|_| rng.next_u32() as u8).collect()
     }
 
@@ -721,7 +735,7 @@ mod tests {
 
     #[test]
     fn gemm_matches_reference_on_odd_sizes() {
-        let mut rng = Mt19937::new(7);
+        let mut rng = Rng::new(7);
         for &(m, k, n) in &[
             (1, 4, 1),
             (3, 5, 17),
@@ -764,7 +778,7 @@ mod tests {
 
     #[test]
     fn depthwise_and_im2col_match_reference() {
-        let mut rng = Mt19937::new(11);
+        let mut rng = Rng::new(11);
         for &(h, w, c, s, pad) in &[
             (5, 6, 3, 1, 1),
             (7, 7, 20, 2, 1),
@@ -826,7 +840,7 @@ mod tests {
     /// the padding. The tap ranges must follow both.
     #[test]
     fn depthwise_follows_asymmetric_padding_and_wider_windows() {
-        let mut rng = Mt19937::new(23);
+        let mut rng = Rng::new(23);
         for &(h, w, k, s, pt, pl, oh, ow, c) in &[
             (8, 8, 3, 2, 0, 0, 4, 4, 24),
             (7, 9, 5, 1, 2, 2, 7, 9, 40),
@@ -869,7 +883,7 @@ mod tests {
     /// apart (ranges cutting rows anywhere), must equal the whole.
     #[test]
     fn pixel_ranges_put_together_equal_the_whole() {
-        let mut rng = Mt19937::new(41);
+        let mut rng = Rng::new(41);
         let c = 24;
         let g = geometry(9, 7, 3, 2, 1);
         let x = bytes(&mut rng, 9 * 7 * c);
@@ -929,7 +943,7 @@ mod tests {
             127.0,
             127.25,
         ];
-        let mut rng = Mt19937::new(3);
+        let mut rng = Rng::new(3);
         xs.extend((0..1000).map(|_| (rng.next_u32() as i32) as f32 / 1e7));
         for zp in [0, 3, 128, 255] {
             let mut got = vec![0u8; xs.len()];
@@ -945,7 +959,7 @@ mod tests {
 
     #[test]
     fn add_and_mean_follow_their_definitions() {
-        let mut rng = Mt19937::new(5);
+        let mut rng = Rng::new(5);
         let a = bytes(&mut rng, 77);
         let b = bytes(&mut rng, 77);
         let p = AddParams {
