@@ -105,7 +105,7 @@ PY
 done
 
 for t in "${ARM_TARGETS[@]}"; do
-  step "tests under qemu: $t (lib, no tract)"
+  step "tests under qemu: $t (lib, no tract; and the f32 kernels crate)"
   # The runner in .cargo/config.toml puts each test binary under qemu.
   skip=()
   case "$t" in
@@ -117,7 +117,10 @@ for t in "${ARM_TARGETS[@]}"; do
       echo "  SKIPPED under qemu-arm: ${skip[1]} (qemu shows the host's smaps)"
       ;;
   esac
-  nice -n 10 cargo test --locked --profile "$PROFILE" --target "$t" --no-default-features --lib -- "${skip[@]}"
+  # Both workspace crates: edgemark's lib without tract, and crates/edgemark-kernels
+  # (the f32 kernels with their portable, NEON and scalar bodies).
+  nice -n 10 cargo test --locked --profile "$PROFILE" --target "$t" --no-default-features --lib \
+    -p edgemark -p edgemark-kernels -- "${skip[@]}"
 done
 
 if [ "${CROSS_SIZE_CHECK:-0}" = 1 ]; then

@@ -8,8 +8,13 @@
 //! describe a model without depending on tract.
 
 pub mod budget;
-pub mod kernels_f32;
-pub mod kernels_i8;
+/// edgemark's own f32 kernels: the `edgemark-kernels` workspace crate (built
+/// optimised even in test builds), under the path they had as a module.
+#[cfg(feature = "tract")]
+pub use edgemark_kernels as kernels_f32;
+/// The int8 kernels, in the same crate for the same reasons.
+#[cfg(feature = "tract")]
+pub use edgemark_kernels::int8 as kernels_i8;
 #[cfg(feature = "tract")]
 pub mod tract;
 

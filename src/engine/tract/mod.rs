@@ -8,6 +8,7 @@
 pub mod affinity;
 pub mod builtin;
 pub mod convert;
+pub mod fork;
 pub mod fp32;
 pub mod inputs;
 pub mod load;

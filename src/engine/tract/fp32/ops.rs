@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use tract_linalg::multithread::{Executor, current_tract_executor};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
@@ -14,8 +13,8 @@ use crate::engine::kernels_f32::conv::{self, Geometry};
 use crate::engine::kernels_f32::depthwise::depthwise;
 use crate::engine::kernels_f32::gemm::{self, Dense, PackedB, Residual};
 use crate::engine::kernels_f32::layout;
-use crate::engine::kernels_f32::pool::SpinPool;
-use crate::engine::kernels_f32::{Clamp, Fork, Serial};
+use crate::engine::kernels_f32::{Clamp, Fork};
+use crate::engine::tract::fork::with_fork;
 
 macro_rules! plain_op {
     ($ty:ident, $name:expr) => {
@@ -39,34 +38,7 @@ fn concrete(fact: &TypedFact) -> TractResult<TVec<usize>> {
         .into())
 }
 
-/// Runs `f` with the kernels' [`Fork`] for tract's intra-op executor (the
-/// plan installs it for the run): one thread for a single-thread executor,
-/// else edgemark's spinning pool with as many threads, the calling thread
-/// among them. The pool is made on first use and kept per calling thread
-/// (a runner's inferences all come from one thread), so forking in the timed
-/// path neither allocates nor starts threads.
-fn with_fork<R>(f: impl FnOnce(&dyn Fork) -> R) -> R {
-    let n = match current_tract_executor() {
-        Executor::MultiThread(pool) => pool.current_num_threads(),
-        _ => 1,
-    };
-    if n <= 1 {
-        return f(&Serial);
-    }
-    POOL.with_borrow_mut(|p| {
-        if p.as_ref().map(|p| p.threads()) != Some(n) {
-            *p = None;
-            *p = SpinPool::new(n).ok();
-        }
-        match p {
-            Some(pool) => f(pool),
-            None => f(&Serial),
-        }
-    })
-}
-
 thread_local! {
-    static POOL: RefCell<Option<SpinPool>> = const { RefCell::new(None) };
     /// im2col gather buffers, reused from one inference to the next so the
     /// timed path does not allocate once warm (per thread: several runners
     /// may run the same model concurrently).

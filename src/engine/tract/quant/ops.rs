@@ -10,6 +10,9 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
 use super::kernels::{self, AddParams, Geometry, PackedB, Requant};
+use crate::engine::kernels_f32::Fork;
+use crate::engine::tract::fork::with_fork;
+use std::ops::Range;
 
 /// How the original (tract-side) tensor of a quantised value is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -333,37 +336,83 @@ impl QConv {
 
     /// Runs one image; public for the unit tests.
     pub fn run_image(&self, x: &[u8], y: &mut [u8]) {
+        let pixels = self.p.geo.oh * self.p.geo.ow;
+        self.run_pixels(x, y, 0..pixels);
+    }
+
+    /// One image split into `fork.threads()` tasks of neighbouring output
+    /// pixels (each task writes its own part of `y`).
+    fn run_image_forked(&self, x: &[u8], y: &mut [u8], fork: &dyn Fork) {
+        let pixels = self.p.geo.oh * self.p.geo.ow;
+        let tasks = fork.threads().min(pixels / MIN_TASK_PIXELS).max(1);
+        if tasks == 1 {
+            return self.run_pixels(x, y, 0..pixels);
+        }
+        let cout = self.p.cout;
+        assert_eq!(y.len(), pixels * cout);
+        let out = OutPtr(y.as_mut_ptr());
+        fork.run(tasks, &|i| {
+            let px = pixels * i / tasks..pixels * (i + 1) / tasks;
+            // SAFETY: the tasks' pixel ranges are disjoint and inside `y`,
+            // which outlives `run` (it returns when every task is done).
+            let part = unsafe {
+                std::slice::from_raw_parts_mut(out.get().add(px.start * cout), px.len() * cout)
+            };
+            self.run_pixels(x, part, px);
+        });
+    }
+
+    /// Output pixels `px` of one image into `y` (`px.len() * cout` bytes).
+    fn run_pixels(&self, x: &[u8], y: &mut [u8], px: Range<usize>) {
         let p = &*self.p;
         let g = &p.geo;
-        let pixels = g.oh * g.ow;
+        let m = px.len();
         match &p.kernel {
             ConvKernel::Pointwise(b) => {
+                let x = &x[px.start * p.cin..px.end * p.cin];
                 if p.cin.is_multiple_of(4) {
-                    kernels::gemm(pixels, x, p.cin, b, &p.rq, y, p.cout);
+                    kernels::gemm(m, x, p.cin, b, &p.rq, y, p.cout);
                 } else {
                     let row = b.row_bytes();
-                    let mut a = vec![0u8; pixels * row];
+                    let mut a = vec![0u8; m * row];
                     for (d, s) in a.chunks_exact_mut(row).zip(x.chunks_exact(p.cin)) {
                         d[..p.cin].copy_from_slice(s);
                     }
-                    kernels::gemm(pixels, &a, row, b, &p.rq, y, p.cout);
+                    kernels::gemm(m, &a, row, b, &p.rq, y, p.cout);
                 }
             }
-            ConvKernel::Depthwise(w) => kernels::depthwise(g, p.cin, p.zp_in, x, w, &p.rq, y),
+            ConvKernel::Depthwise(w) => {
+                kernels::depthwise_pixels(g, p.cin, p.zp_in, x, w, &p.rq, y, px)
+            }
             ConvKernel::Im2col(b) => {
                 let row = b.row_bytes();
                 // The window matrix is rebuilt on every call: keep its buffer
                 // per thread instead of faulting fresh pages in each time.
                 IM2COL.with_borrow_mut(|a| {
-                    if a.len() < pixels * row {
-                        a.resize(pixels * row, 0);
+                    if a.len() < m * row {
+                        a.resize(m * row, 0);
                     }
-                    let a = &mut a[..pixels * row];
-                    kernels::im2col(g, p.cin, p.zp_in as u8, x, a, row);
-                    kernels::gemm(pixels, a, row, b, &p.rq, y, p.cout);
+                    let a = &mut a[..m * row];
+                    kernels::im2col_pixels(g, p.cin, p.zp_in as u8, x, a, row, px);
+                    kernels::gemm(m, a, row, b, &p.rq, y, p.cout);
                 });
             }
         }
+    }
+}
+
+/// Fewer output pixels than this per task are not worth a fork (the 1x1
+/// layers at 7x7 and the classifier stay on one thread).
+const MIN_TASK_PIXELS: usize = 16;
+
+/// The output's address, shared by the tasks that write disjoint parts of it.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut u8);
+// SAFETY: only used to hand disjoint sub-slices to tasks of one `fork.run`.
+unsafe impl Sync for OutPtr {}
+impl OutPtr {
+    fn get(self) -> *mut u8 {
+        self.0
     }
 }
 plain_op!(QConv, "EdgemarkQConv");
@@ -392,9 +441,11 @@ impl EvalOp for QConv {
             let mut ov = out.try_as_plain_ram_mut()?;
             let y = ov.as_slice_mut::<u8>()?;
             let (isz, osz) = (g.h * g.w * p.cin, g.oh * g.ow * p.cout);
-            for b in 0..n {
-                self.run_image(&x[b * isz..][..isz], &mut y[b * osz..][..osz]);
-            }
+            with_fork(|fork| {
+                for b in 0..n {
+                    self.run_image_forked(&x[b * isz..][..isz], &mut y[b * osz..][..osz], fork);
+                }
+            });
         }
         Ok(tvec!(out.into_tvalue()))
     }

@@ -268,6 +268,11 @@ fn interior_3x3<const FMA: bool>(
         // SAFETY: just checked.
         return unsafe { interior_3x3_avx2(g, w, bias, clamp, rows, ix0, out) };
     }
+    #[cfg(target_arch = "aarch64")]
+    if FMA {
+        // SAFETY: NEON is part of aarch64's baseline.
+        return unsafe { interior_3x3_neon(g, w, bias, clamp, rows, ix0, out) };
+    }
     let c = g.c;
     let n = out.len() / c;
     let (sx, dx) = (g.sw * c, g.dw * c);
@@ -433,6 +438,114 @@ unsafe fn interior_3x3_avx2(
         }
     }
     for ch in groups * V..c {
+        for p in 0..n {
+            let mut acc = bias[ch];
+            for (ky, row) in rows.iter().enumerate() {
+                for kx in 0..3 {
+                    let at = (ix0 * c) + p * sx + kx * dx + ch;
+                    acc = row[at].mul_add(w[(ky * 3 + kx) * c + ch], acc);
+                }
+            }
+            out[p * c + ch] = clamp.apply(acc);
+        }
+    }
+}
+
+/// [`interior_3x3`] with aarch64 NEON intrinsics: channels 4 at a time, the
+/// 9 taps' weights in registers, 4 pixels' accumulators. The portable body
+/// compiled for aarch64 kept its accumulators on the stack (hundreds of
+/// stack loads/stores in its asm) and vectorised only part of the taps.
+///
+/// # Safety
+/// As the portable body (reads stay inside `rows`, checked below).
+#[cfg(target_arch = "aarch64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn interior_3x3_neon(
+    g: &Geometry,
+    w: &[f32],
+    bias: &[f32],
+    clamp: Clamp,
+    rows: [&[f32]; 3],
+    ix0: usize,
+    out: &mut [f32],
+) {
+    use std::arch::aarch64::*;
+    const L: usize = 4;
+    let c = g.c;
+    let n = out.len() / c;
+    let (sx, dx) = (g.sw * c, g.dw * c);
+    let groups = c / L;
+    // Every read below stays inside its row: the last pixel's window ends
+    // at ix0 + (n - 1) * sw + 2 * dw < w (the interior's definition).
+    assert!(n == 0 || (ix0 + (n - 1) * g.sw + 2 * g.dw + 1) * c <= rows[0].len());
+    assert!(rows.iter().all(|r| r.len() == rows[0].len()) && w.len() >= 9 * c);
+    assert!(bias.len() >= c);
+    unsafe {
+        let lo = vdupq_n_f32(clamp.lo);
+        let hi = vdupq_n_f32(clamp.hi);
+        // max(lo, v) then min(hi, v): FMAX/FMIN return NaN for a NaN
+        // operand, as tract's clamp lets it through.
+        let cl = |v: float32x4_t| vminq_f32(hi, vmaxq_f32(lo, v));
+        let r0 = rows[0].as_ptr().add(ix0 * c);
+        let r1 = rows[1].as_ptr().add(ix0 * c);
+        let r2 = rows[2].as_ptr().add(ix0 * c);
+        let o = out.as_mut_ptr();
+        for gi in 0..groups {
+            let c0 = gi * L;
+            let wp = w.as_ptr().add(c0);
+            let (w0, w1, w2) = (
+                vld1q_f32(wp),
+                vld1q_f32(wp.add(c)),
+                vld1q_f32(wp.add(2 * c)),
+            );
+            let (w3, w4, w5) = (
+                vld1q_f32(wp.add(3 * c)),
+                vld1q_f32(wp.add(4 * c)),
+                vld1q_f32(wp.add(5 * c)),
+            );
+            let (w6, w7, w8) = (
+                vld1q_f32(wp.add(6 * c)),
+                vld1q_f32(wp.add(7 * c)),
+                vld1q_f32(wp.add(8 * c)),
+            );
+            let bv = vld1q_f32(bias.as_ptr().add(c0));
+            // One pixel's 9 taps into `acc`, input offset `at` (floats).
+            macro_rules! taps {
+                ($acc:ident, $at:expr) => {{
+                    let at = $at + c0;
+                    $acc = vfmaq_f32($acc, vld1q_f32(r0.add(at)), w0);
+                    $acc = vfmaq_f32($acc, vld1q_f32(r0.add(at + dx)), w1);
+                    $acc = vfmaq_f32($acc, vld1q_f32(r0.add(at + 2 * dx)), w2);
+                    $acc = vfmaq_f32($acc, vld1q_f32(r1.add(at)), w3);
+                    $acc = vfmaq_f32($acc, vld1q_f32(r1.add(at + dx)), w4);
+                    $acc = vfmaq_f32($acc, vld1q_f32(r1.add(at + 2 * dx)), w5);
+                    $acc = vfmaq_f32($acc, vld1q_f32(r2.add(at)), w6);
+                    $acc = vfmaq_f32($acc, vld1q_f32(r2.add(at + dx)), w7);
+                    $acc = vfmaq_f32($acc, vld1q_f32(r2.add(at + 2 * dx)), w8);
+                }};
+            }
+            let mut p = 0;
+            while p + P <= n {
+                let (mut a0, mut a1, mut a2, mut a3) = (bv, bv, bv, bv);
+                taps!(a0, p * sx);
+                taps!(a1, (p + 1) * sx);
+                taps!(a2, (p + 2) * sx);
+                taps!(a3, (p + 3) * sx);
+                vst1q_f32(o.add(p * c + c0), cl(a0));
+                vst1q_f32(o.add((p + 1) * c + c0), cl(a1));
+                vst1q_f32(o.add((p + 2) * c + c0), cl(a2));
+                vst1q_f32(o.add((p + 3) * c + c0), cl(a3));
+                p += P;
+            }
+            while p < n {
+                let mut a0 = bv;
+                taps!(a0, p * sx);
+                vst1q_f32(o.add(p * c + c0), cl(a0));
+                p += 1;
+            }
+        }
+    }
+    for ch in groups * L..c {
         for p in 0..n {
             let mut acc = bias[ch];
             for (ky, row) in rows.iter().enumerate() {

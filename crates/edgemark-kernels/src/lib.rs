@@ -4,13 +4,19 @@
 //! few rows at a time; bias and the clamp of a following ReLU/ReLU6 are
 //! applied as the results are stored (no second pass over the output).
 //!
-//! Pure Rust with no tract types, so these build (and their unit tests run
-//! under qemu) without the `tract` feature; `engine::tract::fp32` wraps them
-//! in tract operators. Every kernel has one portable body, compiled as is for
+//! Pure Rust with no tract types: a crate of its own (edgemark's
+//! `engine::kernels_f32`) so that test builds optimise it like the
+//! dependencies and its unit tests run under qemu on ARM; edgemark's
+//! `engine::tract::fp32` wraps the kernels in tract operators. Every kernel has one portable body, compiled as is for
 //! any target (scalar or auto-vectorised, `a * b + c` where the target has no
 //! fused multiply-add, so armv7 does not fall into a software `fmaf`), and
 //! again with AVX2+FMA enabled on x86_64 behind runtime detection; the
 //! matrix product's inner tile additionally has an AVX2 intrinsics version.
+//! On aarch64 the matrix product's tile and the 3x3 depthwise interior are
+//! NEON intrinsics (the portable bodies compiled for aarch64 were scalar
+//! `fmadd` with accumulators on the stack). armv7 runs the portable bodies
+//! as scalar VFPv3 code: `armv7-unknown-linux-gnueabihf` does not enable
+//! NEON in its baseline and Rust's armv7 NEON intrinsics are unstable.
 //!
 //! Work is split into independent tasks that write disjoint parts of the
 //! output; a [`Fork`] decides whether they run on one thread or several.
@@ -18,6 +24,7 @@
 pub mod conv;
 pub mod depthwise;
 pub mod gemm;
+pub mod int8;
 pub mod layout;
 pub mod pool;
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! in i32, requantised to u8 with a per-channel f32 multiplier. Layout is
 //! NHWC throughout, channels innermost, so a 1x1 convolution is a matrix
 //! product over pixels and a depthwise kernel runs along contiguous channels.
-//! No tract here: the ARM targets test these kernels under qemu in CI, in
-//! builds without tract.
+//! No tract here (edgemark's `engine::kernels_i8`): test builds optimise this
+//! crate like the dependencies, and its tests run under qemu on ARM.
 //!
 //! Activations are u8 everywhere inside the rewritten graph (int8 tensors are
 //! offset by 128 on the way in): x86's VNNI dot product multiplies unsigned by
@@ -13,6 +13,8 @@
 //! Each kernel has a portable body written so the compiler vectorises it; on
 //! x86_64 the same body is also compiled with AVX2 enabled and picked at run
 //! time, and the matrix product has an AVX-512 VNNI micro-kernel.
+
+use std::ops::Range;
 
 /// Requantisation of one output channel set: `y = clamp(round_even(
 /// (acc + bias[c]) * mult[c]) + zp, lo, hi)`, all in the u8 domain.
@@ -188,19 +190,37 @@ pub fn depthwise(
     rq: &Requant,
     y: &mut [u8],
 ) {
+    depthwise_pixels(g, c, zp, x, wts, rq, y, 0..g.oh * g.ow)
+}
+
+/// [`depthwise`] for the output pixels `px` (row-major over `oh x ow`) only,
+/// written to `y` (`px.len() * c` bytes): the share of one task when a
+/// convolution is split across threads.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_pixels(
+    g: &Geometry,
+    c: usize,
+    zp: i32,
+    x: &[u8],
+    wts: &[i8],
+    rq: &Requant,
+    y: &mut [u8],
+    px: Range<usize>,
+) {
     assert_eq!(x.len(), g.h * g.w * c);
     assert_eq!(wts.len(), g.kh * g.kw * c);
-    assert_eq!(y.len(), g.oh * g.ow * c);
+    assert!(px.start <= px.end && px.end <= g.oh * g.ow);
+    assert_eq!(y.len(), px.len() * c);
     assert!(rq.bias.len() >= c && rq.mult.len() >= c);
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the feature is present; the sizes are checked above.
-            unsafe { x86::depthwise_avx2(g, c, zp, x, wts, rq, y) };
+            unsafe { x86::depthwise_avx2(g, c, zp, x, wts, rq, y, px) };
             return;
         }
     }
-    depthwise_portable(g, c, zp, x, wts, rq, y)
+    depthwise_portable(g, c, zp, x, wts, rq, y, px)
 }
 
 /// Channels a depthwise pixel accumulates at once: a fixed-size stack block
@@ -217,6 +237,7 @@ fn valid_taps(o: usize, stride: usize, pad: usize, k: usize, len: usize) -> (usi
     (k0, k1.max(k0))
 }
 
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn depthwise_portable(
     g: &Geometry,
@@ -226,15 +247,17 @@ fn depthwise_portable(
     wts: &[i8],
     rq: &Requant,
     y: &mut [u8],
+    px: Range<usize>,
 ) {
     // Each pixel's valid tap ranges are computed once, so the inner loops run
-    // over contiguous channels with no per-tap padding test; the block of
-    // channels stays in registers across the taps.
-    for oy in 0..g.oh {
+    // over contiguous channels with no per-tap padding test.
+    let first = px.start;
+    for p in px {
+        let (oy, ox) = (p / g.ow, p % g.ow);
         let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, g.kh, g.h);
-        for ox in 0..g.ow {
+        {
             let (kx0, kx1) = valid_taps(ox, g.sw, g.pad_left, g.kw, g.w);
-            let out = &mut y[(oy * g.ow + ox) * c..][..c];
+            let out = &mut y[(p - first) * c..][..c];
             let mut c0 = 0;
             while c0 < c {
                 let n = (c - c0).min(DW_BLOCK);
@@ -276,17 +299,32 @@ fn requant_row(acc: &[i32], mult: &[f32], zp: i32, lo: u8, hi: u8, out: &mut [u8
 /// output pixel, `row` bytes apart (>= kh*kw*c; the tail is left as is), taps
 /// in the padding set to `zp` so that every row meets the same weights.
 pub fn im2col(g: &Geometry, c: usize, zp: u8, x: &[u8], out: &mut [u8], row: usize) {
+    im2col_pixels(g, c, zp, x, out, row, 0..g.oh * g.ow)
+}
+
+/// [`im2col`] for the output pixels `px` only, their rows from the start of `out`.
+pub fn im2col_pixels(
+    g: &Geometry,
+    c: usize,
+    zp: u8,
+    x: &[u8],
+    out: &mut [u8],
+    row: usize,
+    px: Range<usize>,
+) {
     assert_eq!(x.len(), g.h * g.w * c);
     assert!(row >= g.kh * g.kw * c);
-    assert!(out.len() >= g.oh * g.ow * row);
+    assert!(px.end <= g.oh * g.ow && out.len() >= px.len() * row);
     // The taps of one window row that fall inside the image are neighbours in
     // memory: one copy of (kx1 - kx0) * c bytes each (with 3 input channels a
     // copy per tap moved 3 bytes at a time).
-    for oy in 0..g.oh {
+    let first = px.start;
+    for p in px {
+        let (oy, ox) = (p / g.ow, p % g.ow);
         let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, g.kh, g.h);
-        for ox in 0..g.ow {
+        {
             let (kx0, kx1) = valid_taps(ox, g.sw, g.pad_left, g.kw, g.w);
-            let dst = &mut out[(oy * g.ow + ox) * row..][..g.kh * g.kw * c];
+            let dst = &mut out[(p - first) * row..][..g.kh * g.kw * c];
             for ky in 0..g.kh {
                 let d = &mut dst[ky * g.kw * c..][..g.kw * c];
                 if ky < ky0 || ky >= ky1 || kx0 == kx1 {
@@ -427,6 +465,7 @@ mod x86 {
     /// registers across the taps (the compiled portable body kept them on the
     /// stack and converted to integers one lane at a time); channels beyond
     /// the last multiple of 16 are done one by one.
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn depthwise_avx2(
         g: &Geometry,
@@ -436,6 +475,7 @@ mod x86 {
         wts: &[i8],
         rq: &Requant,
         y: &mut [u8],
+        px: Range<usize>,
     ) {
         let c16 = c / 16 * 16;
         // SAFETY: `depthwise` checked x, wts, y, bias and mult against the
@@ -447,11 +487,13 @@ mod x86 {
             let lo = _mm256_set1_epi32(rq.lo as i32);
             let hi = _mm256_set1_epi32(rq.hi as i32);
             let (xp, wp, bp, mp) = (x.as_ptr(), wts.as_ptr(), rq.bias.as_ptr(), rq.mult.as_ptr());
-            for oy in 0..g.oh {
+            let first = px.start;
+            for p in px {
+                let (oy, ox) = (p / g.ow, p % g.ow);
                 let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, g.kh, g.h);
-                for ox in 0..g.ow {
+                {
                     let (kx0, kx1) = valid_taps(ox, g.sw, g.pad_left, g.kw, g.w);
-                    let out = y.as_mut_ptr().add((oy * g.ow + ox) * c);
+                    let out = y.as_mut_ptr().add((p - first) * c);
                     let mut cb = 0;
                     while cb < c16 {
                         let mut a0 = _mm256_loadu_si256(bp.add(cb) as *const __m256i);
@@ -591,9 +633,9 @@ mod x86 {
     }
 }
 
-#[cfg(test)]
+/// Straightforward definitions the kernels are checked against (here and by
+/// the tests of edgemark's int8 graph pass, so not test-only).
 pub mod reference {
-    //! Straightforward definitions the kernels are checked against.
     use super::*;
 
     /// Plain convolution, NHWC, weights `[kh][kw][cin][cout]`, zero weight
@@ -652,9 +694,23 @@ pub mod reference {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Mt19937;
 
-    fn bytes(rng: &mut Mt19937, n: usize) -> Vec<u8> {
+    /// Test bytes from a fixed-seed generator (SplitMix64): no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn new(seed: u64) -> Self {
+            Rng(seed)
+        }
+        fn next_u32(&mut self) -> u32 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as u32
+        }
+    }
+
+    fn bytes(rng: &mut Rng, n: usize) -> Vec<u8> {
         (0..n).map(|_| rng.next_u32() as u8).collect()
     }
 
@@ -679,7 +735,7 @@ mod tests {
 
     #[test]
     fn gemm_matches_reference_on_odd_sizes() {
-        let mut rng = Mt19937::new(7);
+        let mut rng = Rng::new(7);
         for &(m, k, n) in &[
             (1, 4, 1),
             (3, 5, 17),
@@ -722,7 +778,7 @@ mod tests {
 
     #[test]
     fn depthwise_and_im2col_match_reference() {
-        let mut rng = Mt19937::new(11);
+        let mut rng = Rng::new(11);
         for &(h, w, c, s, pad) in &[
             (5, 6, 3, 1, 1),
             (7, 7, 20, 2, 1),
@@ -752,7 +808,7 @@ mod tests {
             depthwise(&g, c, 120, &x, &wd, &rq, &mut got);
             close(&got, &want);
             let mut port = vec![0u8; g.oh * g.ow * c];
-            depthwise_portable(&g, c, 120, &x, &wd, &rq, &mut port);
+            depthwise_portable(&g, c, 120, &x, &wd, &rq, &mut port, 0..g.oh * g.ow);
             close(&port, &want);
 
             // Full convolution through im2col + gemm, cout = 5.
@@ -784,7 +840,7 @@ mod tests {
     /// the padding. The tap ranges must follow both.
     #[test]
     fn depthwise_follows_asymmetric_padding_and_wider_windows() {
-        let mut rng = Mt19937::new(23);
+        let mut rng = Rng::new(23);
         for &(h, w, k, s, pt, pl, oh, ow, c) in &[
             (8, 8, 3, 2, 0, 0, 4, 4, 24),
             (7, 9, 5, 1, 2, 2, 7, 9, 40),
@@ -823,6 +879,46 @@ mod tests {
         }
     }
 
+    /// Threads split a convolution by output pixels: the parts, computed
+    /// apart (ranges cutting rows anywhere), must equal the whole.
+    #[test]
+    fn pixel_ranges_put_together_equal_the_whole() {
+        let mut rng = Rng::new(41);
+        let c = 24;
+        let g = geometry(9, 7, 3, 2, 1);
+        let x = bytes(&mut rng, 9 * 7 * c);
+        let wd: Vec<i8> = bytes(&mut rng, 9 * c)
+            .into_iter()
+            .map(|v| v as i8)
+            .collect();
+        let rq = Requant {
+            bias: (0..c as i32).map(|i| i * 31 - 300).collect(),
+            mult: (0..c).map(|i| 0.003 + i as f32 * 1e-4).collect(),
+            zp: 90,
+            lo: 0,
+            hi: 255,
+        };
+        let pixels = g.oh * g.ow;
+        let mut whole = vec![0u8; pixels * c];
+        depthwise(&g, c, 17, &x, &wd, &rq, &mut whole);
+        let mut parts = vec![0u8; pixels * c];
+        for r in [0..5, 5..6, 6..13, 13..pixels] {
+            let (a, b) = (r.start * c, r.end * c);
+            depthwise_pixels(&g, c, 17, &x, &wd, &rq, &mut parts[a..b], r);
+        }
+        assert_eq!(parts, whole);
+
+        let row = 9 * c + 4;
+        let mut cols = vec![0u8; pixels * row];
+        im2col(&g, c, 17, &x, &mut cols, row);
+        let mut cols_parts = vec![0u8; pixels * row];
+        for r in [0..3, 3..pixels] {
+            let (a, b) = (r.start * row, r.end * row);
+            im2col_pixels(&g, c, 17, &x, &mut cols_parts[a..b], row, r);
+        }
+        assert_eq!(cols_parts, cols);
+    }
+
     #[test]
     fn quantize_f32_rounds_ties_to_even_like_the_definition() {
         let scale = 0.5f32;
@@ -847,7 +943,7 @@ mod tests {
             127.0,
             127.25,
         ];
-        let mut rng = Mt19937::new(3);
+        let mut rng = Rng::new(3);
         xs.extend((0..1000).map(|_| (rng.next_u32() as i32) as f32 / 1e7));
         for zp in [0, 3, 128, 255] {
             let mut got = vec![0u8; xs.len()];
@@ -863,7 +959,7 @@ mod tests {
 
     #[test]
     fn add_and_mean_follow_their_definitions() {
-        let mut rng = Mt19937::new(5);
+        let mut rng = Rng::new(5);
         let a = bytes(&mut rng, 77);
         let b = bytes(&mut rng, 77);
         let p = AddParams {

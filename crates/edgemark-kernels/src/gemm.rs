@@ -228,6 +228,9 @@ fn select_tile() -> Tile {
     if super::has_avx2_fma() {
         return tile_avx2;
     }
+    #[cfg(target_arch = "aarch64")]
+    return tile_neon;
+    #[cfg(not(target_arch = "aarch64"))]
     tile_portable
 }
 
@@ -290,6 +293,7 @@ unsafe fn run_block(
 ///
 /// # Safety
 /// `t.c` must be valid for `t.rows` rows of `t.cols` values, `t.ldc` apart.
+#[cfg_attr(all(target_arch = "aarch64", not(test)), allow(dead_code))]
 unsafe fn tile_portable(t: &TileArgs) {
     unsafe { tile_body::<{ super::BASELINE_FMA }>(t) }
 }
@@ -395,6 +399,97 @@ unsafe fn tile_avx2(t: &TileArgs) {
             for (i, r) in acc.iter().enumerate().take(t.rows) {
                 _mm256_storeu_ps(tmp.as_mut_ptr(), r[0]);
                 _mm256_storeu_ps(tmp.as_mut_ptr().add(8), r[1]);
+                for (j, &v) in tmp.iter().enumerate().take(t.cols) {
+                    let v = if t.r.is_null() {
+                        v
+                    } else {
+                        v + *t.r.add(i * t.ldr + j)
+                    };
+                    *t.c.add(i * t.ldc + j) = t.clamp.apply(v);
+                }
+            }
+        }
+    }
+}
+
+/// NEON tile (aarch64; NEON is part of its baseline): 6 rows x 4 vectors
+/// of 4 accumulators (24 of the 32 vector registers), each `b` vector
+/// multiplied by one `a` value with `fmla` by scalar. The portable body
+/// is not used there: the tile is written out with named accumulators so
+/// they stay in registers across the `k` loop.
+///
+/// # Safety
+/// As [`tile_portable`].
+#[cfg(target_arch = "aarch64")]
+unsafe fn tile_neon(t: &TileArgs) {
+    use std::arch::aarch64::*;
+    const V: usize = NR / 4;
+    let off: [usize; MR] = std::array::from_fn(|i| i.min(t.rows - 1) * t.lda);
+    assert!(t.a.len() >= off[MR - 1] + t.k && t.b.len() >= t.k * NR);
+    let a = t.a.as_ptr();
+    let b = t.b.as_ptr();
+    unsafe {
+        let ap: [*const f32; MR] = std::array::from_fn(|i| a.add(off[i]));
+        let bias: [float32x4_t; V] = std::array::from_fn(|v| vld1q_f32(t.bias.as_ptr().add(4 * v)));
+        // Named accumulators: with an indexed array LLVM stored every row
+        // back to the stack on each step of `k`.
+        let [b0, b1, b2, b3] = bias;
+        let (mut c00, mut c01, mut c02, mut c03) = (b0, b1, b2, b3);
+        let (mut c10, mut c11, mut c12, mut c13) = (b0, b1, b2, b3);
+        let (mut c20, mut c21, mut c22, mut c23) = (b0, b1, b2, b3);
+        let (mut c30, mut c31, mut c32, mut c33) = (b0, b1, b2, b3);
+        let (mut c40, mut c41, mut c42, mut c43) = (b0, b1, b2, b3);
+        let (mut c50, mut c51, mut c52, mut c53) = (b0, b1, b2, b3);
+        for kk in 0..t.k {
+            let bp = b.add(kk * NR);
+            let (w0, w1) = (vld1q_f32(bp), vld1q_f32(bp.add(4)));
+            let (w2, w3) = (vld1q_f32(bp.add(8)), vld1q_f32(bp.add(12)));
+            macro_rules! row {
+                ($i:expr, $x0:ident, $x1:ident, $x2:ident, $x3:ident) => {
+                    let x = *ap[$i].add(kk);
+                    $x0 = vfmaq_n_f32($x0, w0, x);
+                    $x1 = vfmaq_n_f32($x1, w1, x);
+                    $x2 = vfmaq_n_f32($x2, w2, x);
+                    $x3 = vfmaq_n_f32($x3, w3, x);
+                };
+            }
+            row!(0, c00, c01, c02, c03);
+            row!(1, c10, c11, c12, c13);
+            row!(2, c20, c21, c22, c23);
+            row!(3, c30, c31, c32, c33);
+            row!(4, c40, c41, c42, c43);
+            row!(5, c50, c51, c52, c53);
+        }
+        let acc: [[float32x4_t; V]; MR] = [
+            [c00, c01, c02, c03],
+            [c10, c11, c12, c13],
+            [c20, c21, c22, c23],
+            [c30, c31, c32, c33],
+            [c40, c41, c42, c43],
+            [c50, c51, c52, c53],
+        ];
+        if t.cols == NR {
+            // max(lo, v) then min(hi, v) as in the AVX2 tile; vmaxq/vminq
+            // return NaN for a NaN operand, as tract's clamp lets it through.
+            let lo = vdupq_n_f32(t.clamp.lo);
+            let hi = vdupq_n_f32(t.clamp.hi);
+            for (i, row) in acc.iter().enumerate().take(t.rows) {
+                let p = t.c.add(i * t.ldc);
+                for (v, &x) in row.iter().enumerate() {
+                    let x = if t.r.is_null() {
+                        x
+                    } else {
+                        vaddq_f32(x, vld1q_f32(t.r.add(i * t.ldr + 4 * v)))
+                    };
+                    vst1q_f32(p.add(4 * v), vminq_f32(hi, vmaxq_f32(lo, x)));
+                }
+            }
+        } else {
+            let mut tmp = [0f32; NR];
+            for (i, row) in acc.iter().enumerate().take(t.rows) {
+                for (v, &x) in row.iter().enumerate() {
+                    vst1q_f32(tmp.as_mut_ptr().add(4 * v), x);
+                }
                 for (j, &v) in tmp.iter().enumerate().take(t.cols) {
                     let v = if t.r.is_null() {
                         v
