@@ -12,6 +12,11 @@
 //! fused multiply-add, so armv7 does not fall into a software `fmaf`), and
 //! again with AVX2+FMA enabled on x86_64 behind runtime detection; the
 //! matrix product's inner tile additionally has an AVX2 intrinsics version.
+//! On aarch64 the matrix product's tile and the 3x3 depthwise interior are
+//! NEON intrinsics (the portable bodies compiled for aarch64 were scalar
+//! `fmadd` with accumulators on the stack). armv7 runs the portable bodies
+//! as scalar VFPv3 code: `armv7-unknown-linux-gnueabihf` does not enable
+//! NEON in its baseline and Rust's armv7 NEON intrinsics are unstable.
 //!
 //! Work is split into independent tasks that write disjoint parts of the
 //! output; a [`Fork`] decides whether they run on one thread or several.
