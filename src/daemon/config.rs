@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// Shortest and longest schedule periods `every_hours` accepts.
+const MIN_EVERY_HOURS: f64 = 1.0 / 3600.0;
+const MAX_EVERY_HOURS: f64 = 87_600.0;
+
 /// Where the packaged unit points `--config` by default.
 pub const DEFAULT_CONFIG: &str = "/etc/edgemark/edgemark.toml";
 /// systemd's `StateDirectory=edgemark`.
@@ -212,10 +216,14 @@ impl DaemonConfig {
             }
             let every = match s.every_hours {
                 None => None,
-                Some(h) if h.is_finite() && h > 0.0 => Some(Duration::from_secs_f64(h * 3600.0)),
+                // Bounded so the Duration conversion cannot overflow (it
+                // panics beyond u64 seconds) and a schedule cannot spin.
+                Some(h) if (MIN_EVERY_HOURS..=MAX_EVERY_HOURS).contains(&h) => {
+                    Some(Duration::from_secs_f64(h * 3600.0))
+                }
                 Some(h) => {
                     return Err(invalid(format!(
-                        "schedule {:?}: every_hours must be > 0, got {h}",
+                        "schedule {:?}: every_hours must be between {MIN_EVERY_HOURS:.6} (1 s) and {MAX_EVERY_HOURS} (10 years), got {h}",
                         s.name
                     )));
                 }
@@ -349,6 +357,12 @@ mod tests {
             "[cooldown]\nmax_wait_s = -5",
             "spool_poll_ms = 0",
             "[[schedule]]\nname = \"a\"\njob = \"/j\"",
+            // 1e300 hours overflowed Duration::from_secs_f64 (a panic, not a
+            // config error) before every_hours was bounded.
+            "[[schedule]]\nname = \"a\"\njob = \"/j\"\nevery_hours = 1e300",
+            "[[schedule]]\nname = \"a\"\njob = \"/j\"\nevery_hours = 1e-9",
+            "[[schedule]]\nname = \"a\"\njob = \"/j\"\nevery_hours = nan",
+            "[[schedule]]\nname = \"a\"\njob = \"/j\"\nevery_hours = -1",
             "[[schedule]]\nname = \"a b\"\njob = \"/j\"\nat_boot = true",
             "[[schedule]]\nname = \"a\"\njob = \"/j\"\nat_boot = true\n[[schedule]]\nname = \"a\"\njob = \"/k\"\nat_boot = true",
         ] {
