@@ -228,13 +228,12 @@ pub fn depthwise_pixels(
 const DW_BLOCK: usize = 64;
 
 /// Taps `k0..k1` of a window whose first tap sits at `o * stride - pad`: the
-/// ones inside `0..len` (the rest are padding, the real zero).
+/// ones inside `0..len` (the rest are padding, the real zero). The f32
+/// kernels' tap range, without dilation.
 #[inline(always)]
 fn valid_taps(o: usize, stride: usize, pad: usize, k: usize, len: usize) -> (usize, usize) {
-    let start = o * stride;
-    let k0 = pad.saturating_sub(start);
-    let k1 = (len + pad).saturating_sub(start).min(k);
-    (k0, k1.max(k0))
+    let (_, k0, k1) = crate::conv::Geometry::taps(o, stride, 1, pad, k, len);
+    (k0, k1)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -695,23 +694,10 @@ pub mod reference {
 mod tests {
     use super::*;
 
-    /// Test bytes from a fixed-seed generator (SplitMix64): no dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn new(seed: u64) -> Self {
-            Rng(seed)
-        }
-        fn next_u32(&mut self) -> u32 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            (z ^ (z >> 31)) as u32
-        }
-    }
+    use crate::tests::Rng;
 
     fn bytes(rng: &mut Rng, n: usize) -> Vec<u8> {
-        (0..n).map(|_| rng.next_u32() as u8).collect()
+        (0..n).map(|_| (rng.next() >> 24) as u8).collect()
     }
 
     fn geometry(h: usize, w: usize, k: usize, s: usize, pad: usize) -> Geometry {
@@ -735,7 +721,7 @@ mod tests {
 
     #[test]
     fn gemm_matches_reference_on_odd_sizes() {
-        let mut rng = Rng::new(7);
+        let mut rng = Rng(7);
         for &(m, k, n) in &[
             (1, 4, 1),
             (3, 5, 17),
@@ -778,7 +764,7 @@ mod tests {
 
     #[test]
     fn depthwise_and_im2col_match_reference() {
-        let mut rng = Rng::new(11);
+        let mut rng = Rng(11);
         for &(h, w, c, s, pad) in &[
             (5, 6, 3, 1, 1),
             (7, 7, 20, 2, 1),
@@ -840,7 +826,7 @@ mod tests {
     /// the padding. The tap ranges must follow both.
     #[test]
     fn depthwise_follows_asymmetric_padding_and_wider_windows() {
-        let mut rng = Rng::new(23);
+        let mut rng = Rng(23);
         for &(h, w, k, s, pt, pl, oh, ow, c) in &[
             (8, 8, 3, 2, 0, 0, 4, 4, 24),
             (7, 9, 5, 1, 2, 2, 7, 9, 40),
@@ -883,7 +869,7 @@ mod tests {
     /// apart (ranges cutting rows anywhere), must equal the whole.
     #[test]
     fn pixel_ranges_put_together_equal_the_whole() {
-        let mut rng = Rng::new(41);
+        let mut rng = Rng(41);
         let c = 24;
         let g = geometry(9, 7, 3, 2, 1);
         let x = bytes(&mut rng, 9 * 7 * c);
@@ -943,8 +929,8 @@ mod tests {
             127.0,
             127.25,
         ];
-        let mut rng = Rng::new(3);
-        xs.extend((0..1000).map(|_| (rng.next_u32() as i32) as f32 / 1e7));
+        let mut rng = Rng(3);
+        xs.extend((0..1000).map(|_| ((rng.next() >> 32) as u32 as i32) as f32 / 1e7));
         for zp in [0, 3, 128, 255] {
             let mut got = vec![0u8; xs.len()];
             quantize_f32(&xs, scale, zp, &mut got);
@@ -959,7 +945,7 @@ mod tests {
 
     #[test]
     fn add_and_mean_follow_their_definitions() {
-        let mut rng = Rng::new(5);
+        let mut rng = Rng(5);
         let a = bytes(&mut rng, 77);
         let b = bytes(&mut rng, 77);
         let p = AddParams {

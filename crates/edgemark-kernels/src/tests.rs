@@ -6,10 +6,11 @@ use super::depthwise::depthwise;
 use super::gemm::{self, Dense, PackedB};
 use super::{Clamp, Fork, Serial};
 
-/// Small deterministic generator (xorshift), values in [-1, 1).
-struct Rng(u64);
+/// Small deterministic generator (xorshift), values in [-1, 1); the int8
+/// tests draw their bytes from it too.
+pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
