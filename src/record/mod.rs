@@ -226,6 +226,20 @@ impl InvalidReason {
     }
 }
 
+impl Results {
+    /// The latency percentiles in LoadGen's key spelling (`90.00`), ascending.
+    pub fn percentile_rows(&self) -> [(&'static str, u64); 6] {
+        [
+            ("50.00", self.p50_ns),
+            ("90.00", self.p90_ns),
+            ("95.00", self.p95_ns),
+            ("97.00", self.p97_ns),
+            ("99.00", self.p99_ns),
+            ("99.90", self.p999_ns),
+        ]
+    }
+}
+
 impl Record {
     /// The record's headline metric: SingleStream's early-stopping estimate
     /// at the plan's target percentile in ns (the raw target-percentile
