@@ -6,44 +6,18 @@
 //! naming it, an INVALID record with the SUT's last stderr lines, and no SUT
 //! process left behind.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use edgemark::record::{InvalidReason, Record, Scenario, SutSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgemark");
 
-/// The C null SUT, built once per test binary. CI has a C compiler (the Rust
-/// toolchain links with it); without one the tests fail under CI and skip
-/// loudly elsewhere.
 fn c_sut() -> Option<&'static Path> {
-    static SUT: OnceLock<Option<PathBuf>> = OnceLock::new();
-    SUT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("null_sut_c");
-        let built = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-            .args(["-O2", "-std=c99", "-Wall", "-Werror", "-I"])
-            .arg(root.join("sdk/c"))
-            .arg(root.join("examples/sut/null_sut.c"))
-            .arg(root.join("sdk/c/edgemark_sut.c"))
-            .arg("-o")
-            .arg(&out)
-            .status();
-        match built {
-            Ok(s) if s.success() => Some(out),
-            other => {
-                assert!(
-                    std::env::var("CI").is_err(),
-                    "CI=true but the C reference SUT did not build: {other:?}"
-                );
-                eprintln!("SKIPPED: no C compiler to build the reference SUT ({other:?})");
-                None
-            }
-        }
-    })
-    .as_deref()
+    common::c_null_sut()
 }
 
 fn results_dir(name: &str) -> PathBuf {
