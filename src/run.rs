@@ -146,7 +146,35 @@ pub fn execute_with_clock(
         // Probed like a scenario, so the accuracy record says what the box was doing.
         let wall_start_ns = writer::unix_now_ns();
         let sampler = Sampler::start(&ctx.root, probe::sampler::DEFAULT_PERIOD);
-        let out = d.run_accuracy(sut.as_mut())?;
+        // A SUT failing here (an exec: SUT crashing, hanging...) ends the run
+        // with an INVALID record, as in a scenario.
+        let out = d
+            .run_accuracy(sut.as_mut())
+            .map_err(|e| match e.into_sut_failure() {
+                Ok(e) => {
+                    let scene = Scene {
+                        system: &system,
+                        sensors: &ProbeSummary::default(),
+                        rss_before_load,
+                        wall: (wall_start_ns, writer::unix_now_ns()),
+                        warnings: &box_warnings,
+                    };
+                    let first = plan.scenarios.first().copied();
+                    let scenario = first.unwrap_or(Scenario::SingleStream);
+                    sut_failed(
+                        ctx,
+                        plan,
+                        &plan.settings,
+                        sut.as_ref(),
+                        scenario,
+                        &[],
+                        &scene,
+                        e,
+                        "accuracy pass",
+                    )
+                }
+                Err(e) => RunError::Data(e),
+            })?;
         let sensors = sampler.stop();
         let wall_end_ns = writer::unix_now_ns();
         let rec = AccuracyRecord::from_output(spec, &out);
@@ -212,7 +240,10 @@ pub fn execute_with_clock(
                 wall: (writer::unix_now_ns(), writer::unix_now_ns()),
                 warnings: &box_warnings,
             };
-            sut_failed(ctx, plan, settings, sut, scenario, &loaded, &scene, e)
+            let pass = format!("{scenario:?}");
+            sut_failed(
+                ctx, plan, settings, sut, scenario, &loaded, &scene, e, &pass,
+            )
         };
         sut.load_samples(&loaded)
             .map_err(|e| failed(e, sut.as_ref()))?;
@@ -339,9 +370,9 @@ pub fn execute_with_clock(
     })
 }
 
-/// Records the scenario a SUT failed in as INVALID (reason `SutError`, the
-/// failure and the SUT's last stderr lines as warnings) and returns the error
-/// that ends the run.
+/// Records the scenario (or accuracy pass, named by `pass`) a SUT failed in
+/// as INVALID (reason `SutError`, the failure and the SUT's last stderr lines
+/// as warnings) and returns the error that ends the run.
 #[allow(clippy::too_many_arguments)]
 fn sut_failed(
     ctx: &RunContext,
@@ -352,6 +383,7 @@ fn sut_failed(
     loaded: &[usize],
     scene: &Scene,
     e: crate::sut::SutError,
+    pass: &str,
 ) -> RunError {
     let run = ScenarioRun {
         scenario,
@@ -373,7 +405,7 @@ fn sut_failed(
     let mut warnings = scene.warnings.to_vec();
     let first = e.to_string();
     warnings.push(format!(
-        "{scenario:?}: the SUT failed: {}",
+        "{pass}: the SUT failed: {}",
         first.lines().next().unwrap_or_default()
     ));
     if let Some(f) = e.fault() {

@@ -33,6 +33,29 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// The SUT's own failure while running a sample (an external SUT that
+    /// crashed, hung or sent garbage; an engine error), named with the
+    /// sample: the run records it INVALID like a scenario's SUT failure.
+    /// Anything else (a data set or labels problem) comes back unchanged.
+    pub fn into_sut_failure(self) -> Result<SutError, DataError> {
+        let DataError::Accuracy(AccuracyError::Model { sample, source }) = self else {
+            return Err(self);
+        };
+        match source.downcast::<SutError>() {
+            Ok(e) => Ok(match *e {
+                SutError::Exec(mut f) => {
+                    f.message = format!("{} (accuracy pass, sample {sample})", f.message);
+                    SutError::Exec(f)
+                }
+                SutError::Backend(m) => {
+                    SutError::Backend(format!("{m} (accuracy pass, sample {sample})"))
+                }
+                other => other,
+            }),
+            Err(source) => Err(DataError::Accuracy(AccuracyError::Model { sample, source })),
+        }
+    }
+
     /// Ground truth that does not fit the model: the user's to fix (exit 2).
     pub fn is_usage(&self) -> bool {
         matches!(

@@ -157,7 +157,7 @@ pub fn summary(r: &Record) -> String {
     l(format!("Min latency (ns)                : {}", res.min_ns));
     l(format!("Max latency (ns)                : {}", res.max_ns));
     l(format!("Mean latency (ns)               : {}", res.mean_ns));
-    for (p, v) in percentiles(r) {
+    for (p, v) in res.percentile_rows() {
         l(format!("{p} percentile latency (ns)   : {v}"));
     }
     l(String::new());
@@ -210,21 +210,6 @@ pub fn summary(r: &Record) -> String {
     l(String::new());
     l("No errors encountered during test.".into());
     s
-}
-
-fn percentiles(r: &Record) -> [(&'static str, u64); 6] {
-    // Accuracy records have no LoadGen performance log; write_all skips them.
-    let Some(res) = r.result.as_ref() else {
-        return Default::default();
-    };
-    [
-        ("50.00", res.p50_ns),
-        ("90.00", res.p90_ns),
-        ("95.00", res.p95_ns),
-        ("97.00", res.p97_ns),
-        ("99.00", res.p99_ns),
-        ("99.90", res.p999_ns),
-    ]
 }
 
 /// The (key, value) pairs of the detail log, in LoadGen's key names.
@@ -337,7 +322,7 @@ pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
         v.push(("early_stopping_result".into(), json!("")));
     }
     v.push(("num_errors".into(), json!(0)));
-    for (p, ns) in percentiles(r) {
+    for (p, ns) in res.percentile_rows() {
         v.push((format!("result_{p}_percentile_latency_ns"), json!(ns)));
     }
     v.push(("result_max_latency_ns".into(), json!(res.max_ns)));
