@@ -255,7 +255,9 @@ fn calibrated_offline_qps_turns_a_too_short_query_valid() {
     );
     assert_eq!(reasons(&fixed), vec![OfflineExpectedQpsTooLow]);
     assert!(fixed.outcomes[0].calibration.is_none());
-    assert_eq!(fixed.outcomes[0].settings.offline_expected_qps, 100.0);
+    let e = &fixed.outcomes[0].settings;
+    assert_eq!(e.settings().offline_expected_qps, 100.0);
+    assert_eq!(e.calibrated_offline_qps, None);
 
     // ...while without one, the run measures 1000 samples/s untimed and sizes
     // the query with 1.5 x that: floor(1.1 x 1 s x 1500) = 1650 samples of 1 ms.
@@ -269,7 +271,10 @@ fn calibrated_offline_qps_turns_a_too_short_query_valid() {
     assert!(!c.capped);
     // The calibration query grew until it lasted the 200 ms target.
     assert_eq!((c.samples, c.ns), (256, 256 * MS));
-    assert_eq!(o.settings.offline_expected_qps, 1500.0);
+    assert_eq!(o.settings.settings().offline_expected_qps, 1500.0);
+    // The derived value is kept apart from the plan's, typed.
+    assert_eq!(o.settings.calibrated_offline_qps, Some(1500.0));
+    assert_eq!(o.settings.dataset_samples, None);
     // The plan itself is untouched.
     assert_eq!(p.settings.offline_expected_qps, 100.0);
     assert_eq!(o.result.sample_count, 1650);
