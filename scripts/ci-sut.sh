@@ -30,7 +30,15 @@ py=$venv/bin/python
 work=$target/ci-sut
 rm -rf "$work"
 mkdir -p "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() { printf 'FAIL: %b\n' "$*" >&2; exit 1; }
+# Processes whose command line holds $1 (read with tr: no helper carries $1).
+running() {
+    local f c
+    for f in /proc/[0-9]*/cmdline; do
+        c=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
+        [[ $c != *"$1"* ]] || echo "${f%/cmdline}: $c"
+    done
+}
 
 ${CC:-cc} -O2 -std=c99 -Wall -Wextra -Werror -I sdk/c examples/sut/null_sut.c sdk/c/edgemark_sut.c -o "$work/null_sut"
 echo "built $work/null_sut (sdk/c + examples/sut/null_sut.c)"
@@ -67,7 +75,7 @@ for fault in crash hang garbage unknown-id; do
     csv=$("$bin" report --format csv "$res" | tail -n +2)
     [ "$(wc -l <<<"$csv")" -eq 1 ] || fail "--fault $fault: want one record, got: $csv"
     grep -q ',INVALID,SUT error,' <<<"$csv" || fail "--fault $fault: record not INVALID (SUT error): $csv"
-    ! pgrep -f "$tag" >/dev/null || fail "--fault $fault: SUT still running: $(pgrep -af "$tag")"
+    [ -z "$(running "$tag")" ] || fail "--fault $fault: SUT still running: $(running "$tag")"
     echo "run exit 1, INVALID (SUT error) on --fault $fault: $(grep -m1 '^edgemark: ' "$work/$fault.out" | cut -c1-100)"
 done
 
