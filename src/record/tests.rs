@@ -166,6 +166,38 @@ fn version_3_fields_round_trip_and_are_tidy() {
 }
 
 #[test]
+fn singlestream_metric_names_the_plans_percentile() {
+    let mut rec = example_record(1);
+    rec.plan.scenario = Scenario::SingleStream;
+    rec.plan.settings.target_percentile = 0.99;
+    let res = rec.result.as_mut().unwrap();
+    res.target_percentile_ns = 12_300_000;
+    res.p90_ns = 11_000_000;
+    res.early_stopping_90 = Some(EarlyStopping {
+        percentile: 0.99,
+        min_queries: 662,
+        met: true,
+        t: 3,
+        estimate_ns: Some(12_500_000),
+    });
+    assert_eq!(
+        rec.metric(),
+        (
+            "p99 early-stopping latency ns".to_string(),
+            Some(12_500_000.0)
+        )
+    );
+    // Without an estimate: the raw latency at the same percentile, not p90.
+    rec.result.as_mut().unwrap().early_stopping_90 = None;
+    assert_eq!(
+        rec.metric(),
+        ("p99 latency ns".to_string(), Some(12_300_000.0))
+    );
+    rec.plan.settings.target_percentile = 0.9;
+    assert_eq!(rec.metric().0, "p90 latency ns");
+}
+
+#[test]
 fn accuracy_record_round_trips() {
     let mut rec = example_record(3);
     rec.result = None;

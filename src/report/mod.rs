@@ -53,7 +53,7 @@ pub enum Key {
     Scenario,
     /// Wall-clock start of the run.
     Time,
-    /// The scenario's metric (p90 early-stopping latency or samples/s).
+    /// The scenario's metric (the early-stopping latency at the target percentile, or samples/s).
     Metric,
     P90,
     SamplesPerSecond,
@@ -177,7 +177,7 @@ pub struct Row {
     pub started: String,
     pub wall_start_ns: u64,
     pub run_id: String,
-    pub metric_name: &'static str,
+    pub metric_name: String,
     pub metric_value: Option<f64>,
     /// LoadGen validity; None for an accuracy record (no scenario ran).
     pub valid: Option<bool>,
@@ -357,11 +357,7 @@ pub fn percentile_rows(p: &crate::stats::Percentiles) -> [(&'static str, u64); 6
     ]
 }
 
-/// "90" for 0.9, "99.9" for 0.999: how LoadGen names a percentile in prose.
-pub fn percent_label(q: f64) -> String {
-    let s = format!("{:.4}", q * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
+pub use crate::stats::percent_label;
 
 /// `12.345 ms` style durations for humans.
 pub fn human_ns(ns: u64) -> String {
