@@ -170,7 +170,7 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
         reshape(ed, t.x, t6, &s6);
         let p6 = f32t(ed, "zeros_inserted6", vec![n, h, sh, w, sw, ci]);
         let pads = ed.add_const_i32(
-            format!("{}.zero_insert_pads", ed.tensor(t.x).name().unwrap_or("t")),
+            format!("{}.zero_insert_pads", ed.name(t.x)),
             &[0, 0, 0, 0, 0, sh - 1, 0, 0, 0, sw - 1, 0, 0],
         );
         set_shape_2d(ed, pads, 6);
@@ -196,7 +196,7 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
     if pre_h + post_h + pre_w + post_w > 0 {
         p = f32t(ed, "padded", vec![n, ph, pw, ci]);
         let pads = ed.add_const_i32(
-            format!("{}.border_pads", ed.tensor(t.x).name().unwrap_or("t")),
+            format!("{}.border_pads", ed.name(t.x)),
             &[0, 0, pre_h, post_h, pre_w, post_w, 0, 0],
         );
         set_shape_2d(ed, pads, 4);
@@ -212,7 +212,7 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
     let mut q = p;
     if (start_h, start_w, qh, qw) != (0, 0, ph, pw) {
         q = f32t(ed, "cropped", vec![n, qh, qw, ci]);
-        let name = ed.tensor(t.x).name().unwrap_or("t").to_owned();
+        let name = ed.name(t.x);
         let begin = ed.add_const_i32(format!("{name}.crop_begin"), &[0, start_h, start_w, 0]);
         let size = ed.add_const_i32(format!("{name}.crop_size"), &[n, qh, qw, ci]);
         ed.push_op(NewOp {
@@ -234,7 +234,7 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
             }
         }
     }
-    let yname = ed.tensor(t.y).name().unwrap_or("t").to_owned();
+    let yname = ed.name(t.y);
     let wt = ed.add_const_f32(
         format!("{yname}.flipped_kernel"),
         t.wshape.to_vec(),
@@ -304,19 +304,91 @@ fn weights(ed: &Editor, w: i32) -> Result<(Vec<f32>, [i32; 4]), String> {
     Ok((v, [o, kh, kw, i]))
 }
 
-/// TRANSPOSE_CONV (float): inputs output_shape, weights [O, kh, kw, I], input,
+/// The f32 bias of a quantised convolution: an int32 constant whose scale is
+/// the input's times each output channel's weight scale (TFLite's
+/// quantisation spec; the tensor's own parameters when it has them).
+fn quantized_bias(ed: &mut Editor, b: i32, x: i32, w: i32, channels: usize) -> Result<i32, String> {
+    let t = ed.tensor(b);
+    if t.type_() == TensorType::FLOAT32 {
+        return Ok(b);
+    }
+    if t.type_() != TensorType::INT32 {
+        return Err(format!("{:?} bias (int32 or float32 expected)", t.type_()));
+    }
+    let data = ed.const_data(b).ok_or("bias is computed, not constant")?;
+    if data.len() != 4 * channels {
+        return Err(format!(
+            "bias of {} bytes for {channels} channels",
+            data.len()
+        ));
+    }
+    let own: Vec<f32> = t
+        .quantization()
+        .and_then(|q| q.scale())
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
+    let scales: Vec<f32> = if own.len() == channels || own.len() == 1 {
+        (0..channels).map(|c| own[c.min(own.len() - 1)]).collect()
+    } else {
+        let sx = ed.quant(x).ok_or("input without per-tensor parameters")?.0;
+        let sw: Vec<f32> = ed
+            .tensor(w)
+            .quantization()
+            .and_then(|q| q.scale())
+            .map(|s| s.iter().collect())
+            .unwrap_or_default();
+        if sw.len() != channels && sw.len() != 1 {
+            return Err(format!(
+                "{} weight scales for {channels} channels",
+                sw.len()
+            ));
+        }
+        (0..channels)
+            .map(|c| sx * sw[c.min(sw.len() - 1)])
+            .collect()
+    };
+    let vals: Vec<f32> = data
+        .chunks_exact(4)
+        .zip(&scales)
+        .map(|(c, &s)| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32 * s)
+        .collect();
+    let name = format!("{}.f32", ed.name(b));
+    Ok(ed.add_const_f32(name, vec![channels as i32], &vals))
+}
+
+/// TRANSPOSE_CONV: inputs output_shape, weights [O, kh, kw, I], input,
 /// optional bias. The padding before is half of what a forward convolution from
 /// the output size to the input size would pad (TFLite's `ComputePadding`).
+///
+/// int8/uint8 (per-tensor activations, per-channel or per-tensor weights,
+/// int32 bias) runs as the float operator between (de)quantisation cuts, with
+/// the weights and bias dequantised at load: TFLite accumulates the same
+/// products in int32 and requantises once, so both round the same real value
+/// and agree to a step (ties aside). tract has no transposed convolution on
+/// integers to reach from outside, and these are decoder layers of
+/// segmentation models, a few per network.
 pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     let (i, o) = io(op);
     let (&[shape, w, x, ref rest @ ..], &[y]) = (&i[..], &o[..]) else {
         return Err("TRANSPOSE_CONV needs 3 or 4 inputs, 1 output".into());
     };
-    let bias = rest.first().copied().filter(|&b| b >= 0);
+    let mut bias = rest.first().copied().filter(|&b| b >= 0);
     if shape < 0 || w < 0 || x < 0 {
         return Err("TRANSPOSE_CONV with an omitted input".into());
     }
-    float_io(ed, &[x, y])?;
+    let quantised = |t: TensorType| matches!(t, TensorType::INT8 | TensorType::UINT8);
+    let (tx, ty) = (ed.tensor(x).type_(), ed.tensor(y).type_());
+    let q = quantised(tx);
+    if q {
+        if tx != ty {
+            return Err(format!("{tx:?} input with {ty:?} output"));
+        }
+        if ed.quant(x).is_none() || ed.quant(y).is_none() {
+            return Err("quantised TRANSPOSE_CONV with per-channel activation parameters".into());
+        }
+    } else {
+        float_io(ed, &[x, y])?;
+    }
     let opts = op
         .builtin_options_as_transpose_conv_options()
         .ok_or("TRANSPOSE_CONV without options")?;
@@ -351,11 +423,24 @@ pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         pad_for(oh, wshape[1], stride.0),
         pad_for(ow, wshape[2], stride.1),
     );
+    let (xin, yout) = if q {
+        if let Some(b) = bias {
+            bias = Some(quantized_bias(ed, b, x, w, wshape[0] as usize)?);
+        }
+        let xf = ed.add_f32(x, "f32", ed.shape(x));
+        let yf = ed.add_f32(y, "f32", ed.shape(y));
+        (xf, yf)
+    } else {
+        (x, y)
+    };
+    if q {
+        ed.cut(x, xin);
+    }
     emit_transpose_conv(
         ed,
         TransposeConv {
-            x,
-            y,
+            x: xin,
+            y: yout,
             weights,
             wshape,
             bias,
@@ -364,6 +449,10 @@ pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
             act,
         },
     )?;
+    if q {
+        ed.cut(yout, y);
+        return Ok("quantized-transpose-conv-via-float");
+    }
     Ok("transpose-conv-as-conv")
 }
 

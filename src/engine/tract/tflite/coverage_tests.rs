@@ -1139,19 +1139,189 @@ fn flexbuffer_options_read_and_garbage_refused() {
 }
 
 #[test]
+fn int8_transpose_conv_matches_integer_reference() {
+    // TFLite's int8 kernel: acc = bias_q + sum (x_q - zx) * w_q in int32, then
+    // one requantisation by sx * sw[c] / sy, the activation, the zero point.
+    let (sx, zx) = (0.05f32, -3i64);
+    let (sy, zy) = (0.08f32, 5i64);
+    let mut worst = 0;
+    // (input hw, kernel hw, stride hw, SAME?, output hw, bias with own scales?,
+    // activation)
+    #[allow(clippy::type_complexity)]
+    let cases: [(
+        (usize, usize),
+        (usize, usize),
+        (usize, usize),
+        bool,
+        (usize, usize),
+        Option<bool>,
+        ActivationFunctionType,
+    ); 4] = [
+        (
+            (3, 4),
+            (3, 3),
+            (2, 2),
+            true,
+            (6, 8),
+            Some(true),
+            ActivationFunctionType::NONE,
+        ),
+        (
+            (3, 4),
+            (3, 3),
+            (2, 2),
+            false,
+            (7, 9),
+            None,
+            ActivationFunctionType::RELU,
+        ),
+        (
+            (4, 4),
+            (2, 2),
+            (2, 2),
+            true,
+            (8, 8),
+            Some(false),
+            ActivationFunctionType::RELU6,
+        ),
+        (
+            (2, 3),
+            (4, 4),
+            (2, 1),
+            true,
+            (4, 3),
+            Some(true),
+            ActivationFunctionType::NONE,
+        ),
+    ];
+    for ((h, w), (kh, kw), (sh, sw), same, (oh, ow), bias, act_fn) in cases {
+        let (ci, o) = (3usize, 2usize);
+        let wq: Vec<i8> = (0..o * kh * kw * ci)
+            .map(|i| ((i * 29) % 255) as i64 - 127)
+            .map(|v| v as i8)
+            .collect();
+        let wscale = [0.011f32, 0.004];
+        let bq = [700i32, -1300];
+        let mut tensors = vec![
+            i32_const("out_shape", &[1, oh as i32, ow as i32, o as i32]),
+            T {
+                name: "w",
+                shape: vec![o as i32, kh as i32, kw as i32, ci as i32],
+                ty: TensorType::INT8,
+                data: Some(wq.iter().map(|&v| v as u8).collect()),
+                quant: Some((wscale.to_vec(), vec![0, 0], 0)),
+            },
+            q8("x", &[1, h as i32, w as i32, ci as i32], sx, zx),
+            q8("y", &[1, oh as i32, ow as i32, o as i32], sy, zy),
+        ];
+        let mut inputs = vec![0, 1, 2];
+        if let Some(own_scales) = bias {
+            tensors.push(T {
+                name: "b",
+                shape: vec![o as i32],
+                ty: TensorType::INT32,
+                data: Some(bq.iter().flat_map(|v| v.to_le_bytes()).collect()),
+                quant: own_scales
+                    .then(|| (wscale.iter().map(|&s| sx * s).collect(), vec![0, 0], 0)),
+            });
+            inputs.push(4);
+        } else {
+            inputs.push(-1);
+        }
+        let padding = if same { Padding::SAME } else { Padding::VALID };
+        let bytes = build(
+            &tensors,
+            &[op(
+                BuiltinOperator::TRANSPOSE_CONV,
+                &inputs,
+                &[3],
+                O::TransposeConv(padding, sh as i32, sw as i32, act_fn),
+            )],
+            &[2],
+            &[3],
+            false,
+        );
+        let x: Vec<i8> = (0..h * w * ci)
+            .map(|i| ((i * 71) % 256) as u8 as i8)
+            .collect();
+        let s = [1, h, w, ci];
+        assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
+        let (out, report) = run_and_dump("int8_transpose_conv", &bytes, vec![tensor(&s, &x)]);
+        assert_eq!(report.summary(), "quantized-transpose-conv-via-float x1");
+        assert_eq!(out[0].datum_type().zp_scale(), (zy as i32, sy));
+        let pad = |out: usize, k: usize, st: usize| -> i64 {
+            let conv_out = if same {
+                out.div_ceil(st)
+            } else {
+                (out - k + st) / st
+            };
+            (((conv_out - 1) * st + k) as i64 - out as i64).max(0) / 2
+        };
+        // The integer accumulation through the float reference: every term is
+        // an integer far below 2^24, so the f32 sums are exact.
+        let xi: Vec<f32> = x.iter().map(|&v| (v as i64 - zx) as f32).collect();
+        let wi: Vec<f32> = wq.iter().map(|&v| v as f32).collect();
+        let bi: Vec<f32> = match bias {
+            Some(_) => bq.iter().map(|&v| v as f32).collect(),
+            None => vec![0.0; o],
+        };
+        let acc = transpose_conv_ref(
+            &xi,
+            s,
+            &wi,
+            [o, kh, kw, ci],
+            &bi,
+            (sh, sw),
+            (pad(oh, kh, sh), pad(ow, kw, sw)),
+            (oh, ow),
+        );
+        let (lo, hi) = match act_fn {
+            ActivationFunctionType::RELU => (zy, 127),
+            ActivationFunctionType::RELU6 => (zy, zy + (6.0 / sy as f64).round() as i64),
+            _ => (-128, 127),
+        };
+        let want: Vec<i8> = acc
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
+                let m = (sx * wscale[i % o]) as f64 / sy as f64;
+                ((a as f64 * m).round() as i64 + zy).clamp(lo.max(-128), hi.min(127)) as i8
+            })
+            .collect();
+        let got = i8s(&out[0]);
+        // Not a constant output: the case exercises the arithmetic.
+        assert!(got.iter().any(|&v| v != got[0]), "constant output {got:?}");
+        let steps = max_step_diff(&got, &want);
+        assert!(
+            steps <= 1,
+            "case {h}x{w} k{kh}x{kw} s{sh}x{sw}: {steps} steps"
+        );
+        worst = worst.max(steps);
+    }
+    eprintln!("int8 TRANSPOSE_CONV: max difference {worst} int8 steps");
+}
+
+#[test]
 fn unsupported_variants_say_why() {
-    // int8 TRANSPOSE_CONV is not implemented: refused with a reason, not mis-run.
+    // int8 TRANSPOSE_CONV with per-channel activation parameters (TFLite's
+    // kernel reads one input and one output scale): refused with a reason.
     let tensors = [
-        i32_const("shape", &[1, 4, 4, 1]),
+        i32_const("shape", &[1, 4, 4, 2]),
         T {
             name: "w",
-            shape: vec![1, 2, 2, 1],
+            shape: vec![2, 2, 2, 2],
             ty: TensorType::INT8,
-            data: Some(vec![1, 2, 3, 4]),
+            data: Some(vec![1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8]),
             quant: Some((vec![0.1], vec![0], 0)),
         },
-        q8("x", &[1, 2, 2, 1], 0.1, 0),
-        q8("y", &[1, 4, 4, 1], 0.1, 0),
+        q8("x", &[1, 2, 2, 2], 0.1, 0),
+        T {
+            name: "y",
+            shape: vec![1, 4, 4, 2],
+            ty: TensorType::INT8,
+            data: None,
+            quant: Some((vec![0.1, 0.2], vec![0, 0], 3)),
+        },
     ];
     let bytes = build(
         &tensors,
@@ -1167,7 +1337,7 @@ fn unsupported_variants_say_why() {
     );
     let err = prepare(&bytes).unwrap_err().to_string();
     assert!(
-        err.contains("TRANSPOSE_CONV") && err.contains("INT8"),
+        err.contains("TRANSPOSE_CONV") && err.contains("per-channel activation"),
         "{err}"
     );
 }
