@@ -12,7 +12,9 @@ use tract_tflite::tflite::{self, ActivationFunctionType, BuiltinOperator, Paddin
 
 use super::editor::{ConvParams, Editor, NewOp, NewTensor, Opts};
 use super::flexbuffers::{self, Value};
-use super::own_ops::{Cut, Landmarks2TransformMatrix, Pool, TransformLandmarks};
+use super::own_ops::{
+    Cut, DetectionPostProcess, Landmarks2TransformMatrix, Pool, TransformLandmarks,
+};
 use super::tract_0_23_9::{dequantized_values, emit_float_prelu, float_constant, io};
 
 type Fix = Result<&'static str, String>;
@@ -564,6 +566,9 @@ pub(crate) fn custom(
     if i.iter().chain(&o).any(|&t| t < 0) {
         return Err("omitted input or output".into());
     }
+    if name == "TFLite_Detection_PostProcess" {
+        return detection_postprocess(ed, op, &i, &o);
+    }
     if name != "Convolution2DTransposeBias" {
         float_io(ed, &i)?;
         float_io(ed, &o)?;
@@ -620,6 +625,105 @@ pub(crate) fn custom(
     };
     ed.cut_op(i, o, cut);
     Ok(fix)
+}
+
+/// `TFLite_Detection_PostProcess` (LiteRT registers it with its builtins; SSD
+/// and EfficientDet-Lite detectors end with it): box encodings and class
+/// scores are cut out and joined with edgemark's op, the anchors (a constant)
+/// and the FlexBuffers options read here.
+fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &[i32]) -> Fix {
+    let (&[boxes, scores, anchors], &[_, _, _, _]) = (i, o) else {
+        return Err(format!(
+            "TFLite_Detection_PostProcess with {} inputs, {} outputs (want 3, 4)",
+            i.len(),
+            o.len()
+        ));
+    };
+    for t in [boxes, scores] {
+        match ed.tensor(t).type_() {
+            TensorType::FLOAT32 => {}
+            TensorType::UINT8 | TensorType::INT8 if ed.quant(t).is_some() => {}
+            ty => return Err(format!("{ty:?} input {} (float32 or 8-bit)", ed.name(t))),
+        }
+    }
+    float_io(ed, o)?;
+    rank(ed, &[boxes, scores], 3)?;
+    let (bs, ss, as_) = (ed.shape(boxes), ed.shape(scores), ed.shape(anchors));
+    let n = bs[1];
+    if bs[0] != 1 || bs[2] < 4 || ss[0] != 1 || ss[1] != n || as_ != [n, 4] {
+        return Err(format!(
+            "box encodings {bs:?}, scores {ss:?}, anchors {as_:?}: want [1, N, >= 4], \
+             [1, N, C], [N, 4]"
+        ));
+    }
+    let m = options_map(custom_options(op))?;
+    let count = |key: &str| -> Result<usize, String> {
+        let v = get_int(&m, key)?;
+        usize::try_from(v)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| format!("{key} {v}"))
+    };
+    let optional = |key: &str, default: i64| {
+        flexbuffers::get(&m, key).map_or(Ok(default), |v| {
+            v.as_i64()
+                .ok_or_else(|| format!("custom option {key:?} not an integer"))
+        })
+    };
+    let num_classes = count("num_classes")?;
+    let cols = ss[2] as usize;
+    if cols != num_classes && cols != num_classes + 1 {
+        return Err(format!("{cols} score columns for {num_classes} classes"));
+    }
+    let scales = [
+        get_f32(&m, "y_scale")?,
+        get_f32(&m, "x_scale")?,
+        get_f32(&m, "h_scale")?,
+        get_f32(&m, "w_scale")?,
+    ];
+    if scales.iter().any(|&v| v == 0.0 || !v.is_finite()) {
+        return Err(format!("box scales {scales:?}"));
+    }
+    let iou_threshold = get_f32(&m, "nms_iou_threshold")?;
+    if !(iou_threshold > 0.0 && iou_threshold <= 1.0) {
+        return Err(format!("nms_iou_threshold {iou_threshold} (want (0, 1])"));
+    }
+    let detections_per_class = optional("detections_per_class", 100)?;
+    let a = const_f32(ed, anchors)?;
+    let d = DetectionPostProcess {
+        max_detections: count("max_detections")?,
+        max_classes_per_detection: count("max_classes_per_detection")?,
+        detections_per_class: usize::try_from(detections_per_class)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| format!("detections_per_class {detections_per_class}"))?,
+        regular_nms: optional("use_regular_nms", 0)? != 0,
+        score_threshold: get_f32(&m, "nms_score_threshold")?,
+        iou_threshold,
+        num_classes,
+        scales,
+        anchors: a
+            .chunks_exact(4)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect(),
+    };
+    let slots = (d.max_detections * d.max_classes_per_detection) as i32;
+    let want = [vec![1, slots, 4], vec![1, slots], vec![1, slots], vec![1]];
+    for (t, w) in o.iter().zip(&want) {
+        if ed.shape(*t) != *w {
+            return Err(format!(
+                "output {} of shape {:?}, the op computes {w:?}",
+                ed.name(*t),
+                ed.shape(*t)
+            ));
+        }
+    }
+    ed.cut_op(
+        vec![boxes, scores],
+        o.to_vec(),
+        Cut::DetectionPostProcess(Box::new(d)),
+    );
+    Ok("detection-postprocess-op")
 }
 
 fn rank(ed: &Editor, ts: &[i32], r: usize) -> Result<(), String> {
