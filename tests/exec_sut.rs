@@ -129,6 +129,41 @@ fn sut_check_names_what_a_broken_sut_gets_wrong() {
     );
 }
 
+/// sut-check on a SUT that stops answering after the handshake: a FAIL
+/// naming the hang after its --timeout, never a check that waits for ever.
+#[test]
+fn sut_check_gives_up_on_a_hanging_sut_after_its_timeout() {
+    let Some(sut) = c_sut() else { return };
+    let tag = format!("tag-check-hang-{}", std::process::id());
+    for transport in ["pipe", "socketpair"] {
+        let mut child = Command::new(BIN)
+            .args(["sut-check", "--timeout", "1", "--transport", transport])
+            .arg(sut)
+            .args(["--fault", "hang", "--after", "1", &tag])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if t0.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("{transport}: sut-check still running after 60 s on a hanging SUT");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{transport}: {text}");
+        assert!(text.contains("ok    handshake"), "{text}");
+        assert!(
+            text.contains("FAIL  SingleStream queries")
+                && text.contains("hung: no answer to sut-check within 1000 ms"),
+            "{transport}: {text}"
+        );
+        assert!(running(&tag).is_empty(), "{:?}", running(&tag));
+    }
+}
+
 #[test]
 fn both_scenarios_run_valid_and_the_record_names_the_engine() {
     let Some(sut) = c_sut() else { return };
