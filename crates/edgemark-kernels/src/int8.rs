@@ -130,7 +130,8 @@ pub fn gemm(m: usize, a: &[u8], lda: usize, b: &PackedB, rq: &Requant, c: &mut [
     gemm_portable(m, a, lda, b, rq, c, ldc)
 }
 
-/// AArch64 with the dot-product extension (Cortex-A55/A76/A78 and later:
+/// AArch64: the depthwise convolution in plain NEON (every aarch64 core), and
+/// the matrix product with the dot-product extension (Cortex-A55/A76/A78 and later:
 /// RK3588, Raspberry Pi 5, Jetson Orin; not the Pi 4's A72, which keeps the
 /// portable body). The portable body compiled for aarch64 widens every byte
 /// to 16 bits and multiplies 4 lanes at a time with the accumulators on the
@@ -270,15 +271,7 @@ mod arm {
                         );
                         *y = requant4(vaddq_s32(acc[v], fix), rq.mult.as_ptr().add(j), rq);
                     }
-                    let lo = vcombine_u16(
-                        vmovn_u32(vreinterpretq_u32_s32(y[0])),
-                        vmovn_u32(vreinterpretq_u32_s32(y[1])),
-                    );
-                    let hi = vcombine_u16(
-                        vmovn_u32(vreinterpretq_u32_s32(y[2])),
-                        vmovn_u32(vreinterpretq_u32_s32(y[3])),
-                    );
-                    vst1q_u8(out.as_mut_ptr(), vcombine_u8(vmovn_u16(lo), vmovn_u16(hi)));
+                    vst1q_u8(out.as_mut_ptr(), narrow16(&y));
                 } else {
                     let mut raw = [0i32; NR];
                     for (v, a) in acc.iter().enumerate() {
@@ -292,6 +285,96 @@ mod arm {
                     }
                 }
             }
+        }
+    }
+
+    /// Depthwise convolution, 16 channels at a time with their four
+    /// accumulators in registers across the taps: `(x - zp)` and the weight
+    /// widened to 16 bits, one widening multiply-add per 4 channels (the
+    /// portable body compiled for aarch64 kept its accumulators in memory).
+    /// Channels past the last multiple of 16 are done one by one.
+    ///
+    /// # Safety
+    /// `depthwise_pixels` checked the sizes; `zp` is within 0..=255.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn depthwise_neon(
+        g: &Geometry,
+        c: usize,
+        zp: i32,
+        x: &[u8],
+        wts: &[i8],
+        rq: &Requant,
+        y: &mut [u8],
+        px: Range<usize>,
+    ) {
+        let c16 = c / 16 * 16;
+        // SAFETY: every load reads channels cb..cb + 16 <= c of one in-range
+        // pixel or tap, and stores write 16 bytes of this pixel's output.
+        unsafe {
+            let zpv = vdupq_n_s16(zp as i16);
+            let (xp, wp, bp, mp) = (x.as_ptr(), wts.as_ptr(), rq.bias.as_ptr(), rq.mult.as_ptr());
+            let first = px.start;
+            for p in px {
+                let (oy, ox) = (p / g.ow, p % g.ow);
+                let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, g.kh, g.h);
+                let (kx0, kx1) = valid_taps(ox, g.sw, g.pad_left, g.kw, g.w);
+                let out = y.as_mut_ptr().add((p - first) * c);
+                let mut cb = 0;
+                while cb < c16 {
+                    let mut a: [int32x4_t; 4] =
+                        std::array::from_fn(|v| vld1q_s32(bp.add(cb + 4 * v)));
+                    for ky in ky0..ky1 {
+                        let iy = oy * g.sh + ky - g.pad_top;
+                        for kx in kx0..kx1 {
+                            let ix = ox * g.sw + kx - g.pad_left;
+                            let xv = vld1q_u8(xp.add((iy * g.w + ix) * c + cb));
+                            let wv = vld1q_s8(wp.add((ky * g.kw + kx) * c + cb));
+                            let xl =
+                                vsubq_s16(vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(xv))), zpv);
+                            let xh = vsubq_s16(vreinterpretq_s16_u16(vmovl_high_u8(xv)), zpv);
+                            let wl = vmovl_s8(vget_low_s8(wv));
+                            let wh = vmovl_high_s8(wv);
+                            a[0] = vmlal_s16(a[0], vget_low_s16(xl), vget_low_s16(wl));
+                            a[1] = vmlal_high_s16(a[1], xl, wl);
+                            a[2] = vmlal_s16(a[2], vget_low_s16(xh), vget_low_s16(wh));
+                            a[3] = vmlal_high_s16(a[3], xh, wh);
+                        }
+                    }
+                    let r: [int32x4_t; 4] =
+                        std::array::from_fn(|v| requant4(a[v], mp.add(cb + 4 * v), rq));
+                    vst1q_u8(out.add(cb), narrow16(&r));
+                    cb += 16;
+                }
+                for ch in c16..c {
+                    let mut acc = *bp.add(ch);
+                    for ky in ky0..ky1 {
+                        let iy = oy * g.sh + ky - g.pad_top;
+                        for kx in kx0..kx1 {
+                            let ix = ox * g.sw + kx - g.pad_left;
+                            let xv = *xp.add((iy * g.w + ix) * c + ch) as i32 - zp;
+                            acc += xv * *wp.add((ky * g.kw + kx) * c + ch) as i32;
+                        }
+                    }
+                    *out.add(ch) = requant_one(acc, *mp.add(ch), rq.zp, rq.lo, rq.hi);
+                }
+            }
+        }
+    }
+
+    /// 16 requantised values (each already within 0..=255) to bytes.
+    #[inline(always)]
+    unsafe fn narrow16(y: &[int32x4_t; 4]) -> uint8x16_t {
+        // SAFETY: register-only NEON operations (NEON is baseline on aarch64).
+        unsafe {
+            let lo = vcombine_u16(
+                vmovn_u32(vreinterpretq_u32_s32(y[0])),
+                vmovn_u32(vreinterpretq_u32_s32(y[1])),
+            );
+            let hi = vcombine_u16(
+                vmovn_u32(vreinterpretq_u32_s32(y[2])),
+                vmovn_u32(vreinterpretq_u32_s32(y[3])),
+            );
+            vcombine_u8(vmovn_u16(lo), vmovn_u16(hi))
         }
     }
 
@@ -415,6 +498,13 @@ pub fn depthwise_pixels(
             unsafe { x86::depthwise_avx2(g, c, zp, x, wts, rq, y, px) };
             return;
         }
+    }
+    // (x - zp) is taken in 16 bits there: a u8-domain zero point always fits.
+    #[cfg(target_arch = "aarch64")]
+    if (0..=255).contains(&zp) {
+        // SAFETY: NEON is part of aarch64; the sizes are checked above.
+        unsafe { arm::depthwise_neon(g, c, zp, x, wts, rq, y, px) };
+        return;
     }
     depthwise_portable(g, c, zp, x, wts, rq, y, px)
 }
