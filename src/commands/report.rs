@@ -5,7 +5,7 @@ use super::{CommandError, CommandResult, ErrorKind};
 use crate::cli::ReportArgs;
 use crate::record::Record;
 use crate::report::{
-    Format, collect, compare, csv, html, hyperfine, json, mlperf, prom, rows, table,
+    Format, collect, compare, csv, engines, html, hyperfine, json, mlperf, prom, rows, table,
 };
 
 /// Fails (exit 1) if any input was bad or output could not be written; the
@@ -28,6 +28,11 @@ pub fn command(args: &ReportArgs) -> CommandResult {
             if !variants.is_empty() {
                 t.push_str("\nmodel variants side by side (candidate vs baseline):\n\n");
                 t.push_str(&compare::render(&variants));
+            }
+            let engines = engines::groups(&c.good);
+            if !engines.is_empty() {
+                t.push_str("\nengines side by side (ratios against the first engine):\n\n");
+                t.push_str(&engines::render(&engines));
             }
             Ok(t)
         }

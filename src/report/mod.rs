@@ -11,6 +11,7 @@
 pub mod accuracy;
 pub mod compare;
 pub mod csv;
+pub mod engines;
 pub mod html;
 pub mod hyperfine;
 pub mod json;
