@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use crate::accuracy::mode::{AccuracyOutput, DataError, DataSession};
 use crate::loadgen::calibrate::{self, QpsCalibration};
-use crate::loadgen::warm_up::warm_up;
+use crate::loadgen::warm_up::{WarmUpDone, warm_up};
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
 use crate::plan::{DatasetSpec, EffectiveSettings, LoadGenSettings, Plan, Scenario};
 use crate::probe::{self, ProbeSummary, Sampler, SystemInfo};
@@ -36,6 +36,8 @@ pub struct RunContext<'a> {
 #[derive(Debug, Clone)]
 pub struct ScenarioOutcome {
     pub run: ScenarioRun,
+    /// The untimed warm-up before it.
+    pub warm_up: WarmUpDone,
     pub result: ScenarioResult,
     /// The settings this scenario ran with: the plan's, with the data set's
     /// size and a calibrated `offline_expected_qps` (then `calibration` says
@@ -187,6 +189,7 @@ struct AccuracyPass {
 
 /// One scenario's untimed preparation and timed run, before its statistics.
 struct Timed {
+    warm_up: WarmUpDone,
     run: ScenarioRun,
     calibration: Option<QpsCalibration>,
     /// The settings the scenario ran with (a calibrated expected QPS).
@@ -264,6 +267,7 @@ impl<'a> Stage<'a> {
             settings: &self.plan.settings,
             sut: &self.sut.info(),
             scenario: None,
+            warm_up: WarmUpDone::default(),
             accuracy: Some(&accuracy),
         };
         let record = build_record(self.ctx, &facts, &scene);
@@ -305,6 +309,7 @@ impl<'a> Stage<'a> {
             settings: timed.effective.settings(),
             sut: &self.sut.info(),
             scenario: Some((&timed.run, &result)),
+            warm_up: timed.warm_up,
             // With --mode both every performance record carries the accuracy
             // result, so one file is enough to compare speed and accuracy.
             accuracy,
@@ -324,6 +329,7 @@ impl<'a> Stage<'a> {
         }
         let outcome = ScenarioOutcome {
             run: timed.run,
+            warm_up: timed.warm_up,
             result,
             settings: timed.effective,
             calibration: timed.calibration,
@@ -374,11 +380,10 @@ impl<'a> Stage<'a> {
             }
         };
         let sensors = sampler.stop();
-        let mut run = outcome.map_err(|e| failed(self, e))?;
+        let run = outcome.map_err(|e| failed(self, e))?;
         let wall = (wall_start_ns, writer::unix_now_ns());
-        run.warm_up_queries = warm.queries;
-        run.warm_up_ns = warm.ns;
         Ok(Timed {
+            warm_up: warm,
             run,
             calibration,
             effective,
@@ -438,8 +443,6 @@ impl<'a> Stage<'a> {
             latency_ns: Vec::new(),
             start_ns: 0,
             duration_ns: 0,
-            warm_up_queries: 0,
-            warm_up_ns: 0,
             aborted: false,
             store_full: false,
         };
@@ -466,6 +469,7 @@ impl<'a> Stage<'a> {
             settings,
             sut: &info,
             scenario: Some((&run, &result)),
+            warm_up: WarmUpDone::default(),
             accuracy: None,
         };
         let sensors = ProbeSummary::default();
@@ -518,6 +522,7 @@ struct Facts<'a> {
     settings: &'a LoadGenSettings,
     sut: &'a SutInfo,
     scenario: Option<(&'a ScenarioRun, &'a ScenarioResult)>,
+    warm_up: WarmUpDone,
     accuracy: Option<&'a AccuracyRecord>,
 }
 
@@ -538,6 +543,7 @@ fn build_record(ctx: &RunContext, f: &Facts, scene: &Scene) -> Record {
         settings: f.settings,
         sut: f.sut,
         scenario: f.scenario,
+        warm_up: f.warm_up,
         accuracy: f.accuracy,
         system: scene.system,
         sensors: scene.sensors,

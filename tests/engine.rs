@@ -137,7 +137,7 @@ fn abort_stops_at_a_query_boundary() {
     let out = run_on(&p, Arc::new(FakeClock::new(0)), &control);
     assert_eq!(out.outcomes.len(), 1, "no second scenario after an abort");
     let o = &out.outcomes[0];
-    assert_eq!(o.run.warm_up_queries, 0);
+    assert_eq!(o.warm_up.queries, 0);
     assert_eq!(o.run.latency_ns.len(), 0);
     assert!(o.run.aborted);
     assert!(o.result.invalid_reasons.contains(&Aborted));
@@ -150,13 +150,13 @@ fn warm_up_is_untimed_by_count_or_duration() {
         "scenario = \"single-stream\"\nsut = \"synthetic:busy:1\"\nwarmup_queries = 5\nmin_duration_ms = 0",
     );
     let o = &out.outcomes[0];
-    assert_eq!((o.run.warm_up_queries, o.run.warm_up_ns), (5, 5 * MS));
+    assert_eq!((o.warm_up.queries, o.warm_up.ns), (5, 5 * MS));
     assert_eq!(o.run.latency_ns.len(), 100);
     assert_eq!(o.run.start_ns, 5 * MS, "timing starts after the warm-up");
     let out = run(
         "scenario = \"single-stream\"\nsut = \"synthetic:busy:1\"\nwarmup_ms = 3\nmin_duration_ms = 0",
     );
-    assert_eq!(out.outcomes[0].run.warm_up_queries, 3);
+    assert_eq!(out.outcomes[0].warm_up.queries, 3);
 }
 
 #[test]
