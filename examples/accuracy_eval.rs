@@ -12,6 +12,7 @@ fn main() -> anyhow::Result<()> {
     use edgemark::dataset::image::{ImageFolder, Preprocess, PreprocessConfig, Preset};
     use edgemark::dataset::labels::{Labels, load_class_names};
     use edgemark::engine::tract::TractModel;
+    use edgemark::record::Accuracy;
     use edgemark::report::accuracy::{Variant, write_comparison, write_summary};
 
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
@@ -47,8 +48,16 @@ fn main() -> anyhow::Result<()> {
             path.display(),
             load.as_secs_f64() * 1e3
         );
-        write_summary(&mut std::io::stdout(), &title, &r, names.as_deref())?;
-        results.push((path.file_name().unwrap().to_string_lossy().into_owned(), r));
+        // The printers take what a record keeps; the misses are passed beside it.
+        let a = Accuracy::from_result(
+            &images.display().to_string(),
+            Some(labels_path.display().to_string()),
+            "imagenet-torch".into(),
+            &r,
+        );
+        let misses = &r.summary.misclassified;
+        write_summary(&mut std::io::stdout(), &title, &a, misses, names.as_deref())?;
+        results.push((path.file_name().unwrap().to_string_lossy().into_owned(), a));
     }
     if let [(a, ra), (b, rb)] = &results[..] {
         println!();

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the small TFLite models of edgemark's coverage tests through LiteRT and
 compares LiteRT's outputs with edgemark's (a check of the tests' hand-written
-references against TFLite's own kernels; builtin operators only, as stock
+references against TFLite's own kernels; builtin operators and the custom ops LiteRT
+registers itself (TFLite_Detection_PostProcess) only, as stock
 LiteRT refuses MediaPipe's custom ops). By hand, outside CI:
 
     python3 -m venv target/litert && target/litert/bin/pip install ai-edge-litert numpy

@@ -31,6 +31,32 @@ OPTIONS = {
         "right_rotation_idx": 1,
         "subset": [0, 1, 2, 3, 4],
     },
+    # TFLite_Detection_PostProcess (registered by LiteRT itself, used by SSD and
+    # EfficientDet-Lite detectors): fast and regular non-max suppression.
+    "DETECTION_POSTPROCESS_FAST": {
+        "max_detections": 4,
+        "max_classes_per_detection": 2,
+        "num_classes": 3,
+        "nms_score_threshold": 0.3,
+        "nms_iou_threshold": 0.5,
+        "y_scale": 10.0,
+        "x_scale": 10.0,
+        "h_scale": 5.0,
+        "w_scale": 5.0,
+    },
+    "DETECTION_POSTPROCESS_REGULAR": {
+        "max_detections": 5,
+        "max_classes_per_detection": 1,
+        "detections_per_class": 2,
+        "use_regular_nms": True,
+        "num_classes": 3,
+        "nms_score_threshold": 0.3,
+        "nms_iou_threshold": 0.45,
+        "y_scale": 10.0,
+        "x_scale": 10.0,
+        "h_scale": 5.0,
+        "w_scale": 5.0,
+    },
 }
 
 for name, opts in OPTIONS.items():

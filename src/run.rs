@@ -7,13 +7,16 @@ use std::sync::atomic::Ordering;
 
 use crate::accuracy::mode::{AccuracyOutput, DataError, DataSession};
 use crate::loadgen::calibrate::{self, QpsCalibration};
-use crate::loadgen::warm_up::warm_up;
+use crate::loadgen::warm_up::{WarmUpDone, warm_up};
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
-use crate::plan::{LoadGenSettings, Plan, Scenario};
+use crate::plan::{DatasetSpec, EffectiveSettings, LoadGenSettings, Plan, Scenario};
 use crate::probe::{self, ProbeSummary, Sampler, SystemInfo};
 use crate::record::{Accuracy as AccuracyRecord, Record, RunFacts, writer};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
+
+pub mod warnings;
+use warnings::{RunWarning, Warnings};
 
 /// Where and how to run; everything that is not part of the plan itself.
 #[derive(Debug)]
@@ -33,10 +36,13 @@ pub struct RunContext<'a> {
 #[derive(Debug, Clone)]
 pub struct ScenarioOutcome {
     pub run: ScenarioRun,
+    /// The untimed warm-up before it.
+    pub warm_up: WarmUpDone,
     pub result: ScenarioResult,
-    /// The settings this scenario ran with: the plan's, except a calibrated
-    /// `offline_expected_qps` (then `calibration` says how it was measured).
-    pub settings: LoadGenSettings,
+    /// The settings this scenario ran with: the plan's, with the data set's
+    /// size and a calibrated `offline_expected_qps` (then `calibration` says
+    /// how it was measured).
+    pub settings: EffectiveSettings,
     pub calibration: Option<QpsCalibration>,
     /// The scenario's record: what every summary and export renders.
     pub record: Record,
@@ -108,295 +114,396 @@ pub fn execute(plan: &Plan, ctx: &RunContext) -> Result<RunOutput, RunError> {
     execute_with_clock(plan, ctx, Arc::new(MonotonicClock::new()))
 }
 
-/// The pipeline on a given clock (tests pass a `FakeClock`): build the SUT, then
-/// for each scenario load samples, warm up, run, summarize.
+/// The pipeline on a given clock (tests pass a `FakeClock`): build the SUT,
+/// run the accuracy pass, then for each scenario load samples, warm up, run,
+/// summarize and record.
 pub fn execute_with_clock(
     plan: &Plan,
     ctx: &RunContext,
     clock: Arc<dyn Clock + Send>,
 ) -> Result<RunOutput, RunError> {
-    // A results directory that cannot take a file fails now, not after the
-    // model loaded and the scenarios ran for minutes.
-    if let Some(dir) = &ctx.results_dir {
-        writer::probe_dir(dir).map_err(RunError::ResultsDir)?;
-    }
-    // The box as it is before the model is loaded (never timed).
-    let (system, mut warnings) = probe::describe(&ctx.root);
-    // The caller's and the plan's warnings first; with the unreadable sysfs
-    // files, every record of this run carries them.
-    warnings.splice(0..0, ctx.warnings.iter().chain(&plan.warnings).cloned());
-    let box_warnings = warnings.clone();
-    warnings.extend(system.setup_warnings());
-    let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;
-    let mut sut = sut::build(&plan.sut, clock.clone(), &ctx.root)?;
+    let mut stage = Stage::prepare(plan, ctx, clock)?;
     // The data set is opened against the loaded model before anything runs, so
     // wrong labels fail before a single inference; accuracy runs first, like a
     // submission run; performance then uses the data set's samples as its QSL.
     let data = match &plan.dataset {
-        Some(spec) => Some(DataSession::open(spec, sut.as_mut())?),
+        Some(spec) => Some(DataSession::open(spec, stage.sut.as_mut())?),
         None => None,
     };
-    let mut accuracy = None;
-    let mut accuracy_record = None;
-    let mut accuracy_full_record = None;
-    let mut accuracy_record_path = None;
-    if let (Some(d), Some(spec)) = (&data, &plan.dataset)
-        && plan.mode.runs_accuracy()
-    {
-        // Probed like a scenario, so the accuracy record says what the box was doing.
-        let wall_start_ns = writer::unix_now_ns();
-        let sampler = Sampler::start(&ctx.root, probe::sampler::DEFAULT_PERIOD);
-        let out = d.run_accuracy(sut.as_mut())?;
-        let sensors = sampler.stop();
-        let wall_end_ns = writer::unix_now_ns();
-        let rec = AccuracyRecord::from_output(spec, &out);
-        let scene = Scene {
-            system: &system,
-            sensors: &sensors,
-            rss_before_load,
-            wall: (wall_start_ns, wall_end_ns),
-            warnings: &box_warnings,
-        };
-        let facts = Facts {
-            plan,
-            settings: &plan.settings,
-            sut: &sut.info(),
-            scenario: None,
-            accuracy: Some(&rec),
-        };
-        let record = build_record(ctx, &facts, &scene);
-        match write_record(ctx, &record) {
-            Ok(p) => accuracy_record_path = p,
-            Err(source) => {
-                return Err(RunError::Record {
-                    source,
-                    output: Box::new(RunOutput {
-                        sut: sut.info(),
-                        outcomes: Vec::new(),
-                        warnings,
-                        accuracy: Some(out),
-                        accuracy_record: Some(record),
-                        accuracy_record_path: None,
-                    }),
-                });
-            }
-        }
-        accuracy_full_record = Some(record);
-        accuracy = Some(out);
-        accuracy_record = Some(rec);
-    }
-    let qsl_settings = match &data {
-        Some(d) if plan.mode.runs_performance() => {
-            let s = d.qsl_settings(&plan.settings);
-            d.feed(sut.as_mut(), &qsl::loaded_set(&s))?;
-            s
-        }
-        _ => plan.settings.clone(),
+    let accuracy = match (&data, &plan.dataset) {
+        (Some(d), Some(spec)) if plan.mode.runs_accuracy() => Some(stage.accuracy_pass(d, spec)?),
+        _ => None,
     };
-    let settings = &qsl_settings;
     let scenarios = if plan.mode.runs_performance() {
         &plan.scenarios[..]
     } else {
         &[]
     };
+    let settings = match &data {
+        Some(d) if plan.mode.runs_performance() => {
+            let s = EffectiveSettings::of(&plan.settings, Some(d.samples()));
+            d.feed(stage.sut.as_mut(), &qsl::loaded_set(s.settings()))?;
+            s
+        }
+        _ => EffectiveSettings::of(&plan.settings, None),
+    };
     let mut outcomes = Vec::new();
     for &scenario in scenarios {
-        let loaded = qsl::loaded_set(settings);
-        // A SUT that fails (an external one crashing, hanging, ...) ends the
-        // run, and the scenario is recorded INVALID with what happened.
-        let failed = |e: crate::sut::SutError, sut: &dyn sut::Sut| {
-            let scene = Scene {
-                system: &system,
-                sensors: &ProbeSummary::default(),
-                rss_before_load,
-                wall: (writer::unix_now_ns(), writer::unix_now_ns()),
-                warnings: &box_warnings,
-            };
-            sut_failed(ctx, plan, settings, sut, scenario, &loaded, &scene, e)
-        };
-        sut.load_samples(&loaded)
-            .map_err(|e| failed(e, sut.as_ref()))?;
-        let warm = warm_up(
-            sut.as_mut(),
-            settings.warm_up,
-            &loaded,
-            clock.as_ref(),
-            ctx.control,
-        )
-        .map_err(|e| failed(e, sut.as_ref()))?;
-        let calibration = match scenario {
-            Scenario::Offline if plan.calibrate_offline_qps => {
-                calibrate::offline_qps(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)
-                    .map_err(|e| failed(e, sut.as_ref()))?
-            }
-            _ => None,
-        };
-        let effective = calibrate::effective_settings(settings, calibration.as_ref());
-        // Sensors sample on their own thread, started and stopped outside the timed loop.
-        let wall_start_ns = writer::unix_now_ns();
-        let sampler = Sampler::start(&ctx.root, probe::sampler::DEFAULT_PERIOD);
-        let outcome = match scenario {
-            Scenario::SingleStream => {
-                single_stream::run(sut.as_mut(), settings, &loaded, clock.as_ref(), ctx.control)
-            }
-            Scenario::Offline => offline::run(
-                sut.as_mut(),
-                &effective,
-                &loaded,
-                clock.as_ref(),
-                ctx.control,
-            ),
-        };
-        let sensors = sampler.stop();
-        let mut run = outcome.map_err(|e| failed(e, sut.as_ref()))?;
-        let wall_end_ns = writer::unix_now_ns();
-        run.warm_up_queries = warm.queries;
-        run.warm_up_ns = warm.ns;
-        let result = stats::summarize(&effective, &run);
-        let before = warnings.len();
-        if run.store_full {
-            warnings.push(format!(
-                "{scenario:?}: the latency store ({} queries) filled up and ended the run",
-                settings.max_stored_queries
-            ));
-        }
-        if let Some(c) = calibration.as_ref().filter(|c| c.capped) {
-            warnings.push(format!(
-                "Offline: measured {:.0} samples/s, but the query is limited to max_stored_queries ({}) samples; it may end before min_duration",
-                c.measured_qps, settings.max_stored_queries
-            ));
-        }
-        // The record: the box's warnings and this scenario's; from_run adds the probes'.
-        let own: Vec<String> = box_warnings
-            .iter()
-            .chain(&warnings[before..])
-            .cloned()
-            .collect();
-        let scene = Scene {
-            system: &system,
-            sensors: &sensors,
-            rss_before_load,
-            wall: (wall_start_ns, wall_end_ns),
-            warnings: &own,
-        };
-        let facts = Facts {
-            plan,
-            settings: &effective,
-            sut: &sut.info(),
-            scenario: Some((&run, &result)),
-            // With --mode both every performance record carries the accuracy
-            // result, so one file is enough to compare speed and accuracy.
-            accuracy: accuracy_record.as_ref(),
-        };
-        let record = build_record(ctx, &facts, &scene);
-        let (record_path, write_error) = match write_record(ctx, &record) {
-            Ok(p) => (p, None),
-            Err(e) => (None, Some(e)),
-        };
-        // The summary shows what the probes saw too, named by scenario.
-        for w in sensors
-            .condition_warnings()
-            .into_iter()
-            .chain(sensors.warnings.iter().cloned())
-        {
-            let w = format!("{scenario:?}: {w}");
-            if !warnings.contains(&w) {
-                warnings.push(w);
-            }
-        }
-        outcomes.push(ScenarioOutcome {
-            run,
-            result,
-            settings: effective,
-            calibration,
-            record,
-            record_path,
-        });
+        let rec = accuracy.as_ref().map(|a| &a.accuracy);
+        let (outcome, write_error) = stage.scenario(scenario, &settings, rec)?;
+        outcomes.push(outcome);
         if let Some(source) = write_error {
-            return Err(RunError::Record {
-                source,
-                output: Box::new(RunOutput {
-                    sut: sut.info(),
-                    outcomes,
-                    warnings,
-                    accuracy,
-                    accuracy_record: accuracy_full_record,
-                    accuracy_record_path,
-                }),
-            });
+            let output = Box::new(stage.output(outcomes, accuracy));
+            return Err(RunError::Record { source, output });
         }
         if ctx.control.abort.load(Ordering::Relaxed) {
             break;
         }
     }
-    Ok(RunOutput {
-        sut: sut.info(),
-        outcomes,
-        warnings,
-        accuracy,
-        accuracy_record: accuracy_full_record,
-        accuracy_record_path,
-    })
+    Ok(stage.output(outcomes, accuracy))
 }
 
-/// Records the scenario a SUT failed in as INVALID (reason `SutError`, the
-/// failure and the SUT's last stderr lines as warnings) and returns the error
-/// that ends the run.
-#[allow(clippy::too_many_arguments)]
-fn sut_failed(
-    ctx: &RunContext,
-    plan: &Plan,
-    settings: &LoadGenSettings,
-    sut: &dyn sut::Sut,
-    scenario: Scenario,
-    loaded: &[usize],
-    scene: &Scene,
-    e: crate::sut::SutError,
-) -> RunError {
-    let run = ScenarioRun {
-        scenario,
-        loaded_set: loaded.to_vec(),
-        issued_sample_index: Vec::new(),
-        latency_ns: Vec::new(),
-        start_ns: 0,
-        duration_ns: 0,
-        warm_up_queries: 0,
-        warm_up_ns: 0,
-        aborted: false,
-        store_full: false,
-    };
-    let mut result = stats::summarize(settings, &run);
-    // The one reason that matters: the others (no queries, no duration) follow from it.
-    result.valid = false;
-    result.invalid_reasons = vec![stats::InvalidReason::SutError];
-    let mut info = sut.info();
-    let mut warnings = scene.warnings.to_vec();
-    let first = e.to_string();
-    warnings.push(format!(
-        "{scenario:?}: the SUT failed: {}",
-        first.lines().next().unwrap_or_default()
-    ));
-    if let Some(f) = e.fault() {
-        warnings.extend(f.stderr_tail.iter().map(|l| format!("SUT stderr: {l}")));
-        if let Some(engine) = info.engine.as_mut() {
-            engine.stderr_tail = f.stderr_tail.clone();
+/// What the stages of one run share: the plan, the box as probed before the
+/// model loaded, the SUT, and the run's warnings so far.
+struct Stage<'a> {
+    plan: &'a Plan,
+    ctx: &'a RunContext<'a>,
+    clock: Arc<dyn Clock + Send>,
+    system: SystemInfo,
+    rss_before_load: Option<u64>,
+    /// The caller's, the plan's and the unreadable sysfs files' warnings:
+    /// every record of this run carries them.
+    box_warnings: Warnings,
+    /// Everything the summary lists: the box's, the setup's and each scenario's.
+    warnings: Warnings,
+    sut: Box<dyn sut::Sut>,
+}
+
+/// The accuracy pass: its live output, its result as persisted, and its record.
+struct AccuracyPass {
+    output: AccuracyOutput,
+    accuracy: AccuracyRecord,
+    record: Record,
+    path: Option<PathBuf>,
+}
+
+/// One scenario's untimed preparation and timed run, before its statistics.
+struct Timed {
+    warm_up: WarmUpDone,
+    run: ScenarioRun,
+    calibration: Option<QpsCalibration>,
+    /// The settings the scenario ran with (a calibrated expected QPS).
+    effective: EffectiveSettings,
+    sensors: ProbeSummary,
+    /// Wall-clock start and end of the timed run, Unix ns.
+    wall: (u64, u64),
+}
+
+impl<'a> Stage<'a> {
+    /// Checks the results directory, probes the box and builds the SUT.
+    fn prepare(
+        plan: &'a Plan,
+        ctx: &'a RunContext<'a>,
+        clock: Arc<dyn Clock + Send>,
+    ) -> Result<Self, RunError> {
+        // A results directory that cannot take a file fails now, not after the
+        // model loaded and the scenarios ran for minutes.
+        if let Some(dir) = &ctx.results_dir {
+            writer::probe_dir(dir).map_err(RunError::ResultsDir)?;
+        }
+        // The box as it is before the model is loaded (never timed).
+        let (system, unreadable) = probe::describe(&ctx.root);
+        // The caller's and the plan's warnings first; with the unreadable sysfs
+        // files, every record of this run carries them.
+        let mut box_warnings = Warnings::default();
+        let given = ctx.warnings.iter().chain(&plan.warnings).cloned();
+        box_warnings.extend(given.map(RunWarning::Given));
+        box_warnings.extend(unreadable.into_iter().map(RunWarning::Box));
+        let mut warnings = box_warnings.clone();
+        warnings.extend(system.setup_warnings().into_iter().map(RunWarning::Box));
+        let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;
+        let sut = sut::build(&plan.sut, clock.clone(), &ctx.root)?;
+        Ok(Stage {
+            plan,
+            ctx,
+            clock,
+            system,
+            rss_before_load,
+            box_warnings,
+            warnings,
+            sut,
+        })
+    }
+
+    /// Every sample of the data set once, scored, probed like a scenario so
+    /// the accuracy record says what the box was doing, and recorded.
+    fn accuracy_pass(
+        &mut self,
+        data: &DataSession,
+        spec: &DatasetSpec,
+    ) -> Result<AccuracyPass, RunError> {
+        let wall_start_ns = writer::unix_now_ns();
+        let sampler = Sampler::start(&self.ctx.root, probe::sampler::DEFAULT_PERIOD);
+        // A SUT failing here (an exec: SUT crashing, hanging...) ends the run
+        // with an INVALID record, as in a scenario.
+        let output =
+            data.run_accuracy(self.sut.as_mut())
+                .map_err(|e| match e.into_sut_failure() {
+                    Ok(e) => {
+                        let first = self.plan.scenarios.first().copied();
+                        let scenario = first.unwrap_or(Scenario::SingleStream);
+                        let at = (wall_start_ns, "accuracy pass");
+                        self.sut_failed(&self.plan.settings, scenario, &[], at, e)
+                    }
+                    Err(e) => RunError::Data(e),
+                })?;
+        let sensors = sampler.stop();
+        let wall = (wall_start_ns, writer::unix_now_ns());
+        let accuracy = AccuracyRecord::from_output(spec, &output);
+        let box_warnings = self.box_warnings.texts();
+        let scene = self.scene(&sensors, wall, &box_warnings);
+        let facts = Facts {
+            plan: self.plan,
+            settings: &self.plan.settings,
+            sut: &self.sut.info(),
+            scenario: None,
+            warm_up: WarmUpDone::default(),
+            accuracy: Some(&accuracy),
+        };
+        let record = build_record(self.ctx, &facts, &scene);
+        let mut pass = AccuracyPass {
+            output,
+            accuracy,
+            record,
+            path: None,
+        };
+        match write_record(self.ctx, &pass.record) {
+            Ok(p) => pass.path = p,
+            Err(source) => {
+                let output = Box::new(self.output(Vec::new(), Some(pass)));
+                return Err(RunError::Record { source, output });
+            }
+        }
+        Ok(pass)
+    }
+
+    /// One scenario: drive it, summarize it, record it. A record that could
+    /// not be written is returned beside the outcome, which still holds it.
+    fn scenario(
+        &mut self,
+        scenario: Scenario,
+        settings: &EffectiveSettings,
+        accuracy: Option<&AccuracyRecord>,
+    ) -> Result<(ScenarioOutcome, Option<writer::WriteError>), RunError> {
+        let timed = self.drive(scenario, settings)?;
+        let result = stats::summarize(timed.effective.settings(), &timed.run);
+        // The record: the box's warnings and this scenario's; from_run adds the probes'.
+        let own = scenario_warnings(scenario, settings.settings(), &timed);
+        self.warnings.extend(own.iter().cloned());
+        let mut record_warnings = self.box_warnings.clone();
+        record_warnings.extend(own);
+        let own = record_warnings.texts();
+        let scene = self.scene(&timed.sensors, timed.wall, &own);
+        let facts = Facts {
+            plan: self.plan,
+            settings: timed.effective.settings(),
+            sut: &self.sut.info(),
+            scenario: Some((&timed.run, &result)),
+            warm_up: timed.warm_up,
+            // With --mode both every performance record carries the accuracy
+            // result, so one file is enough to compare speed and accuracy.
+            accuracy,
+        };
+        let record = build_record(self.ctx, &facts, &scene);
+        let (record_path, write_error) = match write_record(self.ctx, &record) {
+            Ok(p) => (p, None),
+            Err(e) => (None, Some(e)),
+        };
+        // The summary shows what the probes saw too, named by scenario.
+        let sensors = &timed.sensors;
+        for text in
+            (sensors.condition_warnings().into_iter()).chain(sensors.warnings.iter().cloned())
+        {
+            self.warnings
+                .push_once(RunWarning::Probe { scenario, text });
+        }
+        let outcome = ScenarioOutcome {
+            run: timed.run,
+            warm_up: timed.warm_up,
+            result,
+            settings: timed.effective,
+            calibration: timed.calibration,
+            record,
+            record_path,
+        };
+        Ok((outcome, write_error))
+    }
+
+    /// Loads the samples, warms up, calibrates Offline's query size when the
+    /// plan asks, then runs the timed scenario with the sensors sampling.
+    fn drive(&mut self, scenario: Scenario, base: &EffectiveSettings) -> Result<Timed, RunError> {
+        let settings = base.settings();
+        let loaded = qsl::loaded_set(settings);
+        let (clock, control) = (self.clock.clone(), self.ctx.control);
+        // A SUT that fails (an external one crashing, hanging, ...) ends the
+        // run, and the scenario is recorded INVALID with what happened.
+        let pass = format!("{scenario:?}");
+        let failed = |stage: &Self, e| {
+            let at = (writer::unix_now_ns(), pass.as_str());
+            stage.sut_failed(settings, scenario, &loaded, at, e)
+        };
+        self.sut
+            .load_samples(&loaded)
+            .map_err(|e| failed(self, e))?;
+        let sut = self.sut.as_mut();
+        let warm = warm_up(sut, settings.warm_up, &loaded, clock.as_ref(), control)
+            .map_err(|e| failed(self, e))?;
+        let calibration = match scenario {
+            Scenario::Offline if self.plan.calibrate_offline_qps => {
+                let sut = self.sut.as_mut();
+                calibrate::offline_qps(sut, settings, &loaded, clock.as_ref(), control)
+                    .map_err(|e| failed(self, e))?
+            }
+            _ => None,
+        };
+        let effective = base.calibrated(calibration.as_ref().map(|c| c.expected_qps));
+        // Sensors sample on their own thread, started and stopped outside the timed loop.
+        let wall_start_ns = writer::unix_now_ns();
+        let sampler = Sampler::start(&self.ctx.root, probe::sampler::DEFAULT_PERIOD);
+        let sut = self.sut.as_mut();
+        let outcome = match scenario {
+            Scenario::SingleStream => {
+                single_stream::run(sut, settings, &loaded, clock.as_ref(), control)
+            }
+            Scenario::Offline => {
+                offline::run(sut, effective.settings(), &loaded, clock.as_ref(), control)
+            }
+        };
+        let sensors = sampler.stop();
+        let run = outcome.map_err(|e| failed(self, e))?;
+        let wall = (wall_start_ns, writer::unix_now_ns());
+        Ok(Timed {
+            warm_up: warm,
+            run,
+            calibration,
+            effective,
+            sensors,
+            wall,
+        })
+    }
+
+    /// What the probes saw around one pass, with the warnings its record carries.
+    fn scene<'s>(
+        &'s self,
+        sensors: &'s ProbeSummary,
+        wall: (u64, u64),
+        warnings: &'s [String],
+    ) -> Scene<'s> {
+        Scene {
+            system: &self.system,
+            sensors,
+            rss_before_load: self.rss_before_load,
+            wall,
+            warnings,
         }
     }
-    let facts = Facts {
-        plan,
-        settings,
-        sut: &info,
-        scenario: Some((&run, &result)),
-        accuracy: None,
-    };
-    let scene = Scene {
-        warnings: &warnings,
-        ..*scene
-    };
-    let record = write_record(ctx, &build_record(ctx, &facts, &scene))
-        .ok()
-        .flatten();
-    RunError::SutFailed { source: e, record }
+
+    /// The run's output so far (also what a failed record write still shows).
+    fn output(&self, outcomes: Vec<ScenarioOutcome>, accuracy: Option<AccuracyPass>) -> RunOutput {
+        let (accuracy, accuracy_record, accuracy_record_path) = match accuracy {
+            Some(a) => (Some(a.output), Some(a.record), a.path),
+            None => (None, None, None),
+        };
+        RunOutput {
+            sut: self.sut.info(),
+            outcomes,
+            warnings: self.warnings.texts(),
+            accuracy,
+            accuracy_record,
+            accuracy_record_path,
+        }
+    }
+
+    /// Records the scenario (or accuracy pass) a SUT failed in as INVALID
+    /// (reason `SutError`, the failure and the SUT's last stderr lines as
+    /// warnings) and returns the error that ends the run. `at` is when the
+    /// pass started and its name.
+    fn sut_failed(
+        &self,
+        settings: &LoadGenSettings,
+        scenario: Scenario,
+        loaded: &[usize],
+        (wall_start_ns, pass): (u64, &str),
+        e: crate::sut::SutError,
+    ) -> RunError {
+        let run = ScenarioRun {
+            scenario,
+            loaded_set: loaded.to_vec(),
+            issued_sample_index: Vec::new(),
+            latency_ns: Vec::new(),
+            start_ns: 0,
+            duration_ns: 0,
+            aborted: false,
+            store_full: false,
+        };
+        let mut result = stats::summarize(settings, &run);
+        // The one reason that matters: the others (no queries, no duration) follow from it.
+        result.valid = false;
+        result.invalid_reasons = vec![stats::InvalidReason::SutError];
+        let mut info = self.sut.info();
+        let mut warnings = self.box_warnings.clone();
+        let first = e.to_string();
+        warnings.push(RunWarning::SutFailed {
+            pass: pass.to_string(),
+            error: first.lines().next().unwrap_or_default().to_string(),
+        });
+        if let Some(f) = e.fault() {
+            let tail = f.stderr_tail.iter().cloned();
+            warnings.extend(tail.map(RunWarning::SutStderr));
+            if let Some(engine) = info.engine.as_mut() {
+                engine.stderr_tail = f.stderr_tail.clone();
+            }
+        }
+        let facts = Facts {
+            plan: self.plan,
+            settings,
+            sut: &info,
+            scenario: Some((&run, &result)),
+            warm_up: WarmUpDone::default(),
+            accuracy: None,
+        };
+        let sensors = ProbeSummary::default();
+        let warnings = warnings.texts();
+        let scene = self.scene(&sensors, (wall_start_ns, writer::unix_now_ns()), &warnings);
+        let record = write_record(self.ctx, &build_record(self.ctx, &facts, &scene))
+            .ok()
+            .flatten();
+        RunError::SutFailed { source: e, record }
+    }
+}
+
+/// This scenario's own warnings: the latency store filled up, Offline's
+/// calibrated query capped by the store.
+fn scenario_warnings(
+    scenario: Scenario,
+    settings: &LoadGenSettings,
+    timed: &Timed,
+) -> Vec<RunWarning> {
+    let max_stored_queries = settings.max_stored_queries;
+    let mut own = Vec::new();
+    if timed.run.store_full {
+        own.push(RunWarning::StoreFull {
+            scenario,
+            max_stored_queries,
+        });
+    }
+    if let Some(c) = timed.calibration.as_ref().filter(|c| c.capped) {
+        own.push(RunWarning::CalibrationCapped {
+            measured_qps: c.measured_qps,
+            max_stored_queries,
+        });
+    }
+    own
 }
 
 /// What the probes saw around one scenario.
@@ -415,6 +522,7 @@ struct Facts<'a> {
     settings: &'a LoadGenSettings,
     sut: &'a SutInfo,
     scenario: Option<(&'a ScenarioRun, &'a ScenarioResult)>,
+    warm_up: WarmUpDone,
     accuracy: Option<&'a AccuracyRecord>,
 }
 
@@ -435,6 +543,7 @@ fn build_record(ctx: &RunContext, f: &Facts, scene: &Scene) -> Record {
         settings: f.settings,
         sut: f.sut,
         scenario: f.scenario,
+        warm_up: f.warm_up,
         accuracy: f.accuracy,
         system: scene.system,
         sensors: scene.sensors,

@@ -406,6 +406,12 @@ impl InvalidReason {
     }
 }
 
+/// "90" for 0.9, "99.9" for 0.999: how LoadGen names a percentile in prose.
+pub fn percent_label(q: f64) -> String {
+    let s = format!("{:.4}", q * 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// C++ `ostream << double` with the default precision (6 significant digits,
 /// `%g`): how LoadGen's logs print QPS and samples/s. Lets a reader compare
 /// against LoadGen's printed figures exactly.

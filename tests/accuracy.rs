@@ -203,7 +203,13 @@ mod models {
     use edgemark::accuracy::AccuracyResult;
     use edgemark::accuracy::classification::ClassificationSummary;
     use edgemark::engine::tract::TractModel;
+    use edgemark::record::Accuracy as AccuracyRecord;
     use edgemark::report::accuracy::{Variant, write_comparison, write_summary};
+
+    /// What a record keeps of the run, for the printers.
+    fn persisted(r: &AccuracyResult<ClassificationSummary>) -> AccuracyRecord {
+        AccuracyRecord::from_result("images", None, "imagenet-torch".into(), r)
+    }
 
     fn run_model(model: &Path) -> AccuracyResult<ClassificationSummary> {
         let (images, labels) = shared_labels().unwrap();
@@ -219,7 +225,8 @@ mod models {
         .unwrap();
         let mut out = Vec::new();
         let title = model.file_name().unwrap().to_string_lossy();
-        write_summary(&mut out, &title, &r, Some(&names)).unwrap();
+        let misses = &r.summary.misclassified;
+        write_summary(&mut out, &title, &persisted(&r), misses, Some(&names)).unwrap();
         println!("{}", String::from_utf8(out).unwrap());
         r
     }
@@ -287,6 +294,7 @@ mod models {
         assert_eq!(b.summary.scored, 15);
         assert!(b.failed.is_empty());
         let mut out = Vec::new();
+        let (a, b) = (persisted(&a), persisted(&b));
         write_comparison(
             &mut out,
             &Variant::from_accuracy("mobilenetv2-fp32.onnx", &a),

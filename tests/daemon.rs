@@ -771,3 +771,94 @@ fn full_results_disk_fails_the_job_and_the_daemon_keeps_serving() {
     eprintln!("---- daemon log:\n{log}");
     assert!(d.stop().success(), "{log}");
 }
+
+/// Processes whose command line contains `needle`, the daemon's excepted.
+fn running(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(needle) && !cmd.contains(BIN) {
+            found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+/// An exec: SUT that crashes mid-job: the job goes to failed/ with the
+/// reason (the crash, the SUT's stderr, the INVALID record written), no SUT
+/// process is left, and the daemon runs the next exec: job as if nothing
+/// happened.
+#[test]
+fn a_failed_exec_job_goes_to_failed_and_the_next_job_runs() {
+    let Some(sut) = common::c_null_sut() else {
+        return;
+    };
+    let env = Env::new("exec-fault");
+    let tag = format!("tag-daemon-crash-{}", std::process::id());
+    env.drop_job(
+        "a-crash.toml",
+        &format!(
+            "sut = [\"exec:{}\", \"--fault\", \"crash\", \"--after\", \"20\", \"{tag}\"]\n\
+             scenario = \"single-stream\"\nmin_duration_ms = 100\nsut_timeout_ms = 2000\n",
+            sut.display()
+        ),
+    );
+    env.drop_job(
+        "b-good.toml",
+        &format!(
+            "sut = [\"exec:{}\", \"--busy-us\", \"10\"]\n\
+             scenario = \"single-stream\"\nmin_duration_ms = 100\n",
+            sut.display()
+        ),
+    );
+    let d = env.start(&[]);
+    wait_for("good exec job done", || {
+        env.files("done", ".toml").len() == 1
+    });
+    assert!(
+        env.files("done", ".toml")[0]
+            .to_string_lossy()
+            .ends_with("-b-good.toml")
+    );
+    let failed = env.files("failed", ".toml");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].to_string_lossy().ends_with("-a-crash.toml"));
+    let err = std::fs::read_to_string(&env.files("failed", ".error")[0]).unwrap();
+    assert!(
+        err.contains("crashed (SIGSEGV, signal 11)")
+            && err.contains("null_sut: query 21: now doing 'crash'")
+            && err.contains("recorded as INVALID: "),
+        "{err}"
+    );
+    let o = outcome(&env.files("failed", ".outcome")[0]);
+    assert_eq!(o.state, "failed");
+    assert!(
+        o.error.as_deref().unwrap_or("").contains("SIGSEGV"),
+        "{o:?}"
+    );
+    // Two records: the crashed job's INVALID one and the good job's VALID one.
+    let recs: Vec<edgemark::record::Record> = records(&env)
+        .iter()
+        .map(|p| edgemark::record::Record::read(p).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2);
+    let valid: Vec<bool> = recs
+        .iter()
+        .map(|r| r.result.as_ref().unwrap().valid)
+        .collect();
+    assert!(valid.contains(&true) && valid.contains(&false), "{valid:?}");
+    let bad = recs
+        .iter()
+        .find(|r| !r.result.as_ref().unwrap().valid)
+        .unwrap();
+    assert_eq!(
+        bad.result.as_ref().unwrap().invalid_reasons,
+        [edgemark::record::InvalidReason::SutError]
+    );
+    assert!(running(&tag).is_empty(), "{:?}", running(&tag));
+    let log = env.log();
+    assert!(d.stop().success(), "{log}");
+}

@@ -6,44 +6,18 @@
 //! naming it, an INVALID record with the SUT's last stderr lines, and no SUT
 //! process left behind.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use edgemark::record::{InvalidReason, Record, Scenario, SutSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgemark");
 
-/// The C null SUT, built once per test binary. CI has a C compiler (the Rust
-/// toolchain links with it); without one the tests fail under CI and skip
-/// loudly elsewhere.
 fn c_sut() -> Option<&'static Path> {
-    static SUT: OnceLock<Option<PathBuf>> = OnceLock::new();
-    SUT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("null_sut_c");
-        let built = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-            .args(["-O2", "-std=c99", "-Wall", "-Werror", "-I"])
-            .arg(root.join("sdk/c"))
-            .arg(root.join("examples/sut/null_sut.c"))
-            .arg(root.join("sdk/c/edgemark_sut.c"))
-            .arg("-o")
-            .arg(&out)
-            .status();
-        match built {
-            Ok(s) if s.success() => Some(out),
-            other => {
-                assert!(
-                    std::env::var("CI").is_err(),
-                    "CI=true but the C reference SUT did not build: {other:?}"
-                );
-                eprintln!("SKIPPED: no C compiler to build the reference SUT ({other:?})");
-                None
-            }
-        }
-    })
-    .as_deref()
+    common::c_null_sut()
 }
 
 fn results_dir(name: &str) -> PathBuf {
@@ -153,6 +127,41 @@ fn sut_check_names_what_a_broken_sut_gets_wrong() {
         text.contains("| not a sut"),
         "the SUT's output is shown: {text}"
     );
+}
+
+/// sut-check on a SUT that stops answering after the handshake: a FAIL
+/// naming the hang after its --timeout, never a check that waits for ever.
+#[test]
+fn sut_check_gives_up_on_a_hanging_sut_after_its_timeout() {
+    let Some(sut) = c_sut() else { return };
+    let tag = format!("tag-check-hang-{}", std::process::id());
+    for transport in ["pipe", "socketpair"] {
+        let mut child = Command::new(BIN)
+            .args(["sut-check", "--timeout", "1", "--transport", transport])
+            .arg(sut)
+            .args(["--fault", "hang", "--after", "1", &tag])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if t0.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("{transport}: sut-check still running after 60 s on a hanging SUT");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{transport}: {text}");
+        assert!(text.contains("ok    handshake"), "{text}");
+        assert!(
+            text.contains("FAIL  SingleStream queries")
+                && text.contains("hung: no answer to sut-check within 1000 ms"),
+            "{transport}: {text}"
+        );
+        assert!(running(&tag).is_empty(), "{:?}", running(&tag));
+    }
 }
 
 #[test]
@@ -386,4 +395,145 @@ fn a_config_file_gives_the_command_as_a_list() {
     );
     assert!(recs[0].result.as_ref().unwrap().valid);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A data set the C null SUT (the identity on a 1x4 f32) can be scored on:
+/// sample i is one-hot at i % 4; labels say i % 4 for the first four and 0
+/// for the rest, so the identity gets exactly `4 + (n - 4) / 4` right.
+fn identity_dataset(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut labels = Vec::new();
+    for i in 0..n {
+        let mut v = vec![0f32; 4];
+        v[i % 4] = 1.0;
+        let a = edgemark::npy::NpyArray {
+            shape: vec![1, 4],
+            data: edgemark::npy::NpyData::F32(v),
+        };
+        let name = format!("s{i:02}.npy");
+        edgemark::npy::write(&data.join(&name), &a).unwrap();
+        let label = if i < 4 { i % 4 } else { 0 };
+        labels.push(format!("{name} {label}"));
+    }
+    let l = dir.join("labels.txt");
+    std::fs::write(&l, labels.join("\n") + "\n").unwrap();
+    (data, l)
+}
+
+#[test]
+fn accuracy_through_an_exec_sut_is_scored_from_its_outputs() {
+    let Some(sut) = c_sut() else { return };
+    let dir = results_dir("accuracy");
+    let (data, labels) = identity_dataset(&dir, 12);
+    let results = dir.join("results");
+    let out = run(
+        &results,
+        &[
+            "--mode",
+            "accuracy",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+        ],
+        &[&format!("exec:{}", sut.display())],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Samples 4..12 are one-hot at i % 4 but labelled 0: 0, 4 and 8 of them are right.
+    assert!(stdout.contains("top-1   6/12 50.0%"), "{stdout}");
+    let recs = records(&results);
+    assert_eq!(recs.len(), 1);
+    let acc = recs[0].accuracy.as_ref().expect("accuracy record");
+    assert_eq!((acc.samples, acc.top1), (12, 6));
+    assert!(recs[0].result.is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A SUT failing in the accuracy pass ends the run like one failing in a
+/// scenario: exit 1, the message with the sample, one INVALID record
+/// (SutError) with the SUT's stderr, nothing left running.
+fn accuracy_fault_case(fault: &str, mode: &str, says: &str) {
+    let Some(sut) = c_sut() else { return };
+    let dir = results_dir(&format!("accuracy-{fault}-{mode}"));
+    let (data, labels) = identity_dataset(&dir, 8);
+    let results = dir.join("results");
+    let tag = format!("tag-accuracy-{fault}-{mode}-{}", std::process::id());
+    let t0 = Instant::now();
+    let out = run(
+        &results,
+        &[
+            "--mode",
+            mode,
+            "--scenario",
+            "offline",
+            "--sut-timeout-ms",
+            "300",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--labels",
+            labels.to_str().unwrap(),
+        ],
+        &[
+            &format!("exec:{}", sut.display()),
+            "--fault",
+            fault,
+            "--after",
+            "2",
+            &tag,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{fault}: {stderr}");
+    assert!(
+        stderr.contains(says),
+        "{fault}: expected {says:?} in {stderr}"
+    );
+    assert!(
+        stderr.contains("(accuracy pass, sample s02.npy)"),
+        "the sample is named: {stderr}"
+    );
+    assert!(stderr.contains("recorded as INVALID: "), "{stderr}");
+    assert!(t0.elapsed() < Duration::from_secs(60));
+    let recs = records(&results);
+    assert_eq!(recs.len(), 1, "{fault}: one INVALID record, no other");
+    let r = &recs[0];
+    let res = r.result.as_ref().expect("an INVALID result");
+    assert!(!res.valid);
+    assert_eq!(res.invalid_reasons, [InvalidReason::SutError]);
+    // Named after the scenario the plan would run, as accuracy records are.
+    assert_eq!(r.plan.scenario, Scenario::Offline);
+    assert!(r.accuracy.is_none());
+    let w = r.warnings.join("\n");
+    assert!(w.contains("accuracy pass: the SUT failed: "), "{w}");
+    assert!(w.contains(says), "{w}");
+    assert!(
+        w.contains(&format!(
+            "SUT stderr: null_sut: query 3: now doing '{fault}'"
+        )),
+        "{w}"
+    );
+    assert_eq!(
+        r.engine.as_ref().unwrap().stderr_tail,
+        [format!("null_sut: query 3: now doing '{fault}'")]
+    );
+    assert!(running(&tag).is_empty(), "{fault}: {:?}", running(&tag));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_sut_failing_in_the_accuracy_pass_is_recorded_invalid() {
+    accuracy_fault_case("crash", "accuracy", "crashed (SIGSEGV, signal 11)");
+    // The accuracy query has the per-query timeout, not the setup's 120 s.
+    accuracy_fault_case(
+        "hang",
+        "both",
+        "hung: no answer to an accuracy query within 300 ms",
+    );
+    accuracy_fault_case("garbage", "accuracy", "sent garbage");
 }

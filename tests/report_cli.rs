@@ -217,3 +217,59 @@ fn many_random_and_mutated_files_never_panic() {
     assert_eq!(named, 200, "every file is either reported or named bad");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Records of one model from tract and from an exec: SUT (as written by
+/// `run`): the table and the HTML page put the engines side by side, tract
+/// first, with ratios against it.
+#[test]
+fn engines_of_one_model_are_shown_side_by_side() {
+    let dir = tmpdir("engines");
+    let engine = |seed: u64, name: &str, version: &str, p50: u64, sps: f64| {
+        let mut r = example_record(seed);
+        r.engine = Some(edgemark::record::Engine {
+            name: name.into(),
+            version: version.into(),
+            command: vec!["python3".into(), "ort_sut.py".into()],
+            protocol_version: u32::from(name != "tract"),
+            round_trip_ns: if name == "tract" { 0 } else { 9_840 },
+            stderr_tail: Vec::new(),
+        });
+        let res = r.result.as_mut().unwrap();
+        res.p50_ns = p50;
+        res.samples_per_second = sps;
+        writer::write_record(&dir, &r).unwrap();
+    };
+    engine(1, "onnxruntime", "1.32.0", 6_000_000, 150.0);
+    engine(2, "tract", "0.23.9", 10_000_000, 100.0);
+    let out = report(&[], &[&dir]);
+    let t = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let at = t
+        .find("engines side by side (ratios against the first engine):")
+        .unwrap_or_else(|| panic!("{t}"));
+    let lines: Vec<&str> = t[at..].lines().collect();
+    assert!(
+        lines[2].starts_with("== mobilenet_v2.onnx SingleStream on "),
+        "{t}"
+    );
+    assert!(
+        lines[4].starts_with("tract 0.23.9") && lines[4].contains("1.00x"),
+        "{t}"
+    );
+    assert!(
+        lines[5].starts_with("onnxruntime 1.32.0")
+            && lines[5].contains("0.60x")
+            && lines[5].contains("1.50x")
+            && lines[5].ends_with("9.840 µs"),
+        "{t}"
+    );
+    let page = dir.join("page.html");
+    let out = report(
+        &["--format", "html", "--out", page.to_str().unwrap()],
+        &[&dir],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("<tr class=\"engine-run").count(), 2, "{html}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -205,6 +205,134 @@ fn sample(h: &proto::HelloReply, seed: u8) -> Step<Vec<WireTensor>> {
         .collect()
 }
 
+/// Samples 0..3, sample 7 as an alias of 1, then FLUSH.
+fn load_samples(c: &mut Child, h: &proto::HelloReply) -> Step<String> {
+    for i in 0..3u32 {
+        c.send(&load_frame(i, &sample(h, i as u8)?))
+            .map_err(fault)?;
+    }
+    let mut alias = Vec::new();
+    proto::put_header(&mut alias, kind::LOAD_ALIAS, 8);
+    proto::put_u32(&mut alias, 7);
+    proto::put_u32(&mut alias, 1);
+    c.send(&alias).map_err(fault)?;
+    flush(c, 4)?;
+    Ok("3 samples and 1 alias loaded, FLUSHED 4".to_string())
+}
+
+/// One-sample queries, each answered with its own id.
+fn single_stream_queries(c: &mut Child) -> Step<String> {
+    let t0 = Instant::now();
+    for (q, ix) in [0u32, 1, 2, 7, 0].into_iter().enumerate() {
+        c.send(&issue_frame(0, &[(q as u32 * 3, ix)]))
+            .map_err(fault)?;
+        let p = expect(c, kind::COMPLETE)?;
+        let want: Vec<u8> = [1u32, q as u32 * 3]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        if p != want {
+            return Err(format!(
+                "query id {} on sample {ix}: expected COMPLETE [1, {}], got {}",
+                q * 3,
+                q * 3,
+                proto::show_bytes(&p)
+            ));
+        }
+    }
+    Ok(format!(
+        "5 queries answered with their ids ({:.1} ms)",
+        t0.elapsed().as_secs_f64() * 1e3
+    ))
+}
+
+/// One query of 16 samples, with repeats and the alias.
+fn offline_query(c: &mut Child) -> Step<String> {
+    let pairs: Vec<(u32, u32)> = (0..16u32)
+        .map(|i| (i, [0, 1, 2, 7][i as usize % 4]))
+        .collect();
+    c.send(&issue_frame(0, &pairs)).map_err(fault)?;
+    completions(c, pairs.len())?;
+    Ok("16 samples (repeats and an alias) completed once each".to_string())
+}
+
+/// A NULL query: completed without running the model.
+fn null_query(c: &mut Child) -> Step<String> {
+    c.send(&issue_frame(flags::NULL, &[(5, 2)]))
+        .map_err(fault)?;
+    let p = expect(c, kind::COMPLETE)?;
+    if p != [1, 0, 0, 0, 5, 0, 0, 0] {
+        return Err(format!(
+            "expected COMPLETE [1, 5], got {}",
+            proto::show_bytes(&p)
+        ));
+    }
+    Ok("NULL query completed".to_string())
+}
+
+/// A query asking for outputs: they must match the hello's description.
+fn accuracy_query(c: &mut Child, h: &proto::HelloReply) -> Step<String> {
+    c.send(&issue_frame(flags::OUTPUTS, &[(9, 1)]))
+        .map_err(fault)?;
+    let p = expect(c, kind::OUTPUTS)?;
+    let mut cur = proto::Cursor::new(&p, "OUTPUTS");
+    let id = cur.u32("id").map_err(|e| e.0)?;
+    let n = cur.u32("tensor count").map_err(|e| e.0)? as usize;
+    if id != 9 {
+        return Err(format!("OUTPUTS for id {id}, expected 9"));
+    }
+    if n != h.outputs.len() {
+        return Err(format!(
+            "OUTPUTS has {n} tensors, the hello describes {}",
+            h.outputs.len()
+        ));
+    }
+    let mut shown = Vec::new();
+    for d in &h.outputs {
+        let t = proto::read_tensor(&mut cur).map_err(|e| e.0)?;
+        let fits = t.shape.len() == d.shape.len()
+            && t.shape
+                .iter()
+                .zip(&d.shape)
+                .all(|(&a, &b)| b < 0 || a == b as u32);
+        if t.dtype != d.dtype || !fits {
+            return Err(format!(
+                "output {:?} came as {} {:?}, the hello says {} {:?}",
+                d.name,
+                t.dtype.name(),
+                t.shape,
+                d.dtype.name(),
+                d.shape
+            ));
+        }
+        shown.push(format!("{} {:?}", t.dtype.name(), t.shape));
+    }
+    cur.end().map_err(|e| e.0)?;
+    Ok(format!("outputs [{}] match the hello", shown.join(", ")))
+}
+
+/// UNLOAD samples 1 and 2, then a query on 2: the SUT must refuse it.
+fn unload_then_query(c: &mut Child) -> Step<String> {
+    let mut f = Vec::new();
+    proto::put_header(&mut f, kind::UNLOAD, 8);
+    proto::put_u32(&mut f, 1);
+    proto::put_u32(&mut f, 2);
+    c.send(&f).map_err(fault)?;
+    flush(c, 5)?;
+    // Sample 2 is gone: the SUT must refuse it (and may end).
+    c.send(&issue_frame(0, &[(0, 2)])).map_err(fault)?;
+    let (k, p) = frame(c)?;
+    let (code, msg) = exec::read_error(&p);
+    if k != kind::ERROR || code != error_code::UNKNOWN_SAMPLE {
+        return Err(format!(
+            "after UNLOAD of sample 2, a query on it got frame kind {k} ({}), expected ERROR code {}",
+            kind::name(k),
+            error_code::UNKNOWN_SAMPLE
+        ));
+    }
+    Ok(format!("unloaded sample refused: {msg}"))
+}
+
 struct Checker {
     command: Vec<String>,
     transport: Transport,
@@ -233,20 +361,43 @@ impl Checker {
         Ok(c)
     }
 
-    /// The session a well-behaved SUT goes through.
+    /// The session a well-behaved SUT goes through: start and handshake, load
+    /// samples, each kind of query, unload; then a fresh one says goodbye.
     fn session(&mut self) {
+        let Some((mut c, h)) = self.start() else {
+            return;
+        };
+        if !self.record("load samples", load_samples(&mut c, &h)) {
+            return;
+        }
+        let single = single_stream_queries(&mut c);
+        self.record("SingleStream queries", single);
+        self.record("Offline query", offline_query(&mut c));
+        self.record("null query (round trip)", null_query(&mut c));
+        let outputs = accuracy_query(&mut c, &h);
+        self.record("accuracy query (outputs)", outputs);
+        let unload = unload_then_query(&mut c);
+        self.record("unload, then a query on it", unload);
+        // A SUT that sent ERROR ends; a fresh one says goodbye.
+        drop(c);
+        let bye = self.bye();
+        self.record("bye", bye);
+    }
+
+    /// Spawns the SUT and runs the handshake; records what it describes.
+    fn start(&mut self) -> Option<(Child, proto::HelloReply)> {
         let mut c = match self.spawn() {
             Ok(c) => c,
             Err(e) => {
                 self.record("start", Err(e));
-                return;
+                return None;
             }
         };
         let h = match exec::handshake(&mut c, self.timeout_ms) {
             Ok(h) => h,
             Err(f) => {
                 self.record("handshake", Err(fault(f)));
-                return;
+                return None;
             }
         };
         c.arm(self.timeout_ms, "sut-check");
@@ -268,148 +419,24 @@ impl Checker {
                 shapes(&h.outputs)
             )),
         );
-        let loaded = (|| {
-            for i in 0..3u32 {
-                c.send(&load_frame(i, &sample(&h, i as u8)?))
-                    .map_err(fault)?;
-            }
-            let mut alias = Vec::new();
-            proto::put_header(&mut alias, kind::LOAD_ALIAS, 8);
-            proto::put_u32(&mut alias, 7);
-            proto::put_u32(&mut alias, 1);
-            c.send(&alias).map_err(fault)?;
-            flush(&mut c, 4)?;
-            Ok("3 samples and 1 alias loaded, FLUSHED 4".to_string())
-        })();
-        if !self.record("load samples", loaded) {
-            return;
+        Some((c, h))
+    }
+
+    /// A fresh SUT, handshake, BYE: it must reply and exit 0.
+    fn bye(&self) -> Step<String> {
+        let mut c = self.spawn()?;
+        exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+        c.arm(self.timeout_ms, "BYE");
+        let mut f = Vec::new();
+        proto::put_header(&mut f, kind::BYE, 0);
+        c.send(&f).map_err(fault)?;
+        expect(&mut c, kind::BYE_REPLY)?;
+        c.disarm();
+        match c.wait_exit(Duration::from_secs(2)) {
+            Some(s) if s.success() => Ok("BYE_REPLY, then exit 0".to_string()),
+            Some(s) => Err(format!("BYE_REPLY, then {s} (expected exit 0)")),
+            None => Err("BYE_REPLY, but still running 2 s later".to_string()),
         }
-        let single = (|| {
-            let t0 = Instant::now();
-            for (q, ix) in [0u32, 1, 2, 7, 0].into_iter().enumerate() {
-                c.send(&issue_frame(0, &[(q as u32 * 3, ix)]))
-                    .map_err(fault)?;
-                let p = expect(&mut c, kind::COMPLETE)?;
-                let want: Vec<u8> = [1u32, q as u32 * 3]
-                    .iter()
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect();
-                if p != want {
-                    return Err(format!(
-                        "query id {} on sample {ix}: expected COMPLETE [1, {}], got {}",
-                        q * 3,
-                        q * 3,
-                        proto::show_bytes(&p)
-                    ));
-                }
-            }
-            Ok(format!(
-                "5 queries answered with their ids ({:.1} ms)",
-                t0.elapsed().as_secs_f64() * 1e3
-            ))
-        })();
-        self.record("SingleStream queries", single);
-        let offline = (|| {
-            let pairs: Vec<(u32, u32)> = (0..16u32)
-                .map(|i| (i, [0, 1, 2, 7][i as usize % 4]))
-                .collect();
-            c.send(&issue_frame(0, &pairs)).map_err(fault)?;
-            completions(&mut c, pairs.len())?;
-            Ok("16 samples (repeats and an alias) completed once each".to_string())
-        })();
-        self.record("Offline query", offline);
-        let null = (|| {
-            c.send(&issue_frame(flags::NULL, &[(5, 2)]))
-                .map_err(fault)?;
-            let p = expect(&mut c, kind::COMPLETE)?;
-            if p != [1, 0, 0, 0, 5, 0, 0, 0] {
-                return Err(format!(
-                    "expected COMPLETE [1, 5], got {}",
-                    proto::show_bytes(&p)
-                ));
-            }
-            Ok("NULL query completed".to_string())
-        })();
-        self.record("null query (round trip)", null);
-        let outputs = (|| {
-            c.send(&issue_frame(flags::OUTPUTS, &[(9, 1)]))
-                .map_err(fault)?;
-            let p = expect(&mut c, kind::OUTPUTS)?;
-            let mut cur = proto::Cursor::new(&p, "OUTPUTS");
-            let id = cur.u32("id").map_err(|e| e.0)?;
-            let n = cur.u32("tensor count").map_err(|e| e.0)? as usize;
-            if id != 9 {
-                return Err(format!("OUTPUTS for id {id}, expected 9"));
-            }
-            if n != h.outputs.len() {
-                return Err(format!(
-                    "OUTPUTS has {n} tensors, the hello describes {}",
-                    h.outputs.len()
-                ));
-            }
-            let mut shown = Vec::new();
-            for d in &h.outputs {
-                let t = proto::read_tensor(&mut cur).map_err(|e| e.0)?;
-                let fits = t.shape.len() == d.shape.len()
-                    && t.shape
-                        .iter()
-                        .zip(&d.shape)
-                        .all(|(&a, &b)| b < 0 || a == b as u32);
-                if t.dtype != d.dtype || !fits {
-                    return Err(format!(
-                        "output {:?} came as {} {:?}, the hello says {} {:?}",
-                        d.name,
-                        t.dtype.name(),
-                        t.shape,
-                        d.dtype.name(),
-                        d.shape
-                    ));
-                }
-                shown.push(format!("{} {:?}", t.dtype.name(), t.shape));
-            }
-            cur.end().map_err(|e| e.0)?;
-            Ok(format!("outputs [{}] match the hello", shown.join(", ")))
-        })();
-        self.record("accuracy query (outputs)", outputs);
-        let unload = (|| {
-            let mut f = Vec::new();
-            proto::put_header(&mut f, kind::UNLOAD, 8);
-            proto::put_u32(&mut f, 1);
-            proto::put_u32(&mut f, 2);
-            c.send(&f).map_err(fault)?;
-            flush(&mut c, 5)?;
-            // Sample 2 is gone: the SUT must refuse it (and may end).
-            c.send(&issue_frame(0, &[(0, 2)])).map_err(fault)?;
-            let (k, p) = frame(&mut c)?;
-            let (code, msg) = exec::read_error(&p);
-            if k != kind::ERROR || code != error_code::UNKNOWN_SAMPLE {
-                return Err(format!(
-                    "after UNLOAD of sample 2, a query on it got frame kind {k} ({}), expected ERROR code {}",
-                    kind::name(k),
-                    error_code::UNKNOWN_SAMPLE
-                ));
-            }
-            Ok(format!("unloaded sample refused: {msg}"))
-        })();
-        self.record("unload, then a query on it", unload);
-        // A SUT that sent ERROR ends; a fresh one says goodbye.
-        drop(c);
-        let bye = (|| {
-            let mut c = self.spawn()?;
-            exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
-            c.arm(self.timeout_ms, "BYE");
-            let mut f = Vec::new();
-            proto::put_header(&mut f, kind::BYE, 0);
-            c.send(&f).map_err(fault)?;
-            expect(&mut c, kind::BYE_REPLY)?;
-            c.disarm();
-            match c.wait_exit(Duration::from_secs(2)) {
-                Some(s) if s.success() => Ok("BYE_REPLY, then exit 0".to_string()),
-                Some(s) => Err(format!("BYE_REPLY, then {s} (expected exit 0)")),
-                None => Err("BYE_REPLY, but still running 2 s later".to_string()),
-            }
-        })();
-        self.record("bye", bye);
     }
 
     /// A fresh SUT gets `bytes` after (or instead of) the hello and must answer

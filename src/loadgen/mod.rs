@@ -39,9 +39,6 @@ pub struct ScenarioRun {
     /// duration for min_duration and QPS with overhead). Offline: last completion
     /// relative to the issue.
     pub duration_ns: u64,
-    /// Untimed warm-up: queries run and time spent.
-    pub warm_up_queries: u64,
-    pub warm_up_ns: u64,
     /// Stopped early by `Control::abort`.
     pub aborted: bool,
     /// Stopped because the reserved latency store was full.

@@ -33,8 +33,6 @@ pub fn run(
         latency_ns: Vec::new(),
         start_ns: 0,
         duration_ns: 0,
-        warm_up_queries: 0,
-        warm_up_ns: 0,
         aborted: false,
         store_full,
     };

@@ -1,8 +1,11 @@
 //! From the in-memory results of a run to the persisted [`Record`]: the only
 //! place that knows both shapes.
 
+use crate::accuracy::AccuracyResult;
+use crate::accuracy::classification::ClassificationSummary;
 use crate::accuracy::mode::AccuracyOutput;
 use crate::loadgen::ScenarioRun;
+use crate::loadgen::warm_up::WarmUpDone;
 use crate::probe::{self, ProbeSummary, SystemInfo};
 use crate::stats::{self, ScenarioResult};
 use crate::{plan, sut};
@@ -20,6 +23,8 @@ pub struct RunFacts<'a> {
     /// The scenario's run and statistics; None for the record of an accuracy
     /// run, which times no scenario.
     pub scenario: Option<(&'a ScenarioRun, &'a ScenarioResult)>,
+    /// The untimed warm-up before the scenario (none for an accuracy record).
+    pub warm_up: WarmUpDone,
     /// The run's accuracy result, when it had one (`--mode accuracy|both`).
     pub accuracy: Option<&'a Accuracy>,
     pub system: &'a SystemInfo,
@@ -101,8 +106,8 @@ impl Record {
             timing: Timing {
                 load_ns: f.sut.load_ns,
                 first_inference_ns: f.sut.first_inference_ns,
-                warm_up_queries: f.scenario.map_or(0, |(run, _)| run.warm_up_queries),
-                warm_up_ns: f.scenario.map_or(0, |(run, _)| run.warm_up_ns),
+                warm_up_queries: f.warm_up.queries,
+                warm_up_ns: f.warm_up.ns,
                 aborted: f.scenario.is_some_and(|(run, _)| run.aborted),
                 store_full: f.scenario.is_some_and(|(run, _)| run.store_full),
             },
@@ -192,14 +197,29 @@ impl Engine {
 impl Accuracy {
     /// The persisted form of an accuracy run over the data set `spec`.
     pub fn from_output(spec: &plan::DatasetSpec, out: &AccuracyOutput) -> Accuracy {
-        let r = &out.result;
+        Accuracy::from_result(
+            &out.dataset,
+            spec.labels.clone(),
+            spec.preprocess_label(),
+            &out.result,
+        )
+    }
+
+    /// The persisted form of a classification run over the data set folder
+    /// `dataset` (its labels file and preprocessing as given).
+    pub fn from_result(
+        dataset: &str,
+        labels: Option<String>,
+        preprocess: String,
+        r: &AccuracyResult<ClassificationSummary>,
+    ) -> Accuracy {
         let s = &r.summary;
         let n = |x: usize| x as u64;
         let c = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
         Accuracy {
-            dataset: out.dataset.clone(),
-            labels: spec.labels.clone(),
-            preprocess: spec.preprocess_label(),
+            dataset: dataset.to_string(),
+            labels,
+            preprocess,
             samples: n(r.samples),
             scored: n(s.scored),
             unscored: n(s.unscored),
@@ -299,6 +319,22 @@ impl From<stats::InvalidReason> for InvalidReason {
             S::Aborted => InvalidReason::Aborted,
             S::LatencyStoreFull => InvalidReason::LatencyStoreFull,
             S::SutError => InvalidReason::SutError,
+        }
+    }
+}
+
+/// Back to the statistics' reason, whose `explain` has LoadGen's advice.
+impl From<InvalidReason> for stats::InvalidReason {
+    fn from(r: InvalidReason) -> Self {
+        use stats::InvalidReason as S;
+        match r {
+            InvalidReason::MinDurationNotMet => S::MinDurationNotMet,
+            InvalidReason::MinQueriesNotMet => S::MinQueriesNotMet,
+            InvalidReason::EarlyStoppingNotMet => S::EarlyStoppingNotMet,
+            InvalidReason::OfflineExpectedQpsTooLow => S::OfflineExpectedQpsTooLow,
+            InvalidReason::Aborted => S::Aborted,
+            InvalidReason::LatencyStoreFull => S::LatencyStoreFull,
+            InvalidReason::SutError => S::SutError,
         }
     }
 }

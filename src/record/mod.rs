@@ -226,26 +226,46 @@ impl InvalidReason {
     }
 }
 
+impl Results {
+    /// The latency percentiles in LoadGen's key spelling (`90.00`), ascending.
+    pub fn percentile_rows(&self) -> [(&'static str, u64); 6] {
+        [
+            ("50.00", self.p50_ns),
+            ("90.00", self.p90_ns),
+            ("95.00", self.p95_ns),
+            ("97.00", self.p97_ns),
+            ("99.00", self.p99_ns),
+            ("99.90", self.p999_ns),
+        ]
+    }
+}
+
 impl Record {
-    /// The record's headline metric: SingleStream's p90 early-stopping
-    /// estimate in ns (raw p90 when there is none), Offline's samples/s, and
-    /// for an accuracy record (no scenario result) the top-1 fraction (None
-    /// when no sample was scored).
-    pub fn metric(&self) -> (&'static str, Option<f64>) {
+    /// The record's headline metric: SingleStream's early-stopping estimate
+    /// at the plan's target percentile in ns (the raw target-percentile
+    /// latency when there is none), Offline's samples/s, and for an accuracy
+    /// record (no scenario result) the top-1 fraction (None when no sample
+    /// was scored). The name says the percentile (`p99 ...` for 0.99).
+    pub fn metric(&self) -> (String, Option<f64>) {
         let Some(res) = &self.result else {
             return (
-                "top-1 accuracy",
+                "top-1 accuracy".into(),
                 self.accuracy.as_ref().and_then(Accuracy::top1_fraction),
             );
         };
         match self.plan.scenario {
             Scenario::SingleStream => {
+                let p = crate::stats::percent_label(self.plan.settings.target_percentile);
+                // `early_stopping_90` is the estimate at the target percentile.
                 match res.early_stopping_90.as_ref().and_then(|e| e.estimate_ns) {
-                    Some(ns) => ("p90 early-stopping latency ns", Some(ns as f64)),
-                    None => ("p90 latency ns", Some(res.p90_ns as f64)),
+                    Some(ns) => (format!("p{p} early-stopping latency ns"), Some(ns as f64)),
+                    None => (
+                        format!("p{p} latency ns"),
+                        Some(res.target_percentile_ns as f64),
+                    ),
                 }
             }
-            Scenario::Offline => ("samples/s", Some(res.samples_per_second)),
+            Scenario::Offline => ("samples/s".into(), Some(res.samples_per_second)),
         }
     }
 

@@ -286,6 +286,17 @@ impl Accuracy {
     pub fn top5_fraction(&self) -> Option<f64> {
         (self.scored > 0).then(|| self.top5 as f64 / self.scored as f64)
     }
+
+    /// Samples that reached the model (the failed ones did not).
+    pub fn ran(&self) -> u64 {
+        self.samples.saturating_sub(self.failed.len() as u64)
+    }
+
+    /// Mean (load, inference) nanoseconds per sample that ran.
+    pub fn per_sample_ns(&self) -> (u64, u64) {
+        let n = self.ran().max(1);
+        (self.load_ns / n, self.inference_ns / n)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -166,6 +166,38 @@ fn version_3_fields_round_trip_and_are_tidy() {
 }
 
 #[test]
+fn singlestream_metric_names_the_plans_percentile() {
+    let mut rec = example_record(1);
+    rec.plan.scenario = Scenario::SingleStream;
+    rec.plan.settings.target_percentile = 0.99;
+    let res = rec.result.as_mut().unwrap();
+    res.target_percentile_ns = 12_300_000;
+    res.p90_ns = 11_000_000;
+    res.early_stopping_90 = Some(EarlyStopping {
+        percentile: 0.99,
+        min_queries: 662,
+        met: true,
+        t: 3,
+        estimate_ns: Some(12_500_000),
+    });
+    assert_eq!(
+        rec.metric(),
+        (
+            "p99 early-stopping latency ns".to_string(),
+            Some(12_500_000.0)
+        )
+    );
+    // Without an estimate: the raw latency at the same percentile, not p90.
+    rec.result.as_mut().unwrap().early_stopping_90 = None;
+    assert_eq!(
+        rec.metric(),
+        ("p99 latency ns".to_string(), Some(12_300_000.0))
+    );
+    rec.plan.settings.target_percentile = 0.9;
+    assert_eq!(rec.metric().0, "p90 latency ns");
+}
+
+#[test]
 fn accuracy_record_round_trips() {
     let mut rec = example_record(3);
     rec.result = None;
@@ -517,6 +549,12 @@ mod from_run {
     use crate::probe::{self, ProbeSummary, SystemInfo};
     use crate::{plan, stats, sut};
 
+    /// The warm-up the inputs' scenario had.
+    const WARM_UP: crate::loadgen::warm_up::WarmUpDone = crate::loadgen::warm_up::WarmUpDone {
+        queries: 3,
+        ns: 1500,
+    };
+
     fn inputs() -> (
         plan::Plan,
         sut::SutInfo,
@@ -601,8 +639,6 @@ mod from_run {
             latency_ns: vec![500, 400, 600],
             start_ns: 10,
             duration_ns: 1_000_000_001,
-            warm_up_queries: 3,
-            warm_up_ns: 1500,
             aborted: true,
             store_full: false,
         };
@@ -679,6 +715,7 @@ mod from_run {
                 settings: &plan.settings,
                 sut: &sut,
                 scenario: Some((&run, &result)),
+                warm_up: WARM_UP,
                 accuracy: None,
                 system: &system,
                 sensors,
@@ -724,6 +761,7 @@ mod from_run {
             settings: &plan.settings,
             sut: &sut,
             scenario: Some((&run, &result)),
+            warm_up: WARM_UP,
             accuracy: None,
             system: &system,
             sensors: &sensors,

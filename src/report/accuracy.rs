@@ -1,13 +1,13 @@
-//! Human-readable accuracy output: the summary of one classification run, and
-//! two variants of a model (fp32 vs int8) side by side with the accuracy they
-//! lost and the speed they gained.
+//! Human-readable accuracy output, rendered from the record's [`Accuracy`]:
+//! the summary of one classification run, and two variants of a model (fp32
+//! vs int8) side by side with the accuracy they lost and the speed they
+//! gained. The misclassified files are the one part the record does not
+//! keep: the run that has them passes them in.
 
 use std::io::{self, Write};
 
-use crate::accuracy::AccuracyResult;
-use crate::accuracy::classification::ClassificationSummary;
-
-pub type ClassificationResult = AccuracyResult<ClassificationSummary>;
+use crate::accuracy::classification::Miss;
+use crate::record::Accuracy;
 
 fn class_name(names: Option<&[String]>, c: usize) -> String {
     match names.and_then(|n| n.get(c)) {
@@ -16,7 +16,7 @@ fn class_name(names: Option<&[String]>, c: usize) -> String {
     }
 }
 
-fn pct(n: usize, d: usize) -> String {
+fn pct(n: u64, d: u64) -> String {
     if d == 0 {
         "-".into()
     } else {
@@ -28,50 +28,51 @@ fn ms(ns: u64) -> String {
     format!("{:.2} ms", ns as f64 / 1e6)
 }
 
-/// Print one run: accuracy, failures, worst classes, misclassified files, timing.
+/// Print one run: accuracy, failures, worst classes, timing, then the
+/// misclassified files `misses` (the live run's; none from a record).
 pub fn write_summary(
     w: &mut dyn Write,
     title: &str,
-    r: &ClassificationResult,
+    a: &Accuracy,
+    misses: &[Miss],
     names: Option<&[String]>,
 ) -> io::Result<()> {
-    let s = &r.summary;
     writeln!(w, "accuracy: {title}")?;
     writeln!(
         w,
         "  samples {} (scored {}, unscored {}, failed {})",
-        r.samples,
-        s.scored,
-        s.unscored,
-        r.failed.len()
+        a.samples,
+        a.scored,
+        a.unscored,
+        a.failed.len()
     )?;
-    writeln!(w, "  top-1   {}", pct(s.top1, s.scored))?;
-    writeln!(w, "  top-5   {}", pct(s.top5, s.scored))?;
-    let (load, infer) = r.per_sample_ns();
+    writeln!(w, "  top-1   {}", pct(a.top1, a.scored))?;
+    writeln!(w, "  top-5   {}", pct(a.top5, a.scored))?;
+    let (load, infer) = a.per_sample_ns();
     writeln!(
         w,
         "  per image: load+preprocess {}, inference {}",
         ms(load),
         ms(infer)
     )?;
-    for f in &r.failed {
+    for f in &a.failed {
         writeln!(w, "  FAILED {}: {}", f.sample, f.reason)?;
     }
-    if !s.worst_classes.is_empty() {
+    if !a.worst_classes.is_empty() {
         writeln!(
             w,
             "  worst classes (top-1 right / samples; predicted instead):"
         )?;
-        for c in &s.worst_classes {
+        for c in &a.worst_classes {
             let conf: Vec<String> = c
                 .confused_with
                 .iter()
-                .map(|&(p, n)| format!("{} x{n}", class_name(names, p)))
+                .map(|&(p, n)| format!("{} x{n}", class_name(names, p as usize)))
                 .collect();
             writeln!(
                 w,
                 "    {}: {}/{}; {}",
-                class_name(names, c.class),
+                class_name(names, c.class as usize),
                 c.top1_correct,
                 c.samples,
                 if conf.is_empty() {
@@ -82,9 +83,9 @@ pub fn write_summary(
             )?;
         }
     }
-    if !s.misclassified.is_empty() {
+    if !misses.is_empty() {
         writeln!(w, "  misclassified:")?;
-        for m in &s.misclassified {
+        for m in misses {
             let got = match m.top5.first() {
                 Some(&p) => format!("predicted {} (score {:.3})", class_name(names, p), m.score),
                 None => "failed".into(),
@@ -103,7 +104,7 @@ pub fn write_summary(
 #[derive(Debug, Clone, Copy)]
 pub struct Variant<'a> {
     pub name: &'a str,
-    pub result: &'a ClassificationResult,
+    pub accuracy: &'a Accuracy,
     /// Latency per inference to compare speed with: a performance run's p90 when
     /// there is one, else the accuracy run's mean inference time.
     pub latency_ns: u64,
@@ -111,11 +112,11 @@ pub struct Variant<'a> {
 
 impl<'a> Variant<'a> {
     /// A variant timed by its accuracy run alone.
-    pub fn from_accuracy(name: &'a str, result: &'a ClassificationResult) -> Self {
+    pub fn from_accuracy(name: &'a str, accuracy: &'a Accuracy) -> Self {
         Variant {
             name,
-            result,
-            latency_ns: result.per_sample_ns().1,
+            accuracy,
+            latency_ns: accuracy.per_sample_ns().1,
         }
     }
 }
@@ -131,10 +132,12 @@ pub struct Comparison {
 }
 
 pub fn compare(base: &Variant<'_>, cand: &Variant<'_>) -> Comparison {
-    let (b, c) = (&base.result.summary, &cand.result.summary);
+    let (b, c) = (base.accuracy, cand.accuracy);
+    // No sample scored counts as 0 %, as a missing figure would compare.
+    let pts = |f: fn(&Accuracy) -> Option<f64>| 100.0 * (f(c).unwrap_or(0.0) - f(b).unwrap_or(0.0));
     Comparison {
-        top1_delta_pts: 100.0 * (c.top1_ratio() - b.top1_ratio()),
-        top5_delta_pts: 100.0 * (c.top5_ratio() - b.top5_ratio()),
+        top1_delta_pts: pts(Accuracy::top1_fraction),
+        top5_delta_pts: pts(Accuracy::top5_fraction),
         speedup: base.latency_ns as f64 / cand.latency_ns.max(1) as f64,
     }
 }
@@ -152,13 +155,13 @@ pub fn write_comparison(
         "model", "top-1", "top-5", "latency"
     )?;
     for v in [base, cand] {
-        let s = &v.result.summary;
+        let a = v.accuracy;
         writeln!(
             w,
             "{:<width$}  {:>16}  {:>16}  {:>12}",
             v.name,
-            pct(s.top1, s.scored),
-            pct(s.top5, s.scored),
+            pct(a.top1, a.scored),
+            pct(a.top5, a.scored),
             ms(v.latency_ns)
         )?;
     }
@@ -176,22 +179,21 @@ pub fn write_comparison(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::FailedSample;
 
-    fn result(top1: usize, top5: usize, scored: usize, inference_ns: u64) -> ClassificationResult {
-        AccuracyResult {
+    fn result(top1: u64, top5: u64, scored: u64, inference_ns: u64) -> Accuracy {
+        Accuracy {
+            dataset: "images".into(),
+            labels: None,
+            preprocess: "imagenet-torch".into(),
             samples: scored,
+            scored,
+            unscored: 0,
             failed: Vec::new(),
-            summary: ClassificationSummary {
-                num_classes: 1000,
-                scored,
-                unscored: 0,
-                failed: 0,
-                top1,
-                top5,
-                worst_classes: Vec::new(),
-                misclassified: Vec::new(),
-                predictions: Vec::new(),
-            },
+            top1,
+            top5,
+            num_classes: 1000,
+            worst_classes: Vec::new(),
             load_ns: 0,
             inference_ns,
         }
@@ -221,23 +223,21 @@ mod tests {
 
     #[test]
     fn summary_names_failures_and_misses() {
-        use crate::accuracy::FailedSample;
-        use crate::accuracy::classification::Miss;
         let mut r = result(0, 1, 2, 1_000_000);
         r.samples = 3;
         r.failed.push(FailedSample {
             sample: "bad.jpg".into(),
             reason: "bad.jpg: cannot decode image".into(),
         });
-        r.summary.misclassified.push(Miss {
+        let misses = [Miss {
             sample: "cat.png".into(),
             accept: vec![281],
             top5: vec![1, 281],
             score: 3.5,
-        });
+        }];
         let names: Vec<String> = (0..1000).map(|i| format!("c{i}")).collect();
         let mut out = Vec::new();
-        write_summary(&mut out, "m.onnx", &r, Some(&names)).unwrap();
+        write_summary(&mut out, "m.onnx", &r, &misses, Some(&names)).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("FAILED bad.jpg"), "{text}");
         assert!(
@@ -245,5 +245,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("top-1   0/2 0.0%"), "{text}");
+        // Two samples ran (one failed): per image is the total over two.
+        assert!(text.contains("inference 0.50 ms"), "{text}");
     }
 }

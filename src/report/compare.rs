@@ -15,10 +15,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::accuracy::classification::{ClassStat, ClassificationSummary};
-use crate::accuracy::{AccuracyResult, FailedSample};
 use crate::record::{Accuracy, Record, Scenario};
-use crate::report::accuracy::{self as acc_out, ClassificationResult};
+use crate::report::accuracy as acc_out;
 
 /// Name tokens that say a model's precision or quantisation, not what it is.
 const PRECISION_TOKENS: &[&str] = &[
@@ -103,7 +101,6 @@ pub struct Member {
     pub model: String,
     pub accuracy: Accuracy,
     pub latency_ns: u64,
-    result: ClassificationResult,
 }
 
 /// Variants of one model family on one host and data set.
@@ -115,49 +112,6 @@ pub struct Group {
     pub basis: SpeedBasis,
     pub baseline: Member,
     pub candidates: Vec<Member>,
-}
-
-/// The record's accuracy in the shape the accuracy printout takes. Only what a
-/// record keeps: no per-sample predictions or misclassified list.
-fn to_result(a: &Accuracy) -> ClassificationResult {
-    let u = |x: u64| x as usize;
-    AccuracyResult {
-        samples: u(a.samples),
-        failed: a
-            .failed
-            .iter()
-            .map(|f| FailedSample {
-                sample: f.sample.clone(),
-                reason: f.reason.clone(),
-            })
-            .collect(),
-        summary: ClassificationSummary {
-            num_classes: u(a.num_classes),
-            scored: u(a.scored),
-            unscored: u(a.unscored),
-            failed: a.failed.len(),
-            top1: u(a.top1),
-            top5: u(a.top5),
-            worst_classes: a
-                .worst_classes
-                .iter()
-                .map(|c| ClassStat {
-                    class: c.class as usize,
-                    samples: c.samples as usize,
-                    top1_correct: c.top1_correct as usize,
-                    confused_with: c
-                        .confused_with
-                        .iter()
-                        .map(|&(p, n)| (p as usize, n as usize))
-                        .collect(),
-                })
-                .collect(),
-            misclassified: Vec::new(),
-            predictions: Vec::new(),
-        },
-        load_ns: a.load_ns,
-        inference_ns: a.inference_ns,
-    }
 }
 
 /// Per model of a group: the latest accuracy, and the latest SingleStream and
@@ -229,17 +183,15 @@ pub fn groups(records: &[(PathBuf, Record)], baseline: Option<&str>) -> Vec<Grou
             .into_iter()
             .filter_map(|(model, seen)| {
                 let accuracy = seen.accuracy?.accuracy.clone()?;
-                let result = to_result(&accuracy);
                 let latency_ns = match basis {
                     SpeedBasis::SingleStreamP90 => seen.single_stream.and_then(p90)?,
                     SpeedBasis::OfflineTimePerSample => seen.offline.and_then(per_sample)?,
-                    SpeedBasis::AccuracyRunMean => result.per_sample_ns().1,
+                    SpeedBasis::AccuracyRunMean => accuracy.per_sample_ns().1,
                 };
                 Some(Member {
                     model,
                     accuracy,
                     latency_ns,
-                    result,
                 })
             })
             .collect();
@@ -272,7 +224,7 @@ pub fn groups(records: &[(PathBuf, Record)], baseline: Option<&str>) -> Vec<Grou
 fn variant(m: &Member) -> acc_out::Variant<'_> {
     acc_out::Variant {
         name: &m.model,
-        result: &m.result,
+        accuracy: &m.accuracy,
         latency_ns: m.latency_ns,
     }
 }

@@ -83,6 +83,7 @@ pub fn render(
     fleet_table(&mut o, rows);
     board_bars(&mut o, records, rows);
     variant_table(&mut o, variants);
+    engine_table(&mut o, &super::engines::groups(records));
     o.push_str("<h2 id=\"runs\">Runs</h2>");
     for (n, row) in rows.iter().enumerate() {
         run_section(&mut o, n + 1, row, &records[row.index].1);
@@ -349,6 +350,42 @@ fn variant_table(o: &mut String, groups: &[Group]) {
                 cmp.top1_delta_pts,
                 cmp.top5_delta_pts,
                 cmp.speedup
+            );
+        }
+    }
+    o.push_str("</tbody></table>");
+}
+
+/// Engines side by side (`report::engines`): one row per engine, the
+/// group's first engine (the ratios' reference) first.
+fn engine_table(o: &mut String, groups: &[super::engines::EngineGroup]) {
+    if groups.is_empty() {
+        return;
+    }
+    o.push_str("<h2 id=\"engines\">Engines side by side (ratios against the first engine of each model)</h2><table id=\"engines-table\"><thead><tr><th>host</th><th>model</th><th>scenario</th><th>engine</th><th>validity</th><th>p50</th><th>p90</th><th>samples/s</th><th>p50 vs first</th><th>samples/s vs first</th><th>round trip</th></tr></thead><tbody>");
+    let x = |v: Option<f64>| v.map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
+    for g in groups {
+        for (i, r) in g.runs.iter().enumerate() {
+            let _ = write!(
+                o,
+                "<tr class=\"engine-run{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                if i == 0 { " first" } else { "" },
+                esc(&g.host),
+                esc(&g.model),
+                g.scenario,
+                esc(&r.engine),
+                if r.valid { "valid" } else { "invalid" },
+                if r.valid { "VALID" } else { "INVALID" },
+                human_ns(r.p50_ns),
+                human_ns(r.p90_ns),
+                r.samples_per_second,
+                x(r.p50_ratio),
+                x(r.samples_per_second_ratio),
+                if r.round_trip_ns == 0 {
+                    "-".into()
+                } else {
+                    human_ns(r.round_trip_ns)
+                }
             );
         }
     }
@@ -696,6 +733,39 @@ mod tests {
         for bad in ["http://", "https://", "src=", "@import", "url(http"] {
             assert!(!html.contains(bad), "page fetches something: {bad}");
         }
+    }
+
+    #[test]
+    fn engines_of_one_model_are_side_by_side() {
+        let engine = |name: &str, p50: u64| {
+            let mut r = example_record(0);
+            r.engine = Some(crate::record::Engine {
+                name: name.into(),
+                version: "1".into(),
+                command: Vec::new(),
+                protocol_version: 1,
+                round_trip_ns: 0,
+                stderr_tail: Vec::new(),
+            });
+            r.result.as_mut().unwrap().p50_ns = p50;
+            r
+        };
+        let html = page(vec![
+            engine("onnxruntime", 2_000_000),
+            engine("tract", 8_000_000),
+        ]);
+        assert!(html.contains("id=\"engines-table\""));
+        let at = html.find("<tr class=\"engine-run first\">").unwrap();
+        let first = &html[at..html[at..].find("</tr>").unwrap() + at];
+        assert!(first.contains("<td>tract 1</td>"), "{first}");
+        let at = html.find("<tr class=\"engine-run\">").unwrap();
+        let second = &html[at..html[at..].find("</tr>").unwrap() + at];
+        assert!(
+            second.contains("<td>onnxruntime 1</td>") && second.contains(">0.25x</td>"),
+            "{second}"
+        );
+        // One engine: no section.
+        assert!(!page(vec![engine("tract", 1)]).contains("engines-table"));
     }
 
     #[test]

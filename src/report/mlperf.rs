@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::record::{InvalidReason, Mode, Record, Scenario};
+use super::ExportError;
+use crate::record::{InvalidReason, Mode, Record, Results, Scenario};
 
 const SCHEDULE_RNG_SEED: u64 = 16159082839903944936;
 
@@ -82,285 +83,294 @@ fn early_stopping_lines(r: &Record) -> Vec<String> {
     v
 }
 
+const BAR: &str = "================================================";
+
+/// LoadGen's `mlperf_log_summary.txt` of a record: the result, additional
+/// stats, the test parameters, the warnings.
 pub fn summary(r: &Record) -> String {
     // Accuracy records have no LoadGen performance log; write_all skips them.
     let Some(res) = r.result.as_ref() else {
         return Default::default();
     };
-    let set = &r.plan.settings;
-    let bar = "================================================";
-    let mut s = String::new();
-    let mut l = |line: String| {
-        s.push_str(&line);
-        s.push('\n');
-    };
-    l(bar.into());
-    l("MLPerf Results Summary".into());
-    l(bar.into());
-    l(format!(
+    let mut lines = result_lines(r, res);
+    lines.extend(additional_stats_lines(r, res));
+    lines.extend(test_parameter_lines(r));
+    lines.extend(warning_lines(r));
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+fn heading(title: &str) -> [String; 3] {
+    [BAR.into(), title.into(), BAR.into()]
+}
+
+/// Who ran what, the metric, the verdict and the early-stopping result.
+fn result_lines(r: &Record, res: &Results) -> Vec<String> {
+    let mut v = Vec::from(heading("MLPerf Results Summary"));
+    v.push(format!(
         "SUT name : edgemark {} ({})",
         r.model_name(),
         r.host.hostname
     ));
-    l(format!("Scenario : {}", r.plan.scenario.name()));
-    l(format!("Mode     : {}", test_mode(r)));
-    match r.plan.scenario {
-        Scenario::SingleStream => l(format!(
+    v.push(format!("Scenario : {}", r.plan.scenario.name()));
+    v.push(format!("Mode     : {}", test_mode(r)));
+    v.push(match r.plan.scenario {
+        Scenario::SingleStream => format!(
             "{}th percentile latency (ns) : {}",
-            super::percent_label(set.target_percentile),
+            super::percent_label(r.plan.settings.target_percentile),
             res.target_percentile_ns
-        )),
-        Scenario::Offline => l(format!("Samples per second: {}", res.samples_per_second)),
-    }
-    l(format!(
+        ),
+        Scenario::Offline => format!("Samples per second: {}", res.samples_per_second),
+    });
+    v.push(format!(
         "Result is : {}",
         if res.valid { "VALID" } else { "INVALID" }
     ));
-    l(format!(
+    v.push(format!(
         "  Min duration satisfied : {}",
         yes(res.min_duration_met)
     ));
-    l(format!(
+    v.push(format!(
         "  Min queries satisfied : {}",
         yes(res.min_queries_met)
     ));
     let es_met = res.early_stopping_90.as_ref().is_none_or(|e| e.met);
-    l(format!("  Early stopping satisfied: {}", yes(es_met)));
+    v.push(format!("  Early stopping satisfied: {}", yes(es_met)));
     if !res.valid {
-        l("Recommendations:".into());
+        v.push("Recommendations:".into());
         for reason in &res.invalid_reasons {
-            l(format!(" * {}", reason.describe()));
+            v.push(format!(" * {}", reason.describe()));
         }
     }
     let es = early_stopping_lines(r);
     if !es.is_empty() {
-        l("Early Stopping Result:".into());
-        for line in es {
-            l(line);
-        }
+        v.push("Early Stopping Result:".into());
+        v.extend(es);
     }
-    l(String::new());
-    l(bar.into());
-    l("Additional Stats".into());
-    l(bar.into());
+    v.push(String::new());
+    v
+}
+
+/// QPS (SingleStream) and the latency spread.
+fn additional_stats_lines(r: &Record, res: &Results) -> Vec<String> {
+    let mut v = Vec::from(heading("Additional Stats"));
     if r.plan.scenario == Scenario::SingleStream {
-        l(format!(
+        v.push(format!(
             "QPS w/ loadgen overhead         : {:.2}",
             res.qps_with_overhead
         ));
-        l(format!(
+        v.push(format!(
             "QPS w/o loadgen overhead        : {:.2}",
             res.qps_without_overhead
         ));
-        l(String::new());
+        v.push(String::new());
     }
-    l(format!("Min latency (ns)                : {}", res.min_ns));
-    l(format!("Max latency (ns)                : {}", res.max_ns));
-    l(format!("Mean latency (ns)               : {}", res.mean_ns));
-    for (p, v) in percentiles(r) {
-        l(format!("{p} percentile latency (ns)   : {v}"));
+    v.push(format!("Min latency (ns)                : {}", res.min_ns));
+    v.push(format!("Max latency (ns)                : {}", res.max_ns));
+    v.push(format!("Mean latency (ns)               : {}", res.mean_ns));
+    for (p, ns) in res.percentile_rows() {
+        v.push(format!("{p} percentile latency (ns)   : {ns}"));
     }
-    l(String::new());
-    l(bar.into());
-    l("Test Parameters Used".into());
-    l(bar.into());
-    l(format!("samples_per_query : {}", samples_per_query(r)));
-    l(format!("target_qps : {}", set.offline_expected_qps));
-    l("target_latency (ns): 0".into());
-    l("max_async_queries : 1".into());
-    l(format!(
-        "min_duration (ms): {}",
-        set.min_duration_ns / 1_000_000
-    ));
-    l(format!(
-        "max_duration (ms): {}",
-        set.max_duration_ns / 1_000_000
-    ));
-    l(format!("min_query_count : {}", set.min_query_count));
-    l(format!("max_query_count : {}", set.max_query_count));
-    l(format!("qsl_rng_seed : {}", set.qsl_rng_seed));
-    l(format!(
-        "sample_index_rng_seed : {}",
-        set.sample_index_rng_seed
-    ));
-    l(format!("schedule_rng_seed : {SCHEDULE_RNG_SEED}"));
-    l("accuracy_log_rng_seed : 0".into());
-    l("accuracy_log_probability : 0".into());
-    l("accuracy_log_sampling_target : 0".into());
-    l("print_timestamps : 0".into());
-    l("performance_issue_unique : 0".into());
-    l("performance_issue_same : 0".into());
-    l("performance_issue_same_index : 0".into());
-    l(format!(
-        "performance_sample_count : {}",
-        set.performance_sample_count
-    ));
-    l(String::new());
+    v.push(String::new());
+    v
+}
+
+/// The settings in LoadGen's names; LoadGen's defaults where edgemark has none.
+fn test_parameter_lines(r: &Record) -> Vec<String> {
+    let set = &r.plan.settings;
+    let mut v = Vec::from(heading("Test Parameters Used"));
+    v.extend([
+        format!("samples_per_query : {}", samples_per_query(r)),
+        format!("target_qps : {}", set.offline_expected_qps),
+        "target_latency (ns): 0".into(),
+        "max_async_queries : 1".into(),
+        format!("min_duration (ms): {}", set.min_duration_ns / 1_000_000),
+        format!("max_duration (ms): {}", set.max_duration_ns / 1_000_000),
+        format!("min_query_count : {}", set.min_query_count),
+        format!("max_query_count : {}", set.max_query_count),
+        format!("qsl_rng_seed : {}", set.qsl_rng_seed),
+        format!("sample_index_rng_seed : {}", set.sample_index_rng_seed),
+        format!("schedule_rng_seed : {SCHEDULE_RNG_SEED}"),
+        "accuracy_log_rng_seed : 0".into(),
+        "accuracy_log_probability : 0".into(),
+        "accuracy_log_sampling_target : 0".into(),
+        "print_timestamps : 0".into(),
+        "performance_issue_unique : 0".into(),
+        "performance_issue_same : 0".into(),
+        "performance_issue_same_index : 0".into(),
+        format!(
+            "performance_sample_count : {}",
+            set.performance_sample_count
+        ),
+        String::new(),
+    ]);
+    v
+}
+
+fn warning_lines(r: &Record) -> Vec<String> {
+    let mut v = Vec::new();
     if r.warnings.is_empty() {
-        l("No warnings encountered during test.".into());
+        v.push("No warnings encountered during test.".into());
     } else {
-        l(format!(
+        v.push(format!(
             "{} warning(s) encountered during test:",
             r.warnings.len()
         ));
-        for w in &r.warnings {
-            l(format!(" * {w}"));
-        }
+        v.extend(r.warnings.iter().map(|w| format!(" * {w}")));
     }
-    l(String::new());
-    l("No errors encountered during test.".into());
-    s
+    v.push(String::new());
+    v.push("No errors encountered during test.".into());
+    v
 }
 
-fn percentiles(r: &Record) -> [(&'static str, u64); 6] {
-    // Accuracy records have no LoadGen performance log; write_all skips them.
-    let Some(res) = r.result.as_ref() else {
-        return Default::default();
-    };
-    [
-        ("50.00", res.p50_ns),
-        ("90.00", res.p90_ns),
-        ("95.00", res.p95_ns),
-        ("97.00", res.p97_ns),
-        ("99.00", res.p99_ns),
-        ("99.90", res.p999_ns),
-    ]
-}
-
-/// The (key, value) pairs of the detail log, in LoadGen's key names.
+/// The (key, value) pairs of the detail log, in LoadGen's key names: who ran
+/// what, the effective settings, the early-stopping verdict, the results.
 pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
     // Accuracy records have no LoadGen performance log; write_all skips them.
     let Some(res) = r.result.as_ref() else {
         return Default::default();
     };
+    let mut v = identity_entries(r);
+    v.extend(settings_entries(r));
+    v.push(("generated_query_count".into(), json!(res.query_count)));
+    v.extend(early_stopping_entries(r, res));
+    v.push(("num_errors".into(), json!(0)));
+    v.extend(result_entries(r, res));
+    v
+}
+
+fn entry(key: &str, value: Value) -> (String, Value) {
+    (key.to_string(), value)
+}
+
+/// edgemark's version and the box and model it ran on.
+fn identity_entries(r: &Record) -> Vec<(String, Value)> {
+    vec![
+        entry("edgemark_version", json!(r.tool.version)),
+        entry("edgemark_git_hash", json!(r.tool.git_hash)),
+        entry("sut_host", json!(r.host.hostname)),
+        entry("sut_board", json!(r.host.board)),
+        entry("sut_model", json!(r.model_name())),
+    ]
+}
+
+/// LoadGen's `effective_*` settings: ours where edgemark has the setting,
+/// LoadGen's defaults for our two scenarios where it does not.
+fn settings_entries(r: &Record) -> Vec<(String, Value)> {
     let set = &r.plan.settings;
     let offline = r.plan.scenario == Scenario::Offline;
-    let mut v: Vec<(String, Value)> = vec![
-        ("edgemark_version".into(), json!(r.tool.version)),
-        ("edgemark_git_hash".into(), json!(r.tool.git_hash)),
-        ("sut_host".into(), json!(r.host.hostname)),
-        ("sut_board".into(), json!(r.host.board)),
-        ("sut_model".into(), json!(r.model_name())),
-        ("effective_scenario".into(), json!(r.plan.scenario.name())),
-        ("effective_test_mode".into(), json!(test_mode(r))),
-        (
-            "effective_samples_per_query".into(),
-            json!(samples_per_query(r)),
-        ),
-        (
-            "effective_target_qps".into(),
-            json!(set.offline_expected_qps),
-        ),
-        ("effective_target_latency_ns".into(), json!(0)),
-        (
-            "effective_target_latency_percentile".into(),
+    let min_duration_ms = set.min_duration_ns / 1_000_000;
+    vec![
+        entry("effective_scenario", json!(r.plan.scenario.name())),
+        entry("effective_test_mode", json!(test_mode(r))),
+        entry("effective_samples_per_query", json!(samples_per_query(r))),
+        entry("effective_target_qps", json!(set.offline_expected_qps)),
+        entry("effective_target_latency_ns", json!(0)),
+        entry(
+            "effective_target_latency_percentile",
             json!(set.target_percentile),
         ),
-        ("effective_max_async_queries".into(), json!(1)),
-        (
-            "effective_target_duration_ms".into(),
-            json!(if offline {
-                0
-            } else {
-                set.min_duration_ns / 1_000_000
-            }),
+        entry("effective_max_async_queries", json!(1)),
+        entry(
+            "effective_target_duration_ms",
+            json!(if offline { 0 } else { min_duration_ms }),
         ),
-        (
-            "effective_min_duration_ms".into(),
-            json!(set.min_duration_ns / 1_000_000),
-        ),
-        (
-            "effective_max_duration_ms".into(),
+        entry("effective_min_duration_ms", json!(min_duration_ms)),
+        entry(
+            "effective_max_duration_ms",
             json!(set.max_duration_ns / 1_000_000),
         ),
-        (
-            "effective_min_query_count".into(),
+        entry(
+            "effective_min_query_count",
             // LoadGen's Offline is one query carrying every sample.
             json!(if offline { 1 } else { set.min_query_count }),
         ),
-        (
-            "effective_max_query_count".into(),
-            json!(set.max_query_count),
-        ),
-        (
-            "effective_min_sample_count".into(),
+        entry("effective_max_query_count", json!(set.max_query_count)),
+        entry(
+            "effective_min_sample_count",
             json!(if offline {
                 samples_per_query(r)
             } else {
                 set.min_query_count
             }),
         ),
-        (
-            "effective_accuracy_sample_count".into(),
+        entry(
+            "effective_accuracy_sample_count",
             json!(set.total_sample_count),
         ),
-        ("effective_qsl_rng_seed".into(), json!(set.qsl_rng_seed)),
-        (
-            "effective_sample_index_rng_seed".into(),
+        entry("effective_qsl_rng_seed", json!(set.qsl_rng_seed)),
+        entry(
+            "effective_sample_index_rng_seed",
             json!(set.sample_index_rng_seed),
         ),
-        (
-            "effective_schedule_rng_seed".into(),
-            json!(SCHEDULE_RNG_SEED),
-        ),
-        ("effective_accuracy_log_rng_seed".into(), json!(0)),
-        ("effective_accuracy_log_probability".into(), json!(0)),
-        ("effective_accuracy_log_sampling_target".into(), json!(0)),
-        ("effective_print_timestamps".into(), json!(false)),
-        ("effective_performance_issue_unique".into(), json!(false)),
-        ("effective_performance_issue_same".into(), json!(false)),
-        ("effective_performance_issue_same_index".into(), json!(0)),
-        (
-            "effective_performance_sample_count".into(),
+        entry("effective_schedule_rng_seed", json!(SCHEDULE_RNG_SEED)),
+        entry("effective_accuracy_log_rng_seed", json!(0)),
+        entry("effective_accuracy_log_probability", json!(0)),
+        entry("effective_accuracy_log_sampling_target", json!(0)),
+        entry("effective_print_timestamps", json!(false)),
+        entry("effective_performance_issue_unique", json!(false)),
+        entry("effective_performance_issue_same", json!(false)),
+        entry("effective_performance_issue_same_index", json!(0)),
+        entry(
+            "effective_performance_sample_count",
             json!(set.performance_sample_count),
         ),
-        (
-            "effective_sample_concatenate_permutation".into(),
-            json!(false),
-        ),
-        ("generated_query_count".into(), json!(res.query_count)),
-    ];
-    if let (Some(e90), Some(e99)) = (&res.early_stopping_90, &res.early_stopping_99) {
-        v.push(("early_stopping_met".into(), json!(e90.met)));
-        v.push((
-            "early_stopping_result".into(),
+        entry("effective_sample_concatenate_permutation", json!(false)),
+    ]
+}
+
+/// Met or not, LoadGen's result text, and the estimates there are.
+fn early_stopping_entries(r: &Record, res: &Results) -> Vec<(String, Value)> {
+    let (Some(e90), Some(e99)) = (&res.early_stopping_90, &res.early_stopping_99) else {
+        return vec![
+            entry("early_stopping_met", json!(true)),
+            entry("early_stopping_result", json!("")),
+        ];
+    };
+    let mut v = vec![
+        entry("early_stopping_met", json!(e90.met)),
+        entry(
+            "early_stopping_result",
             json!(early_stopping_lines(r).join(" ")),
-        ));
-        if let Some(ns) = e90.estimate_ns {
-            v.push(("early_stopping_latency_ss".into(), json!(ns)));
-        }
-        if let Some(ns) = e99.estimate_ns {
-            v.push(("early_stopping_latency_ms".into(), json!(ns)));
-        }
-    } else {
-        v.push(("early_stopping_met".into(), json!(true)));
-        v.push(("early_stopping_result".into(), json!("")));
+        ),
+    ];
+    if let Some(ns) = e90.estimate_ns {
+        v.push(entry("early_stopping_latency_ss", json!(ns)));
     }
-    v.push(("num_errors".into(), json!(0)));
-    for (p, ns) in percentiles(r) {
+    if let Some(ns) = e99.estimate_ns {
+        v.push(entry("early_stopping_latency_ms", json!(ns)));
+    }
+    v
+}
+
+/// Latencies, the stop rules, the scenario's metric, validity and why.
+fn result_entries(r: &Record, res: &Results) -> Vec<(String, Value)> {
+    let mut v = Vec::new();
+    for (p, ns) in res.percentile_rows() {
         v.push((format!("result_{p}_percentile_latency_ns"), json!(ns)));
     }
-    v.push(("result_max_latency_ns".into(), json!(res.max_ns)));
-    v.push(("result_mean_latency_ns".into(), json!(res.mean_ns)));
-    v.push(("result_min_latency_ns".into(), json!(res.min_ns)));
-    v.push((
-        "result_min_duration_met".into(),
+    v.push(entry("result_max_latency_ns", json!(res.max_ns)));
+    v.push(entry("result_mean_latency_ns", json!(res.mean_ns)));
+    v.push(entry("result_min_latency_ns", json!(res.min_ns)));
+    v.push(entry(
+        "result_min_duration_met",
         json!(res.min_duration_met),
     ));
-    v.push(("result_min_queries_met".into(), json!(res.min_queries_met)));
+    v.push(entry("result_min_queries_met", json!(res.min_queries_met)));
     match r.plan.scenario {
         Scenario::SingleStream => {
-            v.push((
-                "result_qps_with_loadgen_overhead".into(),
+            v.push(entry(
+                "result_qps_with_loadgen_overhead",
                 json!(res.qps_with_overhead),
             ));
-            v.push((
-                "result_qps_without_loadgen_overhead".into(),
+            v.push(entry(
+                "result_qps_without_loadgen_overhead",
                 json!(res.qps_without_overhead),
             ));
         }
-        Scenario::Offline => v.push((
-            "result_samples_per_second".into(),
+        Scenario::Offline => v.push(entry(
+            "result_samples_per_second",
             json!(res.samples_per_second),
         )),
     }
@@ -373,11 +383,11 @@ pub fn detail_entries(r: &Record) -> Vec<(String, Value)> {
             }
             other => other.describe().to_string(),
         };
-        v.push(("result_invalid_reason".into(), json!(text)));
+        v.push(entry("result_invalid_reason", json!(text)));
     }
-    v.push(("result_query_count".into(), json!(res.query_count)));
-    v.push((
-        "result_validity".into(),
+    v.push(entry("result_query_count", json!(res.query_count)));
+    v.push(entry(
+        "result_validity",
         json!(if res.valid { "VALID" } else { "INVALID" }),
     ));
     v
@@ -408,7 +418,7 @@ pub fn detail(r: &Record) -> String {
 
 /// Writes both files per record under `out/<record file stem>/`; returns the
 /// list of folders written (for stdout).
-pub fn write_all(out: &Path, records: &[(PathBuf, Record)]) -> Result<String, String> {
+pub fn write_all(out: &Path, records: &[(PathBuf, Record)]) -> Result<String, ExportError> {
     let mut listing = String::new();
     // An accuracy record has no scenario result to put into LoadGen's logs.
     for (path, r) in records.iter().filter(|(_, r)| !r.is_accuracy_only()) {
@@ -417,14 +427,16 @@ pub fn write_all(out: &Path, records: &[(PathBuf, Record)]) -> Result<String, St
             |s| s.to_string_lossy().into_owned(),
         );
         let dir = out.join(stem);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| ExportError::CreateDir {
+            path: dir.clone(),
+            source,
+        })?;
         for (name, text) in [
             ("mlperf_log_summary.txt", summary(r)),
             ("mlperf_log_detail.txt", detail(r)),
         ] {
             let p = dir.join(name);
-            std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            std::fs::write(&p, text).map_err(|source| ExportError::Write { path: p, source })?;
         }
         let _ = writeln!(listing, "{}", dir.display());
     }
@@ -519,5 +531,22 @@ mod tests {
             "{s}"
         );
         assert!(!s.contains("90.0th"), "{s}");
+    }
+
+    #[test]
+    fn an_output_folder_that_cannot_be_made_is_an_error_naming_it() {
+        let base = std::env::temp_dir().join(format!("edgemark-mlperf-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        let file = base.join("a-file");
+        std::fs::write(&file, "not a folder").unwrap();
+        let records = [(PathBuf::from("x.emrec"), example_record(1))];
+        let e = write_all(&file, &records).unwrap_err();
+        assert!(matches!(e, ExportError::CreateDir { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("cannot create") && text.contains("a-file/x"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

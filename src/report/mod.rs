@@ -11,6 +11,7 @@
 pub mod accuracy;
 pub mod compare;
 pub mod csv;
+pub mod engines;
 pub mod html;
 pub mod hyperfine;
 pub mod json;
@@ -53,7 +54,7 @@ pub enum Key {
     Scenario,
     /// Wall-clock start of the run.
     Time,
-    /// The scenario's metric (p90 early-stopping latency or samples/s).
+    /// The scenario's metric (the early-stopping latency at the target percentile, or samples/s).
     Metric,
     P90,
     SamplesPerSecond,
@@ -70,6 +71,36 @@ impl Key {
             .map(|v| v.get_name().to_string())
             .unwrap_or_default()
     }
+}
+
+/// An export that could not be written, naming the folder or file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Writes `text` to `path` whole (a temp file beside it, then a rename), so a
+/// reader never sees half a page.
+pub fn write_whole(path: &Path, text: &str) -> Result<(), ExportError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| ExportError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// A file that is not a readable record, and why.
@@ -177,7 +208,7 @@ pub struct Row {
     pub started: String,
     pub wall_start_ns: u64,
     pub run_id: String,
-    pub metric_name: &'static str,
+    pub metric_name: String,
     pub metric_value: Option<f64>,
     /// LoadGen validity; None for an accuracy record (no scenario ran).
     pub valid: Option<bool>,
@@ -357,11 +388,7 @@ pub fn percentile_rows(p: &crate::stats::Percentiles) -> [(&'static str, u64); 6
     ]
 }
 
-/// "90" for 0.9, "99.9" for 0.999: how LoadGen names a percentile in prose.
-pub fn percent_label(q: f64) -> String {
-    let s = format!("{:.4}", q * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
+pub use crate::stats::percent_label;
 
 /// `12.345 ms` style durations for humans.
 pub fn human_ns(ns: u64) -> String {

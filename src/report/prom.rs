@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use crate::record::{PowerBasis, Record};
+use crate::record::{PowerBasis, Record, Results, Scenario};
 
 /// Escapes a label value: backslash, double quote and line feed.
 pub fn label(s: &str) -> String {
@@ -16,20 +16,110 @@ pub fn label(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-struct Metric {
-    name: &'static str,
-    help: &'static str,
-    samples: Vec<(String, f64)>,
-}
+/// The metrics in output order: (name, help). Their indices below.
+const METRICS: [(&str, &str); 12] = [
+    (
+        "edgemark_valid",
+        "1 if the latest run was VALID by the LoadGen rules, else 0.",
+    ),
+    (
+        "edgemark_latency_seconds",
+        "SingleStream latency percentiles of the latest run.",
+    ),
+    (
+        "edgemark_early_stopping_latency_seconds",
+        "SingleStream early-stopping latency estimates by percentile (the official metric is the one at the target percentile, 0.9 by default).",
+    ),
+    (
+        "edgemark_samples_per_second",
+        "Throughput of the latest run.",
+    ),
+    ("edgemark_queries", "Queries completed in the latest run."),
+    (
+        "edgemark_temperature_max_celsius",
+        "Highest thermal-zone temperature during the latest run.",
+    ),
+    (
+        "edgemark_power_watts",
+        "Average power during the latest run (informative).",
+    ),
+    (
+        "edgemark_inferences_per_joule",
+        "Samples per second per watt (informative).",
+    ),
+    (
+        "edgemark_warnings",
+        "Number of warnings the latest run carries.",
+    ),
+    (
+        "edgemark_run_end_timestamp_seconds",
+        "Wall-clock end of the latest run, Unix seconds.",
+    ),
+    (
+        "edgemark_estimated_power_watts",
+        "Board profile's nominal power under load, when no sensor measured energy (estimated, not measured).",
+    ),
+    (
+        "edgemark_estimated_inferences_per_joule",
+        "Samples per second per estimated watt (estimated, not measured).",
+    ),
+];
+const VALID: usize = 0;
+const LATENCY: usize = 1;
+const EARLY_STOPPING: usize = 2;
+const SAMPLES_PER_SECOND: usize = 3;
+const QUERIES: usize = 4;
+const TEMPERATURE: usize = 5;
+const POWER: usize = 6;
+const INFERENCES_PER_JOULE: usize = 7;
+const WARNINGS: usize = 8;
+const RUN_END: usize = 9;
+const ESTIMATED_POWER: usize = 10;
+const ESTIMATED_INFERENCES_PER_JOULE: usize = 11;
 
 /// The one summary (quantiles of the latest run's latencies, with its sum
 /// and count): Prometheus reserves the `quantile` label for summaries.
 const SUMMARY: &str = "edgemark_latency_seconds";
 
+/// Samples per metric (indexed like [`METRICS`]): (labels, value).
+type Samples = [Vec<(String, f64)>; METRICS.len()];
+
+/// A summary's series: (labels, sum of latencies in s, count).
+type Sums = Vec<(String, f64, u64)>;
+
+/// The label set of a (host, model, scenario, mode) series.
+type SeriesKey = (String, String, &'static str, &'static str);
+
 pub fn render(records: &[(PathBuf, Record)]) -> String {
-    let mut latest: BTreeMap<(String, String, &'static str, &'static str), &Record> =
-        BTreeMap::new();
-    // Accuracy records time no scenario: no gauges from them.
+    let mut samples = Samples::default();
+    let mut sums = Sums::new();
+    for ((host, model, scenario, mode), r) in latest(records) {
+        let Some(res) = r.result.as_ref() else {
+            continue;
+        };
+        let base = format!(
+            "host=\"{}\",board=\"{}\",model=\"{}\",scenario=\"{scenario}\",mode=\"{mode}\"",
+            label(&host),
+            label(r.host.board.as_deref().unwrap_or("")),
+            label(&model)
+        );
+        if r.plan.scenario == Scenario::SingleStream {
+            latency_samples(&mut samples, &base, res);
+            sums.push((
+                base.clone(),
+                res.mean_ns as f64 * res.query_count as f64 / 1e9,
+                res.query_count,
+            ));
+        }
+        record_samples(&mut samples, base, r, res);
+    }
+    text(&samples, &sums)
+}
+
+/// The latest record of each (host, model, scenario, mode). Accuracy records
+/// time no scenario: no gauges from them.
+fn latest(records: &[(PathBuf, Record)]) -> BTreeMap<SeriesKey, &Record> {
+    let mut latest: BTreeMap<SeriesKey, &Record> = BTreeMap::new();
     for (_, r) in records.iter().filter(|(_, r)| !r.is_accuracy_only()) {
         let mode = r.plan.mode.name();
         let key = (
@@ -43,152 +133,75 @@ pub fn render(records: &[(PathBuf, Record)]) -> String {
             *e = r;
         }
     }
-    let mut metrics = [
-        Metric {
-            name: "edgemark_valid",
-            help: "1 if the latest run was VALID by the LoadGen rules, else 0.",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_latency_seconds",
-            help: "SingleStream latency percentiles of the latest run.",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_early_stopping_latency_seconds",
-            help: "SingleStream early-stopping latency estimate (the official metric at percentile 0.9).",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_samples_per_second",
-            help: "Throughput of the latest run.",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_queries",
-            help: "Queries completed in the latest run.",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_temperature_max_celsius",
-            help: "Highest thermal-zone temperature during the latest run.",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_power_watts",
-            help: "Average power during the latest run (informative).",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_inferences_per_joule",
-            help: "Samples per second per watt (informative).",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_warnings",
-            help: "Number of warnings the latest run carries.",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_run_end_timestamp_seconds",
-            help: "Wall-clock end of the latest run, Unix seconds.",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_estimated_power_watts",
-            help: "Board profile's nominal power under load, when no sensor measured energy (estimated, not measured).",
-            samples: vec![],
-        },
-        Metric {
-            name: "edgemark_estimated_inferences_per_joule",
-            help: "Samples per second per estimated watt (estimated, not measured).",
-            samples: vec![],
-        },
-    ];
-    // The summary's (labels, sum of latencies s, count) per series.
-    let mut sums: Vec<(String, f64, u64)> = Vec::new();
-    for ((host, model, scenario, mode), r) in &latest {
-        let base = format!(
-            "host=\"{}\",board=\"{}\",model=\"{}\",scenario=\"{scenario}\",mode=\"{mode}\"",
-            label(host),
-            label(r.host.board.as_deref().unwrap_or("")),
-            label(model)
-        );
-        let Some(res) = r.result.as_ref() else {
-            continue;
-        };
-        metrics[0]
-            .samples
-            .push((base.clone(), if res.valid { 1.0 } else { 0.0 }));
-        if r.plan.scenario == crate::record::Scenario::SingleStream {
-            for (q, ns) in [
-                ("0.5", res.p50_ns),
-                ("0.9", res.p90_ns),
-                ("0.99", res.p99_ns),
-            ] {
-                metrics[1]
-                    .samples
-                    .push((format!("{base},quantile=\"{q}\""), ns as f64 / 1e9));
-            }
-            for (q, es) in [
-                ("0.9", &res.early_stopping_90),
-                ("0.99", &res.early_stopping_99),
-            ] {
-                if let Some(ns) = es.as_ref().and_then(|e| e.estimate_ns) {
-                    metrics[2]
-                        .samples
-                        .push((format!("{base},percentile=\"{q}\""), ns as f64 / 1e9));
-                }
-            }
-            sums.push((
-                base.clone(),
-                res.mean_ns as f64 * res.query_count as f64 / 1e9,
-                res.query_count,
-            ));
-        }
-        metrics[3]
-            .samples
-            .push((base.clone(), res.samples_per_second));
-        metrics[4]
-            .samples
-            .push((base.clone(), res.query_count as f64));
-        if let Some(t) = r.max_temp_millicelsius() {
-            metrics[5].samples.push((base.clone(), t as f64 / 1000.0));
-        }
-        if let Some(w) = r.average_watts() {
-            metrics[6].samples.push((base.clone(), w));
-        }
-        if let Some(x) = r.inferences_per_joule() {
-            metrics[7].samples.push((base.clone(), x));
-        }
-        metrics[8]
-            .samples
-            .push((base.clone(), r.warnings.len() as f64));
-        metrics[9]
-            .samples
-            .push((base.clone(), r.wall_end_ns as f64 / 1e9));
-        // Estimates go to their own gauges, never into the measured ones.
-        if let Some((w, PowerBasis::Estimated)) = r.watts() {
-            metrics[10].samples.push((base.clone(), w));
-        }
-        if let Some((x, PowerBasis::Estimated)) = r.samples_per_watt() {
-            metrics[11].samples.push((base, x));
+    latest
+}
+
+/// SingleStream's quantiles and early-stopping estimates.
+fn latency_samples(samples: &mut Samples, base: &str, res: &Results) {
+    for (q, ns) in [
+        ("0.5", res.p50_ns),
+        ("0.9", res.p90_ns),
+        ("0.99", res.p99_ns),
+    ] {
+        samples[LATENCY].push((format!("{base},quantile=\"{q}\""), ns as f64 / 1e9));
+    }
+    // Each estimate is labelled with its own percentile: the first is at the
+    // plan's target (0.9 by default, 0.95 under --target-percentile 0.95).
+    // A target of 0.99 makes both the same series: it is written once.
+    let mut seen = Vec::new();
+    for e in [&res.early_stopping_90, &res.early_stopping_99]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(ns) = e.estimate_ns.filter(|_| !seen.contains(&e.percentile)) {
+            seen.push(e.percentile);
+            let labels = format!("{base},percentile=\"{}\"", e.percentile);
+            samples[EARLY_STOPPING].push((labels, ns as f64 / 1e9));
         }
     }
+}
+
+/// Every scenario's gauges: validity, throughput, queries, sensors, warnings.
+fn record_samples(samples: &mut Samples, base: String, r: &Record, res: &Results) {
+    let mut add = |metric: usize, v: f64| samples[metric].push((base.clone(), v));
+    add(VALID, if res.valid { 1.0 } else { 0.0 });
+    add(SAMPLES_PER_SECOND, res.samples_per_second);
+    add(QUERIES, res.query_count as f64);
+    if let Some(t) = r.max_temp_millicelsius() {
+        add(TEMPERATURE, t as f64 / 1000.0);
+    }
+    if let Some(w) = r.average_watts() {
+        add(POWER, w);
+    }
+    if let Some(x) = r.inferences_per_joule() {
+        add(INFERENCES_PER_JOULE, x);
+    }
+    add(WARNINGS, r.warnings.len() as f64);
+    add(RUN_END, r.wall_end_ns as f64 / 1e9);
+    // Estimates go to their own gauges, never into the measured ones.
+    if let Some((w, PowerBasis::Estimated)) = r.watts() {
+        add(ESTIMATED_POWER, w);
+    }
+    if let Some((x, PowerBasis::Estimated)) = r.samples_per_watt() {
+        add(ESTIMATED_INFERENCES_PER_JOULE, x);
+    }
+}
+
+/// The exposition text: HELP, TYPE and samples of each metric that has any.
+fn text(samples: &Samples, sums: &Sums) -> String {
     let mut out = String::new();
-    for m in metrics.iter().filter(|m| !m.samples.is_empty()) {
-        let kind = if m.name == SUMMARY {
-            "summary"
-        } else {
-            "gauge"
-        };
-        let _ = writeln!(out, "# HELP {} {}", m.name, m.help);
-        let _ = writeln!(out, "# TYPE {} {kind}", m.name);
-        for (labels, v) in &m.samples {
-            let _ = writeln!(out, "{}{{{labels}}} {v}", m.name);
+    for ((name, help), samples) in METRICS.iter().zip(samples) {
+        if samples.is_empty() {
+            continue;
         }
-        if m.name == SUMMARY {
-            for (labels, sum, count) in &sums {
+        let kind = if *name == SUMMARY { "summary" } else { "gauge" };
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+        if *name == SUMMARY {
+            for (labels, sum, count) in sums {
                 let _ = writeln!(out, "{SUMMARY}_sum{{{labels}}} {sum}");
                 let _ = writeln!(out, "{SUMMARY}_count{{{labels}}} {count}");
             }
@@ -248,6 +261,7 @@ mod tests {
             "{text}"
         );
         // Each metric's HELP/TYPE appears once.
+        assert!(text.contains("percentile=\"0.9\"} 0.0111\n"), "{text}");
         assert_eq!(text.matches("# TYPE edgemark_valid gauge").count(), 1);
         // No timestamps: every sample line is "name{labels} value".
         for l in text.lines().filter(|l| !l.starts_with('#')) {
@@ -257,5 +271,32 @@ mod tests {
                 "{l}"
             );
         }
+    }
+
+    #[test]
+    fn early_stopping_estimates_are_labelled_with_their_own_percentile() {
+        let mut r = example_record(1);
+        r.plan.scenario = Scenario::SingleStream;
+        r.plan.settings.target_percentile = 0.95;
+        let res = r.result.as_mut().unwrap();
+        let es = res.early_stopping_90.as_mut().unwrap();
+        es.percentile = 0.95;
+        es.estimate_ns = Some(12_000_000);
+        let text = render(&[(PathBuf::from("a"), r.clone())]);
+        let es: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("edgemark_early_stopping_latency_seconds{"))
+            .collect();
+        assert!(
+            es.iter().any(|l| l.contains("percentile=\"0.95\"} 0.012")),
+            "{text}"
+        );
+        assert!(!text.contains("percentile=\"0.9\""), "{text}");
+        // Target 0.99: both estimates are one series, written once.
+        let res = r.result.as_mut().unwrap();
+        res.early_stopping_90.as_mut().unwrap().percentile = 0.99;
+        res.early_stopping_99 = res.early_stopping_90.clone();
+        let text = render(&[(PathBuf::from("a"), r)]);
+        assert_eq!(text.matches("percentile=\"0.99\"").count(), 1, "{text}");
     }
 }

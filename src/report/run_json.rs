@@ -1,16 +1,25 @@
 //! `--json`: one machine-readable object per command. Keys follow LoadGen's
 //! `mlperf_log_detail.txt` names where LoadGen has one, so existing LoadGen log
 //! parsers carry over; with `--trace` the per-sample arrays are included.
+//!
+//! A run's scenarios and its accuracy are rendered from their records, like
+//! every other summary and export; what a record does not keep (its file, how
+//! the Offline QPS was calibrated, the loaded sample set, the misclassified
+//! files) is passed beside it.
+
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
 use super::percentile_rows;
-use crate::accuracy::mode::AccuracyOutput;
-use crate::plan::{Plan, Scenario, WarmUp};
-use crate::run::{RunOutput, ScenarioOutcome};
-use crate::stats::{EarlyStopping, LatencyStats, ScenarioResult};
+use crate::accuracy::classification::Miss;
+use crate::loadgen::calibrate::{QpsCalibration, SAFETY_FACTOR};
+use crate::plan::{Plan, WarmUp};
+use crate::record::{Accuracy, EarlyStopping, Record, Results, Scenario};
+use crate::run::RunOutput;
+use crate::stats::{self, LatencyStats};
 
-fn es_json(es: &Option<EarlyStopping>) -> Value {
+fn es_json(es: Option<&EarlyStopping>) -> Value {
     match es {
         None => Value::Null,
         Some(es) => json!({
@@ -24,149 +33,196 @@ fn es_json(es: &Option<EarlyStopping>) -> Value {
     }
 }
 
-fn latency_fields(m: &mut Map<String, Value>, r: &ScenarioResult) {
-    m.insert("result_min_latency_ns".into(), r.min_ns.into());
-    m.insert("result_max_latency_ns".into(), r.max_ns.into());
-    m.insert("result_mean_latency_ns".into(), r.mean_ns.into());
-    for (name, v) in percentile_rows(&r.percentiles) {
-        m.insert(format!("result_{name}_percentile_latency_ns"), v.into());
+/// Min, max, mean and the percentile rows, in LoadGen's key names.
+fn latency_fields(
+    m: &mut Map<String, Value>,
+    (min, max, mean): (u64, u64, u64),
+    rows: &[(&str, u64)],
+) {
+    m.insert("result_min_latency_ns".into(), min.into());
+    m.insert("result_max_latency_ns".into(), max.into());
+    m.insert("result_mean_latency_ns".into(), mean.into());
+    for (name, v) in rows {
+        m.insert(format!("result_{name}_percentile_latency_ns"), (*v).into());
     }
 }
 
-fn scenario_json(plan: &Plan, o: &ScenarioOutcome) -> Value {
-    let r = &o.result;
-    let mut m = Map::new();
-    m.insert("scenario".into(), format!("{:?}", r.scenario).into());
+/// What one scenario's object holds that its record does not.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScenarioNotes<'a> {
+    /// The record's file, when one was written.
+    pub record_path: Option<&'a Path>,
+    /// How Offline's expected QPS was measured, when it was.
+    pub calibration: Option<&'a QpsCalibration>,
+    /// The loaded sample set (printed with `--trace`).
+    pub loaded_set: &'a [usize],
+}
+
+/// Validity, reasons, counts and the latency figures of a result.
+fn verdict_fields(m: &mut Map<String, Value>, res: &Results) {
     m.insert(
         "result_validity".into(),
-        if r.valid { "VALID" } else { "INVALID" }.into(),
+        if res.valid { "VALID" } else { "INVALID" }.into(),
     );
     m.insert(
         "invalid_reasons".into(),
-        r.invalid_reasons
+        res.invalid_reasons
             .iter()
-            .map(|x| json!({"reason": format!("{x:?}"), "explanation": x.explain()}))
+            .map(|&x| {
+                json!({"reason": format!("{x:?}"), "explanation": stats::InvalidReason::from(x).explain()})
+            })
             .collect::<Vec<_>>()
             .into(),
     );
-    m.insert("result_min_duration_met".into(), r.min_duration_met.into());
-    m.insert("result_min_queries_met".into(), r.min_queries_met.into());
+    m.insert(
+        "result_min_duration_met".into(),
+        res.min_duration_met.into(),
+    );
+    m.insert("result_min_queries_met".into(), res.min_queries_met.into());
     m.insert(
         "early_stopping_met".into(),
-        r.early_stopping_90.as_ref().is_none_or(|e| e.met).into(),
+        res.early_stopping_90.as_ref().is_none_or(|e| e.met).into(),
     );
-    m.insert("result_query_count".into(), r.query_count.into());
-    m.insert("result_sample_count".into(), r.sample_count.into());
-    m.insert("duration_ns".into(), r.duration_ns.into());
-    latency_fields(&mut m, r);
+    m.insert("result_query_count".into(), res.query_count.into());
+    m.insert("result_sample_count".into(), res.sample_count.into());
+    m.insert("duration_ns".into(), res.duration_ns.into());
+    latency_fields(
+        m,
+        (res.min_ns, res.max_ns, res.mean_ns),
+        &res.percentile_rows(),
+    );
     m.insert(
         "target_percentile_latency_ns".into(),
-        r.target_percentile_ns.into(),
+        res.target_percentile_ns.into(),
     );
-    match r.scenario {
+}
+
+/// The scenario's metric: SingleStream's QPS and early-stopping estimates,
+/// Offline's throughput.
+fn metric_fields(m: &mut Map<String, Value>, scenario: Scenario, res: &Results) {
+    match scenario {
         Scenario::SingleStream => {
             m.insert(
                 "result_qps_with_loadgen_overhead".into(),
-                r.qps_with_overhead.into(),
+                res.qps_with_overhead.into(),
             );
             m.insert(
                 "result_qps_without_loadgen_overhead".into(),
-                r.qps_without_overhead.into(),
+                res.qps_without_overhead.into(),
             );
             let est = |e: &Option<EarlyStopping>| e.as_ref().and_then(|e| e.estimate_ns);
             m.insert(
                 "early_stopping_latency_ss".into(),
-                est(&r.early_stopping_90).into(),
+                est(&res.early_stopping_90).into(),
             );
             m.insert(
                 "early_stopping_latency_ms".into(),
-                est(&r.early_stopping_99).into(),
+                est(&res.early_stopping_99).into(),
             );
         }
         Scenario::Offline => {
             m.insert(
                 "result_samples_per_second".into(),
-                r.samples_per_second.into(),
+                res.samples_per_second.into(),
             );
         }
     }
     m.insert(
         "early_stopping_target".into(),
-        es_json(&r.early_stopping_90),
+        es_json(res.early_stopping_90.as_ref()),
     );
-    m.insert("early_stopping_99".into(), es_json(&r.early_stopping_99));
+    m.insert(
+        "early_stopping_99".into(),
+        es_json(res.early_stopping_99.as_ref()),
+    );
+}
+
+fn calibration_json(c: Option<&QpsCalibration>) -> Value {
+    match c {
+        None => Value::Null,
+        Some(c) => json!({
+            "samples": c.samples,
+            "ns": c.ns,
+            "measured_qps": c.measured_qps,
+            "safety_factor": SAFETY_FACTOR,
+            "expected_qps": c.expected_qps,
+            "capped": c.capped,
+            "total_ns": c.total_ns,
+        }),
+    }
+}
+
+/// One scenario's object, from its record (Null for an accuracy record).
+pub fn scenario_json(r: &Record, notes: &ScenarioNotes) -> Value {
+    let Some(res) = &r.result else {
+        return Value::Null;
+    };
+    let set = &r.plan.settings;
+    let mut m = Map::new();
+    m.insert("scenario".into(), r.plan.scenario.name().into());
+    verdict_fields(&mut m, res);
+    metric_fields(&mut m, r.plan.scenario, res);
     // A data set sizes the QSL (total_sample_count = its samples).
     m.insert(
         "effective_total_sample_count".into(),
-        o.settings.total_sample_count.into(),
+        set.total_sample_count.into(),
     );
     m.insert(
         "effective_performance_sample_count".into(),
-        o.settings.performance_sample_count.into(),
+        set.performance_sample_count.into(),
     );
-    if r.scenario == Scenario::Offline {
+    if r.plan.scenario == Scenario::Offline {
         m.insert(
             "effective_offline_expected_qps".into(),
-            o.settings.offline_expected_qps.into(),
+            set.offline_expected_qps.into(),
         );
         m.insert(
             "offline_expected_qps_calibration".into(),
-            match &o.calibration {
-                None => Value::Null,
-                Some(c) => json!({
-                    "samples": c.samples,
-                    "ns": c.ns,
-                    "measured_qps": c.measured_qps,
-                    "safety_factor": crate::loadgen::calibrate::SAFETY_FACTOR,
-                    "expected_qps": c.expected_qps,
-                    "capped": c.capped,
-                    "total_ns": c.total_ns,
-                }),
-            },
+            calibration_json(notes.calibration),
         );
     }
-    m.insert("warm_up_queries".into(), o.run.warm_up_queries.into());
-    m.insert("warm_up_ns".into(), o.run.warm_up_ns.into());
-    m.insert("aborted".into(), o.run.aborted.into());
-    m.insert("latency_store_full".into(), o.run.store_full.into());
-    if let Some(p) = &o.record_path {
+    m.insert("warm_up_queries".into(), r.timing.warm_up_queries.into());
+    m.insert("warm_up_ns".into(), r.timing.warm_up_ns.into());
+    m.insert("aborted".into(), r.timing.aborted.into());
+    m.insert("latency_store_full".into(), r.timing.store_full.into());
+    if let Some(p) = notes.record_path {
         m.insert("record".into(), p.display().to_string().into());
     }
-    if plan.trace {
-        m.insert("loaded_qsl_set".into(), o.run.loaded_set.clone().into());
+    if let Some(t) = &r.trace {
+        m.insert("loaded_qsl_set".into(), notes.loaded_set.into());
         m.insert(
             "issued_sample_index".into(),
-            o.run.issued_sample_index.clone().into(),
+            t.issued_sample_index.clone().into(),
         );
-        m.insert("latency_ns".into(), o.run.latency_ns.clone().into());
+        m.insert("latency_ns".into(), t.latency_ns.clone().into());
     }
     Value::Object(m)
 }
 
-/// Accuracy mode's result: counts, ratios, failures and misses by file.
-fn accuracy_json(a: &AccuracyOutput) -> Value {
-    let r = &a.result;
-    let s = &r.summary;
+/// Accuracy mode's result, from its record: counts, ratios, failures, the
+/// worst classes, and the misclassified files `misses` (the live run's).
+pub fn accuracy_json(a: &Accuracy, misses: &[Miss]) -> Value {
     json!({
         "dataset": a.dataset,
-        "samples": r.samples,
-        "scored": s.scored,
-        "unscored": s.unscored,
-        "failed": r.failed.iter().map(|f| json!({"sample": f.sample, "reason": f.reason})).collect::<Vec<_>>(),
-        "num_classes": s.num_classes,
-        "top1": s.top1,
-        "top5": s.top5,
-        "top1_ratio": s.top1_ratio(),
-        "top5_ratio": s.top5_ratio(),
-        "misclassified": s.misclassified.iter().map(|m| json!({
+        "samples": a.samples,
+        "scored": a.scored,
+        "unscored": a.unscored,
+        "failed": a.failed.iter().map(|f| json!({"sample": f.sample, "reason": f.reason})).collect::<Vec<_>>(),
+        "num_classes": a.num_classes,
+        "top1": a.top1,
+        "top5": a.top5,
+        // 0 when nothing was scored, as before the record held them.
+        "top1_ratio": a.top1_fraction().unwrap_or(0.0),
+        "top5_ratio": a.top5_fraction().unwrap_or(0.0),
+        "misclassified": misses.iter().map(|m| json!({
             "sample": m.sample, "accept": m.accept, "top5": m.top5, "score": m.score,
         })).collect::<Vec<_>>(),
-        "worst_classes": s.worst_classes.iter().map(|c| json!({
+        "worst_classes": a.worst_classes.iter().map(|c| json!({
             "class": c.class, "samples": c.samples, "top1_correct": c.top1_correct,
             "confused_with": c.confused_with,
         })).collect::<Vec<_>>(),
-        "load_ns": r.load_ns,
-        "inference_ns": r.inference_ns,
+        "load_ns": a.load_ns,
+        "inference_ns": a.inference_ns,
     })
 }
 
@@ -177,6 +233,17 @@ pub fn run_json(plan: &Plan, out: &RunOutput) -> Value {
         WarmUp::Queries(n) => (Some(n), None),
         WarmUp::DurationNs(d) => (None, Some(d)),
     };
+    let accuracy = out
+        .accuracy_record
+        .as_ref()
+        .and_then(|r| r.accuracy.as_ref())
+        .map(|a| {
+            let misses = out
+                .accuracy
+                .as_ref()
+                .map_or(&[][..], |l| &l.result.summary.misclassified[..]);
+            accuracy_json(a, misses)
+        });
     json!({
         "edgemark_version": env!("CARGO_PKG_VERSION"),
         "preset": plan.preset,
@@ -212,47 +279,41 @@ pub fn run_json(plan: &Plan, out: &RunOutput) -> Value {
             "warmup_ns": warmup_ns,
             "max_stored_queries": s.max_stored_queries,
         },
-        "accuracy": out.accuracy.as_ref().map(accuracy_json),
+        "accuracy": accuracy,
         "accuracy_record": out.accuracy_record_path.as_ref().map(|p| p.display().to_string()),
-        "scenarios": out.outcomes.iter().map(|o| scenario_json(plan, o)).collect::<Vec<_>>(),
+        "scenarios": out.outcomes.iter().map(|o| scenario_json(&o.record, &ScenarioNotes {
+            record_path: o.record_path.as_deref(),
+            calibration: o.calibration.as_ref(),
+            loaded_set: &o.run.loaded_set,
+        })).collect::<Vec<_>>(),
         "warnings": out.warnings,
     })
 }
 
-/// `edgemark stats --json`.
+/// `edgemark stats --json`: the same keys and early-stopping objects as a
+/// run's scenario, from the latency file's statistics.
 pub fn stats_json(st: &LatencyStats) -> Value {
+    let target = EarlyStopping::from(&st.early_stopping_target);
+    let e99 = EarlyStopping::from(&st.early_stopping_99);
     let mut m = Map::new();
     m.insert("result_query_count".into(), st.count.into());
-    m.insert("result_min_latency_ns".into(), st.min_ns.into());
-    m.insert("result_max_latency_ns".into(), st.max_ns.into());
-    m.insert("result_mean_latency_ns".into(), st.mean_ns.into());
-    for (name, v) in percentile_rows(&st.percentiles) {
-        m.insert(format!("result_{name}_percentile_latency_ns"), v.into());
-    }
+    latency_fields(
+        &mut m,
+        (st.min_ns, st.max_ns, st.mean_ns),
+        &percentile_rows(&st.percentiles),
+    );
     m.insert("target_percentile".into(), st.target_percentile.into());
     m.insert(
         "target_percentile_latency_ns".into(),
         st.target_percentile_ns.into(),
     );
-    m.insert(
-        "early_stopping_met".into(),
-        st.early_stopping_target.met.into(),
-    );
+    m.insert("early_stopping_met".into(), target.met.into());
     m.insert(
         "early_stopping_latency_ss".into(),
-        st.early_stopping_target.estimate_ns.into(),
+        target.estimate_ns.into(),
     );
-    m.insert(
-        "early_stopping_latency_ms".into(),
-        st.early_stopping_99.estimate_ns.into(),
-    );
-    m.insert(
-        "early_stopping_target".into(),
-        es_json(&Some(st.early_stopping_target.clone())),
-    );
-    m.insert(
-        "early_stopping_99".into(),
-        es_json(&Some(st.early_stopping_99.clone())),
-    );
+    m.insert("early_stopping_latency_ms".into(), e99.estimate_ns.into());
+    m.insert("early_stopping_target".into(), es_json(Some(&target)));
+    m.insert("early_stopping_99".into(), es_json(Some(&e99)));
     Value::Object(m)
 }

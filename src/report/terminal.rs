@@ -54,9 +54,18 @@ pub fn write_run(
         writeln!(w, "Board    : {} ({how})", b.name)?;
         writeln!(w)?;
     }
-    if let Some(a) = &out.accuracy {
-        let title = format!("{} on {}", out.sut.description, a.dataset);
-        super::accuracy::write_summary(w, &title, &a.result, a.class_names.as_deref())?;
+    if let Some((rec, a)) = out
+        .accuracy_record
+        .as_ref()
+        .and_then(|r| Some((r, r.accuracy.as_ref()?)))
+    {
+        // The misclassified files and class names are the live run's: the
+        // record keeps neither.
+        let live = out.accuracy.as_ref();
+        let misses = live.map_or(&[][..], |l| &l.result.summary.misclassified[..]);
+        let names = live.and_then(|l| l.class_names.as_deref());
+        let title = format!("{} on {}", rec.sut.description, a.dataset);
+        super::accuracy::write_summary(w, &title, a, misses, names)?;
         writeln!(w)?;
         if let Some(p) = &out.accuracy_record_path {
             writeln!(w, "Record written to : {}", p.display())?;
@@ -81,7 +90,7 @@ pub fn write_run(
                     };
                     let how = format!(
                         "{} (calibrated: {} samples in {:.3} s = {} samples/s, x{}{capped})",
-                        format_g6(o.settings.offline_expected_qps),
+                        format_g6(o.record.plan.settings.offline_expected_qps),
                         c.samples,
                         c.ns as f64 / 1e9,
                         format_g6(c.measured_qps),

@@ -56,6 +56,41 @@ pub fn bare_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bare")
 }
 
+/// The C reference SUT (sdk/c + examples/sut/null_sut.c), built once per
+/// test binary with `cc` (`$CC`) into its own file. CI has a C compiler (the
+/// Rust toolchain links with it); without one, tests fail under CI and skip
+/// loudly elsewhere (None).
+pub fn c_null_sut() -> Option<&'static std::path::Path> {
+    use std::sync::OnceLock;
+    static SUT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    SUT.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        // Per test binary: two binaries building one file at once would race.
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("null_sut_c-{}", env!("CARGO_CRATE_NAME")));
+        let built = std::process::Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-O2", "-std=c99", "-Wall", "-Werror", "-I"])
+            .arg(root.join("sdk/c"))
+            .arg(root.join("examples/sut/null_sut.c"))
+            .arg(root.join("sdk/c/edgemark_sut.c"))
+            .arg("-o")
+            .arg(&out)
+            .status();
+        match built {
+            Ok(s) if s.success() => Some(out),
+            other => {
+                assert!(
+                    std::env::var("CI").is_err(),
+                    "CI=true but the C reference SUT did not build: {other:?}"
+                );
+                eprintln!("SKIPPED: no C compiler to build the reference SUT ({other:?})");
+                None
+            }
+        }
+    })
+    .as_deref()
+}
+
 /// Whether this process may mount filesystems (root). Tests that need a real
 /// full or read-only filesystem skip loudly otherwise; in CI (which runs as
 /// root) they fail instead, so they can never silently prove nothing.

@@ -124,23 +124,28 @@ pub fn scratch_len(rows: &dyn Rows, threads: usize) -> usize {
     }
 }
 
-/// How the output is divided between tasks: by row blocks or by panels,
-/// whichever divides more evenly (small spatial sizes have few row blocks
-/// and many panels). Rows gathered from windows are split by rows whenever
-/// there are enough: split by panels, every task would gather every row.
-fn partition(m: usize, n: usize, k: usize, threads: usize, gathers: bool) -> (usize, bool) {
+/// How the output is divided between tasks: by rows (output pixels) or by
+/// panels. Rows whenever every task gets at least one full row block; panels
+/// only for products with too few rows for that (a fully connected layer on
+/// one image).
+///
+/// Why rows: they are what the depthwise and int8 kernels split by too (one
+/// contiguous range of pixels per task, from the same `split`), so with two
+/// threads each one mostly reads what it wrote itself in the operator
+/// before. Split by panels, every task streams all of A, half of it written
+/// by the other core: on this 2-vCPU EPYC a 7x7x960 depthwise reading its
+/// input that way took 150-175 us against 33-39 us with pixel splits on both
+/// sides (one thread: 38-60 us), and 112x112x16 -> 96 or 28x28x32 -> 192 ran
+/// 1.5-2.3x SLOWER on two threads than on one.
+pub(crate) fn partition(m: usize, n: usize, k: usize, threads: usize) -> (usize, bool) {
     if threads <= 1 || m * n * k < MIN_PARALLEL_MACS {
         return (1, true);
     }
     let blocks = m.div_ceil(MR);
-    let panels = n.div_ceil(NR);
-    let eff = |units: usize| -> f64 {
-        let per = units.div_ceil(threads);
-        units as f64 / (per * threads) as f64
-    };
-    let by_rows = eff(blocks) >= eff(panels) || (gathers && blocks >= 4 * threads);
-    let units = if by_rows { blocks } else { panels };
-    (threads.min(units).max(1), by_rows)
+    if blocks >= threads {
+        return (threads, true);
+    }
+    (threads.min(n.div_ceil(NR)).max(1), false)
 }
 
 /// An element-wise addend of the output's shape, `r[i * ld + j]`, added
@@ -178,7 +183,7 @@ pub fn gemm(
             "residual too small"
         );
     }
-    let (tasks, by_rows) = partition(m, n, k, fork.threads(), rows.gathers());
+    let (tasks, by_rows) = partition(m, n, k, fork.threads());
     let per_task = if rows.gathers() { MR * k } else { 0 };
     assert!(scratch.len() >= tasks * per_task, "gemm scratch too small");
     let out = SharedMut(c.as_mut_ptr());
@@ -186,9 +191,9 @@ pub fn gemm(
     let tile = select_tile();
     let task = |i: usize| {
         let (r, p) = if by_rows {
-            (split(m.div_ceil(MR), tasks, i), (0, b.panels()))
+            (split(m, tasks, i), (0, b.panels()))
         } else {
-            ((0, m.div_ceil(MR)), split(b.panels(), tasks, i))
+            ((0, m), split(b.panels(), tasks, i))
         };
         // SAFETY: task i alone uses scratch[i * per_task..][..per_task], and
         // writes only the rows r and panels p of the output, disjoint from
@@ -234,7 +239,8 @@ fn select_tile() -> Tile {
     tile_portable
 }
 
-/// Row blocks `r` x panels `p` of the product.
+/// Rows `r.0..r.1` x panels `p` of the product, in tiles of MR rows from
+/// `r.0` (the last one possibly shorter).
 ///
 /// # Safety
 /// `out` must point to an output of the size [`gemm`] checked, and nothing
@@ -252,14 +258,13 @@ unsafe fn run_block(
     p: (usize, usize),
     tile: Tile,
 ) {
-    let (m, n, k) = (rows.m(), b.n(), b.k());
+    let (n, k) = (b.n(), b.k());
     let block = (PANEL_BLOCK_BYTES / (4 * NR * k.max(1))).max(1);
     let mut p0 = p.0;
     while p0 < p.1 {
         let p1 = (p0 + block).min(p.1);
-        for rb in r.0..r.1 {
-            let m0 = rb * MR;
-            let count = MR.min(m - m0);
+        for m0 in (r.0..r.1).step_by(MR) {
+            let count = MR.min(r.1 - m0);
             let (a, lda) = rows.rows(m0, count, scratch);
             for pn in p0..p1 {
                 let n0 = pn * NR;
@@ -515,7 +520,7 @@ pub(crate) fn gemm_portable_only(
 ) {
     let mut scratch = vec![0f32; scratch_len(rows, 1)];
     let out = SharedMut(c.as_mut_ptr());
-    let r = (0, rows.m().div_ceil(MR));
+    let r = (0, rows.m());
     let p = (0, b.panels());
     unsafe {
         run_block(

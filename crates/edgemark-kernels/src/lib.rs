@@ -117,7 +117,11 @@ impl SharedMut {
 }
 
 /// Splits `total` units into `parts` contiguous ranges as equal as possible.
-pub(crate) fn split(total: usize, parts: usize, i: usize) -> (usize, usize) {
+/// Every kernel that splits an image by output pixels uses this one function
+/// (the matrix product, depthwise, and the int8 convolutions in edgemark), so
+/// the same thread computes the same pixels in consecutive operators and
+/// reads what it wrote itself rather than the other core's cache lines.
+pub fn split(total: usize, parts: usize, i: usize) -> (usize, usize) {
     let base = total / parts;
     let extra = total % parts;
     let start = i * base + i.min(extra);

@@ -210,6 +210,22 @@ fn gemm_splits_rows_or_panels_across_threads_with_the_same_result() {
 }
 
 #[test]
+fn gemm_splits_by_pixels_whenever_each_thread_gets_a_row_block() {
+    use gemm::partition;
+    // MobileNetV2's 7x7 stage (49 rows, 9 row blocks) splits by rows like
+    // the depthwise convolutions around it, not by its many panels.
+    assert_eq!(partition(49, 960, 160, 2), (2, true));
+    assert_eq!(partition(12544, 16, 96, 2), (2, true));
+    assert_eq!(partition(196, 64, 384, 4), (4, true));
+    // Too few rows for every thread: panels (a classifier on one image).
+    assert_eq!(partition(1, 1000, 1280, 2), (2, false));
+    assert_eq!(partition(7, 960, 170, 3), (3, false));
+    // Small products and one thread stay one task.
+    assert_eq!(partition(49, 8, 8, 2), (1, true));
+    assert_eq!(partition(12544, 16, 96, 1), (1, true));
+}
+
+#[test]
 fn im2col_convolution_matches_naive_convolution() {
     let mut r = Rng(7);
     for case in 0..40 {

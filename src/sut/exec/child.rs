@@ -113,7 +113,7 @@ impl fmt::Display for Fault {
 }
 
 /// The watchdog's view of the current request: `seq` is odd while one is in
-/// flight; the timed path only bumps it (two relaxed atomic adds a query).
+/// flight; the timed path only moves it (a relaxed load and store per arm and disarm).
 struct Watch {
     seq: AtomicU64,
     limit_ms: AtomicU64,
@@ -278,13 +278,22 @@ impl Child {
         if self.watch.limit_ms.load(Ordering::Relaxed) != limit_ms {
             self.watch.limit_ms.store(limit_ms, Ordering::Relaxed);
         }
-        self.watch.seq.fetch_add(1, Ordering::Relaxed);
+        // Odd = in flight, whatever came before: even -> odd, and arming
+        // while armed (a caller's own arm around a step that arms itself)
+        // moves to the next odd value, restarting the clock. Counting
+        // arms and disarms instead let an unbalanced pair flip the parity,
+        // and the watchdog then slept through a hang (sut-check hung for
+        // ever on a SUT that stopped answering). Only this thread writes.
+        let s = self.watch.seq.load(Ordering::Relaxed);
+        self.watch.seq.store(s + 1 + (s & 1), Ordering::Relaxed);
     }
 
-    /// The request was answered (or made progress: Offline re-arms per frame).
+    /// The request was answered (or made progress: Offline re-arms per
+    /// frame). Disarming twice is harmless: even stays even.
     #[inline]
     pub fn disarm(&mut self) {
-        self.watch.seq.fetch_add(1, Ordering::Relaxed);
+        let s = self.watch.seq.load(Ordering::Relaxed);
+        self.watch.seq.store(s + (s & 1), Ordering::Relaxed);
     }
 
     /// Writes a whole frame (or several).

@@ -304,7 +304,9 @@ impl ExecSut {
         proto::put_u32(&mut f, 0);
         proto::put_u32(&mut f, SCRATCH);
         debug_assert_eq!(f.len() - start, 24);
-        self.child.arm(SETUP_TIMEOUT_MS, "an accuracy query");
+        // A query like any other: a hung SUT is noticed after the per-query
+        // timeout, not after the setup's two minutes.
+        self.child.arm(self.timeout_ms, "an accuracy query");
         self.child.send(&f)?;
         let (k, r) = self.child.frame()?;
         if k != kind::OUTPUTS {

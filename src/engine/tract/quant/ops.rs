@@ -352,7 +352,9 @@ impl QConv {
         assert_eq!(y.len(), pixels * cout);
         let out = OutPtr(y.as_mut_ptr());
         fork.run(tasks, &|i| {
-            let px = pixels * i / tasks..pixels * (i + 1) / tasks;
+            // The f32 kernels' split: the same pixels on the same thread.
+            let (p0, p1) = crate::engine::kernels_f32::split(pixels, tasks, i);
+            let px = p0..p1;
             // SAFETY: the tasks' pixel ranges are disjoint and inside `y`,
             // which outlives `run` (it returns when every task is done).
             let part = unsafe {

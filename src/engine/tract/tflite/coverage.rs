@@ -12,7 +12,9 @@ use tract_tflite::tflite::{self, ActivationFunctionType, BuiltinOperator, Paddin
 
 use super::editor::{ConvParams, Editor, NewOp, NewTensor, Opts};
 use super::flexbuffers::{self, Value};
-use super::own_ops::{Cut, Landmarks2TransformMatrix, Pool, TransformLandmarks};
+use super::own_ops::{
+    Cut, DetectionPostProcess, Landmarks2TransformMatrix, Pool, TransformLandmarks,
+};
 use super::tract_0_23_9::{dequantized_values, emit_float_prelu, float_constant, io};
 
 type Fix = Result<&'static str, String>;
@@ -170,7 +172,7 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
         reshape(ed, t.x, t6, &s6);
         let p6 = f32t(ed, "zeros_inserted6", vec![n, h, sh, w, sw, ci]);
         let pads = ed.add_const_i32(
-            format!("{}.zero_insert_pads", ed.tensor(t.x).name().unwrap_or("t")),
+            format!("{}.zero_insert_pads", ed.name(t.x)),
             &[0, 0, 0, 0, 0, sh - 1, 0, 0, 0, sw - 1, 0, 0],
         );
         set_shape_2d(ed, pads, 6);
@@ -196,7 +198,7 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
     if pre_h + post_h + pre_w + post_w > 0 {
         p = f32t(ed, "padded", vec![n, ph, pw, ci]);
         let pads = ed.add_const_i32(
-            format!("{}.border_pads", ed.tensor(t.x).name().unwrap_or("t")),
+            format!("{}.border_pads", ed.name(t.x)),
             &[0, 0, pre_h, post_h, pre_w, post_w, 0, 0],
         );
         set_shape_2d(ed, pads, 4);
@@ -212,7 +214,7 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
     let mut q = p;
     if (start_h, start_w, qh, qw) != (0, 0, ph, pw) {
         q = f32t(ed, "cropped", vec![n, qh, qw, ci]);
-        let name = ed.tensor(t.x).name().unwrap_or("t").to_owned();
+        let name = ed.name(t.x);
         let begin = ed.add_const_i32(format!("{name}.crop_begin"), &[0, start_h, start_w, 0]);
         let size = ed.add_const_i32(format!("{name}.crop_size"), &[n, qh, qw, ci]);
         ed.push_op(NewOp {
@@ -234,7 +236,7 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
             }
         }
     }
-    let yname = ed.tensor(t.y).name().unwrap_or("t").to_owned();
+    let yname = ed.name(t.y);
     let wt = ed.add_const_f32(
         format!("{yname}.flipped_kernel"),
         t.wshape.to_vec(),
@@ -304,19 +306,91 @@ fn weights(ed: &Editor, w: i32) -> Result<(Vec<f32>, [i32; 4]), String> {
     Ok((v, [o, kh, kw, i]))
 }
 
-/// TRANSPOSE_CONV (float): inputs output_shape, weights [O, kh, kw, I], input,
+/// The f32 bias of a quantised convolution: an int32 constant whose scale is
+/// the input's times each output channel's weight scale (TFLite's
+/// quantisation spec; the tensor's own parameters when it has them).
+fn quantized_bias(ed: &mut Editor, b: i32, x: i32, w: i32, channels: usize) -> Result<i32, String> {
+    let t = ed.tensor(b);
+    if t.type_() == TensorType::FLOAT32 {
+        return Ok(b);
+    }
+    if t.type_() != TensorType::INT32 {
+        return Err(format!("{:?} bias (int32 or float32 expected)", t.type_()));
+    }
+    let data = ed.const_data(b).ok_or("bias is computed, not constant")?;
+    if data.len() != 4 * channels {
+        return Err(format!(
+            "bias of {} bytes for {channels} channels",
+            data.len()
+        ));
+    }
+    let own: Vec<f32> = t
+        .quantization()
+        .and_then(|q| q.scale())
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
+    let scales: Vec<f32> = if own.len() == channels || own.len() == 1 {
+        (0..channels).map(|c| own[c.min(own.len() - 1)]).collect()
+    } else {
+        let sx = ed.quant(x).ok_or("input without per-tensor parameters")?.0;
+        let sw: Vec<f32> = ed
+            .tensor(w)
+            .quantization()
+            .and_then(|q| q.scale())
+            .map(|s| s.iter().collect())
+            .unwrap_or_default();
+        if sw.len() != channels && sw.len() != 1 {
+            return Err(format!(
+                "{} weight scales for {channels} channels",
+                sw.len()
+            ));
+        }
+        (0..channels)
+            .map(|c| sx * sw[c.min(sw.len() - 1)])
+            .collect()
+    };
+    let vals: Vec<f32> = data
+        .chunks_exact(4)
+        .zip(&scales)
+        .map(|(c, &s)| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32 * s)
+        .collect();
+    let name = format!("{}.f32", ed.name(b));
+    Ok(ed.add_const_f32(name, vec![channels as i32], &vals))
+}
+
+/// TRANSPOSE_CONV: inputs output_shape, weights [O, kh, kw, I], input,
 /// optional bias. The padding before is half of what a forward convolution from
 /// the output size to the input size would pad (TFLite's `ComputePadding`).
+///
+/// int8/uint8 (per-tensor activations, per-channel or per-tensor weights,
+/// int32 bias) runs as the float operator between (de)quantisation cuts, with
+/// the weights and bias dequantised at load: TFLite accumulates the same
+/// products in int32 and requantises once, so both round the same real value
+/// and agree to a step (ties aside). tract has no transposed convolution on
+/// integers to reach from outside, and these are decoder layers of
+/// segmentation models, a few per network.
 pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     let (i, o) = io(op);
     let (&[shape, w, x, ref rest @ ..], &[y]) = (&i[..], &o[..]) else {
         return Err("TRANSPOSE_CONV needs 3 or 4 inputs, 1 output".into());
     };
-    let bias = rest.first().copied().filter(|&b| b >= 0);
+    let mut bias = rest.first().copied().filter(|&b| b >= 0);
     if shape < 0 || w < 0 || x < 0 {
         return Err("TRANSPOSE_CONV with an omitted input".into());
     }
-    float_io(ed, &[x, y])?;
+    let quantised = |t: TensorType| matches!(t, TensorType::INT8 | TensorType::UINT8);
+    let (tx, ty) = (ed.tensor(x).type_(), ed.tensor(y).type_());
+    let q = quantised(tx);
+    if q {
+        if tx != ty {
+            return Err(format!("{tx:?} input with {ty:?} output"));
+        }
+        if ed.quant(x).is_none() || ed.quant(y).is_none() {
+            return Err("quantised TRANSPOSE_CONV with per-channel activation parameters".into());
+        }
+    } else {
+        float_io(ed, &[x, y])?;
+    }
     let opts = op
         .builtin_options_as_transpose_conv_options()
         .ok_or("TRANSPOSE_CONV without options")?;
@@ -351,11 +425,24 @@ pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         pad_for(oh, wshape[1], stride.0),
         pad_for(ow, wshape[2], stride.1),
     );
+    let (xin, yout) = if q {
+        if let Some(b) = bias {
+            bias = Some(quantized_bias(ed, b, x, w, wshape[0] as usize)?);
+        }
+        let xf = ed.add_f32(x, "f32", ed.shape(x));
+        let yf = ed.add_f32(y, "f32", ed.shape(y));
+        (xf, yf)
+    } else {
+        (x, y)
+    };
+    if q {
+        ed.cut(x, xin);
+    }
     emit_transpose_conv(
         ed,
         TransposeConv {
-            x,
-            y,
+            x: xin,
+            y: yout,
             weights,
             wshape,
             bias,
@@ -364,6 +451,10 @@ pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
             act,
         },
     )?;
+    if q {
+        ed.cut(yout, y);
+        return Ok("quantized-transpose-conv-via-float");
+    }
     Ok("transpose-conv-as-conv")
 }
 
@@ -475,6 +566,9 @@ pub(crate) fn custom(
     if i.iter().chain(&o).any(|&t| t < 0) {
         return Err("omitted input or output".into());
     }
+    if name == "TFLite_Detection_PostProcess" {
+        return detection_postprocess(ed, op, &i, &o);
+    }
     if name != "Convolution2DTransposeBias" {
         float_io(ed, &i)?;
         float_io(ed, &o)?;
@@ -531,6 +625,105 @@ pub(crate) fn custom(
     };
     ed.cut_op(i, o, cut);
     Ok(fix)
+}
+
+/// `TFLite_Detection_PostProcess` (LiteRT registers it with its builtins; SSD
+/// and EfficientDet-Lite detectors end with it): box encodings and class
+/// scores are cut out and joined with edgemark's op, the anchors (a constant)
+/// and the FlexBuffers options read here.
+fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &[i32]) -> Fix {
+    let (&[boxes, scores, anchors], &[_, _, _, _]) = (i, o) else {
+        return Err(format!(
+            "TFLite_Detection_PostProcess with {} inputs, {} outputs (want 3, 4)",
+            i.len(),
+            o.len()
+        ));
+    };
+    for t in [boxes, scores] {
+        match ed.tensor(t).type_() {
+            TensorType::FLOAT32 => {}
+            TensorType::UINT8 | TensorType::INT8 if ed.quant(t).is_some() => {}
+            ty => return Err(format!("{ty:?} input {} (float32 or 8-bit)", ed.name(t))),
+        }
+    }
+    float_io(ed, o)?;
+    rank(ed, &[boxes, scores], 3)?;
+    let (bs, ss, as_) = (ed.shape(boxes), ed.shape(scores), ed.shape(anchors));
+    let n = bs[1];
+    if bs[0] != 1 || bs[2] < 4 || ss[0] != 1 || ss[1] != n || as_ != [n, 4] {
+        return Err(format!(
+            "box encodings {bs:?}, scores {ss:?}, anchors {as_:?}: want [1, N, >= 4], \
+             [1, N, C], [N, 4]"
+        ));
+    }
+    let m = options_map(custom_options(op))?;
+    let count = |key: &str| -> Result<usize, String> {
+        let v = get_int(&m, key)?;
+        usize::try_from(v)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| format!("{key} {v}"))
+    };
+    let optional = |key: &str, default: i64| {
+        flexbuffers::get(&m, key).map_or(Ok(default), |v| {
+            v.as_i64()
+                .ok_or_else(|| format!("custom option {key:?} not an integer"))
+        })
+    };
+    let num_classes = count("num_classes")?;
+    let cols = ss[2] as usize;
+    if cols != num_classes && cols != num_classes + 1 {
+        return Err(format!("{cols} score columns for {num_classes} classes"));
+    }
+    let scales = [
+        get_f32(&m, "y_scale")?,
+        get_f32(&m, "x_scale")?,
+        get_f32(&m, "h_scale")?,
+        get_f32(&m, "w_scale")?,
+    ];
+    if scales.iter().any(|&v| v == 0.0 || !v.is_finite()) {
+        return Err(format!("box scales {scales:?}"));
+    }
+    let iou_threshold = get_f32(&m, "nms_iou_threshold")?;
+    if !(iou_threshold > 0.0 && iou_threshold <= 1.0) {
+        return Err(format!("nms_iou_threshold {iou_threshold} (want (0, 1])"));
+    }
+    let detections_per_class = optional("detections_per_class", 100)?;
+    let a = const_f32(ed, anchors)?;
+    let d = DetectionPostProcess {
+        max_detections: count("max_detections")?,
+        max_classes_per_detection: count("max_classes_per_detection")?,
+        detections_per_class: usize::try_from(detections_per_class)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| format!("detections_per_class {detections_per_class}"))?,
+        regular_nms: optional("use_regular_nms", 0)? != 0,
+        score_threshold: get_f32(&m, "nms_score_threshold")?,
+        iou_threshold,
+        num_classes,
+        scales,
+        anchors: a
+            .chunks_exact(4)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect(),
+    };
+    let slots = (d.max_detections * d.max_classes_per_detection) as i32;
+    let want = [vec![1, slots, 4], vec![1, slots], vec![1, slots], vec![1]];
+    for (t, w) in o.iter().zip(&want) {
+        if ed.shape(*t) != *w {
+            return Err(format!(
+                "output {} of shape {:?}, the op computes {w:?}",
+                ed.name(*t),
+                ed.shape(*t)
+            ));
+        }
+    }
+    ed.cut_op(
+        vec![boxes, scores],
+        o.to_vec(),
+        Cut::DetectionPostProcess(Box::new(d)),
+    );
+    Ok("detection-postprocess-op")
 }
 
 fn rank(ed: &Editor, ts: &[i32], r: usize) -> Result<(), String> {

@@ -1139,19 +1139,189 @@ fn flexbuffer_options_read_and_garbage_refused() {
 }
 
 #[test]
+fn int8_transpose_conv_matches_integer_reference() {
+    // TFLite's int8 kernel: acc = bias_q + sum (x_q - zx) * w_q in int32, then
+    // one requantisation by sx * sw[c] / sy, the activation, the zero point.
+    let (sx, zx) = (0.05f32, -3i64);
+    let (sy, zy) = (0.08f32, 5i64);
+    let mut worst = 0;
+    // (input hw, kernel hw, stride hw, SAME?, output hw, bias with own scales?,
+    // activation)
+    #[allow(clippy::type_complexity)]
+    let cases: [(
+        (usize, usize),
+        (usize, usize),
+        (usize, usize),
+        bool,
+        (usize, usize),
+        Option<bool>,
+        ActivationFunctionType,
+    ); 4] = [
+        (
+            (3, 4),
+            (3, 3),
+            (2, 2),
+            true,
+            (6, 8),
+            Some(true),
+            ActivationFunctionType::NONE,
+        ),
+        (
+            (3, 4),
+            (3, 3),
+            (2, 2),
+            false,
+            (7, 9),
+            None,
+            ActivationFunctionType::RELU,
+        ),
+        (
+            (4, 4),
+            (2, 2),
+            (2, 2),
+            true,
+            (8, 8),
+            Some(false),
+            ActivationFunctionType::RELU6,
+        ),
+        (
+            (2, 3),
+            (4, 4),
+            (2, 1),
+            true,
+            (4, 3),
+            Some(true),
+            ActivationFunctionType::NONE,
+        ),
+    ];
+    for ((h, w), (kh, kw), (sh, sw), same, (oh, ow), bias, act_fn) in cases {
+        let (ci, o) = (3usize, 2usize);
+        let wq: Vec<i8> = (0..o * kh * kw * ci)
+            .map(|i| ((i * 29) % 255) as i64 - 127)
+            .map(|v| v as i8)
+            .collect();
+        let wscale = [0.011f32, 0.004];
+        let bq = [700i32, -1300];
+        let mut tensors = vec![
+            i32_const("out_shape", &[1, oh as i32, ow as i32, o as i32]),
+            T {
+                name: "w",
+                shape: vec![o as i32, kh as i32, kw as i32, ci as i32],
+                ty: TensorType::INT8,
+                data: Some(wq.iter().map(|&v| v as u8).collect()),
+                quant: Some((wscale.to_vec(), vec![0, 0], 0)),
+            },
+            q8("x", &[1, h as i32, w as i32, ci as i32], sx, zx),
+            q8("y", &[1, oh as i32, ow as i32, o as i32], sy, zy),
+        ];
+        let mut inputs = vec![0, 1, 2];
+        if let Some(own_scales) = bias {
+            tensors.push(T {
+                name: "b",
+                shape: vec![o as i32],
+                ty: TensorType::INT32,
+                data: Some(bq.iter().flat_map(|v| v.to_le_bytes()).collect()),
+                quant: own_scales
+                    .then(|| (wscale.iter().map(|&s| sx * s).collect(), vec![0, 0], 0)),
+            });
+            inputs.push(4);
+        } else {
+            inputs.push(-1);
+        }
+        let padding = if same { Padding::SAME } else { Padding::VALID };
+        let bytes = build(
+            &tensors,
+            &[op(
+                BuiltinOperator::TRANSPOSE_CONV,
+                &inputs,
+                &[3],
+                O::TransposeConv(padding, sh as i32, sw as i32, act_fn),
+            )],
+            &[2],
+            &[3],
+            false,
+        );
+        let x: Vec<i8> = (0..h * w * ci)
+            .map(|i| ((i * 71) % 256) as u8 as i8)
+            .collect();
+        let s = [1, h, w, ci];
+        assert!(tract_alone_fails(&bytes, vec![tensor(&s, &x)]));
+        let (out, report) = run_and_dump("int8_transpose_conv", &bytes, vec![tensor(&s, &x)]);
+        assert_eq!(report.summary(), "quantized-transpose-conv-via-float x1");
+        assert_eq!(out[0].datum_type().zp_scale(), (zy as i32, sy));
+        let pad = |out: usize, k: usize, st: usize| -> i64 {
+            let conv_out = if same {
+                out.div_ceil(st)
+            } else {
+                (out - k + st) / st
+            };
+            (((conv_out - 1) * st + k) as i64 - out as i64).max(0) / 2
+        };
+        // The integer accumulation through the float reference: every term is
+        // an integer far below 2^24, so the f32 sums are exact.
+        let xi: Vec<f32> = x.iter().map(|&v| (v as i64 - zx) as f32).collect();
+        let wi: Vec<f32> = wq.iter().map(|&v| v as f32).collect();
+        let bi: Vec<f32> = match bias {
+            Some(_) => bq.iter().map(|&v| v as f32).collect(),
+            None => vec![0.0; o],
+        };
+        let acc = transpose_conv_ref(
+            &xi,
+            s,
+            &wi,
+            [o, kh, kw, ci],
+            &bi,
+            (sh, sw),
+            (pad(oh, kh, sh), pad(ow, kw, sw)),
+            (oh, ow),
+        );
+        let (lo, hi) = match act_fn {
+            ActivationFunctionType::RELU => (zy, 127),
+            ActivationFunctionType::RELU6 => (zy, zy + (6.0 / sy as f64).round() as i64),
+            _ => (-128, 127),
+        };
+        let want: Vec<i8> = acc
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
+                let m = (sx * wscale[i % o]) as f64 / sy as f64;
+                ((a as f64 * m).round() as i64 + zy).clamp(lo.max(-128), hi.min(127)) as i8
+            })
+            .collect();
+        let got = i8s(&out[0]);
+        // Not a constant output: the case exercises the arithmetic.
+        assert!(got.iter().any(|&v| v != got[0]), "constant output {got:?}");
+        let steps = max_step_diff(&got, &want);
+        assert!(
+            steps <= 1,
+            "case {h}x{w} k{kh}x{kw} s{sh}x{sw}: {steps} steps"
+        );
+        worst = worst.max(steps);
+    }
+    eprintln!("int8 TRANSPOSE_CONV: max difference {worst} int8 steps");
+}
+
+#[test]
 fn unsupported_variants_say_why() {
-    // int8 TRANSPOSE_CONV is not implemented: refused with a reason, not mis-run.
+    // int8 TRANSPOSE_CONV with per-channel activation parameters (TFLite's
+    // kernel reads one input and one output scale): refused with a reason.
     let tensors = [
-        i32_const("shape", &[1, 4, 4, 1]),
+        i32_const("shape", &[1, 4, 4, 2]),
         T {
             name: "w",
-            shape: vec![1, 2, 2, 1],
+            shape: vec![2, 2, 2, 2],
             ty: TensorType::INT8,
-            data: Some(vec![1, 2, 3, 4]),
+            data: Some(vec![1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8]),
             quant: Some((vec![0.1], vec![0], 0)),
         },
-        q8("x", &[1, 2, 2, 1], 0.1, 0),
-        q8("y", &[1, 4, 4, 1], 0.1, 0),
+        q8("x", &[1, 2, 2, 2], 0.1, 0),
+        T {
+            name: "y",
+            shape: vec![1, 4, 4, 2],
+            ty: TensorType::INT8,
+            data: None,
+            quant: Some((vec![0.1, 0.2], vec![0, 0], 3)),
+        },
     ];
     let bytes = build(
         &tensors,
@@ -1167,7 +1337,7 @@ fn unsupported_variants_say_why() {
     );
     let err = prepare(&bytes).unwrap_err().to_string();
     assert!(
-        err.contains("TRANSPOSE_CONV") && err.contains("INT8"),
+        err.contains("TRANSPOSE_CONV") && err.contains("per-channel activation"),
         "{err}"
     );
 }
@@ -1302,4 +1472,294 @@ fn pack_split_split_v_and_gather() {
         .flat_map(|&i| [2, 0, 2].map(|k| x1[i * 3 + k]))
         .collect();
     assert_eq!(floats(&out[6]), g);
+}
+
+// ------------------------------------------------- TFLite_Detection_PostProcess
+
+/// {max_detections 4, max_classes_per_detection 2, num_classes 3,
+/// nms_score_threshold 0.3, nms_iou_threshold 0.5, y/x_scale 10, h/w_scale 5}
+const DETECTION_POSTPROCESS_FAST: &str = "6d61785f646574656374696f6e73006d61785f636c61737365735f7065725f646574656374696f6e006e756d5f636c6173736573006e6d735f73636f72655f7468726573686f6c64006e6d735f696f755f7468726573686f6c6400795f7363616c6500785f7363616c6500685f7363616c6500775f7363616c650009116e7e364b580f20290000000c0000000000000001000000000000000900000000000000000000000000144002000000000000000400000000000000000000000000e03f333333333333d33f03000000000000000000000000001440000000000000244000000000000024400f07070f0f070f0f0f512701";
+
+/// {max_detections 5, max_classes_per_detection 1, detections_per_class 2,
+/// use_regular_nms true, num_classes 3, nms_score_threshold 0.3,
+/// nms_iou_threshold 0.45, y/x_scale 10, h/w_scale 5}
+const DETECTION_POSTPROCESS_REGULAR: &str = "6d61785f646574656374696f6e73006d61785f636c61737365735f7065725f646574656374696f6e00646574656374696f6e735f7065725f636c617373007573655f726567756c61725f6e6d73006e756d5f636c6173736573006e6d735f73636f72655f7468726573686f6c64006e6d735f696f755f7468726573686f6c6400795f7363616c6500785f7363616c6500685f7363616c6500775f7363616c65000b781294a4374c596a11222b000000000f0000000000000001000000000000000b000000000000000200000000000000000000000000144001000000000000000500000000000000cdccccccccccdc3f333333333333d33f03000000000000000100000000000000000000000000144000000000000024400000000000002440070f07070f0f076b0f0f0f632701";
+
+/// Corners (ymin, xmin, ymax, xmax) of SSD centre-size encodings `e` (y, x,
+/// h, w per anchor, scaled by 10, 10, 5, 5) around anchors `a`, computed in
+/// f64 and rounded once.
+fn ssd_decode(e: &[f32], a: &[f32]) -> Vec<[f32; 4]> {
+    (0..a.len() / 4)
+        .map(|i| {
+            let (e, a) = (&e[i * 4..][..4], &a[i * 4..][..4]);
+            let f = |v: f32| v as f64;
+            let yc = (f(e[0]) / 10.0 * f(a[2]) + f(a[0])) as f32;
+            let xc = (f(e[1]) / 10.0 * f(a[3]) + f(a[1])) as f32;
+            let hh = (0.5 * (f(e[2]) / 5.0).exp() * f(a[2])) as f32;
+            let hw = (0.5 * (f(e[3]) / 5.0).exp() * f(a[3])) as f32;
+            [yc - hh, xc - hw, yc + hh, xc + hw]
+        })
+        .collect()
+}
+
+fn overlap(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let inter =
+        (a[2].min(b[2]) - a[0].max(b[0])).max(0.0) * (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let area = |r: &[f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    inter / (area(a) + area(b) - inter)
+}
+
+/// Greedy suppression, written from the op's documentation: candidates at
+/// or above `thr`, best first; a candidate survives unless a kept box
+/// overlaps it by more than `iou`; at most `limit`.
+fn greedy(boxes: &[[f32; 4]], score: &[f32], thr: f32, iou: f32, limit: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..score.len()).filter(|&i| score[i] >= thr).collect();
+    order.sort_by(|&a, &b| score[b].partial_cmp(&score[a]).unwrap());
+    let mut kept: Vec<usize> = vec![];
+    for i in order {
+        if kept.len() == limit {
+            break;
+        }
+        if kept.iter().all(|&k| overlap(&boxes[k], &boxes[i]) <= iou) {
+            kept.push(i);
+        }
+    }
+    kept
+}
+
+/// Eight anchors in two overlapping clusters plus loners, 3 classes and a
+/// background column; distinct scores (no ties to order).
+fn detection_inputs() -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let anchors: Vec<f32> = [
+        [0.2, 0.2, 0.3, 0.3],
+        [0.22, 0.21, 0.3, 0.3],
+        [0.25, 0.2, 0.3, 0.35],
+        [0.7, 0.7, 0.2, 0.2],
+        [0.71, 0.69, 0.2, 0.22],
+        [0.5, 0.1, 0.1, 0.1],
+        [0.1, 0.8, 0.15, 0.1],
+        [0.9, 0.3, 0.1, 0.2],
+    ]
+    .concat();
+    let enc: Vec<f32> = (0..32)
+        .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.08)
+        .collect();
+    let scores: Vec<f32> = (0..32)
+        .map(|i| ((i * 37 + 11) % 97) as f32 / 97.0 + i as f32 * 1e-4)
+        .collect();
+    (enc, scores, anchors)
+}
+
+fn detection_model(opts: &str, quantized: bool) -> Vec<u8> {
+    let (_, _, anchors) = detection_inputs();
+    let (slots, q) = if opts == DETECTION_POSTPROCESS_FAST {
+        (8, quantized)
+    } else {
+        (5, false)
+    };
+    let input = |name, shape: &[i32], scale: f32, zp: i64| {
+        if q {
+            T {
+                name,
+                shape: shape.to_vec(),
+                ty: TensorType::UINT8,
+                data: None,
+                quant: Some((vec![scale], vec![zp], 0)),
+            }
+        } else {
+            act(name, shape)
+        }
+    };
+    let anchors_t = if q {
+        T {
+            name: "anchors",
+            shape: vec![8, 4],
+            ty: TensorType::UINT8,
+            data: Some(anchors.iter().map(|&v| (v / 0.005).round() as u8).collect()),
+            quant: Some((vec![0.005], vec![0], 0)),
+        }
+    } else {
+        f32_const("anchors", &[8, 4], &anchors)
+    };
+    let tensors = [
+        input("boxes", &[1, 8, 4], 0.01, 128),
+        input("scores", &[1, 8, 4], 1.0 / 256.0, 0),
+        anchors_t,
+        act("det_boxes", &[1, slots, 4]),
+        act("det_classes", &[1, slots]),
+        act("det_scores", &[1, slots]),
+        act("num_det", &[1]),
+    ];
+    build(
+        &tensors,
+        &[custom(
+            "TFLite_Detection_PostProcess",
+            &[0, 1, 2],
+            &[3, 4, 5, 6],
+            hex(opts),
+            1,
+        )],
+        &[0, 1],
+        &[3, 4, 5, 6],
+        false,
+    )
+}
+
+#[test]
+fn detection_postprocess_fast_nms_float_and_uint8() {
+    let (enc, scores, anchors) = detection_inputs();
+    for quantized in [false, true] {
+        let bytes = detection_model(DETECTION_POSTPROCESS_FAST, quantized);
+        let (inputs, e, s, a) = if quantized {
+            let qe: Vec<u8> = enc
+                .iter()
+                .map(|&v| ((v / 0.01).round() + 128.0) as u8)
+                .collect();
+            let qs: Vec<u8> = scores
+                .iter()
+                .map(|&v| (v * 256.0).round().min(255.0) as u8)
+                .collect();
+            let de = qe.iter().map(|&q| (q as f32 - 128.0) * 0.01).collect();
+            let ds = qs.iter().map(|&q| q as f32 * (1.0 / 256.0)).collect();
+            let da = anchors
+                .iter()
+                .map(|&v| (v / 0.005).round() * 0.005)
+                .collect();
+            (
+                vec![tensor(&[1, 8, 4], &qe), tensor(&[1, 8, 4], &qs)],
+                de,
+                ds,
+                da,
+            )
+        } else {
+            (
+                vec![tensor(&[1, 8, 4], &enc), tensor(&[1, 8, 4], &scores)],
+                enc.clone(),
+                scores.clone(),
+                anchors.clone(),
+            )
+        };
+        assert!(tract_alone_fails(&bytes, inputs.clone()));
+        let (out, report) = run_and_dump("detection_postprocess_fast", &bytes, inputs);
+        assert_eq!(report.summary(), "detection-postprocess-op x1");
+        // uint8 inputs must reach the op dequantised with their own scales.
+        let boxes = ssd_decode(&e, &a);
+        // Each anchor ranks by its best class (column 0 is background).
+        let best: Vec<Vec<usize>> = (0..8)
+            .map(|i| {
+                let row = &s[i * 4 + 1..i * 4 + 4];
+                let mut c: Vec<usize> = (0..3).collect();
+                c.sort_by(|&x, &y| row[y].partial_cmp(&row[x]).unwrap());
+                c
+            })
+            .collect();
+        let top: Vec<f32> = (0..8).map(|i| s[i * 4 + 1 + best[i][0]]).collect();
+        let kept = greedy(&boxes, &top, 0.3, 0.5, 4);
+        let above = top.iter().filter(|&&v| v >= 0.3).count();
+        assert!(
+            !kept.is_empty() && kept.len() < above.min(8),
+            "the case must suppress something: kept {kept:?} of {above}"
+        );
+        let (mut wb, mut wc, mut ws) = (vec![0f32; 32], vec![0f32; 8], vec![0f32; 8]);
+        for (k, &i) in kept.iter().enumerate() {
+            for col in 0..2 {
+                let slot = 2 * k + col;
+                wb[slot * 4..][..4].copy_from_slice(&boxes[i]);
+                wc[slot] = best[i][col] as f32;
+                ws[slot] = s[i * 4 + 1 + best[i][col]];
+            }
+        }
+        let what = if quantized { "uint8" } else { "float" };
+        assert_eq!(floats(&out[3]), vec![kept.len() as f32], "{what} count");
+        assert_eq!(floats(&out[1]), wc, "{what} classes");
+        assert_close(&floats(&out[2]), &ws, 1e-6);
+        assert_close(&floats(&out[0]), &wb, 1e-6);
+    }
+}
+
+#[test]
+fn detection_postprocess_regular_nms_per_class() {
+    let (enc, scores, anchors) = detection_inputs();
+    let bytes = detection_model(DETECTION_POSTPROCESS_REGULAR, false);
+    let inputs = vec![tensor(&[1, 8, 4], &enc), tensor(&[1, 8, 4], &scores)];
+    let (out, report) = run_and_dump("detection_postprocess_regular", &bytes, inputs);
+    assert_eq!(report.summary(), "detection-postprocess-op x1");
+    let boxes = ssd_decode(&enc, &anchors);
+    // Per class: its own suppression, 2 detections at most; then the 5 best.
+    let mut all: Vec<(f32, usize, usize)> = vec![];
+    for c in 0..3 {
+        let col: Vec<f32> = (0..8).map(|i| scores[i * 4 + 1 + c]).collect();
+        for i in greedy(&boxes, &col, 0.3, 0.45, 2) {
+            all.push((col[i], i, c));
+        }
+    }
+    all.sort_by(|x, y| y.0.partial_cmp(&x.0).unwrap());
+    all.truncate(5);
+    assert!(all.len() >= 3, "{all:?}");
+    let (mut wb, mut wc, mut ws) = (vec![0f32; 20], vec![0f32; 5], vec![0f32; 5]);
+    for (slot, &(score, i, c)) in all.iter().enumerate() {
+        wb[slot * 4..][..4].copy_from_slice(&boxes[i]);
+        wc[slot] = c as f32;
+        ws[slot] = score;
+    }
+    assert_eq!(floats(&out[3]), vec![all.len() as f32]);
+    assert_eq!(floats(&out[1]), wc);
+    assert_close(&floats(&out[2]), &ws, 1e-6);
+    assert_close(&floats(&out[0]), &wb, 1e-6);
+}
+
+#[test]
+fn detection_postprocess_bad_options_and_shapes_say_why() {
+    // Options without num_classes, and anchors that do not match the boxes.
+    let mut bytes_err = vec![];
+    let good = detection_model(DETECTION_POSTPROCESS_FAST, false);
+    assert!(prepare(&good).is_ok());
+    for cut in [1usize, 8, 40] {
+        let mut opts = hex(DETECTION_POSTPROCESS_FAST);
+        opts.truncate(opts.len() - cut);
+        let tensors = [
+            act("boxes", &[1, 8, 4]),
+            act("scores", &[1, 8, 4]),
+            f32_const("anchors", &[8, 4], &detection_inputs().2),
+            act("b", &[1, 8, 4]),
+            act("c", &[1, 8]),
+            act("s", &[1, 8]),
+            act("n", &[1]),
+        ];
+        let mut o = custom(
+            "TFLite_Detection_PostProcess",
+            &[0, 1, 2],
+            &[3, 4, 5, 6],
+            vec![],
+            1,
+        );
+        o.custom_options = Some(opts);
+        let bytes = build(&tensors, &[o], &[0, 1], &[3, 4, 5, 6], false);
+        bytes_err.push(prepare(&bytes).unwrap_err().to_string());
+    }
+    let tensors = [
+        act("boxes", &[1, 8, 4]),
+        act("scores", &[1, 8, 4]),
+        f32_const("anchors", &[7, 4], &detection_inputs().2[..28]),
+        act("b", &[1, 8, 4]),
+        act("c", &[1, 8]),
+        act("s", &[1, 8]),
+        act("n", &[1]),
+    ];
+    let o = custom(
+        "TFLite_Detection_PostProcess",
+        &[0, 1, 2],
+        &[3, 4, 5, 6],
+        hex(DETECTION_POSTPROCESS_FAST),
+        1,
+    );
+    let bytes = build(&tensors, &[o], &[0, 1], &[3, 4, 5, 6], false);
+    let err = prepare(&bytes).unwrap_err().to_string();
+    assert!(err.contains("anchors [7, 4]"), "{err}");
+    for e in bytes_err {
+        assert!(
+            e.contains("TFLite_Detection_PostProcess") || e.contains("custom"),
+            "{e}"
+        );
+    }
 }

@@ -251,6 +251,7 @@ pub fn splice(model: &mut TypedModel, cuts: impl AsRef<[Cut]>) -> TractResult<()
 fn cut_arity(cut: &Cut) -> (usize, usize) {
     match cut {
         Cut::MaxPoolArgmax(_) => (1, 2),
+        Cut::DetectionPostProcess(_) => (2, 4),
         Cut::MaxUnpool(_) | Cut::TransformTensorBilinear { .. } | Cut::TransformLandmarks(_) => {
             (2, 1)
         }

@@ -38,6 +38,9 @@ pub enum Cut {
     TransformLandmarks(TransformLandmarks),
     /// MediaPipe `Landmarks2TransformMatrix`.
     Landmarks2TransformMatrix(Box<Landmarks2TransformMatrix>),
+    /// `TFLite_Detection_PostProcess` (SSD / EfficientDet box decoding and
+    /// non-max suppression; a custom op LiteRT's builtin resolver registers).
+    DetectionPostProcess(Box<DetectionPostProcess>),
 }
 
 impl Cut {
@@ -50,6 +53,7 @@ impl Cut {
             Cut::TransformTensorBilinear { .. } => "transform_tensor_bilinear",
             Cut::TransformLandmarks(_) => "transform_landmarks",
             Cut::Landmarks2TransformMatrix(_) => "landmarks_to_transform_matrix",
+            Cut::DetectionPostProcess(_) => "detection_postprocess",
         }
     }
 
@@ -85,6 +89,7 @@ impl Cut {
             }),
             Cut::TransformLandmarks(t) => Box::new(t.clone()),
             Cut::Landmarks2TransformMatrix(l) => Box::new((**l).clone()),
+            Cut::DetectionPostProcess(d) => Box::new((**d).clone()),
         };
         model.wire_node(name, op, inputs)
     }
@@ -861,6 +866,245 @@ impl TypedOp for PerAxisQuant {
             self.axis
         );
         Ok(tvec![self.out_dt.fact(&*s)])
+    }
+
+    fn as_op(&self) -> &dyn Op {
+        self
+    }
+
+    fn as_op_mut(&mut self) -> &mut dyn Op {
+        self
+    }
+}
+
+/// `TFLite_Detection_PostProcess`: decodes SSD box encodings (centre-size
+/// offsets scaled by `scales`, relative to `anchors`) into corners
+/// (ymin, xmin, ymax, xmax), then keeps the best non-overlapping boxes:
+/// "fast" NMS ranks each anchor by its best class and reports its
+/// `max_classes_per_detection` best classes; "regular" NMS runs per class
+/// (`detections_per_class` each) and keeps the `max_detections` best of all.
+/// Inputs: box encodings [1, N, >= 4] and class scores [1, N, C] (C = classes,
+/// or classes + a background column), f32 or uint8 (dequantised as LiteRT
+/// does). Outputs f32: boxes [1, M, 4], classes [1, M], scores [1, M] and the
+/// count [1], M = max_detections x max_classes_per_detection; slots past the
+/// count are zero.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectionPostProcess {
+    pub max_detections: usize,
+    pub max_classes_per_detection: usize,
+    pub detections_per_class: usize,
+    pub regular_nms: bool,
+    pub score_threshold: f32,
+    pub iou_threshold: f32,
+    pub num_classes: usize,
+    /// y, x, h, w
+    pub scales: [f32; 4],
+    /// Per anchor: y centre, x centre, h, w.
+    pub anchors: Vec<[f32; 4]>,
+}
+
+impl Eq for DetectionPostProcess {}
+
+impl Op for DetectionPostProcess {
+    fn name(&self) -> StaticName {
+        "TFLiteDetectionPostProcess".into()
+    }
+    fn as_typed(&self) -> Option<&dyn TypedOp> {
+        Some(self)
+    }
+}
+
+/// f32 values of an f32 or 8-bit quantised tensor, dequantised as
+/// `(q - zero_point) * scale` in f32 (LiteRT's dequantisation).
+fn dequantized(t: &TValue) -> TractResult<Vec<f32>> {
+    let dt = t.datum_type();
+    let view = t.try_as_plain_ram()?;
+    if dt == f32::datum_type() {
+        return Ok(view.as_slice::<f32>()?.to_vec());
+    }
+    let (zp, scale) = dt.zp_scale();
+    let q = |v: f32| (v - zp as f32) * scale;
+    Ok(match dt.unquantized() {
+        DatumType::U8 => view
+            .as_slice::<u8>()?
+            .iter()
+            .map(|&v| q(v as f32))
+            .collect(),
+        DatumType::I8 => view
+            .as_slice::<i8>()?
+            .iter()
+            .map(|&v| q(v as f32))
+            .collect(),
+        other => bail!("{other:?} input (f32 or 8-bit quantised expected)"),
+    })
+}
+
+/// Intersection over union of two corner boxes; 0 when either is empty.
+fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let area = |r: &[f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    let (aa, ab) = (area(a), area(b));
+    if aa <= 0.0 || ab <= 0.0 {
+        return 0.0;
+    }
+    let ih = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let iw = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = ih * iw;
+    inter / (aa + ab - inter)
+}
+
+impl DetectionPostProcess {
+    fn slots(&self) -> usize {
+        self.max_detections * self.max_classes_per_detection
+    }
+
+    fn decode(&self, enc: &[f32], stride: usize) -> TractResult<Vec<[f32; 4]>> {
+        let [sy, sx, sh, sw] = self.scales.map(|v| v as f64);
+        let mut boxes = Vec::with_capacity(self.anchors.len());
+        for (i, a) in self.anchors.iter().enumerate() {
+            let e = &enc[i * stride..][..4];
+            let [ay, ax, ah, aw] = a.map(|v| v as f64);
+            // In f64 and rounded once, as LiteRT's kernel computes it.
+            let yc = (e[0] as f64 / sy * ah + ay) as f32;
+            let xc = (e[1] as f64 / sx * aw + ax) as f32;
+            let hh = (0.5 * (e[2] as f64 / sh).exp() * ah) as f32;
+            let hw = (0.5 * (e[3] as f64 / sw).exp() * aw) as f32;
+            let b = [yc - hh, xc - hw, yc + hh, xc + hw];
+            ensure!(
+                b[0] <= b[2] && b[1] <= b[3],
+                "anchor {i} decodes to an inverted box {b:?}"
+            );
+            boxes.push(b);
+        }
+        Ok(boxes)
+    }
+
+    /// Greedy NMS over `scores` (one per box): boxes at or above the score
+    /// threshold, best first (ties in index order), each suppressing the
+    /// later ones it overlaps by more than the IoU threshold.
+    fn nms(&self, boxes: &[[f32; 4]], scores: &[f32], limit: usize) -> Vec<usize> {
+        let mut keep: Vec<usize> = (0..scores.len())
+            .filter(|&i| scores[i] >= self.score_threshold)
+            .collect();
+        keep.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let mut active = vec![true; keep.len()];
+        let mut selected = vec![];
+        for i in 0..keep.len() {
+            if selected.len() >= limit {
+                break;
+            }
+            if !active[i] {
+                continue;
+            }
+            selected.push(keep[i]);
+            for j in i + 1..keep.len() {
+                if active[j] && iou(&boxes[keep[i]], &boxes[keep[j]]) > self.iou_threshold {
+                    active[j] = false;
+                }
+            }
+        }
+        selected
+    }
+}
+
+impl EvalOp for DetectionPostProcess {
+    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
+        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
+    }
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let (n, stride) = (self.anchors.len(), inputs[0].shape()[2]);
+        let cols = inputs[1].shape()[2];
+        let offset = cols - self.num_classes;
+        let boxes = self.decode(&dequantized(&inputs[0])?, stride)?;
+        let scores = dequantized(&inputs[1])?;
+        let m = self.slots();
+        let (mut ob, mut oc, mut os) = (vec![0f32; m * 4], vec![0f32; m], vec![0f32; m]);
+        let mut put = |slot: usize, anchor: usize, class: usize, score: f32| {
+            ob[slot * 4..][..4].copy_from_slice(&boxes[anchor]);
+            oc[slot] = class as f32;
+            os[slot] = score;
+        };
+        let count = if self.regular_nms {
+            // (score, anchor, class) of every class's survivors, best first;
+            // ties keep the order classes were visited in.
+            let mut all: Vec<(f32, usize, usize)> = vec![];
+            for c in 0..self.num_classes {
+                let col: Vec<f32> = (0..n).map(|a| scores[a * cols + offset + c]).collect();
+                for a in self.nms(&boxes, &col, self.detections_per_class) {
+                    all.push((col[a], a, c));
+                }
+            }
+            all.sort_by(|x, y| y.0.total_cmp(&x.0));
+            all.truncate(self.max_detections);
+            for (slot, &(score, a, c)) in all.iter().enumerate() {
+                put(slot, a, c, score);
+            }
+            all.len()
+        } else {
+            let per = self.max_classes_per_detection.min(self.num_classes);
+            let best_classes = |a: usize| -> Vec<usize> {
+                let row = &scores[a * cols + offset..][..self.num_classes];
+                let mut idx: Vec<usize> = (0..self.num_classes).collect();
+                idx.sort_by(|&x, &y| row[y].total_cmp(&row[x]));
+                idx.truncate(per);
+                idx
+            };
+            let top: Vec<f32> = (0..n)
+                .map(|a| scores[a * cols + offset + best_classes(a)[0]])
+                .collect();
+            let selected = self.nms(&boxes, &top, self.max_detections);
+            for (k, &a) in selected.iter().enumerate() {
+                for (col, c) in best_classes(a).into_iter().enumerate() {
+                    let slot = self.max_classes_per_detection * k + col;
+                    put(slot, a, c, scores[a * cols + offset + c]);
+                }
+            }
+            selected.len()
+        };
+        Ok(tvec![
+            f32_output(&[1, m, 4], ob)?,
+            f32_output(&[1, m], oc)?,
+            f32_output(&[1, m], os)?,
+            f32_output(&[1], vec![count as f32])?,
+        ])
+    }
+}
+
+impl TypedOp for DetectionPostProcess {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs.len() == 2, "expected 2 inputs, got {}", inputs.len());
+        let (b, s) = (concrete(inputs[0])?, concrete(inputs[1])?);
+        let n = self.anchors.len();
+        ensure!(
+            b.len() == 3 && b[0] == 1 && b[1] == n && b[2] >= 4,
+            "box encodings {b:?}, want [1, {n}, >= 4]"
+        );
+        ensure!(
+            s.len() == 3 && s[0] == 1 && s[1] == n,
+            "class scores {s:?}, want [1, {n}, classes]"
+        );
+        ensure!(
+            s[2] == self.num_classes || s[2] == self.num_classes + 1,
+            "class scores of {} columns for {} classes",
+            s[2],
+            self.num_classes
+        );
+        for i in inputs {
+            let dt = i.datum_type.unquantized();
+            ensure!(
+                i.datum_type == f32::datum_type()
+                    || (i.datum_type.is_quantized() && matches!(dt, DatumType::U8 | DatumType::I8)),
+                "{:?} input (f32 or 8-bit quantised expected)",
+                i.datum_type
+            );
+        }
+        let m = self.slots();
+        Ok(tvec![
+            f32::fact([1, m, 4]),
+            f32::fact([1, m]),
+            f32::fact([1, m]),
+            f32::fact([1]),
+        ])
     }
 
     fn as_op(&self) -> &dyn Op {
