@@ -436,16 +436,7 @@ impl<'a> Stage<'a> {
         (wall_start_ns, pass): (u64, &str),
         e: crate::sut::SutError,
     ) -> RunError {
-        let run = ScenarioRun {
-            scenario,
-            loaded_set: loaded.to_vec(),
-            issued_sample_index: Vec::new(),
-            latency_ns: Vec::new(),
-            start_ns: 0,
-            duration_ns: 0,
-            aborted: false,
-            store_full: false,
-        };
+        let run = ScenarioRun::empty(scenario, loaded);
         let mut result = stats::summarize(settings, &run);
         // The one reason that matters: the others (no queries, no duration) follow from it.
         result.valid = false;

@@ -44,3 +44,19 @@ pub struct ScenarioRun {
     /// Stopped because the reserved latency store was full.
     pub store_full: bool,
 }
+
+impl ScenarioRun {
+    /// A run of `scenario` on the `loaded` samples that has issued nothing yet.
+    pub fn empty(scenario: crate::plan::Scenario, loaded: &[usize]) -> ScenarioRun {
+        ScenarioRun {
+            scenario,
+            loaded_set: loaded.to_vec(),
+            issued_sample_index: Vec::new(),
+            latency_ns: Vec::new(),
+            start_ns: 0,
+            duration_ns: 0,
+            aborted: false,
+            store_full: false,
+        }
+    }
+}
