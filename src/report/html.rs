@@ -137,88 +137,89 @@ fn fleet_table(o: &mut String, rows: &[Row]) {
     }
     o.push_str("</tr></thead><tbody>");
     for (i, r) in rows.iter().enumerate() {
-        let _ = write!(
-            o,
-            "<tr class=\"record\" data-scenario=\"{}\">",
-            esc(r.scenario)
-        );
-        num_cell(o, Some((i + 1) as f64), &format!("{}", i + 1));
-        for t in [&r.host, &r.board, &r.model] {
-            let _ = write!(o, "<td>{}</td>", esc(if t.is_empty() { "-" } else { t }));
-        }
-        let _ = write!(o, "<td>{}</td>", esc(r.scenario));
-        match r.valid {
-            Some(true) => o.push_str("<td class=\"valid\">VALID</td>"),
-            Some(false) => {
-                let _ = write!(
-                    o,
-                    "<td class=\"invalid\" title=\"{0}\">INVALID: {0}</td>",
-                    esc(&r.invalid_reasons.join("; "))
-                );
-            }
-            None => o.push_str("<td>-</td>"),
-        }
-        let p50 = r.p50_ns;
-        num_cell(o, p50.map(|x| x as f64), &p50.map_or("-".into(), human_ns));
-        let p90 = r.early_stopping_p90_ns.or(r.p90_ns);
-        num_cell(o, p90.map(|x| x as f64), &p90.map_or("-".into(), human_ns));
-        num_cell(o, r.samples_per_second, &opt(r.samples_per_second));
-        num_cell(
-            o,
-            r.samples_per_second_per_core,
-            &opt(r.samples_per_second_per_core),
-        );
-        match (r.average_watts, r.estimated_watts) {
-            (Some(w), _) => num_cell(o, Some(w), &short(w)),
-            (None, Some(w)) => {
-                let _ = write!(
-                    o,
-                    "<td class=\"n est\" data-v=\"{w}\">{} est.</td>",
-                    short(w)
-                );
-            }
-            _ => num_cell(o, None, ""),
-        }
-        match (
-            r.samples_per_second_per_watt,
-            r.estimated_samples_per_second_per_watt,
-        ) {
-            (Some(x), _) => num_cell(o, Some(x), &short(x)),
-            (None, Some(x)) => {
-                let _ = write!(
-                    o,
-                    "<td class=\"n est\" data-v=\"{x}\">{} est.</td>",
-                    short(x)
-                );
-            }
-            _ => num_cell(o, None, ""),
-        }
-        num_cell(
-            o,
-            r.top1_fraction,
-            &r.top1_fraction
-                .map_or("-".into(), |f| format!("{:.1} %", 100.0 * f)),
-        );
-        num_cell(
-            o,
-            r.temperature_max_celsius,
-            &opt(r.temperature_max_celsius),
-        );
-        if r.warnings.is_empty() {
-            o.push_str("<td class=\"n\" data-v=\"0\">0</td>");
-        } else {
-            let _ = write!(
-                o,
-                "<td class=\"warn\" data-v=\"{}\" title=\"{}\">{}: {}</td>",
-                r.warnings.len(),
-                esc(&r.warnings.join("\n")),
-                r.warnings.len(),
-                esc(&clip(&r.warnings[0], 60))
-            );
-        }
-        o.push_str("</tr>");
+        fleet_row(o, i, r);
     }
     o.push_str("</tbody></table>");
+}
+
+/// One record's row of the fleet table.
+fn fleet_row(o: &mut String, i: usize, r: &Row) {
+    let _ = write!(
+        o,
+        "<tr class=\"record\" data-scenario=\"{}\">",
+        esc(r.scenario)
+    );
+    num_cell(o, Some((i + 1) as f64), &format!("{}", i + 1));
+    for t in [&r.host, &r.board, &r.model] {
+        let _ = write!(o, "<td>{}</td>", esc(if t.is_empty() { "-" } else { t }));
+    }
+    let _ = write!(o, "<td>{}</td>", esc(r.scenario));
+    match r.valid {
+        Some(true) => o.push_str("<td class=\"valid\">VALID</td>"),
+        Some(false) => {
+            let _ = write!(
+                o,
+                "<td class=\"invalid\" title=\"{0}\">INVALID: {0}</td>",
+                esc(&r.invalid_reasons.join("; "))
+            );
+        }
+        None => o.push_str("<td>-</td>"),
+    }
+    let p50 = r.p50_ns;
+    num_cell(o, p50.map(|x| x as f64), &p50.map_or("-".into(), human_ns));
+    let p90 = r.early_stopping_p90_ns.or(r.p90_ns);
+    num_cell(o, p90.map(|x| x as f64), &p90.map_or("-".into(), human_ns));
+    num_cell(o, r.samples_per_second, &opt(r.samples_per_second));
+    num_cell(
+        o,
+        r.samples_per_second_per_core,
+        &opt(r.samples_per_second_per_core),
+    );
+    measured_or_estimated_cell(o, r.average_watts, r.estimated_watts);
+    measured_or_estimated_cell(
+        o,
+        r.samples_per_second_per_watt,
+        r.estimated_samples_per_second_per_watt,
+    );
+    num_cell(
+        o,
+        r.top1_fraction,
+        &r.top1_fraction
+            .map_or("-".into(), |f| format!("{:.1} %", 100.0 * f)),
+    );
+    num_cell(
+        o,
+        r.temperature_max_celsius,
+        &opt(r.temperature_max_celsius),
+    );
+    if r.warnings.is_empty() {
+        o.push_str("<td class=\"n\" data-v=\"0\">0</td>");
+    } else {
+        let _ = write!(
+            o,
+            "<td class=\"warn\" data-v=\"{}\" title=\"{}\">{}: {}</td>",
+            r.warnings.len(),
+            esc(&r.warnings.join("\n")),
+            r.warnings.len(),
+            esc(&clip(&r.warnings[0], 60))
+        );
+    }
+    o.push_str("</tr>");
+}
+
+/// A measured figure, else an estimated one marked "est.", else empty.
+fn measured_or_estimated_cell(o: &mut String, measured: Option<f64>, estimated: Option<f64>) {
+    match (measured, estimated) {
+        (Some(x), _) => num_cell(o, Some(x), &short(x)),
+        (None, Some(x)) => {
+            let _ = write!(
+                o,
+                "<td class=\"n est\" data-v=\"{x}\">{} est.</td>",
+                short(x)
+            );
+        }
+        _ => num_cell(o, None, ""),
+    }
 }
 
 fn opt(v: Option<f64>) -> String {
