@@ -634,6 +634,16 @@ pub fn im2col_pixels(
 /// is a libm call on baseline x86_64, this vectorises on every target.
 pub fn quantize_f32(x: &[f32], scale: f32, zp: i32, y: &mut [u8]) {
     assert_eq!(x.len(), y.len());
+    #[cfg(target_arch = "x86_64")]
+    if (0..=255).contains(&zp) && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present; the lengths are equal.
+        unsafe { x86::quantize_f32_avx2(x, scale, zp, y) };
+        return;
+    }
+    quantize_f32_portable(x, scale, zp, y)
+}
+
+fn quantize_f32_portable(x: &[f32], scale: f32, zp: i32, y: &mut [u8]) {
     const MAGIC: f32 = 12_582_912.0;
     for (q, &v) in y.iter_mut().zip(x) {
         // Anything beyond +-1024 clamps to 0 or 255 whatever zp is; NaN stays
@@ -720,6 +730,40 @@ mod x86 {
         ldc: usize,
     ) {
         gemm_portable(m, a, lda, b, rq, c, ldc)
+    }
+
+    /// [`quantize_f32`] 8 values at a time (the compiled portable body was
+    /// scalar, 1.3 ns a value: 200 us of a 4.5 ms int8 MobileNetV2 on its
+    /// 224x224x3 input): the same division and clamp, NaN made 0 first (the
+    /// scalar cast's result), `cvtps_epi32` rounding half to even under the
+    /// default MXCSR, and the saturating packs clamping to 0..=255 exactly
+    /// (|value| <= 1024 + 255 fits 16 bits).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn quantize_f32_avx2(x: &[f32], scale: f32, zp: i32, y: &mut [u8]) {
+        let n8 = x.len() / 8 * 8;
+        // SAFETY: loads read x[i..i + 8] and stores write y[i..i + 8] for
+        // i + 8 <= n8 <= len.
+        unsafe {
+            let s = _mm256_set1_ps(scale);
+            let (lo, hi) = (_mm256_set1_ps(-1024.0), _mm256_set1_ps(1024.0));
+            let zpv = _mm256_set1_epi32(zp);
+            let mut i = 0;
+            while i < n8 {
+                let v = _mm256_div_ps(_mm256_loadu_ps(x.as_ptr().add(i)), s);
+                let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+                let v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+                let q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zpv);
+                let p16 = _mm256_packs_epi32(q, q);
+                let p8 = _mm256_packus_epi16(p16, p16);
+                // Each 128-bit lane holds its 4 results in its first 4 bytes.
+                let a = _mm_cvtsi128_si32(_mm256_castsi256_si128(p8));
+                let b = _mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(p8));
+                (y.as_mut_ptr().add(i) as *mut i32).write_unaligned(a);
+                (y.as_mut_ptr().add(i + 4) as *mut i32).write_unaligned(b);
+                i += 8;
+            }
+        }
+        quantize_f32_portable(&x[n8..], scale, zp, &mut y[n8..]);
     }
 
     /// `requant_one` on 8 lanes: the same f32 product and clamp, and
@@ -1236,6 +1280,9 @@ mod tests {
         for zp in [0, 3, 128, 255] {
             let mut got = vec![0u8; xs.len()];
             quantize_f32(&xs, scale, zp, &mut got);
+            let mut port = vec![0u8; xs.len()];
+            quantize_f32_portable(&xs, scale, zp, &mut port);
+            assert_eq!(got, port, "zp {zp}: dispatched and portable bodies differ");
             for (&v, &g) in xs.iter().zip(&got) {
                 let want = ((v / scale).round_ties_even() as i32)
                     .saturating_add(zp)
