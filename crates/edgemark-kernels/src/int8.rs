@@ -684,7 +684,10 @@ pub fn add(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
 fn add_portable(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
     for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
         let v = (a as i32 - p.za) as f32 * p.fa + (b as i32 - p.zb) as f32 * p.fb;
-        let v = v.round_ties_even() as i32 + p.zy;
+        // Clamped like `requant_one`: an out-of-range sum saturates instead
+        // of overflowing the zero-point addition.
+        let v = v.clamp(-F32_CLAMP, F32_CLAMP);
+        let v = (v.round_ties_even() as i32).saturating_add(p.zy);
         *y = v.clamp(p.lo as i32, p.hi as i32) as u8;
     }
 }
@@ -881,7 +884,51 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn add_avx2(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
-        add_portable(p, a, b, y)
+        // The portable body compiled with AVX2 stayed scalar (about 1 ns an
+        // element, 5 % of an int8 MobileNetV2): 8 lanes here with the same
+        // operations in the same order (two products, one sum: no fused
+        // multiply-add), a clamp to +-2^30 where `as i32` and `cvtps_epi32`
+        // agree, ties to even under the default MXCSR.
+        let n8 = y.len() / 8 * 8;
+        // SAFETY: 8-byte loads and stores at i + 8 <= n8 <= len of all three.
+        unsafe {
+            let (za, zb, zy) = (
+                _mm256_set1_epi32(p.za),
+                _mm256_set1_epi32(p.zb),
+                _mm256_set1_epi32(p.zy),
+            );
+            let (fa, fb) = (_mm256_set1_ps(p.fa), _mm256_set1_ps(p.fb));
+            let (lo, hi) = (
+                _mm256_set1_epi32(p.lo as i32),
+                _mm256_set1_epi32(p.hi as i32),
+            );
+            let lim = _mm256_set1_ps(F32_CLAMP);
+            let mut i = 0;
+            while i < n8 {
+                let load = |s: &[u8]| {
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(s.as_ptr().add(i) as *const __m128i))
+                };
+                let xa = _mm256_cvtepi32_ps(_mm256_sub_epi32(load(a), za));
+                let xb = _mm256_cvtepi32_ps(_mm256_sub_epi32(load(b), zb));
+                let v = _mm256_add_ps(_mm256_mul_ps(xa, fa), _mm256_mul_ps(xb, fb));
+                // NaN (scales of inf or NaN) to 0, the scalar cast's result.
+                let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+                let v = _mm256_min_ps(
+                    _mm256_max_ps(v, _mm256_sub_ps(_mm256_setzero_ps(), lim)),
+                    lim,
+                );
+                let q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zy);
+                let q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+                let p16 = _mm256_packs_epi32(q, q);
+                let p8 = _mm256_packus_epi16(p16, p16);
+                let lo4 = _mm_cvtsi128_si32(_mm256_castsi256_si128(p8));
+                let hi4 = _mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(p8));
+                (y.as_mut_ptr().add(i) as *mut i32).write_unaligned(lo4);
+                (y.as_mut_ptr().add(i + 4) as *mut i32).write_unaligned(hi4);
+                i += 8;
+            }
+        }
+        add_portable(p, &a[n8..], &b[n8..], &mut y[n8..])
     }
 
     /// Rows per micro-kernel call: 8 accumulators of 16 lanes, one weight
@@ -1312,6 +1359,53 @@ mod tests {
             let v = (a[i] as f64 - 100.0) * 0.7 + (b[i] as f64 - 3.0) * 1.9;
             let want = (v.round_ties_even() + 20.0).clamp(0.0, 255.0) as i32;
             assert!((y[i] as i32 - want).abs() <= 1, "{i}: {} vs {want}", y[i]);
+        }
+        // The dispatched body (AVX2 on x86) equals the portable one exactly,
+        // ties, clamps and scales that overflow i32 included.
+        let n = 1003;
+        let (a, b) = (bytes(&mut rng, n), bytes(&mut rng, n));
+        for p in [
+            AddParams {
+                za: 128,
+                fa: 0.5,
+                zb: 0,
+                fb: 0.25,
+                zy: 0,
+                lo: 10,
+                hi: 240,
+            },
+            AddParams {
+                za: 7,
+                fa: -1.3,
+                zb: 250,
+                fb: 2.7,
+                zy: 131,
+                lo: 0,
+                hi: 255,
+            },
+            AddParams {
+                za: 0,
+                fa: 3e7,
+                zb: 0,
+                fb: -3e7,
+                zy: 128,
+                lo: 0,
+                hi: 255,
+            },
+            AddParams {
+                za: 0,
+                fa: f32::INFINITY,
+                zb: 9,
+                fb: 1.0,
+                zy: 17,
+                lo: 0,
+                hi: 255,
+            },
+        ] {
+            let (mut got, mut port) = (vec![0u8; n], vec![0u8; n]);
+            add(&p, &a, &b, &mut got);
+            add_portable(&p, &a, &b, &mut port);
+            assert_eq!(got, port, "{p:?}");
         }
         let (hw, c) = (49, 10);
         let x = bytes(&mut rng, hw * c);
