@@ -23,6 +23,13 @@ step() { echo "== [$(( $(date +%s) - t0 ))s] $*"; }
 # Where the profile's artifacts land (cargo names the dir after the profile).
 out_dir() { echo "$CARGO_TARGET_DIR/$1/$PROFILE"; }
 features_for() { case "$1" in *-musl) echo "--features mimalloc" ;; *) echo "" ;; esac; }
+# binutils of the cross gccs installed below.
+strip_for() {
+  case "$1" in
+    aarch64-*) echo "aarch64-linux-gnu-strip" ;;
+    armv7-*) echo "arm-linux-gnueabihf-strip" ;;
+  esac
+}
 runner_for() {
   case "$1" in
     aarch64-*) echo "qemu-aarch64" ;;
@@ -64,6 +71,12 @@ for t in "${ARM_TARGETS[@]}"; do
     --bin edgemark --example smoke
   bin="$(out_dir "$t")/edgemark"
   check_static "$bin"
+  # A growth guard for the ARM targets at no build cost: this is the cross-ci
+  # code (opt-level 2, no LTO), not the shipped release binary (docs/cross.md
+  # has those sizes, from scripts/dist.sh).
+  $(strip_for "$t") -o "$bin.stripped" "$bin"
+  echo "  $t stripped size (cross-ci profile, no LTO): $(stat -c %s "$bin.stripped") bytes"
+  rm -f "$bin.stripped"
   step "run $t: --version under qemu"
   # shellcheck disable=SC2046
   $(runner_for "$t") "$bin" --version | tee /tmp/edgemark-version-$t.txt
@@ -124,16 +137,17 @@ for t in "${ARM_TARGETS[@]}"; do
 done
 
 if [ "${CROSS_SIZE_CHECK:-0}" = 1 ]; then
-  # The shipped code (release: opt-level 3, fat LTO, one codegen unit), built
-  # with its symbol table kept so the report can say where the size goes; the
-  # report strips a copy to measure. The budget guards against growth: the
-  # 12 MB goal of issue 6 is not reached with tract 0.23.9 (see docs/cross.md).
+  # The shipped code (release: fat LTO, one codegen unit, cold dependencies at
+  # opt-level "z"), built with its symbol table kept so the report can say where
+  # the size goes; the report strips a copy to measure. The budget guards
+  # against growth: 19,301,688 B (18.4 MiB) measured, 19 MiB allowed; the
+  # 16 MiB goal of issue 15 is not reached yet (see docs/cross.md).
   step "size check: x86_64-unknown-linux-musl release code (fat LTO)"
   EDGEMARK_TARGET=x86_64-unknown-linux-musl nice -n 10 cargo build --locked --profile release-symbols \
     --target x86_64-unknown-linux-musl --features mimalloc --bin edgemark
   bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release-symbols/edgemark"
   check_static "$bin"
   "$bin" --version
-  python3 scripts/size_report.py "$bin" --budget-mib "${EDGEMARK_SIZE_BUDGET_MIB:-29}"
+  python3 scripts/size_report.py "$bin" --budget-mib "${EDGEMARK_SIZE_BUDGET_MIB:-19}"
 fi
 step "cross CI done"

@@ -72,6 +72,53 @@ impl LoadGenSettings {
     }
 }
 
+/// The settings a scenario runs with: the plan's (never changed after
+/// validation), plus what the run learned on the way, kept apart and typed so
+/// a reader sees which values were derived and from what. Made by the run's
+/// scenario stage: [`EffectiveSettings::of`] once the data set is open, then
+/// [`EffectiveSettings::calibrated`] per Offline scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveSettings {
+    /// The plan's settings with the derived values below applied.
+    settings: LoadGenSettings,
+    /// Samples in the data set that feeds the QSL: `total_sample_count`, and
+    /// the cap of `performance_sample_count`. None: the plan's sizes.
+    pub dataset_samples: Option<u64>,
+    /// Offline's expected QPS as calibrated. None: the plan's.
+    pub calibrated_offline_qps: Option<f64>,
+}
+
+impl EffectiveSettings {
+    /// The plan's settings, with the QSL sized by a data set of
+    /// `dataset_samples` when one feeds performance.
+    pub fn of(plan: &LoadGenSettings, dataset_samples: Option<u64>) -> Self {
+        let mut settings = plan.clone();
+        if let Some(n) = dataset_samples {
+            settings.total_sample_count = n;
+            settings.performance_sample_count = plan.performance_sample_count.min(n);
+        }
+        EffectiveSettings {
+            settings,
+            dataset_samples,
+            calibrated_offline_qps: None,
+        }
+    }
+
+    /// These settings with Offline's expected QPS as calibrated (None: as they are).
+    pub fn calibrated(&self, offline_expected_qps: Option<f64>) -> Self {
+        let mut e = self.clone();
+        if let Some(q) = offline_expected_qps {
+            e.settings.offline_expected_qps = q;
+            e.calibrated_offline_qps = Some(q);
+        }
+        e
+    }
+
+    pub fn settings(&self) -> &LoadGenSettings {
+        &self.settings
+    }
+}
+
 /// The whole validated plan of one `run` (or one daemon job).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -296,4 +343,31 @@ pub struct BoardChoice {
     pub name: String,
     /// Found by `--board auto` (true) or named by the user (false).
     pub detected: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_settings_size_the_qsl_by_the_data_set_and_take_the_calibrated_qps() {
+        let plan = crate::settings::preset("quick").unwrap();
+        let as_planned = EffectiveSettings::of(&plan, None);
+        assert_eq!(as_planned.settings(), &plan);
+        // 18 images: the QSL is the data set, and the performance set fits in it.
+        let e = EffectiveSettings::of(&plan, Some(18));
+        assert_eq!(e.settings().total_sample_count, 18);
+        assert_eq!(
+            e.settings().performance_sample_count,
+            plan.performance_sample_count.min(18)
+        );
+        assert_eq!(e.dataset_samples, Some(18));
+        let c = e.calibrated(Some(1500.0));
+        assert_eq!(c.settings().offline_expected_qps, 1500.0);
+        assert_eq!(c.calibrated_offline_qps, Some(1500.0));
+        assert_eq!(c.settings().total_sample_count, 18);
+        // Not calibrated: as they were; the plan's own settings never change.
+        assert_eq!(e.calibrated(None), e);
+        assert_eq!(plan, crate::settings::preset("quick").unwrap());
+    }
 }

@@ -7,13 +7,16 @@ use std::sync::atomic::Ordering;
 
 use crate::accuracy::mode::{AccuracyOutput, DataError, DataSession};
 use crate::loadgen::calibrate::{self, QpsCalibration};
-use crate::loadgen::warm_up::warm_up;
+use crate::loadgen::warm_up::{WarmUpDone, warm_up};
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
-use crate::plan::{DatasetSpec, LoadGenSettings, Plan, Scenario};
+use crate::plan::{DatasetSpec, EffectiveSettings, LoadGenSettings, Plan, Scenario};
 use crate::probe::{self, ProbeSummary, Sampler, SystemInfo};
 use crate::record::{Accuracy as AccuracyRecord, Record, RunFacts, writer};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
+
+pub mod warnings;
+use warnings::{RunWarning, Warnings};
 
 /// Where and how to run; everything that is not part of the plan itself.
 #[derive(Debug)]
@@ -33,10 +36,13 @@ pub struct RunContext<'a> {
 #[derive(Debug, Clone)]
 pub struct ScenarioOutcome {
     pub run: ScenarioRun,
+    /// The untimed warm-up before it.
+    pub warm_up: WarmUpDone,
     pub result: ScenarioResult,
-    /// The settings this scenario ran with: the plan's, except a calibrated
-    /// `offline_expected_qps` (then `calibration` says how it was measured).
-    pub settings: LoadGenSettings,
+    /// The settings this scenario ran with: the plan's, with the data set's
+    /// size and a calibrated `offline_expected_qps` (then `calibration` says
+    /// how it was measured).
+    pub settings: EffectiveSettings,
     pub calibration: Option<QpsCalibration>,
     /// The scenario's record: what every summary and export renders.
     pub record: Record,
@@ -135,11 +141,11 @@ pub fn execute_with_clock(
     };
     let settings = match &data {
         Some(d) if plan.mode.runs_performance() => {
-            let s = d.qsl_settings(&plan.settings);
-            d.feed(stage.sut.as_mut(), &qsl::loaded_set(&s))?;
+            let s = EffectiveSettings::of(&plan.settings, Some(d.samples()));
+            d.feed(stage.sut.as_mut(), &qsl::loaded_set(s.settings()))?;
             s
         }
-        _ => plan.settings.clone(),
+        _ => EffectiveSettings::of(&plan.settings, None),
     };
     let mut outcomes = Vec::new();
     for &scenario in scenarios {
@@ -167,9 +173,9 @@ struct Stage<'a> {
     rss_before_load: Option<u64>,
     /// The caller's, the plan's and the unreadable sysfs files' warnings:
     /// every record of this run carries them.
-    box_warnings: Vec<String>,
+    box_warnings: Warnings,
     /// Everything the summary lists: the box's, the setup's and each scenario's.
-    warnings: Vec<String>,
+    warnings: Warnings,
     sut: Box<dyn sut::Sut>,
 }
 
@@ -183,10 +189,11 @@ struct AccuracyPass {
 
 /// One scenario's untimed preparation and timed run, before its statistics.
 struct Timed {
+    warm_up: WarmUpDone,
     run: ScenarioRun,
     calibration: Option<QpsCalibration>,
     /// The settings the scenario ran with (a calibrated expected QPS).
-    effective: LoadGenSettings,
+    effective: EffectiveSettings,
     sensors: ProbeSummary,
     /// Wall-clock start and end of the timed run, Unix ns.
     wall: (u64, u64),
@@ -205,12 +212,15 @@ impl<'a> Stage<'a> {
             writer::probe_dir(dir).map_err(RunError::ResultsDir)?;
         }
         // The box as it is before the model is loaded (never timed).
-        let (system, mut warnings) = probe::describe(&ctx.root);
+        let (system, unreadable) = probe::describe(&ctx.root);
         // The caller's and the plan's warnings first; with the unreadable sysfs
         // files, every record of this run carries them.
-        warnings.splice(0..0, ctx.warnings.iter().chain(&plan.warnings).cloned());
-        let box_warnings = warnings.clone();
-        warnings.extend(system.setup_warnings());
+        let mut box_warnings = Warnings::default();
+        let given = ctx.warnings.iter().chain(&plan.warnings).cloned();
+        box_warnings.extend(given.map(RunWarning::Given));
+        box_warnings.extend(unreadable.into_iter().map(RunWarning::Box));
+        let mut warnings = box_warnings.clone();
+        warnings.extend(system.setup_warnings().into_iter().map(RunWarning::Box));
         let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;
         let sut = sut::build(&plan.sut, clock.clone(), &ctx.root)?;
         Ok(Stage {
@@ -250,12 +260,14 @@ impl<'a> Stage<'a> {
         let sensors = sampler.stop();
         let wall = (wall_start_ns, writer::unix_now_ns());
         let accuracy = AccuracyRecord::from_output(spec, &output);
-        let scene = self.scene(&sensors, wall, &self.box_warnings);
+        let box_warnings = self.box_warnings.texts();
+        let scene = self.scene(&sensors, wall, &box_warnings);
         let facts = Facts {
             plan: self.plan,
             settings: &self.plan.settings,
             sut: &self.sut.info(),
             scenario: None,
+            warm_up: WarmUpDone::default(),
             accuracy: Some(&accuracy),
         };
         let record = build_record(self.ctx, &facts, &scene);
@@ -280,21 +292,24 @@ impl<'a> Stage<'a> {
     fn scenario(
         &mut self,
         scenario: Scenario,
-        settings: &LoadGenSettings,
+        settings: &EffectiveSettings,
         accuracy: Option<&AccuracyRecord>,
     ) -> Result<(ScenarioOutcome, Option<writer::WriteError>), RunError> {
         let timed = self.drive(scenario, settings)?;
-        let result = stats::summarize(&timed.effective, &timed.run);
+        let result = stats::summarize(timed.effective.settings(), &timed.run);
         // The record: the box's warnings and this scenario's; from_run adds the probes'.
-        let own = scenario_warnings(scenario, settings, &timed);
+        let own = scenario_warnings(scenario, settings.settings(), &timed);
         self.warnings.extend(own.iter().cloned());
-        let own: Vec<String> = self.box_warnings.iter().cloned().chain(own).collect();
+        let mut record_warnings = self.box_warnings.clone();
+        record_warnings.extend(own);
+        let own = record_warnings.texts();
         let scene = self.scene(&timed.sensors, timed.wall, &own);
         let facts = Facts {
             plan: self.plan,
-            settings: &timed.effective,
+            settings: timed.effective.settings(),
             sut: &self.sut.info(),
             scenario: Some((&timed.run, &result)),
+            warm_up: timed.warm_up,
             // With --mode both every performance record carries the accuracy
             // result, so one file is enough to compare speed and accuracy.
             accuracy,
@@ -306,15 +321,15 @@ impl<'a> Stage<'a> {
         };
         // The summary shows what the probes saw too, named by scenario.
         let sensors = &timed.sensors;
-        for w in (sensors.condition_warnings().into_iter()).chain(sensors.warnings.iter().cloned())
+        for text in
+            (sensors.condition_warnings().into_iter()).chain(sensors.warnings.iter().cloned())
         {
-            let w = format!("{scenario:?}: {w}");
-            if !self.warnings.contains(&w) {
-                self.warnings.push(w);
-            }
+            self.warnings
+                .push_once(RunWarning::Probe { scenario, text });
         }
         let outcome = ScenarioOutcome {
             run: timed.run,
+            warm_up: timed.warm_up,
             result,
             settings: timed.effective,
             calibration: timed.calibration,
@@ -326,7 +341,8 @@ impl<'a> Stage<'a> {
 
     /// Loads the samples, warms up, calibrates Offline's query size when the
     /// plan asks, then runs the timed scenario with the sensors sampling.
-    fn drive(&mut self, scenario: Scenario, settings: &LoadGenSettings) -> Result<Timed, RunError> {
+    fn drive(&mut self, scenario: Scenario, base: &EffectiveSettings) -> Result<Timed, RunError> {
+        let settings = base.settings();
         let loaded = qsl::loaded_set(settings);
         let (clock, control) = (self.clock.clone(), self.ctx.control);
         // A SUT that fails (an external one crashing, hanging, ...) ends the
@@ -350,7 +366,7 @@ impl<'a> Stage<'a> {
             }
             _ => None,
         };
-        let effective = calibrate::effective_settings(settings, calibration.as_ref());
+        let effective = base.calibrated(calibration.as_ref().map(|c| c.expected_qps));
         // Sensors sample on their own thread, started and stopped outside the timed loop.
         let wall_start_ns = writer::unix_now_ns();
         let sampler = Sampler::start(&self.ctx.root, probe::sampler::DEFAULT_PERIOD);
@@ -359,14 +375,15 @@ impl<'a> Stage<'a> {
             Scenario::SingleStream => {
                 single_stream::run(sut, settings, &loaded, clock.as_ref(), control)
             }
-            Scenario::Offline => offline::run(sut, &effective, &loaded, clock.as_ref(), control),
+            Scenario::Offline => {
+                offline::run(sut, effective.settings(), &loaded, clock.as_ref(), control)
+            }
         };
         let sensors = sampler.stop();
-        let mut run = outcome.map_err(|e| failed(self, e))?;
+        let run = outcome.map_err(|e| failed(self, e))?;
         let wall = (wall_start_ns, writer::unix_now_ns());
-        run.warm_up_queries = warm.queries;
-        run.warm_up_ns = warm.ns;
         Ok(Timed {
+            warm_up: warm,
             run,
             calibration,
             effective,
@@ -400,7 +417,7 @@ impl<'a> Stage<'a> {
         RunOutput {
             sut: self.sut.info(),
             outcomes,
-            warnings: self.warnings.clone(),
+            warnings: self.warnings.texts(),
             accuracy,
             accuracy_record,
             accuracy_record_path,
@@ -419,18 +436,7 @@ impl<'a> Stage<'a> {
         (wall_start_ns, pass): (u64, &str),
         e: crate::sut::SutError,
     ) -> RunError {
-        let run = ScenarioRun {
-            scenario,
-            loaded_set: loaded.to_vec(),
-            issued_sample_index: Vec::new(),
-            latency_ns: Vec::new(),
-            start_ns: 0,
-            duration_ns: 0,
-            warm_up_queries: 0,
-            warm_up_ns: 0,
-            aborted: false,
-            store_full: false,
-        };
+        let run = ScenarioRun::empty(scenario, loaded);
         let mut result = stats::summarize(settings, &run);
         // The one reason that matters: the others (no queries, no duration) follow from it.
         result.valid = false;
@@ -438,12 +444,13 @@ impl<'a> Stage<'a> {
         let mut info = self.sut.info();
         let mut warnings = self.box_warnings.clone();
         let first = e.to_string();
-        warnings.push(format!(
-            "{pass}: the SUT failed: {}",
-            first.lines().next().unwrap_or_default()
-        ));
+        warnings.push(RunWarning::SutFailed {
+            pass: pass.to_string(),
+            error: first.lines().next().unwrap_or_default().to_string(),
+        });
         if let Some(f) = e.fault() {
-            warnings.extend(f.stderr_tail.iter().map(|l| format!("SUT stderr: {l}")));
+            let tail = f.stderr_tail.iter().cloned();
+            warnings.extend(tail.map(RunWarning::SutStderr));
             if let Some(engine) = info.engine.as_mut() {
                 engine.stderr_tail = f.stderr_tail.clone();
             }
@@ -453,9 +460,11 @@ impl<'a> Stage<'a> {
             settings,
             sut: &info,
             scenario: Some((&run, &result)),
+            warm_up: WarmUpDone::default(),
             accuracy: None,
         };
         let sensors = ProbeSummary::default();
+        let warnings = warnings.texts();
         let scene = self.scene(&sensors, (wall_start_ns, writer::unix_now_ns()), &warnings);
         let record = write_record(self.ctx, &build_record(self.ctx, &facts, &scene))
             .ok()
@@ -466,19 +475,24 @@ impl<'a> Stage<'a> {
 
 /// This scenario's own warnings: the latency store filled up, Offline's
 /// calibrated query capped by the store.
-fn scenario_warnings(scenario: Scenario, settings: &LoadGenSettings, timed: &Timed) -> Vec<String> {
+fn scenario_warnings(
+    scenario: Scenario,
+    settings: &LoadGenSettings,
+    timed: &Timed,
+) -> Vec<RunWarning> {
+    let max_stored_queries = settings.max_stored_queries;
     let mut own = Vec::new();
     if timed.run.store_full {
-        own.push(format!(
-            "{scenario:?}: the latency store ({} queries) filled up and ended the run",
-            settings.max_stored_queries
-        ));
+        own.push(RunWarning::StoreFull {
+            scenario,
+            max_stored_queries,
+        });
     }
     if let Some(c) = timed.calibration.as_ref().filter(|c| c.capped) {
-        own.push(format!(
-            "Offline: measured {:.0} samples/s, but the query is limited to max_stored_queries ({}) samples; it may end before min_duration",
-            c.measured_qps, settings.max_stored_queries
-        ));
+        own.push(RunWarning::CalibrationCapped {
+            measured_qps: c.measured_qps,
+            max_stored_queries,
+        });
     }
     own
 }
@@ -499,6 +513,7 @@ struct Facts<'a> {
     settings: &'a LoadGenSettings,
     sut: &'a SutInfo,
     scenario: Option<(&'a ScenarioRun, &'a ScenarioResult)>,
+    warm_up: WarmUpDone,
     accuracy: Option<&'a AccuracyRecord>,
 }
 
@@ -519,6 +534,7 @@ fn build_record(ctx: &RunContext, f: &Facts, scene: &Scene) -> Record {
         settings: f.settings,
         sut: f.sut,
         scenario: f.scenario,
+        warm_up: f.warm_up,
         accuracy: f.accuracy,
         system: scene.system,
         sensors: scene.sensors,

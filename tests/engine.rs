@@ -137,7 +137,7 @@ fn abort_stops_at_a_query_boundary() {
     let out = run_on(&p, Arc::new(FakeClock::new(0)), &control);
     assert_eq!(out.outcomes.len(), 1, "no second scenario after an abort");
     let o = &out.outcomes[0];
-    assert_eq!(o.run.warm_up_queries, 0);
+    assert_eq!(o.warm_up.queries, 0);
     assert_eq!(o.run.latency_ns.len(), 0);
     assert!(o.run.aborted);
     assert!(o.result.invalid_reasons.contains(&Aborted));
@@ -150,13 +150,13 @@ fn warm_up_is_untimed_by_count_or_duration() {
         "scenario = \"single-stream\"\nsut = \"synthetic:busy:1\"\nwarmup_queries = 5\nmin_duration_ms = 0",
     );
     let o = &out.outcomes[0];
-    assert_eq!((o.run.warm_up_queries, o.run.warm_up_ns), (5, 5 * MS));
+    assert_eq!((o.warm_up.queries, o.warm_up.ns), (5, 5 * MS));
     assert_eq!(o.run.latency_ns.len(), 100);
     assert_eq!(o.run.start_ns, 5 * MS, "timing starts after the warm-up");
     let out = run(
         "scenario = \"single-stream\"\nsut = \"synthetic:busy:1\"\nwarmup_ms = 3\nmin_duration_ms = 0",
     );
-    assert_eq!(out.outcomes[0].run.warm_up_queries, 3);
+    assert_eq!(out.outcomes[0].warm_up.queries, 3);
 }
 
 #[test]
@@ -255,7 +255,9 @@ fn calibrated_offline_qps_turns_a_too_short_query_valid() {
     );
     assert_eq!(reasons(&fixed), vec![OfflineExpectedQpsTooLow]);
     assert!(fixed.outcomes[0].calibration.is_none());
-    assert_eq!(fixed.outcomes[0].settings.offline_expected_qps, 100.0);
+    let e = &fixed.outcomes[0].settings;
+    assert_eq!(e.settings().offline_expected_qps, 100.0);
+    assert_eq!(e.calibrated_offline_qps, None);
 
     // ...while without one, the run measures 1000 samples/s untimed and sizes
     // the query with 1.5 x that: floor(1.1 x 1 s x 1500) = 1650 samples of 1 ms.
@@ -269,7 +271,10 @@ fn calibrated_offline_qps_turns_a_too_short_query_valid() {
     assert!(!c.capped);
     // The calibration query grew until it lasted the 200 ms target.
     assert_eq!((c.samples, c.ns), (256, 256 * MS));
-    assert_eq!(o.settings.offline_expected_qps, 1500.0);
+    assert_eq!(o.settings.settings().offline_expected_qps, 1500.0);
+    // The derived value is kept apart from the plan's, typed.
+    assert_eq!(o.settings.calibrated_offline_qps, Some(1500.0));
+    assert_eq!(o.settings.dataset_samples, None);
     // The plan itself is untouched.
     assert_eq!(p.settings.offline_expected_qps, 100.0);
     assert_eq!(o.result.sample_count, 1650);

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use edgemark::loadgen::ScenarioRun;
+use edgemark::loadgen::warm_up::WarmUpDone;
 use edgemark::probe::{self, Sampler};
 use edgemark::record::{Record, RunFacts, writer};
 use edgemark::{plan, stats, sut};
@@ -61,8 +62,6 @@ fn raspberry_pi_run_to_report() {
         latency_ns: vec![1_000_100, 1_000_300, 1_000_200, 1_000_900],
         start_ns: 0,
         duration_ns: 3_100_000,
-        warm_up_queries: 1,
-        warm_up_ns: 1_000_000,
         aborted: false,
         store_full: false,
     };
@@ -99,6 +98,10 @@ fn raspberry_pi_run_to_report() {
         settings: &plan.settings,
         sut: &sut,
         scenario: Some((&run, &result)),
+        warm_up: WarmUpDone {
+            queries: 1,
+            ns: 1_000_000,
+        },
         accuracy: None,
         system: &system,
         sensors: &sensors,

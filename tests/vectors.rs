@@ -112,8 +112,6 @@ fn check(path: &Path) {
         latency_ns: latencies,
         start_ns: 0,
         duration_ns,
-        warm_up_queries: 0,
-        warm_up_ns: 0,
         aborted: false,
         store_full: false,
     };

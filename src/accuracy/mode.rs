@@ -11,7 +11,7 @@ use super::{AccuracyError, AccuracyResult, ModelError};
 use crate::dataset::image::{PreprocessConfig, Preset};
 use crate::dataset::labels::{Labels, load_class_names};
 use crate::dataset::{self, Dataset, DatasetError, Tensor};
-use crate::plan::{DatasetSpec, LoadGenSettings};
+use crate::plan::DatasetSpec;
 use crate::sut::{Sut, SutError};
 
 /// Why the data set could not be used with this SUT.
@@ -133,15 +133,10 @@ impl DataSession {
         self.dataset.is_empty()
     }
 
-    /// LoadGen's QSL sizes for this data set: total_sample_count is the data set
-    /// and performance_sample_count cannot exceed it.
-    pub fn qsl_settings(&self, plan: &LoadGenSettings) -> LoadGenSettings {
-        let n = self.dataset.len() as u64;
-        LoadGenSettings {
-            total_sample_count: n,
-            performance_sample_count: plan.performance_sample_count.min(n),
-            ..plan.clone()
-        }
+    /// Samples in the data set: LoadGen's total_sample_count when it feeds
+    /// performance (see `plan::EffectiveSettings::of`).
+    pub fn samples(&self) -> u64 {
+        self.dataset.len() as u64
     }
 
     /// Accuracy mode: every sample issued once through the SUT's model, scored.

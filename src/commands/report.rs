@@ -6,6 +6,7 @@ use crate::cli::ReportArgs;
 use crate::record::Record;
 use crate::report::{
     Format, collect, compare, csv, engines, html, hyperfine, json, mlperf, prom, rows, table,
+    write_whole,
 };
 
 /// Fails (exit 1) if any input was bad or output could not be written; the
@@ -56,8 +57,7 @@ pub fn command(args: &ReportArgs) -> CommandResult {
         Format::Html => {
             let page = html::render(&c.good, &rows, &c.bad, &variants);
             match &args.out {
-                // Written whole (temp file + rename), so a reader never sees half a page.
-                Some(path) => write_file(path, &page).map(|()| String::new()),
+                Some(path) => write_whole(path, &page).map(|()| String::new()),
                 None => Ok(page),
             }
         }
@@ -81,11 +81,4 @@ pub fn command(args: &ReportArgs) -> CommandResult {
     } else {
         Ok(())
     }
-}
-
-fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

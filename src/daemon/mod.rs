@@ -268,7 +268,7 @@ impl Daemon {
         for d in due {
             match schedule::enqueue(&self.spool, &mut self.sched_state, &path, &d) {
                 Ok(()) => log::info(&format!("schedule {:?}: queued {}", d.name, d.file_name)),
-                Err(e) => log::error(&e),
+                Err(e) => log::error(&e.to_string()),
             }
         }
     }

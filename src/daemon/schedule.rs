@@ -27,6 +27,46 @@ pub struct ScheduleState {
     pub entries: BTreeMap<String, EntryState>,
 }
 
+/// Why the schedule could not be read, a run not queued, or its slot not
+/// saved; each names the file (and the entry) it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScheduleError {
+    #[error("{}: {source}", path.display())]
+    ReadState {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    ParseState {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    /// The entry's job file could not be read (its slot is consumed).
+    #[error("schedule {name:?}: cannot read job file {}: {source}", job.display())]
+    ReadJob {
+        name: String,
+        job: PathBuf,
+        source: std::io::Error,
+    },
+    /// The spool did not take the run (disk full?): its slot is kept for a retry.
+    #[error("schedule {name:?}: cannot queue {file_name}: {source}")]
+    Queue {
+        name: String,
+        file_name: String,
+        source: std::io::Error,
+    },
+    #[error("cannot save schedule state: {0}")]
+    SaveState(std::io::Error),
+    #[error("{}: {source}", path.display())]
+    ReadBootId {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: empty", path.display())]
+    EmptyBootId { path: PathBuf },
+}
+
 /// One due run: what to spool under which name, and the state to persist after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Due {
@@ -44,11 +84,18 @@ impl ScheduleState {
     /// A missing file is a fresh install (empty state); a broken one is an
     /// error naming the file; the daemon refuses to guess, since an empty
     /// state would re-run every scheduled job at once.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, ScheduleError> {
+        let path_buf = || path.to_path_buf();
         match std::fs::read_to_string(path) {
-            Ok(t) => toml::from_str(&t).map_err(|e| format!("{}: {e}", path.display())),
+            Ok(t) => toml::from_str(&t).map_err(|source| ScheduleError::ParseState {
+                path: path_buf(),
+                source,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(source) => Err(ScheduleError::ReadState {
+                path: path_buf(),
+                source,
+            }),
         }
     }
 
@@ -120,34 +167,39 @@ pub fn enqueue(
     state: &mut ScheduleState,
     path: &Path,
     d: &Due,
-) -> Result<(), String> {
+) -> Result<(), ScheduleError> {
     let result = match std::fs::read(&d.job) {
         Ok(content) => Spool::enqueue_named(&spool.jobs, &d.file_name, &content)
             .map(|_| ())
-            .map_err(|e| format!("schedule {:?}: cannot queue {}: {e}", d.name, d.file_name)),
-        Err(e) => Err(format!(
-            "schedule {:?}: cannot read job file {}: {e}",
-            d.name,
-            d.job.display()
-        )),
+            .map_err(|source| ScheduleError::Queue {
+                name: d.name.clone(),
+                file_name: d.file_name.clone(),
+                source,
+            }),
+        Err(source) => Err(ScheduleError::ReadJob {
+            name: d.name.clone(),
+            job: d.job.clone(),
+            source,
+        }),
     };
-    if result.as_ref().is_err_and(|e| e.contains("cannot queue")) {
+    if let Err(ScheduleError::Queue { .. }) = result {
         // Queueing failed (disk full?): keep the slot so the next tick retries.
         return result;
     }
     state.entries.insert(d.name.clone(), d.new_state.clone());
-    state
-        .save(path)
-        .map_err(|e| format!("cannot save schedule state: {e}"))?;
+    state.save(path).map_err(ScheduleError::SaveState)?;
     result
 }
 
-pub fn read_boot_id(root: &Path) -> Result<String, String> {
-    let p = root.join("proc/sys/kernel/random/boot_id");
-    let id = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+pub fn read_boot_id(root: &Path) -> Result<String, ScheduleError> {
+    let path = root.join("proc/sys/kernel/random/boot_id");
+    let id = match std::fs::read_to_string(&path) {
+        Ok(id) => id,
+        Err(source) => return Err(ScheduleError::ReadBootId { path, source }),
+    };
     let id = id.trim();
     if id.is_empty() {
-        return Err(format!("{}: empty", p.display()));
+        return Err(ScheduleError::EmptyBootId { path });
     }
     Ok(id.to_owned())
 }
@@ -230,11 +282,40 @@ mod tests {
         st.save(&p).unwrap();
         assert_eq!(ScheduleState::load(&p).unwrap(), st);
         std::fs::write(&p, "entries = 3").unwrap();
-        assert!(
-            ScheduleState::load(&p)
-                .unwrap_err()
-                .contains("schedule.toml")
-        );
+        let e = ScheduleState::load(&p).unwrap_err();
+        assert!(matches!(e, ScheduleError::ParseState { .. }), "{e:?}");
+        assert!(e.to_string().contains("schedule.toml"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_run_the_spool_refuses_keeps_its_slot_and_an_unreadable_job_consumes_it() {
+        let dir = std::env::temp_dir().join(format!("edgemark-sched-q-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let job = dir.join("job.toml");
+        std::fs::write(&job, "sut = \"synthetic:null\"\n").unwrap();
+        // jobs/ is a regular file: the spool cannot take the run.
+        let spool = Spool::new(&dir);
+        std::fs::write(&spool.jobs, "").unwrap();
+        let due_run = |job: &Path| Due {
+            name: "n".into(),
+            job: job.to_path_buf(),
+            file_name: "sched-n-first.toml".into(),
+            new_state: EntryState {
+                last_slot_unix: Some(7),
+                last_boot_id: None,
+            },
+        };
+        let path = state_path(&dir);
+        let mut st = ScheduleState::default();
+        let e = enqueue(&spool, &mut st, &path, &due_run(&job)).unwrap_err();
+        assert!(matches!(e, ScheduleError::Queue { .. }), "{e:?}");
+        assert!(e.to_string().contains("sched-n-first.toml"), "{e}");
+        assert!(st.entries.is_empty(), "the slot is kept for a retry");
+        let e = enqueue(&spool, &mut st, &path, &due_run(&dir.join("gone.toml"))).unwrap_err();
+        assert!(matches!(e, ScheduleError::ReadJob { .. }), "{e:?}");
+        assert!(e.to_string().contains("gone.toml"), "{e}");
+        assert_eq!(st.entries["n"].last_slot_unix, Some(7), "slot consumed");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -492,23 +492,7 @@ impl ImageFolder {
 
     /// Every `.jpg`/`.jpeg`/`.png` in `dir`, sorted by name (for unlabelled runs).
     pub fn scan(dir: &Path, prep: Preprocess) -> Result<Self, DatasetError> {
-        let io = |source| DatasetError::Io {
-            path: dir.to_owned(),
-            source,
-        };
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io)? {
-            let name = entry
-                .map_err(io)?
-                .file_name()
-                .to_string_lossy()
-                .into_owned();
-            let lower = name.to_ascii_lowercase();
-            if lower.ends_with(".jpg") || lower.ends_with(".jpeg") || lower.ends_with(".png") {
-                files.push(name);
-            }
-        }
-        files.sort();
+        let files = super::list_files(dir, &[".jpg", ".jpeg", ".png"])?;
         Ok(Self::new(dir, files, prep))
     }
 

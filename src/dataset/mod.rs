@@ -133,6 +133,29 @@ pub enum DatasetError {
     Labels { path: PathBuf, why: String },
 }
 
+/// The names of the files in `dir` ending in one of `endings` (any case),
+/// sorted: the samples of a folder data set, in a stable order.
+pub fn list_files(dir: &std::path::Path, endings: &[&str]) -> Result<Vec<String>, DatasetError> {
+    let io = |source| DatasetError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let name = entry
+            .map_err(io)?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let lower = name.to_ascii_lowercase();
+        if endings.iter().any(|e| lower.ends_with(e)) {
+            files.push(name);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// A finite, ordered set of samples (LoadGen's QSL). `load` is called once per
 /// sample in accuracy mode and for the loaded set before timing in performance mode.
 pub trait Dataset {

@@ -15,22 +15,7 @@ pub struct NpyFolder {
 impl NpyFolder {
     /// List the folder; each file is read (and checked against `spec`) when loaded.
     pub fn open(dir: &Path, spec: InputSpec) -> Result<Self, DatasetError> {
-        let io = |source| DatasetError::Io {
-            path: dir.to_owned(),
-            source,
-        };
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io)? {
-            let name = entry
-                .map_err(io)?
-                .file_name()
-                .to_string_lossy()
-                .into_owned();
-            if name.to_ascii_lowercase().ends_with(".npy") {
-                files.push(name);
-            }
-        }
-        files.sort();
+        let files = super::list_files(dir, &[".npy"])?;
         Ok(NpyFolder {
             dir: dir.to_owned(),
             files,

@@ -117,21 +117,6 @@ pub fn expected_qps(settings: &LoadGenSettings, measured_qps: f64) -> (f64, bool
     }
 }
 
-/// The settings the timed Offline query runs with: the plan's, with the
-/// calibrated expected QPS when there is one.
-pub fn effective_settings(
-    plan: &LoadGenSettings,
-    calibration: Option<&QpsCalibration>,
-) -> LoadGenSettings {
-    match calibration {
-        Some(c) => LoadGenSettings {
-            offline_expected_qps: c.expected_qps,
-            ..plan.clone()
-        },
-        None => plan.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,17 +129,8 @@ mod tests {
         assert_eq!((q, capped), (1500.0, false));
         let (q, capped) = expected_qps(&s, f64::INFINITY);
         assert!(capped);
-        let eff = effective_settings(
-            &s,
-            Some(&QpsCalibration {
-                samples: 1,
-                ns: 0,
-                measured_qps: f64::INFINITY,
-                expected_qps: q,
-                capped,
-                total_ns: 0,
-            }),
-        );
+        let eff = crate::plan::EffectiveSettings::of(&s, None).calibrated(Some(q));
+        let eff = eff.settings();
         assert!(eff.offline_samples_per_query() <= s.max_stored_queries);
         assert!(eff.offline_samples_per_query() > s.max_stored_queries - 2);
     }

@@ -39,11 +39,24 @@ pub struct ScenarioRun {
     /// duration for min_duration and QPS with overhead). Offline: last completion
     /// relative to the issue.
     pub duration_ns: u64,
-    /// Untimed warm-up: queries run and time spent.
-    pub warm_up_queries: u64,
-    pub warm_up_ns: u64,
     /// Stopped early by `Control::abort`.
     pub aborted: bool,
     /// Stopped because the reserved latency store was full.
     pub store_full: bool,
+}
+
+impl ScenarioRun {
+    /// A run of `scenario` on the `loaded` samples that has issued nothing yet.
+    pub fn empty(scenario: crate::plan::Scenario, loaded: &[usize]) -> ScenarioRun {
+        ScenarioRun {
+            scenario,
+            loaded_set: loaded.to_vec(),
+            issued_sample_index: Vec::new(),
+            latency_ns: Vec::new(),
+            start_ns: 0,
+            duration_ns: 0,
+            aborted: false,
+            store_full: false,
+        }
+    }
 }

@@ -27,16 +27,8 @@ pub fn run(
     control.completed.store(0, Ordering::Relaxed);
 
     let mut run = ScenarioRun {
-        scenario: Scenario::Offline,
-        loaded_set: loaded.to_vec(),
-        issued_sample_index: Vec::new(),
-        latency_ns: Vec::new(),
-        start_ns: 0,
-        duration_ns: 0,
-        warm_up_queries: 0,
-        warm_up_ns: 0,
-        aborted: false,
         store_full,
+        ..ScenarioRun::empty(Scenario::Offline, loaded)
     };
     if control.abort.load(Ordering::Relaxed) || issued.is_empty() {
         run.aborted = control.abort.load(Ordering::Relaxed);

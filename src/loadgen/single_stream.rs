@@ -90,8 +90,6 @@ pub fn run(
         latency_ns,
         start_ns: start,
         duration_ns: last_issue - start,
-        warm_up_queries: 0,
-        warm_up_ns: 0,
         aborted,
         store_full,
     })

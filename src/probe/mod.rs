@@ -8,16 +8,19 @@
 //! file that exists but cannot be read or parsed yields a warning naming its
 //! path. Nothing here panics on what it reads.
 
+mod energy;
 pub mod sampler;
 pub mod series;
+pub mod summary;
 pub mod system;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use sampler::{
-    CoreFreqRange, EnergySource, EnergySummary, ProbeSummary, RailEnergy, Sampler, SamplerHandle,
-    ThrottleSummary, ZoneTemps,
+pub use sampler::{Sampler, SamplerHandle};
+pub use summary::{
+    CoreFreqRange, EnergySource, EnergySummary, ProbeSummary, RailEnergy, ThrottleSummary,
+    ZoneTemps,
 };
 pub use system::{CoreFreqPolicy, CpuCluster, SystemInfo, ThermalZone, describe};
 
@@ -169,23 +172,25 @@ pub struct RssReading {
 }
 
 /// Reads VmRSS and VmHWM through `root` (absent fields stay None).
+/// A `/proc` figure such as `  123456 kB` in bytes.
+fn kb_bytes(rest: &str) -> Option<u64> {
+    rest.trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|k| k * 1024)
+}
+
 pub fn read_rss(root: &Path) -> RssReading {
     let path = rooted(root, "/proc/self/status");
     let mut r = RssReading::default();
     if let Read::Value(text) = read_text(&path) {
         for line in text.lines() {
-            let kb = |rest: &str| -> Option<u64> {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .map(|k| k * 1024)
-            };
             if let Some(rest) = line.strip_prefix("VmRSS:") {
-                r.rss_bytes = kb(rest);
+                r.rss_bytes = kb_bytes(rest);
             } else if let Some(rest) = line.strip_prefix("VmHWM:") {
-                r.peak_rss_bytes = kb(rest);
+                r.peak_rss_bytes = kb_bytes(rest);
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{numbered_entries, read_text, read_u64, rooted};
+use super::{kb_bytes, numbered_entries, read_text, read_u64, rooted};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SystemInfo {
@@ -111,15 +111,9 @@ pub fn describe(root: &Path) -> (SystemInfo, Vec<String>) {
         info.cores = n;
     }
     if let Some(text) = read_text(&rooted(root, "/proc/meminfo")).ok(&mut w) {
-        info.mem_total_bytes = text.lines().find_map(|l| {
-            let rest = l.strip_prefix("MemTotal:")?;
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .map(|k| k * 1024)
-        });
+        info.mem_total_bytes = text
+            .lines()
+            .find_map(|l| kb_bytes(l.strip_prefix("MemTotal:")?));
     }
 
     let cpu_dir = rooted(root, "/sys/devices/system/cpu");

@@ -5,6 +5,7 @@ use crate::accuracy::AccuracyResult;
 use crate::accuracy::classification::ClassificationSummary;
 use crate::accuracy::mode::AccuracyOutput;
 use crate::loadgen::ScenarioRun;
+use crate::loadgen::warm_up::WarmUpDone;
 use crate::probe::{self, ProbeSummary, SystemInfo};
 use crate::stats::{self, ScenarioResult};
 use crate::{plan, sut};
@@ -22,6 +23,8 @@ pub struct RunFacts<'a> {
     /// The scenario's run and statistics; None for the record of an accuracy
     /// run, which times no scenario.
     pub scenario: Option<(&'a ScenarioRun, &'a ScenarioResult)>,
+    /// The untimed warm-up before the scenario (none for an accuracy record).
+    pub warm_up: WarmUpDone,
     /// The run's accuracy result, when it had one (`--mode accuracy|both`).
     pub accuracy: Option<&'a Accuracy>,
     pub system: &'a SystemInfo,
@@ -103,8 +106,8 @@ impl Record {
             timing: Timing {
                 load_ns: f.sut.load_ns,
                 first_inference_ns: f.sut.first_inference_ns,
-                warm_up_queries: f.scenario.map_or(0, |(run, _)| run.warm_up_queries),
-                warm_up_ns: f.scenario.map_or(0, |(run, _)| run.warm_up_ns),
+                warm_up_queries: f.warm_up.queries,
+                warm_up_ns: f.warm_up.ns,
                 aborted: f.scenario.is_some_and(|(run, _)| run.aborted),
                 store_full: f.scenario.is_some_and(|(run, _)| run.store_full),
             },

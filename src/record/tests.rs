@@ -549,6 +549,12 @@ mod from_run {
     use crate::probe::{self, ProbeSummary, SystemInfo};
     use crate::{plan, stats, sut};
 
+    /// The warm-up the inputs' scenario had.
+    const WARM_UP: crate::loadgen::warm_up::WarmUpDone = crate::loadgen::warm_up::WarmUpDone {
+        queries: 3,
+        ns: 1500,
+    };
+
     fn inputs() -> (
         plan::Plan,
         sut::SutInfo,
@@ -633,8 +639,6 @@ mod from_run {
             latency_ns: vec![500, 400, 600],
             start_ns: 10,
             duration_ns: 1_000_000_001,
-            warm_up_queries: 3,
-            warm_up_ns: 1500,
             aborted: true,
             store_full: false,
         };
@@ -711,6 +715,7 @@ mod from_run {
                 settings: &plan.settings,
                 sut: &sut,
                 scenario: Some((&run, &result)),
+                warm_up: WARM_UP,
                 accuracy: None,
                 system: &system,
                 sensors,
@@ -756,6 +761,7 @@ mod from_run {
             settings: &plan.settings,
             sut: &sut,
             scenario: Some((&run, &result)),
+            warm_up: WARM_UP,
             accuracy: None,
             system: &system,
             sensors: &sensors,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::ExportError;
 use crate::record::{InvalidReason, Mode, Record, Results, Scenario};
 
 const SCHEDULE_RNG_SEED: u64 = 16159082839903944936;
@@ -417,7 +418,7 @@ pub fn detail(r: &Record) -> String {
 
 /// Writes both files per record under `out/<record file stem>/`; returns the
 /// list of folders written (for stdout).
-pub fn write_all(out: &Path, records: &[(PathBuf, Record)]) -> Result<String, String> {
+pub fn write_all(out: &Path, records: &[(PathBuf, Record)]) -> Result<String, ExportError> {
     let mut listing = String::new();
     // An accuracy record has no scenario result to put into LoadGen's logs.
     for (path, r) in records.iter().filter(|(_, r)| !r.is_accuracy_only()) {
@@ -426,14 +427,16 @@ pub fn write_all(out: &Path, records: &[(PathBuf, Record)]) -> Result<String, St
             |s| s.to_string_lossy().into_owned(),
         );
         let dir = out.join(stem);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| ExportError::CreateDir {
+            path: dir.clone(),
+            source,
+        })?;
         for (name, text) in [
             ("mlperf_log_summary.txt", summary(r)),
             ("mlperf_log_detail.txt", detail(r)),
         ] {
             let p = dir.join(name);
-            std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            std::fs::write(&p, text).map_err(|source| ExportError::Write { path: p, source })?;
         }
         let _ = writeln!(listing, "{}", dir.display());
     }
@@ -528,5 +531,22 @@ mod tests {
             "{s}"
         );
         assert!(!s.contains("90.0th"), "{s}");
+    }
+
+    #[test]
+    fn an_output_folder_that_cannot_be_made_is_an_error_naming_it() {
+        let base = std::env::temp_dir().join(format!("edgemark-mlperf-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        let file = base.join("a-file");
+        std::fs::write(&file, "not a folder").unwrap();
+        let records = [(PathBuf::from("x.emrec"), example_record(1))];
+        let e = write_all(&file, &records).unwrap_err();
+        assert!(matches!(e, ExportError::CreateDir { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("cannot create") && text.contains("a-file/x"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -73,6 +73,36 @@ impl Key {
     }
 }
 
+/// An export that could not be written, naming the folder or file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Writes `text` to `path` whole (a temp file beside it, then a rename), so a
+/// reader never sees half a page.
+pub fn write_whole(path: &Path, text: &str) -> Result<(), ExportError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| ExportError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 /// A file that is not a readable record, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct BadFile {

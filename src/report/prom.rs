@@ -28,7 +28,7 @@ const METRICS: [(&str, &str); 12] = [
     ),
     (
         "edgemark_early_stopping_latency_seconds",
-        "SingleStream early-stopping latency estimate (the official metric at percentile 0.9).",
+        "SingleStream early-stopping latency estimates by percentile (the official metric is the one at the target percentile, 0.9 by default).",
     ),
     (
         "edgemark_samples_per_second",
@@ -145,12 +145,18 @@ fn latency_samples(samples: &mut Samples, base: &str, res: &Results) {
     ] {
         samples[LATENCY].push((format!("{base},quantile=\"{q}\""), ns as f64 / 1e9));
     }
-    for (q, es) in [
-        ("0.9", &res.early_stopping_90),
-        ("0.99", &res.early_stopping_99),
-    ] {
-        if let Some(ns) = es.as_ref().and_then(|e| e.estimate_ns) {
-            samples[EARLY_STOPPING].push((format!("{base},percentile=\"{q}\""), ns as f64 / 1e9));
+    // Each estimate is labelled with its own percentile: the first is at the
+    // plan's target (0.9 by default, 0.95 under --target-percentile 0.95).
+    // A target of 0.99 makes both the same series: it is written once.
+    let mut seen = Vec::new();
+    for e in [&res.early_stopping_90, &res.early_stopping_99]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(ns) = e.estimate_ns.filter(|_| !seen.contains(&e.percentile)) {
+            seen.push(e.percentile);
+            let labels = format!("{base},percentile=\"{}\"", e.percentile);
+            samples[EARLY_STOPPING].push((labels, ns as f64 / 1e9));
         }
     }
 }
@@ -255,6 +261,7 @@ mod tests {
             "{text}"
         );
         // Each metric's HELP/TYPE appears once.
+        assert!(text.contains("percentile=\"0.9\"} 0.0111\n"), "{text}");
         assert_eq!(text.matches("# TYPE edgemark_valid gauge").count(), 1);
         // No timestamps: every sample line is "name{labels} value".
         for l in text.lines().filter(|l| !l.starts_with('#')) {
@@ -264,5 +271,32 @@ mod tests {
                 "{l}"
             );
         }
+    }
+
+    #[test]
+    fn early_stopping_estimates_are_labelled_with_their_own_percentile() {
+        let mut r = example_record(1);
+        r.plan.scenario = Scenario::SingleStream;
+        r.plan.settings.target_percentile = 0.95;
+        let res = r.result.as_mut().unwrap();
+        let es = res.early_stopping_90.as_mut().unwrap();
+        es.percentile = 0.95;
+        es.estimate_ns = Some(12_000_000);
+        let text = render(&[(PathBuf::from("a"), r.clone())]);
+        let es: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("edgemark_early_stopping_latency_seconds{"))
+            .collect();
+        assert!(
+            es.iter().any(|l| l.contains("percentile=\"0.95\"} 0.012")),
+            "{text}"
+        );
+        assert!(!text.contains("percentile=\"0.9\""), "{text}");
+        // Target 0.99: both estimates are one series, written once.
+        let res = r.result.as_mut().unwrap();
+        res.early_stopping_90.as_mut().unwrap().percentile = 0.99;
+        res.early_stopping_99 = res.early_stopping_90.clone();
+        let text = render(&[(PathBuf::from("a"), r)]);
+        assert_eq!(text.matches("percentile=\"0.99\"").count(), 1, "{text}");
     }
 }
