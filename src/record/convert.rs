@@ -45,28 +45,6 @@ impl Record {
     /// Builds the record of one scenario run, or of the accuracy run when
     /// `scenario` is None. The trace is kept when the plan asks for it.
     pub fn from_run(f: &RunFacts<'_>) -> Record {
-        let mut warnings: Vec<String> = f.warnings.to_vec();
-        for w in f
-            .system
-            .setup_warnings()
-            .into_iter()
-            .chain(f.sensors.condition_warnings())
-            .chain(f.sensors.warnings.iter().cloned())
-        {
-            if !warnings.contains(&w) {
-                warnings.push(w);
-            }
-        }
-        let spec = &f.plan.sut;
-        let built_in;
-        let model_spec = match spec {
-            plan::SutSpec::Model(m) => Some(m),
-            plan::SutSpec::BuiltIn(b) => {
-                built_in = b.to_model_spec();
-                Some(&built_in)
-            }
-            plan::SutSpec::Synthetic(_) | plan::SutSpec::Exec(_) => None,
-        };
         // An accuracy record names the scenario the plan would run first, as
         // LoadGen's accuracy mode runs under a scenario (and on its cores).
         let scenario = match f.scenario {
@@ -85,38 +63,15 @@ impl Record {
             wall_end_ns: f.wall_end_ns,
             host: Host::from(f.system),
             sut: Sut::of(f.sut, scenario),
-            plan: Plan {
-                preset: f.plan.preset.clone(),
-                scenario: scenario.into(),
-                mode: f.plan.mode.into(),
-                sut: spec.into(),
-                input_shapes: model_spec
-                    .map(|m| m.input_shapes.clone())
-                    .unwrap_or_default(),
-                inputs: model_spec.map(|m| m.inputs.clone()).unwrap_or_default(),
-                instances: model_spec.map_or(0, |m| m.instances),
-                threads: model_spec.map_or(0, |m| m.threads),
-                cpus: model_spec
-                    .map(|m| m.cpus.for_scenario(scenario).to_vec())
-                    .unwrap_or_default(),
-                settings: f.settings.into(),
-                trace: f.plan.trace,
-            },
+            plan: Plan::of(f, scenario),
             result: f.scenario.map(|(_, res)| res.into()),
-            timing: Timing {
-                load_ns: f.sut.load_ns,
-                first_inference_ns: f.sut.first_inference_ns,
-                warm_up_queries: f.warm_up.queries,
-                warm_up_ns: f.warm_up.ns,
-                aborted: f.scenario.is_some_and(|(run, _)| run.aborted),
-                store_full: f.scenario.is_some_and(|(run, _)| run.store_full),
-            },
+            timing: Timing::of(f),
             memory: Memory {
                 rss_before_load_bytes: f.rss_before_load_bytes,
                 peak_rss_bytes: f.peak_rss_bytes,
             },
             sensors: f.sensors.into(),
-            warnings,
+            warnings: record_warnings(f),
             trace: f.scenario.filter(|_| f.plan.trace).map(|(run, _)| Trace {
                 issued_sample_index: run.issued_sample_index.clone(),
                 latency_ns: run.latency_ns.clone(),
@@ -139,6 +94,71 @@ impl Record {
                 sample_bytes: s.sample_bytes,
                 loaded_samples: s.loaded_samples,
             }),
+        }
+    }
+}
+
+/// The run's warnings, then what the box's setup and the probes add (each once).
+fn record_warnings(f: &RunFacts<'_>) -> Vec<String> {
+    let mut warnings: Vec<String> = f.warnings.to_vec();
+    for w in f
+        .system
+        .setup_warnings()
+        .into_iter()
+        .chain(f.sensors.condition_warnings())
+        .chain(f.sensors.warnings.iter().cloned())
+    {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
+    warnings
+}
+
+impl Timing {
+    /// Untimed phases (model load, first inference, warm-up) and how the run ended.
+    fn of(f: &RunFacts<'_>) -> Timing {
+        Timing {
+            load_ns: f.sut.load_ns,
+            first_inference_ns: f.sut.first_inference_ns,
+            warm_up_queries: f.warm_up.queries,
+            warm_up_ns: f.warm_up.ns,
+            aborted: f.scenario.is_some_and(|(run, _)| run.aborted),
+            store_full: f.scenario.is_some_and(|(run, _)| run.store_full),
+        }
+    }
+}
+
+impl Plan {
+    /// The plan as it applies to `scenario`: the model's shapes, inputs and
+    /// threads as requested, that scenario's cores, the settings it ran with.
+    fn of(f: &RunFacts<'_>, scenario: plan::Scenario) -> Plan {
+        let spec = &f.plan.sut;
+        let built_in;
+        let model_spec = match spec {
+            plan::SutSpec::Model(m) => Some(m),
+            plan::SutSpec::BuiltIn(b) => {
+                built_in = b.to_model_spec();
+                Some(&built_in)
+            }
+            plan::SutSpec::Synthetic(_) | plan::SutSpec::Exec(_) => None,
+        };
+        Plan {
+            preset: f.plan.preset.clone(),
+            scenario: scenario.into(),
+            mode: f.plan.mode.into(),
+            sut: spec.into(),
+            input_shapes: model_spec
+                .map(|m| m.input_shapes.clone())
+                .unwrap_or_default(),
+            inputs: model_spec.map(|m| m.inputs.clone()).unwrap_or_default(),
+            instances: model_spec.map_or(0, |m| m.instances),
+            threads: model_spec.map_or(0, |m| m.threads),
+            cpus: model_spec
+                .map(|m| m.cpus.for_scenario(scenario).to_vec())
+                .unwrap_or_default(),
+            settings: f.settings.into(),
+            trace: f.plan.trace,
         }
     }
 }
