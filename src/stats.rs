@@ -340,30 +340,51 @@ pub fn summarize(settings: &LoadGenSettings, run: &ScenarioRun) -> ScenarioResul
         valid: false,
         invalid_reasons: Vec::new(),
     };
+    if run.scenario == Scenario::SingleStream {
+        single_stream_figures(&mut result, settings, &sorted, secs);
+    }
+    result.invalid_reasons = invalid_reasons(run, &result);
+    result.valid = result.invalid_reasons.is_empty();
+    result
+}
+
+/// SingleStream's early-stopping estimates (at the target percentile and at
+/// 0.99) and its QPS with and without LoadGen's overhead.
+fn single_stream_figures(
+    result: &mut ScenarioResult,
+    settings: &LoadGenSettings,
+    sorted: &[u64],
+    secs: f64,
+) {
+    let n = sorted.len() as u64;
+    result.early_stopping_90 = Some(early_stopping(sorted, settings.target_percentile));
+    result.early_stopping_99 = Some(early_stopping(sorted, SECOND_ES_PERCENTILE));
+    if n > 1 && secs > 0.0 {
+        result.qps_with_overhead = (n - 1) as f64 / secs;
+    }
+    if result.mean_ns > 0 {
+        result.qps_without_overhead = 1.0 / (result.mean_ns as f64 / 1e9);
+    }
+}
+
+/// LoadGen's verdict on a summarised run: why it is INVALID, in LoadGen's
+/// order (none: VALID).
+fn invalid_reasons(run: &ScenarioRun, r: &ScenarioResult) -> Vec<InvalidReason> {
     let mut reasons = Vec::new();
     if run.aborted {
         reasons.push(InvalidReason::Aborted);
     }
     match run.scenario {
         Scenario::SingleStream => {
-            let es = early_stopping(&sorted, settings.target_percentile);
-            if !es.met {
+            if !r.early_stopping_90.as_ref().is_some_and(|e| e.met) {
                 reasons.push(InvalidReason::EarlyStoppingNotMet);
             }
-            result.early_stopping_90 = Some(es);
-            result.early_stopping_99 = Some(early_stopping(&sorted, SECOND_ES_PERCENTILE));
-            if n > 1 && secs > 0.0 {
-                result.qps_with_overhead = (n - 1) as f64 / secs;
-            }
-            if result.mean_ns > 0 {
-                result.qps_without_overhead = 1.0 / (result.mean_ns as f64 / 1e9);
-            }
-            if !min_duration_met {
+            if !r.min_duration_met {
                 reasons.push(InvalidReason::MinDurationNotMet);
             }
         }
         Scenario::Offline => {
-            if !min_duration_met {
+            if !r.min_duration_met {
                 reasons.push(if run.aborted {
                     InvalidReason::MinDurationNotMet
                 } else {
@@ -372,15 +393,13 @@ pub fn summarize(settings: &LoadGenSettings, run: &ScenarioRun) -> ScenarioResul
             }
         }
     }
-    if !min_queries_met {
+    if !r.min_queries_met {
         reasons.push(InvalidReason::MinQueriesNotMet);
     }
     if run.store_full && !reasons.is_empty() {
         reasons.push(InvalidReason::LatencyStoreFull);
     }
-    result.valid = reasons.is_empty();
-    result.invalid_reasons = reasons;
-    result
+    reasons
 }
 
 impl InvalidReason {

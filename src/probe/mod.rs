@@ -8,16 +8,19 @@
 //! file that exists but cannot be read or parsed yields a warning naming its
 //! path. Nothing here panics on what it reads.
 
+mod energy;
 pub mod sampler;
 pub mod series;
+pub mod summary;
 pub mod system;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use sampler::{
-    CoreFreqRange, EnergySource, EnergySummary, ProbeSummary, RailEnergy, Sampler, SamplerHandle,
-    ThrottleSummary, ZoneTemps,
+pub use sampler::{Sampler, SamplerHandle};
+pub use summary::{
+    CoreFreqRange, EnergySource, EnergySummary, ProbeSummary, RailEnergy, ThrottleSummary,
+    ZoneTemps,
 };
 pub use system::{CoreFreqPolicy, CpuCluster, SystemInfo, ThermalZone, describe};
 

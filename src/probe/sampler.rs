@@ -14,7 +14,12 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::energy::{self, Channel, Reading};
 use super::series::{Acc, ProbeSeries, SeriesKind};
+use super::summary::{
+    CoreFreqRange, EnergySource, EnergySummary, ProbeSummary, RailEnergy, ThrottleSummary,
+    ZoneTemps,
+};
 use super::{Read, numbered_entries, read_i64, read_text, read_u64, rooted, throttle_bits};
 
 /// Where the Raspberry Pi firmware driver exposes `get_throttled` (Raspberry Pi
@@ -24,154 +29,6 @@ pub const PI_THROTTLED_PATH: &str = "/sys/devices/platform/soc/soc:firmware/get_
 /// A period that sees thermal and frequency changes (sysfs updates them every
 /// few hundred ms at most) while costing the timed thread next to nothing.
 pub const DEFAULT_PERIOD: Duration = Duration::from_millis(250);
-
-/// Which kind of sensor the energy figure came from. Persisted via the record's
-/// own enum; this one is in-memory only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnergySource {
-    /// `/sys/class/powercap/intel-rapl:N/energy_uj` counters (CPU package, or psys).
-    Rapl,
-    /// hwmon `energy*_input` counters (µJ).
-    HwmonEnergy,
-    /// Jetson INA3221 hwmon: voltage x current per rail; total from the input rail.
-    Ina3221,
-    /// hwmon `power*_input` (µW), integrated over the samples.
-    HwmonPower,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RailEnergy {
-    pub label: String,
-    pub energy_uj: u64,
-    /// Counted in the total (RAPL packages or psys, the INA3221 input rail).
-    pub in_total: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct EnergySummary {
-    pub source: EnergySource,
-    /// Energy of the channels marked `in_total`; None when none could be (e.g. a
-    /// Jetson whose input rail is not labelled).
-    pub total_uj: Option<u64>,
-    /// Time between the first and last energy reading.
-    pub span_ns: u64,
-    pub rails: Vec<RailEnergy>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ZoneTemps {
-    pub index: u32,
-    pub kind: String,
-    pub min_millicelsius: i64,
-    pub max_millicelsius: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CoreFreqRange {
-    pub cpu: u32,
-    pub min_khz: u64,
-    pub max_khz: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThrottleSummary {
-    /// The word at the first and the last sample.
-    pub first: u32,
-    pub last: u32,
-    /// OR of the "now" bits over all samples.
-    pub now_seen: u32,
-}
-
-/// What the sensors saw during one scenario.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ProbeSummary {
-    pub period_ns: u64,
-    pub samples: u32,
-    pub zones: Vec<ZoneTemps>,
-    pub cores: Vec<CoreFreqRange>,
-    pub throttle: Option<ThrottleSummary>,
-    pub energy: Option<EnergySummary>,
-    /// Sensor files that exist but could not be read or parsed (named).
-    pub warnings: Vec<String>,
-    /// The same readings over time, in time bins (for the record's series).
-    pub series: ProbeSeries,
-}
-
-impl ProbeSummary {
-    /// Average power over the sampled span, watts (informative).
-    pub fn average_watts(&self) -> Option<f64> {
-        let e = self.energy.as_ref()?;
-        let uj = e.total_uj?;
-        (e.span_ns > 0).then(|| uj as f64 / 1e6 / (e.span_ns as f64 / 1e9))
-    }
-
-    pub fn max_temp_millicelsius(&self) -> Option<i64> {
-        self.zones.iter().map(|z| z.max_millicelsius).max()
-    }
-
-    /// Warnings about conditions during the run: throttling, frequency changes.
-    pub fn condition_warnings(&self) -> Vec<String> {
-        let mut w = Vec::new();
-        if let Some(t) = self.throttle {
-            let new_since_boot = (t.last & !t.first) & throttle_bits::SINCE_BOOT_MASK;
-            let seen = (t.now_seen & throttle_bits::NOW_MASK) | new_since_boot;
-            if seen != 0 {
-                w.push(format!(
-                    "the board throttled during the run ({}; get_throttled 0x{:x} -> 0x{:x})",
-                    throttle_bits::describe(seen).join(", "),
-                    t.first,
-                    t.last
-                ));
-            }
-        }
-        let changed: Vec<String> = self
-            .cores
-            .iter()
-            .filter(|c| c.min_khz != c.max_khz)
-            .map(|c| format!("cpu{} {}-{} MHz", c.cpu, c.min_khz / 1000, c.max_khz / 1000))
-            .collect();
-        if !changed.is_empty() {
-            w.push(format!(
-                "CPU frequency changed during the run: {}",
-                changed.join(", ")
-            ));
-        }
-        w
-    }
-}
-
-#[derive(Debug)]
-enum Reading {
-    /// A cumulative µJ counter; wraps at `max_range_uj` when known.
-    Counter {
-        path: PathBuf,
-        max_range_uj: Option<u64>,
-        last: Option<u64>,
-    },
-    /// Instantaneous power: the file's value times `to_uw` is µW (hwmon: 1;
-    /// the older Jetson iio driver reports mW: 1000).
-    PowerUw {
-        path: PathBuf,
-        to_uw: u64,
-        last: Option<(u64, u64)>,
-    },
-    /// INA3221: mV and mA, so µW = mV * mA.
-    VoltCurr {
-        mv: PathBuf,
-        ma: PathBuf,
-        last: Option<(u64, u64)>,
-    },
-}
-
-#[derive(Debug)]
-struct Channel {
-    label: String,
-    in_total: bool,
-    reading: Reading,
-    /// Counters accumulate exactly; integrated power in f64 µJ.
-    energy_uj: f64,
-}
-
 #[derive(Debug)]
 struct Zone {
     index: u32,
@@ -273,97 +130,11 @@ impl Sampler {
             }
         }
         s.throttle_path = find_throttled(root);
-        s.find_energy(root);
+        if let Some((source, channels)) = energy::find(root, &mut s.warnings) {
+            s.energy_source = Some(source);
+            s.channels = channels;
+        }
         s
-    }
-
-    fn find_energy(&mut self, root: &Path) {
-        if let Some(ch) = rapl_channels(root, &mut self.warnings)
-            && !ch.is_empty()
-        {
-            self.energy_source = Some(EnergySource::Rapl);
-            self.channels = ch;
-            return;
-        }
-        let mut energy = Vec::new();
-        let mut ina = Vec::new();
-        let mut power = Vec::new();
-        for (n, dir) in numbered_entries(&rooted(root, "/sys/class/hwmon"), "hwmon") {
-            let name = read_text(&dir.join("name"))
-                .ok(&mut self.warnings)
-                .unwrap_or_else(|| format!("hwmon{n}"));
-            if name == "ina3221" {
-                for i in 1..=3 {
-                    let (mv, ma) = (
-                        dir.join(format!("in{i}_input")),
-                        dir.join(format!("curr{i}_input")),
-                    );
-                    if !(mv.exists() && ma.exists()) {
-                        continue;
-                    }
-                    let label = read_text(&dir.join(format!("in{i}_label")))
-                        .ok(&mut self.warnings)
-                        .unwrap_or_else(|| format!("{name} channel {i}"));
-                    let in_total = is_input_rail(&label);
-                    ina.push(Channel {
-                        label,
-                        in_total,
-                        reading: Reading::VoltCurr { mv, ma, last: None },
-                        energy_uj: 0.0,
-                    });
-                }
-                continue;
-            }
-            for (kind, list) in [("energy", &mut energy), ("power", &mut power)] {
-                for i in 1..=16 {
-                    let path = dir.join(format!("{kind}{i}_input"));
-                    if !path.exists() {
-                        continue;
-                    }
-                    let label = read_text(&dir.join(format!("{kind}{i}_label")))
-                        .ok(&mut self.warnings)
-                        .map(|l| format!("{name} {l}"))
-                        .unwrap_or_else(|| format!("{name} {kind}{i}"));
-                    let reading = if kind == "energy" {
-                        Reading::Counter {
-                            path,
-                            max_range_uj: None,
-                            last: None,
-                        }
-                    } else {
-                        Reading::PowerUw {
-                            path,
-                            to_uw: 1,
-                            last: None,
-                        }
-                    };
-                    list.push(Channel {
-                        label,
-                        in_total: true,
-                        reading,
-                        energy_uj: 0.0,
-                    });
-                }
-            }
-        }
-        ina.extend(jetson_iio_rails(root, &mut self.warnings));
-        let (source, channels) = if !energy.is_empty() {
-            (EnergySource::HwmonEnergy, energy)
-        } else if !ina.is_empty() {
-            if !ina.iter().any(|c| c.in_total) {
-                self.warnings.push(format!(
-                    "INA3221 rails found ({}) but none is labelled as the input rail; no total energy",
-                    ina.iter().map(|c| c.label.as_str()).collect::<Vec<_>>().join(", ")
-                ));
-            }
-            (EnergySource::Ina3221, ina)
-        } else if !power.is_empty() {
-            (EnergySource::HwmonPower, power)
-        } else {
-            return;
-        };
-        self.energy_source = Some(source);
-        self.channels = channels;
     }
 
     /// Starts sampling `root` every `period` on a new thread (one sample right
@@ -653,105 +424,6 @@ fn find_throttled(root: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Older Jetson kernels (L4T 32, e.g. Jetson Nano, TX2) expose the INA3221
-/// through the `ina3221x` iio driver: `rail_name_N` and `in_power{N}_input` (mW).
-fn jetson_iio_rails(root: &Path, warnings: &mut Vec<String>) -> Vec<Channel> {
-    let mut out = Vec::new();
-    let drv = rooted(root, "/sys/bus/i2c/drivers/ina3221x");
-    let mut chips: Vec<PathBuf> = std::fs::read_dir(&drv)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    chips.sort();
-    for chip in chips {
-        for (_, dev) in numbered_entries(&chip, "iio:device") {
-            for n in 0..3 {
-                let path = dev.join(format!("in_power{n}_input"));
-                if !path.exists() {
-                    continue;
-                }
-                let label = read_text(&dev.join(format!("rail_name_{n}")))
-                    .ok(warnings)
-                    .unwrap_or_else(|| format!("ina3221x rail {n}"));
-                out.push(Channel {
-                    in_total: is_input_rail(&label),
-                    label,
-                    reading: Reading::PowerUw {
-                        path,
-                        to_uw: 1000,
-                        last: None,
-                    },
-                    energy_uj: 0.0,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Jetson boards name their input rail VDD_IN (Orin, Xavier) or POM_5V_IN (Nano, TX2).
-fn is_input_rail(label: &str) -> bool {
-    let l = label.to_ascii_uppercase();
-    l == "VDD_IN" || l.ends_with("_IN")
-}
-
-/// Top-level RAPL zones (`intel-rapl:N`, not the `intel-rapl:N:M` subzones,
-/// which are parts of a package). The total is `psys` (whole platform) when
-/// present, else the sum of the packages. None when there is no powercap.
-fn rapl_channels(root: &Path, warnings: &mut Vec<String>) -> Option<Vec<Channel>> {
-    let dir = rooted(root, "/sys/class/powercap");
-    let mut zones = numbered_entries(&dir, "intel-rapl:");
-    if zones.is_empty() {
-        return None;
-    }
-    zones.retain(|(_, p)| p.join("energy_uj").exists());
-    let mut out = Vec::new();
-    for (n, zdir) in zones {
-        let path = zdir.join("energy_uj");
-        // Since Linux 5.10 energy_uj is 0400 root: say so once, clearly.
-        match read_u64(&path) {
-            Read::Value(_) => {}
-            Read::Absent => continue,
-            Read::Broken(m) => {
-                warnings.push(m);
-                continue;
-            }
-        }
-        let name = read_text(&zdir.join("name"))
-            .ok(warnings)
-            .unwrap_or_else(|| format!("intel-rapl:{n}"));
-        let max = read_u64(&zdir.join("max_energy_range_uj")).ok(warnings);
-        out.push(Channel {
-            label: name,
-            in_total: false,
-            reading: Reading::Counter {
-                path,
-                max_range_uj: max,
-                last: None,
-            },
-            energy_uj: 0.0,
-        });
-    }
-    let has_psys = out.iter().any(|c| c.label == "psys");
-    for c in &mut out {
-        c.in_total = if has_psys {
-            c.label == "psys"
-        } else {
-            c.label.starts_with("package")
-        };
-    }
-    if !out.is_empty() && !out.iter().any(|c| c.in_total) {
-        for c in &mut out {
-            c.in_total = true;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -765,72 +437,5 @@ mod tests {
         std::fs::write(node.join("get_throttled"), "0\n").unwrap();
         assert_eq!(find_throttled(&root), Some(node.join("get_throttled")));
         std::fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn input_rails() {
-        assert!(is_input_rail("VDD_IN"));
-        assert!(is_input_rail("POM_5V_IN"));
-        assert!(!is_input_rail("VDD_CPU_GPU_CV"));
-        assert!(!is_input_rail("VDD_SOC"));
-    }
-
-    #[test]
-    fn condition_warnings_for_throttle_and_frequency() {
-        let s = ProbeSummary {
-            throttle: Some(ThrottleSummary {
-                first: 0,
-                last: 0x40000,
-                now_seen: 0,
-            }),
-            cores: vec![
-                CoreFreqRange {
-                    cpu: 0,
-                    min_khz: 600_000,
-                    max_khz: 1_500_000,
-                },
-                CoreFreqRange {
-                    cpu: 1,
-                    min_khz: 1_500_000,
-                    max_khz: 1_500_000,
-                },
-            ],
-            ..Default::default()
-        };
-        let w = s.condition_warnings();
-        assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[0].contains("throttled"), "{}", w[0]);
-        assert!(
-            w[1].contains("cpu0 600-1500 MHz") && !w[1].contains("cpu1"),
-            "{}",
-            w[1]
-        );
-
-        // Since-boot bits already set at the start are history, not this run.
-        let quiet = ProbeSummary {
-            throttle: Some(ThrottleSummary {
-                first: 0x50000,
-                last: 0x50000,
-                now_seen: 0,
-            }),
-            ..Default::default()
-        };
-        assert!(quiet.condition_warnings().is_empty());
-    }
-
-    #[test]
-    fn average_watts_needs_a_total_and_a_span() {
-        let mut s = ProbeSummary {
-            energy: Some(EnergySummary {
-                source: EnergySource::Rapl,
-                total_uj: Some(10_000_000),
-                span_ns: 2_000_000_000,
-                rails: vec![],
-            }),
-            ..Default::default()
-        };
-        assert_eq!(s.average_watts(), Some(5.0));
-        s.energy.as_mut().unwrap().span_ns = 0;
-        assert_eq!(s.average_watts(), None);
     }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::compare::{self, Group};
 use super::svg::{self, Bar, Frame, PALETTE, esc, short};
 use super::{BadFile, Row, human_ns};
-use crate::record::{PowerBasis, Quantity, Record, Scenario, series::TOTAL_POWER};
+use crate::record::{PowerBasis, Quantity, Record, Scenario, SensorSeries, series::TOTAL_POWER};
 
 const CSS: &str = "body{font:13px/1.4 system-ui,sans-serif;margin:16px;color:#222}\
 h1{font-size:20px}h2{font-size:16px;margin-top:28px;border-bottom:1px solid #ccc}\
@@ -137,88 +137,89 @@ fn fleet_table(o: &mut String, rows: &[Row]) {
     }
     o.push_str("</tr></thead><tbody>");
     for (i, r) in rows.iter().enumerate() {
-        let _ = write!(
-            o,
-            "<tr class=\"record\" data-scenario=\"{}\">",
-            esc(r.scenario)
-        );
-        num_cell(o, Some((i + 1) as f64), &format!("{}", i + 1));
-        for t in [&r.host, &r.board, &r.model] {
-            let _ = write!(o, "<td>{}</td>", esc(if t.is_empty() { "-" } else { t }));
-        }
-        let _ = write!(o, "<td>{}</td>", esc(r.scenario));
-        match r.valid {
-            Some(true) => o.push_str("<td class=\"valid\">VALID</td>"),
-            Some(false) => {
-                let _ = write!(
-                    o,
-                    "<td class=\"invalid\" title=\"{0}\">INVALID: {0}</td>",
-                    esc(&r.invalid_reasons.join("; "))
-                );
-            }
-            None => o.push_str("<td>-</td>"),
-        }
-        let p50 = r.p50_ns;
-        num_cell(o, p50.map(|x| x as f64), &p50.map_or("-".into(), human_ns));
-        let p90 = r.early_stopping_p90_ns.or(r.p90_ns);
-        num_cell(o, p90.map(|x| x as f64), &p90.map_or("-".into(), human_ns));
-        num_cell(o, r.samples_per_second, &opt(r.samples_per_second));
-        num_cell(
-            o,
-            r.samples_per_second_per_core,
-            &opt(r.samples_per_second_per_core),
-        );
-        match (r.average_watts, r.estimated_watts) {
-            (Some(w), _) => num_cell(o, Some(w), &short(w)),
-            (None, Some(w)) => {
-                let _ = write!(
-                    o,
-                    "<td class=\"n est\" data-v=\"{w}\">{} est.</td>",
-                    short(w)
-                );
-            }
-            _ => num_cell(o, None, ""),
-        }
-        match (
-            r.samples_per_second_per_watt,
-            r.estimated_samples_per_second_per_watt,
-        ) {
-            (Some(x), _) => num_cell(o, Some(x), &short(x)),
-            (None, Some(x)) => {
-                let _ = write!(
-                    o,
-                    "<td class=\"n est\" data-v=\"{x}\">{} est.</td>",
-                    short(x)
-                );
-            }
-            _ => num_cell(o, None, ""),
-        }
-        num_cell(
-            o,
-            r.top1_fraction,
-            &r.top1_fraction
-                .map_or("-".into(), |f| format!("{:.1} %", 100.0 * f)),
-        );
-        num_cell(
-            o,
-            r.temperature_max_celsius,
-            &opt(r.temperature_max_celsius),
-        );
-        if r.warnings.is_empty() {
-            o.push_str("<td class=\"n\" data-v=\"0\">0</td>");
-        } else {
-            let _ = write!(
-                o,
-                "<td class=\"warn\" data-v=\"{}\" title=\"{}\">{}: {}</td>",
-                r.warnings.len(),
-                esc(&r.warnings.join("\n")),
-                r.warnings.len(),
-                esc(&clip(&r.warnings[0], 60))
-            );
-        }
-        o.push_str("</tr>");
+        fleet_row(o, i, r);
     }
     o.push_str("</tbody></table>");
+}
+
+/// One record's row of the fleet table.
+fn fleet_row(o: &mut String, i: usize, r: &Row) {
+    let _ = write!(
+        o,
+        "<tr class=\"record\" data-scenario=\"{}\">",
+        esc(r.scenario)
+    );
+    num_cell(o, Some((i + 1) as f64), &format!("{}", i + 1));
+    for t in [&r.host, &r.board, &r.model] {
+        let _ = write!(o, "<td>{}</td>", esc(if t.is_empty() { "-" } else { t }));
+    }
+    let _ = write!(o, "<td>{}</td>", esc(r.scenario));
+    match r.valid {
+        Some(true) => o.push_str("<td class=\"valid\">VALID</td>"),
+        Some(false) => {
+            let _ = write!(
+                o,
+                "<td class=\"invalid\" title=\"{0}\">INVALID: {0}</td>",
+                esc(&r.invalid_reasons.join("; "))
+            );
+        }
+        None => o.push_str("<td>-</td>"),
+    }
+    let p50 = r.p50_ns;
+    num_cell(o, p50.map(|x| x as f64), &p50.map_or("-".into(), human_ns));
+    let p90 = r.early_stopping_p90_ns.or(r.p90_ns);
+    num_cell(o, p90.map(|x| x as f64), &p90.map_or("-".into(), human_ns));
+    num_cell(o, r.samples_per_second, &opt(r.samples_per_second));
+    num_cell(
+        o,
+        r.samples_per_second_per_core,
+        &opt(r.samples_per_second_per_core),
+    );
+    measured_or_estimated_cell(o, r.average_watts, r.estimated_watts);
+    measured_or_estimated_cell(
+        o,
+        r.samples_per_second_per_watt,
+        r.estimated_samples_per_second_per_watt,
+    );
+    num_cell(
+        o,
+        r.top1_fraction,
+        &r.top1_fraction
+            .map_or("-".into(), |f| format!("{:.1} %", 100.0 * f)),
+    );
+    num_cell(
+        o,
+        r.temperature_max_celsius,
+        &opt(r.temperature_max_celsius),
+    );
+    if r.warnings.is_empty() {
+        o.push_str("<td class=\"n\" data-v=\"0\">0</td>");
+    } else {
+        let _ = write!(
+            o,
+            "<td class=\"warn\" data-v=\"{}\" title=\"{}\">{}: {}</td>",
+            r.warnings.len(),
+            esc(&r.warnings.join("\n")),
+            r.warnings.len(),
+            esc(&clip(&r.warnings[0], 60))
+        );
+    }
+    o.push_str("</tr>");
+}
+
+/// A measured figure, else an estimated one marked "est.", else empty.
+fn measured_or_estimated_cell(o: &mut String, measured: Option<f64>, estimated: Option<f64>) {
+    match (measured, estimated) {
+        (Some(x), _) => num_cell(o, Some(x), &short(x)),
+        (None, Some(x)) => {
+            let _ = write!(
+                o,
+                "<td class=\"n est\" data-v=\"{x}\">{} est.</td>",
+                short(x)
+            );
+        }
+        _ => num_cell(o, None, ""),
+    }
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -480,6 +481,37 @@ fn cdf(o: &mut String, n: usize, r: &Record, h: &crate::record::LatencyHistogram
     o.push_str("</svg>");
 }
 
+/// (name, points, dashed: an estimate, not a reading)
+type Line = (String, Vec<(f64, f64)>, bool);
+
+/// One of the stacked charts of the sensors figure.
+struct Panel {
+    title: String,
+    unit: &'static str,
+    lines: Vec<Line>,
+}
+
+/// The series' time axis in seconds: point i sits in the middle of its step.
+#[derive(Debug, Clone, Copy)]
+struct Steps {
+    start: f64,
+    step: f64,
+    points: usize,
+}
+
+impl Steps {
+    fn t(self, i: usize) -> f64 {
+        self.start + (i as f64 + 0.5) * self.step
+    }
+
+    fn range(self) -> (f64, f64) {
+        (0.0, self.t(self.points - 1) + self.step / 2.0)
+    }
+}
+
+const SENSOR_PANEL_H: f64 = 90.0;
+const SENSOR_PANEL_GAP: f64 = 46.0;
+
 /// Temperature, frequency and power over the run, stacked, with throttled
 /// steps (Pi throttle bits) and capped-frequency steps shaded.
 fn sensors(o: &mut String, n: usize, r: &Record) {
@@ -490,17 +522,49 @@ fn sensors(o: &mut String, n: usize, r: &Record) {
     if points == 0 {
         return;
     }
-    let step = s.step_ns as f64 / 1e9;
-    let t = |i: usize| s.start_ns as f64 / 1e9 + (i as f64 + 0.5) * step;
-    let x_range = (0.0, t(points - 1) + step / 2.0);
-    /// (name, points, dashed: an estimate, not a reading)
-    type Line = (String, Vec<(f64, f64)>, bool);
-    struct Panel {
-        title: String,
-        unit: &'static str,
-        lines: Vec<Line>,
+    let steps = Steps {
+        start: s.start_ns as f64 / 1e9,
+        step: s.step_ns as f64 / 1e9,
+        points,
+    };
+    let panels = sensor_panels(r, s, steps);
+    if panels.is_empty() {
+        return;
     }
-    let mut panels = Vec::new();
+    let (throttled, capped) = shaded_steps(r, s, points);
+    let height = 30.0 + panels.len() as f64 * (SENSOR_PANEL_H + SENSOR_PANEL_GAP);
+    let _ = write!(
+        o,
+        r#"<svg id="sensors-{n}" class="chart sensors" width="520" height="{height:.0}" viewBox="0 0 520 {height:.0}"><title>sensors over the run</title><text class="title" x="4" y="14">Sensors over the run (a point per {} s){}</text>"#,
+        short(steps.step),
+        if r.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(" ⚠ {} warning(s)", r.warnings.len())
+        }
+    );
+    for (pi, p) in panels.iter().enumerate() {
+        let x_label = if pi + 1 == panels.len() {
+            "time (s)"
+        } else {
+            ""
+        };
+        let shade = (&throttled[..], &capped[..]);
+        sensor_panel(o, pi, p, steps, shade, x_label);
+    }
+    if throttled.iter().any(|&x| x) || capped.iter().any(|&x| x) {
+        let _ = write!(
+            o,
+            r##"<text class="legend" x="4" y="{:.0}"><tspan fill="#d62728">■ throttled (firmware bits)</tspan> <tspan fill="#ff7f0e">■ a cluster below 95 % of its max frequency</tspan></text>"##,
+            height - 4.0
+        );
+    }
+    o.push_str("</svg>");
+}
+
+/// The panels there are data for: temperature per zone, frequency per
+/// cluster, power per rail (or the board profile's estimate, dashed).
+fn sensor_panels(r: &Record, s: &SensorSeries, steps: Steps) -> Vec<Panel> {
     let track = |q: Quantity, scale: f64, name: &dyn Fn(u32) -> String| {
         s.of(q)
             .map(|tr| {
@@ -508,7 +572,7 @@ fn sensors(o: &mut String, n: usize, r: &Record) {
                     .values
                     .iter()
                     .enumerate()
-                    .map(|(i, &v)| (t(i), v as f64 * scale))
+                    .map(|(i, &v)| (steps.t(i), v as f64 * scale))
                     .collect();
                 (name(tr.sensor), pts, false)
             })
@@ -521,22 +585,6 @@ fn sensors(o: &mut String, n: usize, r: &Record) {
             .find(|tz| tz.index == z)
             .map_or(format!("zone{z}"), |tz| tz.kind.clone())
     };
-    let temps = track(Quantity::TemperatureDeciCelsius, 0.1, &zone_name);
-    if !temps.is_empty() {
-        panels.push(Panel {
-            title: "temperature".into(),
-            unit: "°C",
-            lines: temps,
-        });
-    }
-    let freqs = track(Quantity::FrequencyMhz, 1.0, &|c| format!("cpu{c}+"));
-    if !freqs.is_empty() {
-        panels.push(Panel {
-            title: "CPU frequency per cluster".into(),
-            unit: "MHz",
-            lines: freqs,
-        });
-    }
     let rail_name = |i: u32| {
         if i == TOTAL_POWER {
             "total".to_string()
@@ -548,15 +596,16 @@ fn sensors(o: &mut String, n: usize, r: &Record) {
                 .map_or(format!("rail{i}"), |x| x.label.clone())
         }
     };
-    let mut power = track(Quantity::PowerMilliwatts, 1e-3, &rail_name);
     let mut power_title = "power (measured)".to_string();
+    let mut power = track(Quantity::PowerMilliwatts, 1e-3, &rail_name);
     if power.is_empty()
         && let Some(e) = &r.power_estimate
     {
         let w = e.milliwatts as f64 / 1000.0;
+        let (x0, x1) = steps.range();
         power.push((
             format!("{} nominal (est.)", e.board),
-            vec![(x_range.0, w), (x_range.1, w)],
+            vec![(x0, w), (x1, w)],
             true,
         ));
         power_title = format!(
@@ -565,17 +614,21 @@ fn sensors(o: &mut String, n: usize, r: &Record) {
             e.board
         );
     }
-    if !power.is_empty() {
-        panels.push(Panel {
-            title: power_title,
-            unit: "W",
-            lines: power,
-        });
-    }
-    if panels.is_empty() {
-        return;
-    }
-    // Steps to shade: throttle bits set, or a cluster below 95 % of its max.
+    let temps = track(Quantity::TemperatureDeciCelsius, 0.1, &zone_name);
+    let freqs = track(Quantity::FrequencyMhz, 1.0, &|c| format!("cpu{c}+"));
+    [
+        ("temperature".to_string(), "°C", temps),
+        ("CPU frequency per cluster".to_string(), "MHz", freqs),
+        (power_title, "W", power),
+    ]
+    .into_iter()
+    .filter(|(_, _, lines)| !lines.is_empty())
+    .map(|(title, unit, lines)| Panel { title, unit, lines })
+    .collect()
+}
+
+/// Steps to shade: throttle bits set, or a cluster below 95 % of its max.
+fn shaded_steps(r: &Record, s: &SensorSeries, points: usize) -> (Vec<bool>, Vec<bool>) {
     let mut throttled = vec![false; points];
     for tr in s.of(Quantity::ThrottleBits) {
         for (i, &v) in tr.values.iter().enumerate() {
@@ -596,98 +649,80 @@ fn sensors(o: &mut String, n: usize, r: &Record) {
             }
         }
     }
-    let panel_h = 90.0;
-    let gap = 46.0;
-    let height = 30.0 + panels.len() as f64 * (panel_h + gap);
+    (throttled, capped)
+}
+
+/// Panel `pi` of the stack: its shaded steps, title, axes, lines and legend.
+fn sensor_panel(
+    o: &mut String,
+    pi: usize,
+    p: &Panel,
+    steps: Steps,
+    (throttled, capped): (&[bool], &[bool]),
+    x_label: &str,
+) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (_, pts, _) in &p.lines {
+        for &(_, v) in pts {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    let pad = ((hi - lo) * 0.1).max(hi.abs() * 0.02).max(0.5);
+    let f = Frame {
+        x: 60.0,
+        y: 30.0 + pi as f64 * (SENSOR_PANEL_H + SENSOR_PANEL_GAP),
+        w: 330.0,
+        h: SENSOR_PANEL_H,
+        x_range: steps.range(),
+        y_range: ((lo - pad).max(0.0), hi + pad),
+    };
+    let half = steps.step / 2.0;
+    for (i, (&th, &cp)) in throttled.iter().zip(capped).enumerate() {
+        if th || cp {
+            let x0 = f.px(steps.t(i) - half);
+            let _ = write!(
+                o,
+                r#"<rect class="band {}" x="{x0:.0}" y="{:.0}" width="{:.0}" height="{:.0}"/>"#,
+                if th { "throttle" } else { "freq-capped" },
+                f.y,
+                (f.px(steps.t(i) + half) - x0).max(1.0),
+                f.h
+            );
+        }
+    }
     let _ = write!(
         o,
-        r#"<svg id="sensors-{n}" class="chart sensors" width="520" height="{height:.0}" viewBox="0 0 520 {height:.0}"><title>sensors over the run</title><text class="title" x="4" y="14">Sensors over the run (a point per {} s){}</text>"#,
-        short(step),
-        if r.warnings.is_empty() {
-            String::new()
-        } else {
-            format!(" ⚠ {} warning(s)", r.warnings.len())
-        }
+        r#"<text class="title" x="{:.0}" y="{:.0}">{}</text>"#,
+        f.x,
+        f.y - 4.0,
+        esc(&p.title)
     );
-    for (pi, p) in panels.iter().enumerate() {
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for (_, pts, _) in &p.lines {
-            for &(_, v) in pts {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-        }
-        let pad = ((hi - lo) * 0.1).max(hi.abs() * 0.02).max(0.5);
-        let f = Frame {
-            x: 60.0,
-            y: 30.0 + pi as f64 * (panel_h + gap),
-            w: 330.0,
-            h: panel_h,
-            x_range,
-            y_range: ((lo - pad).max(0.0), hi + pad),
+    f.axes(o, x_label, p.unit);
+    for (li, (name, pts, dashed)) in p.lines.iter().enumerate() {
+        let color = PALETTE[li % PALETTE.len()];
+        let class = if *dashed {
+            "series estimated"
+        } else {
+            "series"
         };
-        for (i, (&th, &cp)) in throttled.iter().zip(&capped).enumerate() {
-            if th || cp {
-                let x0 = f.px(t(i) - step / 2.0);
-                let _ = write!(
-                    o,
-                    r#"<rect class="band {}" x="{x0:.0}" y="{:.0}" width="{:.0}" height="{:.0}"/>"#,
-                    if th { "throttle" } else { "freq-capped" },
-                    f.y,
-                    (f.px(t(i) + step / 2.0) - x0).max(1.0),
-                    f.h
-                );
-            }
-        }
-        let _ = write!(
-            o,
-            r#"<text class="title" x="{:.0}" y="{:.0}">{}</text>"#,
-            f.x,
-            f.y - 4.0,
-            esc(&p.title)
-        );
-        f.axes(
-            o,
-            if pi + 1 == panels.len() {
-                "time (s)"
-            } else {
-                ""
-            },
-            p.unit,
-        );
-        for (li, (name, pts, dashed)) in p.lines.iter().enumerate() {
-            let color = PALETTE[li % PALETTE.len()];
-            let class = if *dashed {
-                "series estimated"
-            } else {
-                "series"
-            };
-            f.line(o, pts, class, color);
-            if li < 6 {
-                let _ = write!(
-                    o,
-                    r#"<text x="398" y="{:.0}" fill="{color}" style="fill:{color}">{}</text>"#,
-                    f.y + 10.0 + li as f64 * 13.0,
-                    esc(&clip(name, 20))
-                );
-            } else if li == 6 {
-                let _ = write!(
-                    o,
-                    r#"<text x="398" y="{:.0}">+{} more</text>"#,
-                    f.y + 10.0 + li as f64 * 13.0,
-                    p.lines.len() - 6
-                );
-            }
+        f.line(o, pts, class, color);
+        if li < 6 {
+            let _ = write!(
+                o,
+                r#"<text x="398" y="{:.0}" fill="{color}" style="fill:{color}">{}</text>"#,
+                f.y + 10.0 + li as f64 * 13.0,
+                esc(&clip(name, 20))
+            );
+        } else if li == 6 {
+            let _ = write!(
+                o,
+                r#"<text x="398" y="{:.0}">+{} more</text>"#,
+                f.y + 10.0 + li as f64 * 13.0,
+                p.lines.len() - 6
+            );
         }
     }
-    if throttled.iter().any(|&x| x) || capped.iter().any(|&x| x) {
-        let _ = write!(
-            o,
-            r##"<text class="legend" x="4" y="{:.0}"><tspan fill="#d62728">■ throttled (firmware bits)</tspan> <tspan fill="#ff7f0e">■ a cluster below 95 % of its max frequency</tspan></text>"##,
-            height - 4.0
-        );
-    }
-    o.push_str("</svg>");
 }
 
 #[cfg(test)]

@@ -634,6 +634,16 @@ pub fn im2col_pixels(
 /// is a libm call on baseline x86_64, this vectorises on every target.
 pub fn quantize_f32(x: &[f32], scale: f32, zp: i32, y: &mut [u8]) {
     assert_eq!(x.len(), y.len());
+    #[cfg(target_arch = "x86_64")]
+    if (0..=255).contains(&zp) && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present; the lengths are equal.
+        unsafe { x86::quantize_f32_avx2(x, scale, zp, y) };
+        return;
+    }
+    quantize_f32_portable(x, scale, zp, y)
+}
+
+fn quantize_f32_portable(x: &[f32], scale: f32, zp: i32, y: &mut [u8]) {
     const MAGIC: f32 = 12_582_912.0;
     for (q, &v) in y.iter_mut().zip(x) {
         // Anything beyond +-1024 clamps to 0 or 255 whatever zp is; NaN stays
@@ -674,7 +684,10 @@ pub fn add(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
 fn add_portable(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
     for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
         let v = (a as i32 - p.za) as f32 * p.fa + (b as i32 - p.zb) as f32 * p.fb;
-        let v = v.round_ties_even() as i32 + p.zy;
+        // Clamped like `requant_one`: an out-of-range sum saturates instead
+        // of overflowing the zero-point addition.
+        let v = v.clamp(-F32_CLAMP, F32_CLAMP);
+        let v = (v.round_ties_even() as i32).saturating_add(p.zy);
         *y = v.clamp(p.lo as i32, p.hi as i32) as u8;
     }
 }
@@ -720,6 +733,40 @@ mod x86 {
         ldc: usize,
     ) {
         gemm_portable(m, a, lda, b, rq, c, ldc)
+    }
+
+    /// [`quantize_f32`] 8 values at a time (the compiled portable body was
+    /// scalar, 1.3 ns a value: 200 us of a 4.5 ms int8 MobileNetV2 on its
+    /// 224x224x3 input): the same division and clamp, NaN made 0 first (the
+    /// scalar cast's result), `cvtps_epi32` rounding half to even under the
+    /// default MXCSR, and the saturating packs clamping to 0..=255 exactly
+    /// (|value| <= 1024 + 255 fits 16 bits).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn quantize_f32_avx2(x: &[f32], scale: f32, zp: i32, y: &mut [u8]) {
+        let n8 = x.len() / 8 * 8;
+        // SAFETY: loads read x[i..i + 8] and stores write y[i..i + 8] for
+        // i + 8 <= n8 <= len.
+        unsafe {
+            let s = _mm256_set1_ps(scale);
+            let (lo, hi) = (_mm256_set1_ps(-1024.0), _mm256_set1_ps(1024.0));
+            let zpv = _mm256_set1_epi32(zp);
+            let mut i = 0;
+            while i < n8 {
+                let v = _mm256_div_ps(_mm256_loadu_ps(x.as_ptr().add(i)), s);
+                let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+                let v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+                let q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zpv);
+                let p16 = _mm256_packs_epi32(q, q);
+                let p8 = _mm256_packus_epi16(p16, p16);
+                // Each 128-bit lane holds its 4 results in its first 4 bytes.
+                let a = _mm_cvtsi128_si32(_mm256_castsi256_si128(p8));
+                let b = _mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(p8));
+                (y.as_mut_ptr().add(i) as *mut i32).write_unaligned(a);
+                (y.as_mut_ptr().add(i + 4) as *mut i32).write_unaligned(b);
+                i += 8;
+            }
+        }
+        quantize_f32_portable(&x[n8..], scale, zp, &mut y[n8..]);
     }
 
     /// `requant_one` on 8 lanes: the same f32 product and clamp, and
@@ -837,7 +884,51 @@ mod x86 {
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn add_avx2(p: &AddParams, a: &[u8], b: &[u8], y: &mut [u8]) {
-        add_portable(p, a, b, y)
+        // The portable body compiled with AVX2 stayed scalar (about 1 ns an
+        // element, 5 % of an int8 MobileNetV2): 8 lanes here with the same
+        // operations in the same order (two products, one sum: no fused
+        // multiply-add), a clamp to +-2^30 where `as i32` and `cvtps_epi32`
+        // agree, ties to even under the default MXCSR.
+        let n8 = y.len() / 8 * 8;
+        // SAFETY: 8-byte loads and stores at i + 8 <= n8 <= len of all three.
+        unsafe {
+            let (za, zb, zy) = (
+                _mm256_set1_epi32(p.za),
+                _mm256_set1_epi32(p.zb),
+                _mm256_set1_epi32(p.zy),
+            );
+            let (fa, fb) = (_mm256_set1_ps(p.fa), _mm256_set1_ps(p.fb));
+            let (lo, hi) = (
+                _mm256_set1_epi32(p.lo as i32),
+                _mm256_set1_epi32(p.hi as i32),
+            );
+            let lim = _mm256_set1_ps(F32_CLAMP);
+            let mut i = 0;
+            while i < n8 {
+                let load = |s: &[u8]| {
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(s.as_ptr().add(i) as *const __m128i))
+                };
+                let xa = _mm256_cvtepi32_ps(_mm256_sub_epi32(load(a), za));
+                let xb = _mm256_cvtepi32_ps(_mm256_sub_epi32(load(b), zb));
+                let v = _mm256_add_ps(_mm256_mul_ps(xa, fa), _mm256_mul_ps(xb, fb));
+                // NaN (scales of inf or NaN) to 0, the scalar cast's result.
+                let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+                let v = _mm256_min_ps(
+                    _mm256_max_ps(v, _mm256_sub_ps(_mm256_setzero_ps(), lim)),
+                    lim,
+                );
+                let q = _mm256_add_epi32(_mm256_cvtps_epi32(v), zy);
+                let q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+                let p16 = _mm256_packs_epi32(q, q);
+                let p8 = _mm256_packus_epi16(p16, p16);
+                let lo4 = _mm_cvtsi128_si32(_mm256_castsi256_si128(p8));
+                let hi4 = _mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(p8));
+                (y.as_mut_ptr().add(i) as *mut i32).write_unaligned(lo4);
+                (y.as_mut_ptr().add(i + 4) as *mut i32).write_unaligned(hi4);
+                i += 8;
+            }
+        }
+        add_portable(p, &a[n8..], &b[n8..], &mut y[n8..])
     }
 
     /// Rows per micro-kernel call: 8 accumulators of 16 lanes, one weight
@@ -1236,6 +1327,9 @@ mod tests {
         for zp in [0, 3, 128, 255] {
             let mut got = vec![0u8; xs.len()];
             quantize_f32(&xs, scale, zp, &mut got);
+            let mut port = vec![0u8; xs.len()];
+            quantize_f32_portable(&xs, scale, zp, &mut port);
+            assert_eq!(got, port, "zp {zp}: dispatched and portable bodies differ");
             for (&v, &g) in xs.iter().zip(&got) {
                 let want = ((v / scale).round_ties_even() as i32)
                     .saturating_add(zp)
@@ -1265,6 +1359,53 @@ mod tests {
             let v = (a[i] as f64 - 100.0) * 0.7 + (b[i] as f64 - 3.0) * 1.9;
             let want = (v.round_ties_even() + 20.0).clamp(0.0, 255.0) as i32;
             assert!((y[i] as i32 - want).abs() <= 1, "{i}: {} vs {want}", y[i]);
+        }
+        // The dispatched body (AVX2 on x86) equals the portable one exactly,
+        // ties, clamps and scales that overflow i32 included.
+        let n = 1003;
+        let (a, b) = (bytes(&mut rng, n), bytes(&mut rng, n));
+        for p in [
+            AddParams {
+                za: 128,
+                fa: 0.5,
+                zb: 0,
+                fb: 0.25,
+                zy: 0,
+                lo: 10,
+                hi: 240,
+            },
+            AddParams {
+                za: 7,
+                fa: -1.3,
+                zb: 250,
+                fb: 2.7,
+                zy: 131,
+                lo: 0,
+                hi: 255,
+            },
+            AddParams {
+                za: 0,
+                fa: 3e7,
+                zb: 0,
+                fb: -3e7,
+                zy: 128,
+                lo: 0,
+                hi: 255,
+            },
+            AddParams {
+                za: 0,
+                fa: f32::INFINITY,
+                zb: 9,
+                fb: 1.0,
+                zy: 17,
+                lo: 0,
+                hi: 255,
+            },
+        ] {
+            let (mut got, mut port) = (vec![0u8; n], vec![0u8; n]);
+            add(&p, &a, &b, &mut got);
+            add_portable(&p, &a, &b, &mut port);
+            assert_eq!(got, port, "{p:?}");
         }
         let (hw, c) = (49, 10);
         let x = bytes(&mut rng, hw * c);
