@@ -34,6 +34,29 @@ impl Rgb8 {
     }
 }
 
+/// The largest image decoded, in pixels (8192x8192: 192 MiB as RGB). Data set
+/// images are photos of a few megapixels; a header declaring more is likelier
+/// corrupt or hostile, and the boxes edgemark runs on have 1-8 GB.
+pub const MAX_PIXELS: usize = 1 << 26;
+
+/// What the `image` crate may allocate while decoding one image (a 16-bit
+/// RGBA PNG of 32 Mpx), instead of its default 512 MiB.
+const MAX_DECODE_BYTES: u64 = 256 << 20;
+
+/// Refuses a declared size above [`MAX_PIXELS`] (or empty).
+pub(crate) fn check_pixels(width: usize, height: usize) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err(format!("empty image ({width}x{height})"));
+    }
+    if width.saturating_mul(height) > MAX_PIXELS {
+        return Err(format!(
+            "image is {width}x{height}, more than the {MAX_PIXELS} pixels edgemark decodes \
+             (corrupt header?)"
+        ));
+    }
+    Ok(())
+}
+
 /// Decode a JPEG or PNG file into RGB: alpha is dropped (not blended, as PIL's
 /// `convert("RGB")` does) and grey is replicated into three channels.
 pub fn decode(path: &Path) -> Result<Rgb8, DatasetError> {
@@ -68,11 +91,24 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Rgb8, DatasetError> {
             }
         }
     }
-    let img =
-        image::load_from_memory_with_format(bytes, format).map_err(|e| DatasetError::Decode {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
+    let bad = |e: image::ImageError| DatasetError::Decode {
+        path: path.to_owned(),
+        why: e.to_string(),
+    };
+    // The header's size is checked before any pixel buffer exists: the crate's
+    // default 512 MiB allowance let a 125-byte PNG declaring 16777216x16 grey
+    // with alpha allocate 512 MiB before its data ran out (found by fuzzing).
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(bad)?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    check_pixels(w as usize, h as usize).map_err(|why| DatasetError::Decode {
+        path: path.to_owned(),
+        why,
+    })?;
+    let img = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
     let rgb = img.into_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     if w == 0 || h == 0 {
@@ -526,6 +562,21 @@ mod tests {
 
     fn channel0(img: &Rgb8) -> Vec<u8> {
         img.data.iter().step_by(3).copied().collect()
+    }
+
+    /// Found by fuzzing: a 125-byte PNG declaring 16777216x16 grey with alpha
+    /// made the `image` crate allocate 512 MiB before its data ran out; the
+    /// size is now refused from the header, naming it.
+    #[test]
+    fn huge_declared_size_is_refused_before_decoding() {
+        let found = include_bytes!("../../fuzz/regressions/image/png-huge-header-alloc.png");
+        let e = decode_bytes(found, Path::new("x.png"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.png") && e.contains("16777216x16"), "{e}");
+        assert!(check_pixels(8192, 8192).is_ok());
+        assert!(check_pixels(8192, 8193).is_err());
+        assert!(check_pixels(0, 5).is_err());
     }
 
     #[test]
