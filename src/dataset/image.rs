@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::jpeg::check_pixels;
 use super::{DType, Dataset, DatasetError, InputSpec, Quant, Tensor, TensorData};
 pub use crate::plan::CropRounding;
 
@@ -34,28 +35,9 @@ impl Rgb8 {
     }
 }
 
-/// The largest image decoded, in pixels (8192x8192: 192 MiB as RGB). Data set
-/// images are photos of a few megapixels; a header declaring more is likelier
-/// corrupt or hostile, and the boxes edgemark runs on have 1-8 GB.
-pub const MAX_PIXELS: usize = 1 << 26;
-
 /// What the `image` crate may allocate while decoding one image (a 16-bit
 /// RGBA PNG of 32 Mpx), instead of its default 512 MiB.
 const MAX_DECODE_BYTES: u64 = 256 << 20;
-
-/// Refuses a declared size above [`MAX_PIXELS`] (or empty).
-pub(crate) fn check_pixels(width: usize, height: usize) -> Result<(), String> {
-    if width == 0 || height == 0 {
-        return Err(format!("empty image ({width}x{height})"));
-    }
-    if width.saturating_mul(height) > MAX_PIXELS {
-        return Err(format!(
-            "image is {width}x{height}, more than the {MAX_PIXELS} pixels edgemark decodes \
-             (corrupt header?)"
-        ));
-    }
-    Ok(())
-}
 
 /// Decode a JPEG or PNG file into RGB: alpha is dropped (not blended, as PIL's
 /// `convert("RGB")` does) and grey is replicated into three channels.

@@ -13,6 +13,26 @@ const ZIGZAG: [usize; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
+/// The largest image decoded, here and through the `image` crate
+/// (`image.rs`), in pixels (8192x8192: 192 MiB as RGB). Data set images are
+/// photos of a few megapixels; a header declaring more is likelier corrupt or
+/// hostile, and the boxes edgemark runs on have 1-8 GB.
+pub const MAX_PIXELS: usize = 1 << 26;
+
+/// Refuses a declared size above [`MAX_PIXELS`] (or empty).
+pub(crate) fn check_pixels(width: usize, height: usize) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err(format!("empty image ({width}x{height})"));
+    }
+    if width.saturating_mul(height) > MAX_PIXELS {
+        return Err(format!(
+            "image is {width}x{height}, more than the {MAX_PIXELS} pixels edgemark decodes \
+             (corrupt header?)"
+        ));
+    }
+    Ok(())
+}
+
 /// Code lengths resolved by one table lookup; longer codes take the slow path.
 const LOOKUP_BITS: u32 = 9;
 
@@ -393,7 +413,7 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                 let height = u16_at(seg, 1)?;
                 let width = u16_at(seg, 3)?;
                 let n = seg[5] as usize;
-                super::image::check_pixels(width, height)?;
+                check_pixels(width, height)?;
                 if n != 1 && n != 3 {
                     return Ok(None);
                 }

@@ -1088,6 +1088,36 @@ fn corrupted_files_give_errors_not_panics() {
     assert!(prepare(&bytes[..bytes.len() / 2]).is_err());
 }
 
+/// Found by fuzzing: a CONV_2D whose input is declared rank 0 made
+/// tract-core read outside the shape (memory-unsafe, seen by
+/// AddressSanitizer); it is refused before tract imports the file.
+#[test]
+fn convolution_input_of_rank_other_than_4_is_refused() {
+    for shape in [&[][..], &[1, 2, 3]] {
+        let bytes = build(
+            &[
+                act("x", shape),
+                f32_const("w", &[3, 1, 1, 3], &ramp(9, 0.1, -0.4)),
+                f32_const("b", &[3], &[0.5, -0.25, 0.0]),
+                act("y", &[1, 2, 2, 3]),
+            ],
+            &[op(BuiltinOperator::CONV_2D, &[0, 1, 2], &[3], O::Conv)],
+            &[0],
+            &[3],
+            false,
+        );
+        let e = prepare(&bytes).unwrap_err().to_string();
+        let want = format!(
+            "node 0: CONV_2D input 0 (tensor 0 'x') has rank {}",
+            shape.len()
+        );
+        assert!(e.contains(&want), "{e}");
+    }
+    let found = include_bytes!("../../../../fuzz/regressions/tflite/conv-rank0-input.tflite");
+    let e = prepare(found).unwrap_err().to_string();
+    assert!(e.contains("has rank 0, not 4 (NHWC)"), "{e}");
+}
+
 /// Writes small models of the kinds above as seeds of the `tflite` fuzz
 /// target: `EDGEMARK_FUZZ_SEEDS=fuzz/corpus/tflite cargo test --lib
 /// write_tflite_fuzz_seeds -- --ignored`.
