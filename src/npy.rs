@@ -131,16 +131,32 @@ pub struct NpyArray {
 
 impl NpyArray {
     /// Checks that the shape and the element count agree.
-    pub fn new(shape: Vec<usize>, data: NpyData) -> Result<NpyArray, String> {
-        let n = element_count(&shape).ok_or("shape overflows")?;
+    pub fn new(shape: Vec<usize>, data: NpyData) -> Result<NpyArray, ShapeError> {
+        let Some(n) = element_count(&shape) else {
+            return Err(ShapeError::Overflow);
+        };
         if n != data.len() {
-            return Err(format!(
-                "shape {shape:?} needs {n} elements, data has {}",
-                data.len()
-            ));
+            return Err(ShapeError::Count {
+                shape,
+                want: n,
+                got: data.len(),
+            });
         }
         Ok(NpyArray { shape, data })
     }
+}
+
+/// A shape that does not fit the data it is given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("shape overflows")]
+    Overflow,
+    #[error("shape {shape:?} needs {want} elements, data has {got}")]
+    Count {
+        shape: Vec<usize>,
+        want: usize,
+        got: usize,
+    },
 }
 
 /// Why a `.npy` file could not be read or written; always names the file.
