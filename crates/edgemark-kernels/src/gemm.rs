@@ -573,7 +573,11 @@ unsafe fn tile_avx512_span<const P: usize>(t: &TileArgs) {
         let hi = _mm512_set1_ps(t.clamp.hi);
         let masks: [__mmask16; 2] = std::array::from_fn(|h| {
             let cols = t.cols.saturating_sub(h * NR).min(NR);
-            if cols == NR { 0xffff } else { (1u16 << cols) - 1 }
+            if cols == NR {
+                0xffff
+            } else {
+                (1u16 << cols) - 1
+            }
         });
         for (i, row) in acc.iter().enumerate().take(t.rows) {
             for (h, &v) in row.iter().enumerate().take(P) {
@@ -710,18 +714,5 @@ pub(crate) fn gemm_with_tile(
     let out = SharedMut(c.as_mut_ptr());
     let r = (0, rows.m());
     let p = (0, b.panels());
-    unsafe {
-        run_block(
-            rows,
-            b,
-            clamp,
-            residual,
-            out,
-            ldc,
-            &mut scratch,
-            r,
-            p,
-            tile,
-        )
-    };
+    unsafe { run_block(rows, b, clamp, residual, out, ldc, &mut scratch, r, p, tile) };
 }
