@@ -409,7 +409,8 @@ fn spin_pool_runs_every_task_once_job_after_job() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let pool = super::pool::SpinPool::new(3).unwrap();
     assert_eq!(pool.threads(), 3);
-    for n in [0usize, 1, 2, 3, 7, 64] {
+    // 32 and 33: the largest job handed out by owner, the smallest counted.
+    for n in [0usize, 1, 2, 3, 7, 32, 33, 64] {
         for _ in 0..200 {
             let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
             pool.run(n, &|i| {
