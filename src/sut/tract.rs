@@ -98,6 +98,9 @@ pub struct TractSut {
     sample_bytes: u64,
     /// SingleStream's cores when the user gave `cpus`.
     single_cpus: Vec<u32>,
+    /// What the SingleStream thread itself is pinned to (a subset of
+    /// `single_cpus`, see `fork::pin_pools_to`).
+    issuer_cpus: Vec<u32>,
     /// The issuing thread's affinity before we pinned it, restored on drop.
     restore_affinity: Option<(std::thread::ThreadId, nix::sched::CpuSet)>,
 }
@@ -167,6 +170,16 @@ impl TractSut {
         let t0 = Instant::now();
         let loaded = load_spec_model(mspec)?;
         let single_exec = executor(single_threads, single_pinned.then_some(&single_cores[..]))?;
+        // One core per kernel-pool thread when SingleStream has enough pinned
+        // cores: the pool's workers on cores 1.., this thread on the first
+        // one once it issues (load_samples); else nothing pinned per thread.
+        let per_thread =
+            single_pinned && single_threads >= 2 && single_cores.len() >= single_threads as usize;
+        crate::engine::tract::fork::pin_pools_to(if per_thread {
+            &single_cores[..single_threads as usize]
+        } else {
+            &[]
+        });
         let single = Instance::new(&loaded.model, single_exec, None)?;
         let offline = (0..instances as usize)
             .map(|i| {
@@ -207,6 +220,13 @@ impl TractSut {
             random_distinct,
             random_budget,
             sample_bytes: sample_bytes as u64,
+            // The issuing thread's own core(s): with one pool thread per
+            // core, the first of them (the pool's workers hold the others).
+            issuer_cpus: match (single_pinned, per_thread) {
+                (true, true) => single_cores[..1].to_vec(),
+                (true, false) => single_cores.clone(),
+                (false, _) => vec![],
+            },
             single_cpus: if single_pinned { single_cores } else { vec![] },
             restore_affinity: None,
         };
@@ -328,9 +348,9 @@ impl Sut for TractSut {
 
     fn load_samples(&mut self, indices: &[usize]) -> Result<(), SutError> {
         // SingleStream issues from this thread: pin it now, outside timing.
-        if !self.single_cpus.is_empty() && self.restore_affinity.is_none() {
+        if !self.issuer_cpus.is_empty() && self.restore_affinity.is_none() {
             let before = affinity::current().map_err(SutError::Backend)?;
-            affinity::pin_current(&self.single_cpus).map_err(SutError::Backend)?;
+            affinity::pin_current(&self.issuer_cpus).map_err(SutError::Backend)?;
             self.restore_affinity = Some((std::thread::current().id(), before));
         }
         // LoadGen replaces the loaded set between scenarios; drop the old one first

@@ -24,46 +24,65 @@ pub fn with_fork<R>(f: impl FnOnce(&dyn Fork) -> R) -> R {
         return f(&Serial);
     }
     POOL.with_borrow_mut(|p| {
-        if p.as_ref().map(|p| p.threads()) != Some(n) {
+        let fits = CORES.with_borrow(|c| {
+            p.as_ref()
+                .is_some_and(|q| q.pool.threads() == n && q.cores == pool_cores(c, n))
+        });
+        if !fits {
             *p = None;
-            *p = pinned_pool(n);
+            let cores = CORES.with_borrow(|c| pool_cores(c, n).to_vec());
+            *p = pinned_pool(n, &cores).map(|pool| Pooled { pool, cores });
         }
         match p {
-            Some(pool) => f(pool),
+            Some(q) => f(&q.pool),
             None => f(&Serial),
         }
     })
 }
 
-thread_local! {
-    static POOL: RefCell<Option<SpinPool>> = const { RefCell::new(None) };
+/// Pins the pools this thread makes from now on: worker i to `cores[i]`
+/// (the caller, thread 0, is expected on `cores[0]`: its affinity is the
+/// SUT's to set and restore). Empty, or fewer cores than a pool's threads:
+/// workers are not pinned. Set outside the timed path (the SUT sets it for
+/// its SingleStream thread when it loads the model).
+///
+/// Why: pool tasks are handed out by owner (task i on thread i), so each
+/// core keeps reading what it wrote in the operator before; with the threads
+/// left to float over the same cores, two of them were sometimes placed on
+/// one core, and SingleStream p50 on two threads came out bimodal from run
+/// to run (MobileNetV2 fp32 .onnx: 2.1 or 2.7 ms against 3.9 ms on one
+/// thread; pinning only the worker did not stop it).
+pub fn pin_pools_to(cores: &[u32]) {
+    CORES.with_borrow_mut(|c| {
+        c.clear();
+        c.extend_from_slice(cores);
+    });
 }
 
-/// A pool of `n` threads, each pinned to its own core when the calling
-/// thread may run on at least `n` cores: the caller to the first of them,
-/// worker i to the i-th. Pool tasks are handed out by owner (task i on
-/// thread i), so each core keeps reading what it wrote; two threads left to
-/// float over the same two cores were sometimes placed on one of them, and
-/// SingleStream p50 on two threads came out bimodal from run to run
-/// (MobileNetV2 fp32 .tflite: 1.9 or 2.5 ms against 3.7 ms on one thread).
-/// Runs once per pool, at the first inference (a warm-up query).
-fn pinned_pool(n: usize) -> Option<SpinPool> {
-    let cpus: Vec<u32> = affinity::current()
-        .map(|set| {
-            (0..nix::sched::CpuSet::count())
-                .filter(|&c| set.is_set(c).unwrap_or(false))
-                .map(|c| c as u32)
-                .collect()
-        })
-        .unwrap_or_default();
-    if cpus.len() < n {
+fn pool_cores(cores: &[u32], n: usize) -> &[u32] {
+    if cores.len() >= n { &cores[..n] } else { &[] }
+}
+
+struct Pooled {
+    pool: SpinPool,
+    cores: Vec<u32>,
+}
+
+thread_local! {
+    static POOL: RefCell<Option<Pooled>> = const { RefCell::new(None) };
+    static CORES: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A pool of `n` threads, worker i pinned to `cores[i]` when `cores` names
+/// one core per thread.
+fn pinned_pool(n: usize, cores: &[u32]) -> Option<SpinPool> {
+    if cores.len() < n {
         return SpinPool::new(n).ok();
     }
-    // Best effort: a core refused here only costs placement, not results.
-    let _ = affinity::pin_current(&cpus[..1]);
-    let worker_cpus = cpus.clone();
+    let cores = cores.to_vec();
     SpinPool::with_start(n, move |i| {
-        let _ = affinity::pin_current(&worker_cpus[i..=i]);
+        // Best effort: a core refused here only costs placement, not results.
+        let _ = affinity::pin_current(&cores[i..=i]);
     })
     .ok()
 }
