@@ -996,7 +996,7 @@ mod x86 {
                 for w in &wv {
                     wsum = _mm512_add_epi32(wsum, *w);
                 }
-                let bias = _mm512_maskz_loadu_epi32(m, rq.bias.as_ptr().add(c0) as *const i32);
+                let bias = _mm512_maskz_loadu_epi32(m, rq.bias.as_ptr().add(c0));
                 let bias = _mm512_sub_epi32(bias, _mm512_mullo_epi32(wsum, _mm512_set1_epi32(zp)));
                 let mult = _mm512_maskz_loadu_ps(m, rq.mult.as_ptr().add(c0));
                 let rows: [*const u8; 3] =
