@@ -244,6 +244,7 @@ struct TileArgs<'a> {
     cols: usize,
 }
 
+#[cfg_attr(all(target_arch = "aarch64", not(test)), allow(dead_code))]
 const PORTABLE: Tile = Tile {
     f: tile_portable,
     panels: 1,
@@ -271,6 +272,8 @@ const NEON: Tile = Tile {
 /// The tiles this CPU can run, best first (the first is what [`gemm`]
 /// uses; tests run each of them).
 #[cfg(test)]
+// The pushes depend on the target: no single `vec![]` fits them all.
+#[allow(clippy::vec_init_then_push)]
 pub(crate) fn tiles() -> Vec<Tile> {
     let mut t = Vec::new();
     #[cfg(target_arch = "x86_64")]
