@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::jpeg::check_pixels;
 use super::{DType, Dataset, DatasetError, InputSpec, Quant, Tensor, TensorData};
 pub use crate::plan::CropRounding;
 
@@ -33,6 +34,10 @@ impl Rgb8 {
         }
     }
 }
+
+/// What the `image` crate may allocate while decoding one image (a 16-bit
+/// RGBA PNG of 32 Mpx), instead of its default 512 MiB.
+const MAX_DECODE_BYTES: u64 = 256 << 20;
 
 /// Decode a JPEG or PNG file into RGB: alpha is dropped (not blended, as PIL's
 /// `convert("RGB")` does) and grey is replicated into three channels.
@@ -68,11 +73,24 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Rgb8, DatasetError> {
             }
         }
     }
-    let img =
-        image::load_from_memory_with_format(bytes, format).map_err(|e| DatasetError::Decode {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
+    let bad = |e: image::ImageError| DatasetError::Decode {
+        path: path.to_owned(),
+        why: e.to_string(),
+    };
+    // The header's size is checked before any pixel buffer exists: the crate's
+    // default 512 MiB allowance let a 125-byte PNG declaring 16777216x16 grey
+    // with alpha allocate 512 MiB before its data ran out (found by fuzzing).
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(bad)?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    check_pixels(w as usize, h as usize).map_err(|why| DatasetError::Decode {
+        path: path.to_owned(),
+        why,
+    })?;
+    let img = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
     let rgb = img.into_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     if w == 0 || h == 0 {
@@ -318,26 +336,52 @@ pub struct Preprocess {
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// The layout and (height, width) of a single-image input shape.
+fn image_layout(s: &[usize]) -> Result<(Layout, usize, usize), DatasetError> {
+    let bad = |why: String| DatasetError::Preprocess(why);
+    if s.len() != 4 || s[0] != 1 {
+        return Err(bad(format!(
+            "model input shape {s:?} is not a single image (1,3,H,W or 1,H,W,3)"
+        )));
+    }
+    if s[1] == 3 {
+        Ok((Layout::Nchw, s[2], s[3]))
+    } else if s[3] == 3 {
+        Ok((Layout::Nhwc, s[1], s[2]))
+    } else {
+        Err(bad(format!(
+            "model input shape {s:?} has no 3-channel axis (1,3,H,W or 1,H,W,3)"
+        )))
+    }
+}
+
+/// The scale and zero point real values are quantised with for an 8-bit
+/// input; None for float inputs and raw pixel codes.
+fn input_quant(spec: &InputSpec, raw: bool) -> Result<Option<Quant>, DatasetError> {
+    let bad = |why: String| DatasetError::Preprocess(why);
+    match spec.dtype {
+        DType::F32 => Ok(None),
+        DType::I8 | DType::U8 if raw => Ok(None),
+        DType::I8 | DType::U8 => match spec.quant {
+            Some(q) if q.scale > 0.0 && q.scale.is_finite() => Ok(Some(q)),
+            Some(q) => Err(bad(format!(
+                "input quantisation scale {} is not positive",
+                q.scale
+            ))),
+            None => Err(bad(
+                "integer model input without a scale and zero point; pass them or use raw-u8"
+                    .into(),
+            )),
+        },
+    }
+}
+
 impl Preprocess {
     /// Resolve `config` for the model input `spec` (layout from where the 3-channel
     /// axis is, crop from the spatial dims). Errors before any sample is read.
     pub fn new(config: &PreprocessConfig, spec: &InputSpec) -> Result<Self, DatasetError> {
         let bad = |why: String| DatasetError::Preprocess(why);
-        let s = &spec.shape;
-        if s.len() != 4 || s[0] != 1 {
-            return Err(bad(format!(
-                "model input shape {s:?} is not a single image (1,3,H,W or 1,H,W,3)"
-            )));
-        }
-        let (layout, h, w) = if s[1] == 3 {
-            (Layout::Nchw, s[2], s[3])
-        } else if s[3] == 3 {
-            (Layout::Nhwc, s[1], s[2])
-        } else {
-            return Err(bad(format!(
-                "model input shape {s:?} has no 3-channel axis (1,3,H,W or 1,H,W,3)"
-            )));
-        };
+        let (layout, h, w) = image_layout(&spec.shape)?;
         let crop = config.crop.unwrap_or((w, h));
         if crop != (w, h) {
             return Err(bad(format!(
@@ -369,24 +413,7 @@ impl Preprocess {
             )));
         }
         let raw = raw && config.mean.is_none() && config.std.is_none();
-        let quant = match spec.dtype {
-            DType::F32 => None,
-            DType::I8 | DType::U8 if raw => None,
-            DType::I8 | DType::U8 => match spec.quant {
-                Some(q) if q.scale > 0.0 && q.scale.is_finite() => Some(q),
-                Some(q) => {
-                    return Err(bad(format!(
-                        "input quantisation scale {} is not positive",
-                        q.scale
-                    )));
-                }
-                None => {
-                    return Err(bad(
-                        "integer model input without a scale and zero point; pass them or use raw-u8".into(),
-                    ));
-                }
-            },
-        };
+        let quant = input_quant(spec, raw)?;
         Ok(Preprocess {
             resize_short,
             crop,
@@ -526,6 +553,21 @@ mod tests {
 
     fn channel0(img: &Rgb8) -> Vec<u8> {
         img.data.iter().step_by(3).copied().collect()
+    }
+
+    /// Found by fuzzing: a 125-byte PNG declaring 16777216x16 grey with alpha
+    /// made the `image` crate allocate 512 MiB before its data ran out; the
+    /// size is now refused from the header, naming it.
+    #[test]
+    fn huge_declared_size_is_refused_before_decoding() {
+        let found = include_bytes!("../../fuzz/regressions/image/png-huge-header-alloc.png");
+        let e = decode_bytes(found, Path::new("x.png"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.png") && e.contains("16777216x16"), "{e}");
+        assert!(check_pixels(8192, 8192).is_ok());
+        assert!(check_pixels(8192, 8193).is_err());
+        assert!(check_pixels(0, 5).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod proto;
 pub mod spec;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use super::{DataModel, ModelFormat, ModelInfo, Sut, SutError, SutInfo, TensorInf
 use crate::clock::Clock;
 use crate::dataset::{self, DType, Quant, Tensor, TensorData};
 use crate::plan::ExecSpec;
+use crate::rng::SplitMix64;
 
 /// Untimed requests (hello with the model load, sample loading) may take this long.
 pub const SETUP_TIMEOUT_MS: u64 = 120_000;
@@ -429,26 +430,14 @@ fn fixed_shape(name: &str, shape: &[i32]) -> Result<Vec<u32>, String> {
         .collect()
 }
 
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// Seeded random data like the tract SUT's: floats in [0, 1), 8-bit types
 /// over their range, wider integers in [0, 10) (indices must stay in bounds).
 fn random_tensor(dtype: WireType, shape: &[u32], seed: u64) -> WireTensor {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix64(seed);
     let n: usize = shape.iter().map(|&d| d as usize).product();
     let mut bytes = Vec::with_capacity(n * dtype.size());
     for _ in 0..n {
-        let r = rng.next();
+        let r = rng.next_u64();
         match dtype {
             WireType::F32 => {
                 bytes.extend_from_slice(&((r >> 40) as f32 / (1u64 << 24) as f32).to_le_bytes())
@@ -473,32 +462,6 @@ fn random_tensor(dtype: WireType, shape: &[u32], seed: u64) -> WireTensor {
     }
 }
 
-fn expand_inputs(paths: &[String]) -> Result<Vec<PathBuf>, SutError> {
-    let mut out = Vec::new();
-    for p in paths {
-        let path = PathBuf::from(p);
-        if path.is_dir() {
-            let rd = std::fs::read_dir(&path)
-                .map_err(|e| backend(format!("{}: {e}", path.display())))?;
-            let mut files: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")))
-                .collect();
-            if files.is_empty() {
-                return Err(backend(format!(
-                    "{}: no .npy files in this folder",
-                    path.display()
-                )));
-            }
-            files.sort();
-            out.extend(files);
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(out)
-}
-
 fn npy_to_wire(a: &crate::npy::NpyArray) -> (WireType, Vec<u8>) {
     use crate::npy::NpyData;
     fn le<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
@@ -520,7 +483,7 @@ fn load_npy_inputs(
     hello: &HelloReply,
     shapes: &[Vec<u32>],
 ) -> Result<Vec<Vec<WireTensor>>, SutError> {
-    let files = expand_inputs(paths)?;
+    let files = crate::npy::expand_paths(paths).map_err(|e| backend(e.to_string()))?;
     let k = hello.inputs.len();
     if files.is_empty() || !files.len().is_multiple_of(k) {
         return Err(backend(format!(
