@@ -4,6 +4,7 @@
 # docs/daemon.md says, and check what the units promise:
 #   sysusers/tmpfiles, READY + STATUS=idle, a built-in model job end to end,
 #   reload, the hardening (a denied write), `systemd-analyze security` online,
+#   an exec: SUT job (the C null SUT as the daemon's child, under its filter),
 #   idle RSS after a real-model job, the timer firing edgemark-run@, SIGTERM
 #   mid-job (job aborted, stop within TimeoutStopSec), watchdog restart of a
 #   SIGSTOPped daemon.
@@ -109,9 +110,12 @@ ns_boot "$name" "$base" || die "boot"
 L=$NS_LEADER
 echo "   booted in $((SECONDS - tb)) s: $(cx systemctl --version | sed -n 1,1p)"
 
-step "install (binary, units, sysusers, tmpfiles, config, jobs, model)"
+step "install (binary, units, sysusers, tmpfiles, config, jobs, model, C null SUT)"
 stage=$(mktemp -d)
 trap 'ns_cleanup; rm -rf "$stage"' EXIT
+# The C null SUT (examples/sut), static so the container needs no libc of ours.
+${CC:-cc} -static -O2 -std=c99 -I sdk/c examples/sut/null_sut.c sdk/c/edgemark_sut.c -o "$stage/null_sut" ||
+    die "cannot build the static C null SUT (cc -static; Debian: libc6-dev)"
 cat >"$stage/edgemark.toml" <<'EOF'
 state_dir = "/var/lib/edgemark"
 results_dir = "/var/lib/edgemark/results"
@@ -129,6 +133,13 @@ cat >"$stage/long.toml" <<'EOF'
 sut = "builtin"
 scenario = "single-stream"
 min_duration_ms = 30000
+min_query_count = 16
+EOF
+# Long enough (1.5 s) to catch the child while it runs.
+cat >"$stage/nullsut.toml" <<'EOF'
+sut = ["exec:/usr/lib/edgemark/null_sut"]
+scenario = "single-stream"
+min_duration_ms = 1500
 min_query_count = 16
 EOF
 cat >"$stage/mobilenet.toml" <<'EOF'
@@ -152,7 +163,8 @@ ns_put "$L" systemd/edgemark.sysusers.conf /usr/lib/sysusers.d/edgemark.conf
 ns_put "$L" systemd/edgemark.tmpfiles.conf /usr/lib/tmpfiles.d/edgemark.conf
 ns_put "$L" "$stage/edgemark.toml" /etc/edgemark/edgemark.toml
 ns_put "$L" "$stage/builtin.toml" /etc/edgemark/jobs/default.toml
-for j in builtin long mobilenet; do ns_put "$L" "$stage/$j.toml" "/root/$j.toml"; done
+ns_put "$L" "$stage/null_sut" /usr/lib/edgemark/null_sut 0755
+for j in builtin long mobilenet nullsut; do ns_put "$L" "$stage/$j.toml" "/root/$j.toml"; done
 ns_put "$L" "$stage/timer-now.conf" /etc/systemd/system/edgemark.timer.d/ci-now.conf
 [ -f "$MODEL" ] && ns_put "$L" "$MODEL" /usr/share/edgemark/mobilenetv2-fp32.onnx
 cx systemctl daemon-reload
@@ -233,6 +245,47 @@ for u in edgemark.service edgemark-run@default.service; do
     awk -v l="$level" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(l <= m) }' || die "$u exposure $level > $MAX_EXPOSURE"
 done
 ok "both services at or below $MAX_EXPOSURE"
+
+begin "an exec: SUT job: the C null SUT runs as the daemon's child under its seccomp filter"
+# The unit's SystemCallFilter= (and NoNewPrivileges=, the namespaces) are
+# inherited by every child: the SUT process must be able to run under them.
+cx edgemark submit /root/nullsut.toml | sed 's/^/   /' || die "submit"
+# The child's /proc status as the container sees it (minbase has no procps):
+# "PID Seccomp NoNewPrivs Uid PPid" of the process named null_sut, if any.
+sut_status() {
+    cx python3 -c '
+import os
+for p in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if open(f"/proc/{p}/comm").read().strip() != "null_sut":
+            continue
+        st = dict(l.split(":", 1) for l in open(f"/proc/{p}/status"))
+    except OSError:
+        continue
+    print(p, *(st[k].split()[0] for k in ("Seccomp", "NoNewPrivs", "Uid", "PPid")))
+    break'
+}
+sut_seen() { [ -n "$(sut_status)" ]; }
+wait_for 60 "the null SUT child running" sut_seen
+read -r sp seccomp nnp uid ppid <<<"$(sut_status)" || true
+echo "   null_sut pid $sp, parent $ppid ($(cx cat "/proc/$ppid/comm" 2>/dev/null || echo gone)), uid $uid (edgemark is $(cx id -u edgemark)): Seccomp $seccomp, NoNewPrivs $nnp"
+[ "${seccomp:-}" = 2 ] || die "the SUT child runs without the seccomp filter (Seccomp '${seccomp:-}')"
+[ "${nnp:-}" = 1 ] || die "the SUT child has NoNewPrivs '${nnp:-}'"
+wait_for 60 "nullsut job done" job_is nullsut done
+rec=$(cx edgemark status --json --last 100 | python3 -c '
+import json, sys
+for f in json.load(sys.stdin)["finished"]:
+    if f["id"].endswith("-nullsut"):
+        print(" ".join(f["records"])); break')
+[ -n "$rec" ] || die "the nullsut job lists no record"
+set -- $rec
+verdict=$(cx edgemark report --format json "$1" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["records"][0]
+print("VALID" if r["valid"] else "INVALID %s" % r["invalid_reasons"], "model", r["model"], r["query_count"], "queries, p50", r["p50_ns"], "ns")')
+echo "   record $(basename "$1"): $verdict"
+case "$verdict" in VALID*) ;; *) die "the exec: SUT job's record is not VALID: $verdict" ;; esac
+ok "done, VALID; the child ran with Seccomp 2 (filter) and NoNewPrivs 1"
 
 begin "idle memory after a real-model (MobileNetV2) job: given back"
 [ -f "$MODEL" ] || die "missing $MODEL"
