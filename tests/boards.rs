@@ -209,9 +209,17 @@ fn profiles_name_drop_ins_that_are_shipped_and_every_drop_in_has_a_board() {
 #[test]
 fn a_drop_in_given_as_a_path_is_rejected_naming_it() {
     let text = boards::builtin_source("rk3588").unwrap();
-    for bad in ["../etc/passwd.conf", "/etc/x.conf", "rk3588-npu", "RK.conf", ".conf"] {
+    for bad in [
+        "../etc/passwd.conf",
+        "/etc/x.conf",
+        "rk3588-npu",
+        "RK.conf",
+        ".conf",
+    ] {
         let t = text.replace("\"rk3588-npu.conf\"", &format!("{bad:?}"));
-        let e = Board::from_toml(&t, "rk3588-bad.toml").unwrap_err().to_string();
+        let e = Board::from_toml(&t, "rk3588-bad.toml")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("rk3588-bad.toml") && e.contains("[systemd] dropins") && e.contains(bad),
             "{bad}: {e}"
