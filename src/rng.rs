@@ -119,6 +119,22 @@ pub fn shuffle<T>(rng: &mut Mt19937, a: &mut [T]) {
     }
 }
 
+/// splitmix64 (Steele, Lea and Flood): tiny and seedable, for the random
+/// inputs the SUTs make when no data is given (in-process and exec SUTs alike).
+/// Not LoadGen's: nothing here needs to match another implementation.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,7 +112,7 @@ pub fn top5(array: &NpyArray) -> Vec<Vec<(usize, f64)>> {
 /// Runs the inference and writes the outputs.
 #[cfg(feature = "tract")]
 pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
-    use crate::engine::tract::{Runner, inputs, load};
+    use crate::engine::tract::{Runner, convert, inputs, load};
     use tract_onnx::prelude::*;
 
     let shapes = args
@@ -139,7 +139,7 @@ pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
     for (file, spec) in args.inputs.iter().zip(&specs) {
         let array = crate::npy::read(file).map_err(|e| rt(e.to_string()))?;
         values.push(
-            inputs::tensor_from_npy(&array, spec, file)
+            convert::tensor_from_npy(&array, spec, file)
                 .map_err(|e| rt(e.to_string()))?
                 .into_tvalue(),
         );
@@ -152,7 +152,7 @@ pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
     let mut outputs = vec![];
     let mut taken = vec![];
     for (ix, (value, info)) in results.iter().zip(&loaded.info.outputs).enumerate() {
-        let array = inputs::npy_from_tensor(value)
+        let array = convert::npy_from_tensor(value)
             .map_err(|e| rt(format!("output '{}': {e}", info.name)))?;
         let file_name = output_file_name(&info.name, ix, &taken);
         let file = args.output_dir.join(&file_name);

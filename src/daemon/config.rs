@@ -125,6 +125,93 @@ impl Default for DaemonConfig {
     }
 }
 
+impl RawCooldown {
+    fn validate(self, path: &Path) -> Result<CooldownConfig, ConfigError> {
+        let invalid = |why: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            why,
+        };
+        for (key, v) in [
+            ("max_temp_c", self.max_temp_c),
+            ("max_loadavg1", self.max_loadavg1),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(invalid(format!("cooldown.{key} must be > 0, got {v}")));
+            }
+        }
+        let max_wait_s = self.max_wait_s.unwrap_or(600.0);
+        if !(max_wait_s.is_finite() && (0.0..=1e9).contains(&max_wait_s)) {
+            return Err(invalid(format!(
+                "cooldown.max_wait_s must be >= 0, got {max_wait_s}"
+            )));
+        }
+        if self.poll_ms == Some(0) {
+            return Err(invalid("cooldown.poll_ms must be > 0".into()));
+        }
+        Ok(CooldownConfig {
+            max_temp_c: self.max_temp_c,
+            max_loadavg1: self.max_loadavg1,
+            max_wait: Duration::from_secs_f64(max_wait_s),
+            poll: Duration::from_millis(self.poll_ms.unwrap_or(DEFAULT_COOLDOWN_POLL_MS)),
+            zones: Vec::new(),
+        })
+    }
+}
+
+impl RawSchedule {
+    /// One entry checked on its own (names used twice are the caller's
+    /// check); `abs` anchors the job's path at the config's folder.
+    fn validate(
+        self,
+        path: &Path,
+        abs: &dyn Fn(PathBuf) -> PathBuf,
+    ) -> Result<ScheduleEntry, ConfigError> {
+        let invalid = |why: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            why,
+        };
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(format!(
+                "schedule name {:?} must be non-empty [A-Za-z0-9_-]",
+                self.name
+            )));
+        }
+        let every = match self.every_hours {
+            None => None,
+            // Bounded so the Duration conversion cannot overflow (it
+            // panics beyond u64 seconds) and a schedule cannot spin.
+            Some(h) if (MIN_EVERY_HOURS..=MAX_EVERY_HOURS).contains(&h) => {
+                Some(Duration::from_secs_f64(h * 3600.0))
+            }
+            Some(h) => {
+                return Err(invalid(format!(
+                    "schedule {:?}: every_hours must be between {MIN_EVERY_HOURS:.6} (1 s) and {MAX_EVERY_HOURS} (10 years), got {h}",
+                    self.name
+                )));
+            }
+        };
+        if every.is_none() && !self.at_boot {
+            return Err(invalid(format!(
+                "schedule {:?} needs every_hours or at_boot = true",
+                self.name
+            )));
+        }
+        Ok(ScheduleEntry {
+            name: self.name,
+            job: abs(self.job),
+            every,
+            at_boot: self.at_boot,
+        })
+    }
+}
+
 impl DaemonConfig {
     /// Load `path`. A missing file is only tolerated for the default path, so a
     /// fresh install runs with defaults but a mistyped `--config` is an error.
@@ -167,79 +254,13 @@ impl DaemonConfig {
             Some(0) => return Err(invalid("spool_poll_ms must be > 0".into())),
             Some(ms) => Duration::from_millis(ms),
         };
-        let cooldown = match raw.cooldown {
-            None => None,
-            Some(c) => {
-                for (key, v) in [
-                    ("max_temp_c", c.max_temp_c),
-                    ("max_loadavg1", c.max_loadavg1),
-                ] {
-                    if let Some(v) = v
-                        && !(v.is_finite() && v > 0.0)
-                    {
-                        return Err(invalid(format!("cooldown.{key} must be > 0, got {v}")));
-                    }
-                }
-                let max_wait_s = c.max_wait_s.unwrap_or(600.0);
-                if !(max_wait_s.is_finite() && (0.0..=1e9).contains(&max_wait_s)) {
-                    return Err(invalid(format!(
-                        "cooldown.max_wait_s must be >= 0, got {max_wait_s}"
-                    )));
-                }
-                if c.poll_ms == Some(0) {
-                    return Err(invalid("cooldown.poll_ms must be > 0".into()));
-                }
-                Some(CooldownConfig {
-                    max_temp_c: c.max_temp_c,
-                    max_loadavg1: c.max_loadavg1,
-                    max_wait: Duration::from_secs_f64(max_wait_s),
-                    poll: Duration::from_millis(c.poll_ms.unwrap_or(DEFAULT_COOLDOWN_POLL_MS)),
-                    zones: Vec::new(),
-                })
-            }
-        };
+        let cooldown = raw.cooldown.map(|c| c.validate(path)).transpose()?;
         let mut schedule = Vec::new();
         for s in raw.schedule {
-            if s.name.is_empty()
-                || !s
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(invalid(format!(
-                    "schedule name {:?} must be non-empty [A-Za-z0-9_-]",
-                    s.name
-                )));
-            }
             if schedule.iter().any(|e: &ScheduleEntry| e.name == s.name) {
                 return Err(invalid(format!("schedule name {:?} used twice", s.name)));
             }
-            let every = match s.every_hours {
-                None => None,
-                // Bounded so the Duration conversion cannot overflow (it
-                // panics beyond u64 seconds) and a schedule cannot spin.
-                Some(h) if (MIN_EVERY_HOURS..=MAX_EVERY_HOURS).contains(&h) => {
-                    Some(Duration::from_secs_f64(h * 3600.0))
-                }
-                Some(h) => {
-                    return Err(invalid(format!(
-                        "schedule {:?}: every_hours must be between {MIN_EVERY_HOURS:.6} (1 s) and {MAX_EVERY_HOURS} (10 years), got {h}",
-                        s.name
-                    )));
-                }
-            };
-            if every.is_none() && !s.at_boot {
-                return Err(invalid(format!(
-                    "schedule {:?} needs every_hours or at_boot = true",
-                    s.name
-                )));
-            }
-            schedule.push(ScheduleEntry {
-                name: s.name,
-                job: abs(s.job),
-                every,
-                at_boot: s.at_boot,
-            });
+            schedule.push(s.validate(path, &abs)?);
         }
         let board = raw.board.unwrap_or_else(|| "auto".into());
         if board != "auto" && board != "none" {

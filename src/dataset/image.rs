@@ -318,26 +318,52 @@ pub struct Preprocess {
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// The layout and (height, width) of a single-image input shape.
+fn image_layout(s: &[usize]) -> Result<(Layout, usize, usize), DatasetError> {
+    let bad = |why: String| DatasetError::Preprocess(why);
+    if s.len() != 4 || s[0] != 1 {
+        return Err(bad(format!(
+            "model input shape {s:?} is not a single image (1,3,H,W or 1,H,W,3)"
+        )));
+    }
+    if s[1] == 3 {
+        Ok((Layout::Nchw, s[2], s[3]))
+    } else if s[3] == 3 {
+        Ok((Layout::Nhwc, s[1], s[2]))
+    } else {
+        Err(bad(format!(
+            "model input shape {s:?} has no 3-channel axis (1,3,H,W or 1,H,W,3)"
+        )))
+    }
+}
+
+/// The scale and zero point real values are quantised with for an 8-bit
+/// input; None for float inputs and raw pixel codes.
+fn input_quant(spec: &InputSpec, raw: bool) -> Result<Option<Quant>, DatasetError> {
+    let bad = |why: String| DatasetError::Preprocess(why);
+    match spec.dtype {
+        DType::F32 => Ok(None),
+        DType::I8 | DType::U8 if raw => Ok(None),
+        DType::I8 | DType::U8 => match spec.quant {
+            Some(q) if q.scale > 0.0 && q.scale.is_finite() => Ok(Some(q)),
+            Some(q) => Err(bad(format!(
+                "input quantisation scale {} is not positive",
+                q.scale
+            ))),
+            None => Err(bad(
+                "integer model input without a scale and zero point; pass them or use raw-u8"
+                    .into(),
+            )),
+        },
+    }
+}
+
 impl Preprocess {
     /// Resolve `config` for the model input `spec` (layout from where the 3-channel
     /// axis is, crop from the spatial dims). Errors before any sample is read.
     pub fn new(config: &PreprocessConfig, spec: &InputSpec) -> Result<Self, DatasetError> {
         let bad = |why: String| DatasetError::Preprocess(why);
-        let s = &spec.shape;
-        if s.len() != 4 || s[0] != 1 {
-            return Err(bad(format!(
-                "model input shape {s:?} is not a single image (1,3,H,W or 1,H,W,3)"
-            )));
-        }
-        let (layout, h, w) = if s[1] == 3 {
-            (Layout::Nchw, s[2], s[3])
-        } else if s[3] == 3 {
-            (Layout::Nhwc, s[1], s[2])
-        } else {
-            return Err(bad(format!(
-                "model input shape {s:?} has no 3-channel axis (1,3,H,W or 1,H,W,3)"
-            )));
-        };
+        let (layout, h, w) = image_layout(&spec.shape)?;
         let crop = config.crop.unwrap_or((w, h));
         if crop != (w, h) {
             return Err(bad(format!(
@@ -369,24 +395,7 @@ impl Preprocess {
             )));
         }
         let raw = raw && config.mean.is_none() && config.std.is_none();
-        let quant = match spec.dtype {
-            DType::F32 => None,
-            DType::I8 | DType::U8 if raw => None,
-            DType::I8 | DType::U8 => match spec.quant {
-                Some(q) if q.scale > 0.0 && q.scale.is_finite() => Some(q),
-                Some(q) => {
-                    return Err(bad(format!(
-                        "input quantisation scale {} is not positive",
-                        q.scale
-                    )));
-                }
-                None => {
-                    return Err(bad(
-                        "integer model input without a scale and zero point; pass them or use raw-u8".into(),
-                    ));
-                }
-            },
-        };
+        let quant = input_quant(spec, raw)?;
         Ok(Preprocess {
             resize_short,
             crop,

@@ -55,6 +55,120 @@ fn combine(parts: &[Vec<Option<f64>>], len: usize, sum: bool) -> Vec<Option<f64>
         .collect()
 }
 
+/// One track per thermal zone.
+fn temperature_tracks(s: &ProbeSeries) -> Vec<Raw> {
+    s.tracks
+        .iter()
+        .filter_map(|t| match t.kind {
+            SeriesKind::TemperatureMillicelsius { zone } => Some(Raw {
+                quantity: Quantity::TemperatureDeciCelsius,
+                sensor: zone,
+                scale: 0.01,
+                bins: t.bins.iter().map(|b| b.mean()).collect(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One track per CPU cluster (all cores one group when the clusters are
+/// unknown), the mean of its cores' frequencies, named by its first CPU.
+fn frequency_tracks(s: &ProbeSeries, clusters: &[CpuCluster], len: usize) -> Vec<Raw> {
+    let cores: Vec<u32> = s
+        .tracks
+        .iter()
+        .filter_map(|t| match t.kind {
+            SeriesKind::FrequencyKhz { cpu } => Some(cpu),
+            _ => None,
+        })
+        .collect();
+    let groups: Vec<Vec<u32>> = if clusters.is_empty() {
+        vec![cores]
+    } else {
+        clusters.iter().map(|c| c.cpus.clone()).collect()
+    };
+    let mut raw = Vec::new();
+    for g in groups {
+        let parts: Vec<_> = g
+            .iter()
+            .filter_map(|&cpu| means(s, SeriesKind::FrequencyKhz { cpu }))
+            .collect();
+        if let (false, Some(&first)) = (parts.is_empty(), g.iter().min()) {
+            raw.push(Raw {
+                quantity: Quantity::FrequencyMhz,
+                sensor: first,
+                scale: 1e-3,
+                bins: combine(&parts, len, false),
+            });
+        }
+    }
+    raw
+}
+
+/// The total of the `in_total` rails, or each rail when none is.
+fn power_tracks(s: &ProbeSeries, e: &EnergySummary, len: usize) -> Vec<Raw> {
+    let rail = |i: usize| means(s, SeriesKind::PowerMicrowatts { rail: i as u32 });
+    let total: Vec<_> = (0..e.rails.len())
+        .filter(|&i| e.rails[i].in_total)
+        .filter_map(rail)
+        .collect();
+    if !total.is_empty() {
+        return vec![Raw {
+            quantity: Quantity::PowerMilliwatts,
+            sensor: TOTAL_POWER,
+            scale: 1e-3,
+            bins: combine(&total, len, true),
+        }];
+    }
+    (0..e.rails.len())
+        .filter_map(|i| {
+            rail(i).map(|bins| Raw {
+                quantity: Quantity::PowerMilliwatts,
+                sensor: i as u32,
+                scale: 1e-3,
+                bins,
+            })
+        })
+        .collect()
+}
+
+fn throttle_track(s: &ProbeSeries) -> Option<Raw> {
+    let t = s
+        .tracks
+        .iter()
+        .find(|t| t.kind == SeriesKind::ThrottleBits)?;
+    // Bits are OR-ed, not averaged: `sum` is the word.
+    Some(Raw {
+        quantity: Quantity::ThrottleBits,
+        sensor: 0,
+        scale: 1.0,
+        bins: t
+            .bins
+            .iter()
+            .map(|b| (b.weight > 0.0).then_some(b.sum))
+            .collect(),
+    })
+}
+
+/// The tracks downsampled to at most [`MAX_POINTS`] points, and further until
+/// the series fits [`BYTE_BUDGET`] (or is down to [`MIN_POINTS`]).
+fn within_budget(raw: &[Raw], len: usize, bin_ns: u64) -> SensorSeries {
+    let mut factor = len.div_ceil(MAX_POINTS).max(1);
+    loop {
+        let series = SensorSeries {
+            start_ns: 0,
+            step_ns: bin_ns.saturating_mul(factor as u64),
+            tracks: raw.iter().map(|r| downsample(r, factor)).collect(),
+        };
+        let points = len.div_ceil(factor);
+        if points <= MIN_POINTS || encoded_len(&series) <= BYTE_BUDGET {
+            return series;
+        }
+        // Small steps: the fewest points lost to meet the budget.
+        factor += (factor / 4).max(1);
+    }
+}
+
 impl SensorSeries {
     /// The record's series, or None when no sensor was sampled.
     /// `clusters` groups the cores (one frequency track each, named by its
@@ -69,83 +183,12 @@ impl SensorSeries {
         if len == 0 {
             return None;
         }
-        let mut raw = Vec::new();
-        for t in &s.tracks {
-            if let SeriesKind::TemperatureMillicelsius { zone } = t.kind {
-                raw.push(Raw {
-                    quantity: Quantity::TemperatureDeciCelsius,
-                    sensor: zone,
-                    scale: 0.01,
-                    bins: t.bins.iter().map(|b| b.mean()).collect(),
-                });
-            }
-        }
-        let cores: Vec<u32> = s
-            .tracks
-            .iter()
-            .filter_map(|t| match t.kind {
-                SeriesKind::FrequencyKhz { cpu } => Some(cpu),
-                _ => None,
-            })
-            .collect();
-        let groups: Vec<Vec<u32>> = if clusters.is_empty() {
-            vec![cores.clone()]
-        } else {
-            clusters.iter().map(|c| c.cpus.clone()).collect()
-        };
-        for g in groups {
-            let parts: Vec<_> = g
-                .iter()
-                .filter_map(|&cpu| means(s, SeriesKind::FrequencyKhz { cpu }))
-                .collect();
-            if let (false, Some(&first)) = (parts.is_empty(), g.iter().min()) {
-                raw.push(Raw {
-                    quantity: Quantity::FrequencyMhz,
-                    sensor: first,
-                    scale: 1e-3,
-                    bins: combine(&parts, len, false),
-                });
-            }
-        }
+        let mut raw = temperature_tracks(s);
+        raw.extend(frequency_tracks(s, clusters, len));
         if let Some(e) = energy {
-            let rail = |i: usize| means(s, SeriesKind::PowerMicrowatts { rail: i as u32 });
-            let total: Vec<_> = (0..e.rails.len())
-                .filter(|&i| e.rails[i].in_total)
-                .filter_map(rail)
-                .collect();
-            if !total.is_empty() {
-                raw.push(Raw {
-                    quantity: Quantity::PowerMilliwatts,
-                    sensor: TOTAL_POWER,
-                    scale: 1e-3,
-                    bins: combine(&total, len, true),
-                });
-            } else {
-                for i in 0..e.rails.len() {
-                    if let Some(bins) = rail(i) {
-                        raw.push(Raw {
-                            quantity: Quantity::PowerMilliwatts,
-                            sensor: i as u32,
-                            scale: 1e-3,
-                            bins,
-                        });
-                    }
-                }
-            }
+            raw.extend(power_tracks(s, e, len));
         }
-        if let Some(t) = s.tracks.iter().find(|t| t.kind == SeriesKind::ThrottleBits) {
-            // Bits are OR-ed, not averaged: `sum` is the word.
-            raw.push(Raw {
-                quantity: Quantity::ThrottleBits,
-                sensor: 0,
-                scale: 1.0,
-                bins: t
-                    .bins
-                    .iter()
-                    .map(|b| (b.weight > 0.0).then_some(b.sum))
-                    .collect(),
-            });
-        }
+        raw.extend(throttle_track(s));
         for r in &mut raw {
             // Tracks that stopped early repeat their last point.
             r.bins.resize(len, None);
@@ -154,20 +197,7 @@ impl SensorSeries {
         if raw.is_empty() {
             return None;
         }
-        let mut factor = len.div_ceil(MAX_POINTS).max(1);
-        loop {
-            let series = SensorSeries {
-                start_ns: 0,
-                step_ns: s.bin_ns.saturating_mul(factor as u64),
-                tracks: raw.iter().map(|r| downsample(r, factor)).collect(),
-            };
-            let points = len.div_ceil(factor);
-            if points <= MIN_POINTS || encoded_len(&series) <= BYTE_BUDGET {
-                return Some(series);
-            }
-            // Small steps: the fewest points lost to meet the budget.
-            factor += (factor / 4).max(1);
-        }
+        Some(within_budget(&raw, len, s.bin_ns))
     }
 
     /// Number of points per track.

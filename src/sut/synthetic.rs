@@ -74,6 +74,20 @@ impl Service {
         } else {
             args.split(',').collect()
         };
+        let s = Service::of_kind(spec, kind, &parts, seed.unwrap_or(0))?;
+        if seed.is_some()
+            && matches!(
+                s,
+                Service::Null | Service::Busy { .. } | Service::Sleep { .. }
+            )
+        {
+            return Err(spec_err(spec, "only random service times take an @SEED"));
+        }
+        Ok(s)
+    }
+
+    /// The service `kind` with its comma-separated arguments `parts`.
+    fn of_kind(spec: &str, kind: &str, parts: &[&str], seed: u64) -> Result<Service, SutError> {
         let want = |n: usize, usage: &str| -> Result<(), SutError> {
             if parts.len() == n {
                 Ok(())
@@ -81,20 +95,7 @@ impl Service {
                 Err(spec_err(spec, format!("expected {usage}")))
             }
         };
-        let random_only = |s: Service| -> Result<Service, SutError> {
-            if seed.is_some()
-                && matches!(
-                    s,
-                    Service::Null | Service::Busy { .. } | Service::Sleep { .. }
-                )
-            {
-                Err(spec_err(spec, "only random service times take an @SEED"))
-            } else {
-                Ok(s)
-            }
-        };
-        let seed = seed.unwrap_or(0);
-        let s = match kind {
+        Ok(match kind {
             "null" => {
                 want(0, "`null` without arguments")?;
                 Service::Null
@@ -152,8 +153,7 @@ impl Service {
                     ),
                 ));
             }
-        };
-        random_only(s)
+        })
     }
 
     fn seed(&self) -> u64 {

@@ -126,67 +126,27 @@ impl TractSut {
 
     /// The SUT for one model spec (empty path: the built-in model).
     pub fn with_model_spec(mspec: &ModelSpec, facts: MemoryFacts) -> Result<TractSut, TractError> {
-        let allowed = affinity::allowed_cpus();
-        let pins = &mspec.cpus;
-        if let Some(bad) = pins
-            .single_stream
-            .iter()
-            .chain(&pins.offline)
-            .find(|c| !allowed.contains(c))
-        {
-            return Err(TractError::Threads(format!(
-                "cpu {bad} is not available to edgemark; it may run on cpus {allowed:?}"
-            )));
-        }
-        // Each scenario has its own cores (a board profile may keep SingleStream
-        // on the big cluster and spread Offline over all); unpinned = all allowed.
-        let single_pinned = !pins.single_stream.is_empty();
-        let single_cores = if single_pinned {
-            pins.single_stream.clone()
-        } else {
-            allowed.clone()
-        };
-        let cores = if pins.offline.is_empty() {
-            allowed.clone()
-        } else {
-            pins.offline.clone()
-        };
-        let single_threads = if mspec.threads > 0 {
-            mspec.threads
-        } else {
-            single_cores.len().max(1) as u32
-        };
-        let instances = if mspec.instances > 0 {
-            mspec.instances
-        } else {
-            cores.len().max(1) as u32
-        };
-        // Offline parallelism comes from instances, one core each.
-        let offline_threads = 1;
-
+        let place = Placement::of(mspec)?;
         let t0 = Instant::now();
         let loaded = load_spec_model(mspec)?;
-        let single_exec = executor(single_threads, single_pinned.then_some(&single_cores[..]))?;
+        let single_exec = executor(
+            place.single_threads,
+            place.single_pinned.then_some(&place.single_cores[..]),
+        )?;
         let single = Instance::new(&loaded.model, single_exec, None)?;
-        let offline = (0..instances as usize)
+        let offline = (0..place.instances as usize)
             .map(|i| {
                 Instance::new(
                     &loaded.model,
                     Executor::SingleThread,
-                    Some(cores[i % cores.len()]),
+                    Some(place.cores[i % place.cores.len()]),
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
         let load_ns = t0.elapsed().as_nanos() as u64;
 
         let specs = inputs::input_specs(&loaded.model)?;
-        let source = if mspec.inputs.is_empty() {
-            InputSource::Random
-        } else {
-            let files = inputs::expand_input_paths(&mspec.inputs)?;
-            InputSource::Files(inputs::samples_from_files(&files, &specs)?)
-        };
-
+        let source = input_source(mspec, &specs)?;
         let sample_bytes: usize = specs
             .iter()
             .map(|s| s.shape.iter().product::<usize>() * s.dt.size_of())
@@ -194,7 +154,6 @@ impl TractSut {
         let traffic = crate::engine::tract::traffic_bytes(&loaded.model, loaded.info.size_bytes);
         let (random_budget, random_distinct) =
             budget::random_input_budget(facts, sample_bytes as u64, traffic);
-        let random_distinct = random_distinct as usize;
         let mut sut = TractSut {
             info: SutInfo::default(),
             model: loaded.model.clone(),
@@ -204,10 +163,14 @@ impl TractSut {
             single,
             offline,
             offline_warm: false,
-            random_distinct,
+            random_distinct: random_distinct as usize,
             random_budget,
             sample_bytes: sample_bytes as u64,
-            single_cpus: if single_pinned { single_cores } else { vec![] },
+            single_cpus: if place.single_pinned {
+                place.single_cores
+            } else {
+                vec![]
+            },
             restore_affinity: None,
         };
         let first = sut.make_sample(0)?;
@@ -215,40 +178,20 @@ impl TractSut {
         sut.single.runner.run(first)?;
         let first_inference_ns = t1.elapsed().as_nanos() as u64;
 
-        let built_in = loaded.info.built_in;
-        let mut description = if built_in {
-            format!(
-                "tract {}: built-in MobileNet-v1 0.25, seeded weights ({BUILTIN_LABEL})",
-                load::TRACT_VERSION
-            )
-        } else {
-            let fmt = match loaded.info.format {
-                crate::sut::ModelFormat::Onnx => "ONNX",
-                crate::sut::ModelFormat::Tflite => "TFLite",
-            };
-            format!(
-                "tract {}: {} ({fmt})",
-                load::TRACT_VERSION,
-                loaded.info.file_name
-            )
-        };
-        for n in &loaded.notes {
-            description.push_str("; ");
-            description.push_str(n);
-        }
         sut.info = SutInfo {
             kind: "tract".into(),
-            description,
+            description: description(&loaded),
             model: Some(loaded.info),
             load_ns,
             first_inference_ns,
-            instances,
-            threads: single_threads,
-            offline_threads,
+            instances: place.instances,
+            threads: place.single_threads,
+            // Offline parallelism comes from instances, one core each.
+            offline_threads: 1,
             cpus: Pinning {
                 single_stream: sut.single_cpus.clone(),
                 // Offline instances are always pinned, one core each.
-                offline: cores,
+                offline: place.cores,
             },
             engine: None,
             input_set: None,
@@ -304,6 +247,99 @@ impl TractSut {
     }
 }
 
+/// Where each scenario runs: its cores, threads and Offline instances.
+struct Placement {
+    single_pinned: bool,
+    single_cores: Vec<u32>,
+    /// Offline's cores, one instance each (round robin).
+    cores: Vec<u32>,
+    single_threads: u32,
+    instances: u32,
+}
+
+impl Placement {
+    fn of(mspec: &ModelSpec) -> Result<Placement, TractError> {
+        let allowed = affinity::allowed_cpus();
+        let pins = &mspec.cpus;
+        if let Some(bad) = pins
+            .single_stream
+            .iter()
+            .chain(&pins.offline)
+            .find(|c| !allowed.contains(c))
+        {
+            return Err(TractError::Threads(format!(
+                "cpu {bad} is not available to edgemark; it may run on cpus {allowed:?}"
+            )));
+        }
+        // Each scenario has its own cores (a board profile may keep SingleStream
+        // on the big cluster and spread Offline over all); unpinned = all allowed.
+        let single_pinned = !pins.single_stream.is_empty();
+        let single_cores = if single_pinned {
+            pins.single_stream.clone()
+        } else {
+            allowed.clone()
+        };
+        let cores = if pins.offline.is_empty() {
+            allowed.clone()
+        } else {
+            pins.offline.clone()
+        };
+        let single_threads = if mspec.threads > 0 {
+            mspec.threads
+        } else {
+            single_cores.len().max(1) as u32
+        };
+        let instances = if mspec.instances > 0 {
+            mspec.instances
+        } else {
+            cores.len().max(1) as u32
+        };
+        Ok(Placement {
+            single_pinned,
+            single_cores,
+            cores,
+            single_threads,
+            instances,
+        })
+    }
+}
+
+/// Random inputs, or the given .npy files.
+fn input_source(mspec: &ModelSpec, specs: &[InputSpec]) -> Result<InputSource, TractError> {
+    if mspec.inputs.is_empty() {
+        return Ok(InputSource::Random);
+    }
+    let files = inputs::expand_input_paths(&mspec.inputs)?;
+    Ok(InputSource::Files(inputs::samples_from_files(
+        &files, specs,
+    )?))
+}
+
+/// The SUT's one-line description: engine, model and the load's notes.
+fn description(loaded: &LoadedModel) -> String {
+    let mut description = if loaded.info.built_in {
+        format!(
+            "tract {}: built-in MobileNet-v1 0.25, seeded weights ({BUILTIN_LABEL})",
+            load::TRACT_VERSION
+        )
+    } else {
+        let fmt = match loaded.info.format {
+            crate::sut::ModelFormat::Onnx => "ONNX",
+            crate::sut::ModelFormat::Tflite => "TFLite",
+        };
+        format!(
+            "tract {}: {} ({fmt})",
+            load::TRACT_VERSION,
+            loaded.info.file_name
+        )
+    };
+    for n in &loaded.notes {
+        description.push_str("; ");
+        description.push_str(n);
+    }
+    description
+}
+
 impl Drop for TractSut {
     fn drop(&mut self) {
         if let Some((id, set)) = self.restore_affinity.take()
@@ -329,8 +365,9 @@ impl Sut for TractSut {
     fn load_samples(&mut self, indices: &[usize]) -> Result<(), SutError> {
         // SingleStream issues from this thread: pin it now, outside timing.
         if !self.single_cpus.is_empty() && self.restore_affinity.is_none() {
-            let before = affinity::current().map_err(SutError::Backend)?;
-            affinity::pin_current(&self.single_cpus).map_err(SutError::Backend)?;
+            let before = affinity::current().map_err(|e| SutError::Backend(e.to_string()))?;
+            affinity::pin_current(&self.single_cpus)
+                .map_err(|e| SutError::Backend(e.to_string()))?;
             self.restore_affinity = Some((std::thread::current().id(), before));
         }
         // LoadGen replaces the loaded set between scenarios; drop the old one first
@@ -436,7 +473,7 @@ impl Sut for TractSut {
                     let next = &next;
                     scope.spawn(move || -> Result<(), String> {
                         if let Some(cpu) = inst.cpu {
-                            affinity::pin_current(&[cpu])?;
+                            affinity::pin_current(&[cpu]).map_err(|e| e.to_string())?;
                         }
                         let slots = slots;
                         loop {
@@ -479,11 +516,11 @@ impl Sut for TractSut {
 
 impl DataModel for TractSut {
     fn input_spec(&self) -> Result<dataset::InputSpec, SutError> {
-        convert::input_spec(&self.model).map_err(SutError::Backend)
+        Ok(convert::input_spec(&self.model)?)
     }
 
     fn output_len(&self) -> Result<usize, SutError> {
-        convert::output_len(&self.model).map_err(SutError::Backend)
+        Ok(convert::output_len(&self.model)?)
     }
 
     fn infer(&mut self, input: &dataset::Tensor) -> Result<Vec<dataset::Tensor>, SutError> {

@@ -2,27 +2,45 @@
 //! thread). Pinning keeps each Offline instance on its own core so instances do
 //! not migrate onto each other, and lets big.LITTLE users choose the big cores.
 
+use nix::errno::Errno;
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::Pid;
 
 pub use crate::boards::allowed_cpus;
 
+/// Why the calling thread's affinity could not be read or set.
+#[derive(Debug, thiserror::Error)]
+pub enum AffinityError {
+    #[error("sched_getaffinity: {0}")]
+    Get(Errno),
+    #[error("cpu {cpu}: {errno}")]
+    Cpu { cpu: u32, errno: Errno },
+    #[error("sched_setaffinity: {0}")]
+    Set(Errno),
+    #[error("pinning to cpus {cpus:?}: sched_setaffinity: {errno}")]
+    Pin { cpus: Vec<u32>, errno: Errno },
+}
+
 /// The calling thread's current affinity.
-pub fn current() -> Result<CpuSet, String> {
-    sched_getaffinity(Pid::from_raw(0)).map_err(|e| format!("sched_getaffinity: {e}"))
+pub fn current() -> Result<CpuSet, AffinityError> {
+    sched_getaffinity(Pid::from_raw(0)).map_err(AffinityError::Get)
 }
 
 /// Pins the calling thread to `cpus`.
-pub fn pin_current(cpus: &[u32]) -> Result<(), String> {
+pub fn pin_current(cpus: &[u32]) -> Result<(), AffinityError> {
     let mut set = CpuSet::new();
-    for &c in cpus {
-        set.set(c as usize).map_err(|e| format!("cpu {c}: {e}"))?;
+    for &cpu in cpus {
+        set.set(cpu as usize)
+            .map_err(|errno| AffinityError::Cpu { cpu, errno })?;
     }
-    set_current(&set).map_err(|e| format!("pinning to cpus {cpus:?}: {e}"))
+    sched_setaffinity(Pid::from_raw(0), &set).map_err(|errno| AffinityError::Pin {
+        cpus: cpus.to_vec(),
+        errno,
+    })
 }
 
-pub fn set_current(set: &CpuSet) -> Result<(), String> {
-    sched_setaffinity(Pid::from_raw(0), set).map_err(|e| format!("sched_setaffinity: {e}"))
+pub fn set_current(set: &CpuSet) -> Result<(), AffinityError> {
+    sched_setaffinity(Pid::from_raw(0), set).map_err(AffinityError::Set)
 }
 
 #[cfg(test)]

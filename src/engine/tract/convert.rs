@@ -1,21 +1,63 @@
-//! The boundary between tract and the engine-agnostic data side: describe a
-//! model's input for preprocessing and convert tensors (keeping integer
-//! quantisation parameters). [`TractModel`] loads through the engine's one
-//! loading path, so accuracy and performance runs see the same optimised model,
-//! TFLite fixes included.
+//! The boundary between tract and the engine-agnostic data side, and the one
+//! place tract's tensors are converted: a model's input described for
+//! preprocessing, data set tensors and `.npy` arrays to and from tract's
+//! (keeping integer quantisation parameters). [`TractModel`] loads through the
+//! engine's one loading path, so accuracy and performance runs see the same
+//! optimised model, TFLite fixes included.
 
 use std::path::Path;
 
 use tract_onnx::prelude::*;
 
 use super::{Runner, TractError, load};
-use crate::dataset::{DType, InputSpec, Quant, Tensor as DTensor, TensorData};
+use crate::dataset::{DType, InputSpec as DataInputSpec, Quant, Tensor as DTensor, TensorData};
+use crate::npy::{NpyArray, NpyData};
+
+/// What one model input expects.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub name: String,
+    pub dt: DatumType,
+    pub shape: Vec<usize>,
+}
+
+/// The model's inputs, in order (shapes are concrete after loading).
+pub fn input_specs(model: &TypedModel) -> Result<Vec<InputSpec>, TractError> {
+    let outlets = model
+        .input_outlets()
+        .map_err(|e| TractError::Input(e.to_string()))?;
+    outlets
+        .iter()
+        .enumerate()
+        .map(|(ix, &o)| {
+            let fact = model
+                .input_fact(ix)
+                .map_err(|e| TractError::Input(e.to_string()))?;
+            let name = load::outlet_name(model, o);
+            let shape = fact
+                .shape
+                .as_concrete()
+                .ok_or_else(|| TractError::Input(format!("input '{name}' has a dynamic shape")))?
+                .to_vec();
+            Ok(InputSpec {
+                name,
+                dt: fact.datum_type,
+                shape,
+            })
+        })
+        .collect()
+}
 
 fn tract_err(e: impl std::fmt::Display) -> TractError {
     TractError::Input(e.to_string())
 }
 
-fn dtype_quant(dt: DatumType) -> Result<(DType, Option<Quant>), String> {
+/// A tensor type the data side has no type for.
+#[derive(Debug, thiserror::Error)]
+#[error("unsupported tensor type {0:?} (f32, i8, u8)")]
+struct UnsupportedType(DatumType);
+
+fn dtype_quant(dt: DatumType) -> Result<(DType, Option<Quant>), UnsupportedType> {
     let q = dt.qparams().map(|p| {
         let (zero_point, scale) = p.zp_scale();
         Quant { scale, zero_point }
@@ -24,26 +66,29 @@ fn dtype_quant(dt: DatumType) -> Result<(DType, Option<Quant>), String> {
         DatumType::F32 => Ok((DType::F32, None)),
         DatumType::I8 => Ok((DType::I8, q)),
         DatumType::U8 => Ok((DType::U8, q)),
-        other => Err(format!("unsupported tensor type {other:?} (f32, i8, u8)")),
+        other => Err(UnsupportedType(other)),
     }
 }
 
 /// The model's single input as the data side needs it (shape, type, quantisation).
-pub fn input_spec(model: &TypedModel) -> Result<InputSpec, String> {
+pub fn input_spec(model: &TypedModel) -> Result<DataInputSpec, TractError> {
     if model.inputs.len() != 1 {
-        return Err(format!(
+        return Err(TractError::Input(format!(
             "the model has {} inputs; data sets feed single-input models",
             model.inputs.len()
-        ));
+        )));
     }
-    let fin = model.input_fact(0).map_err(|e| e.to_string())?;
+    let fin = model.input_fact(0).map_err(tract_err)?;
     let shape = fin
         .shape
         .as_concrete()
-        .ok_or_else(|| format!("input shape {:?} is not fixed; give it", fin.shape))?
+        .ok_or_else(|| {
+            TractError::Input(format!("input shape {:?} is not fixed; give it", fin.shape))
+        })?
         .to_vec();
-    let (dtype, quant) = dtype_quant(fin.datum_type).map_err(|e| format!("input: {e}"))?;
-    Ok(InputSpec {
+    let (dtype, quant) =
+        dtype_quant(fin.datum_type).map_err(|e| TractError::Input(format!("input: {e}")))?;
+    Ok(DataInputSpec {
         shape,
         dtype,
         quant,
@@ -51,16 +96,16 @@ pub fn input_spec(model: &TypedModel) -> Result<InputSpec, String> {
 }
 
 /// Elements of the first output (the class count for classifiers).
-pub fn output_len(model: &TypedModel) -> Result<usize, String> {
-    let fout = model.output_fact(0).map_err(|e| e.to_string())?;
+pub fn output_len(model: &TypedModel) -> Result<usize, TractError> {
+    let fout = model.output_fact(0).map_err(tract_err)?;
     fout.shape
         .as_concrete()
         .map(|s| s.iter().product())
-        .ok_or_else(|| format!("output shape {:?} is not fixed", fout.shape))
+        .ok_or_else(|| TractError::Input(format!("output shape {:?} is not fixed", fout.shape)))
 }
 
 /// A data-side tensor as the model's input, with the model's quantised type.
-pub fn to_tract(input: &DTensor, spec: &InputSpec) -> Result<Tensor, TractError> {
+pub fn to_tract(input: &DTensor, spec: &DataInputSpec) -> Result<Tensor, TractError> {
     let mut t = match &input.data {
         TensorData::F32(v) => Tensor::from_shape(&input.shape, v),
         TensorData::I8(v) => Tensor::from_shape(&input.shape, v),
@@ -86,7 +131,7 @@ pub fn to_tract(input: &DTensor, spec: &InputSpec) -> Result<Tensor, TractError>
 /// A model output as a data-side tensor (quantisation kept for dequantising).
 pub fn from_tract(v: TValue) -> Result<DTensor, TractError> {
     let t = v.into_tensor();
-    let (dtype, quant) = dtype_quant(t.datum_type()).map_err(TractError::Run)?;
+    let (dtype, quant) = dtype_quant(t.datum_type()).map_err(|e| TractError::Run(e.to_string()))?;
     let shape = t.shape().to_vec();
     let view = t.try_as_plain_ram().map_err(tract_err)?;
     let data = match dtype {
@@ -97,10 +142,85 @@ pub fn from_tract(v: TValue) -> Result<DTensor, TractError> {
     Ok(DTensor { shape, data, quant })
 }
 
+/// Converts an `.npy` array (read from `path`) into the tensor `spec` expects.
+/// The element type must match the input's (storage type for quantized inputs);
+/// shapes must match exactly. No silent conversion: a wrong file is an error.
+pub fn tensor_from_npy(
+    array: &NpyArray,
+    spec: &InputSpec,
+    path: &Path,
+) -> Result<Tensor, TractError> {
+    let want = load::dtype_name(spec.dt);
+    let got = array.data.dtype().name();
+    if want != got || array.shape != spec.shape {
+        return Err(TractError::Input(format!(
+            "{}: holds {got} {:?}, model input '{}' expects {want} {:?}",
+            path.display(),
+            array.shape,
+            spec.name,
+            spec.shape
+        )));
+    }
+    let shape = &array.shape;
+    let mut t = match &array.data {
+        NpyData::F32(v) => Tensor::from_shape(shape, v),
+        NpyData::F64(v) => Tensor::from_shape(shape, v),
+        NpyData::I8(v) => Tensor::from_shape(shape, v),
+        NpyData::U8(v) => Tensor::from_shape(shape, v),
+        NpyData::I32(v) => Tensor::from_shape(shape, v),
+        NpyData::I64(v) => Tensor::from_shape(shape, v),
+    }
+    .map_err(|e| TractError::Input(format!("{}: {e}", path.display())))?;
+    if spec.dt.is_quantized() {
+        unsafe { t.set_datum_type(spec.dt) };
+    }
+    Ok(t)
+}
+
+/// Converts a model output to an `.npy` array. Quantized outputs are written as
+/// their stored integers (what TFLite reports too); f16 is widened to f32.
+pub fn npy_from_tensor(t: &Tensor) -> Result<NpyArray, TractError> {
+    let shape = t.shape().to_vec();
+    let dt = t.datum_type();
+    let mut owned;
+    let t = if dt.is_quantized() {
+        owned = t.clone();
+        unsafe { owned.set_datum_type(dt.unquantized()) };
+        &owned
+    } else if dt == DatumType::F16 {
+        owned = t
+            .cast_to_dt(DatumType::F32)
+            .map_err(output_err)?
+            .into_owned();
+        &owned
+    } else {
+        t
+    };
+    let view = t.try_as_plain_ram().map_err(output_err)?;
+    let data = match t.datum_type() {
+        DatumType::F32 => NpyData::F32(view.as_slice::<f32>().map_err(output_err)?.to_vec()),
+        DatumType::F64 => NpyData::F64(view.as_slice::<f64>().map_err(output_err)?.to_vec()),
+        DatumType::I8 => NpyData::I8(view.as_slice::<i8>().map_err(output_err)?.to_vec()),
+        DatumType::U8 => NpyData::U8(view.as_slice::<u8>().map_err(output_err)?.to_vec()),
+        DatumType::I32 => NpyData::I32(view.as_slice::<i32>().map_err(output_err)?.to_vec()),
+        DatumType::I64 => NpyData::I64(view.as_slice::<i64>().map_err(output_err)?.to_vec()),
+        other => {
+            return Err(TractError::Output(format!(
+                "output element type {other:?} cannot be written as .npy"
+            )));
+        }
+    };
+    NpyArray::new(shape, data).map_err(TractError::Output)
+}
+
+fn output_err(e: impl std::fmt::Display) -> TractError {
+    TractError::Output(e.to_string())
+}
+
 /// A loaded, optimised single-input model ready for repeated inference.
 pub struct TractModel {
     runner: Runner,
-    pub input: InputSpec,
+    pub input: DataInputSpec,
     /// Elements of the first output (the class count for classifiers).
     pub output_len: usize,
 }
@@ -116,9 +236,9 @@ impl TractModel {
             source,
         })?;
         let loaded = load::load_model(&name, &bytes, input_shapes, false)?;
-        let ctx = |why: String| TractError::Model {
+        let ctx = |e: TractError| TractError::Model {
             path: name.clone(),
-            why,
+            why: e.to_string(),
         };
         let input = input_spec(&loaded.model).map_err(ctx)?;
         let output_len = output_len(&loaded.model).map_err(ctx)?;
@@ -135,5 +255,34 @@ impl TractModel {
         let t = to_tract(input, &self.input)?;
         let outputs = self.runner.run(tvec!(t.into()))?;
         outputs.into_iter().map(from_tract).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model_input(dt: DatumType, shape: &[usize]) -> InputSpec {
+        InputSpec {
+            name: "x".into(),
+            dt,
+            shape: shape.to_vec(),
+        }
+    }
+
+    #[test]
+    fn npy_inputs_must_match_dtype_and_shape() {
+        let a = NpyArray::new(vec![1, 2], NpyData::F32(vec![1.0, 2.0])).unwrap();
+        let p = Path::new("a.npy");
+        let t = tensor_from_npy(&a, &model_input(DatumType::F32, &[1, 2]), p).unwrap();
+        assert_eq!(npy_from_tensor(&t).unwrap(), a);
+        let e = tensor_from_npy(&a, &model_input(DatumType::F32, &[2, 1]), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.npy") && e.contains("[2, 1]"), "{e}");
+        let e = tensor_from_npy(&a, &model_input(DatumType::I8, &[1, 2]), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expects i8"), "{e}");
     }
 }

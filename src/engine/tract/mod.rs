@@ -45,6 +45,11 @@ pub enum TractError {
     Run(String),
     #[error("{0}")]
     Threads(String),
+    #[error("{0}")]
+    Affinity(#[from] affinity::AffinityError),
+    /// A model output that cannot be converted (to `.npy`).
+    #[error("{0}")]
+    Output(String),
 }
 
 /// Reads and loads the model at `path`; an empty path means the built-in model.
@@ -147,8 +152,8 @@ pub fn executor(threads: u32, cores: Option<&[u32]>) -> Result<Executor, TractEr
     }
     let before = match cores {
         Some(c) => {
-            let before = affinity::current().map_err(TractError::Threads)?;
-            affinity::pin_current(c).map_err(TractError::Threads)?;
+            let before = affinity::current()?;
+            affinity::pin_current(c)?;
             Some(before)
         }
         None => None,
@@ -157,7 +162,7 @@ pub fn executor(threads: u32, cores: Option<&[u32]>) -> Result<Executor, TractEr
         Executor::multithread_with_name(threads as usize, "edgemark-mm")
     });
     if let Some(b) = before {
-        affinity::set_current(&b).map_err(TractError::Threads)?;
+        affinity::set_current(&b)?;
     }
     exec.map_err(|_| TractError::Threads(format!("could not start {threads} intra-op threads")))
 }

@@ -71,23 +71,7 @@ pub fn profile(
                 node: n,
                 name: node.name.clone(),
                 op: node.op().name().to_string(),
-                shape: node
-                    .outputs
-                    .iter()
-                    .map(|o| {
-                        if o.fact.shape.is_empty() {
-                            // Scalars, and tract's opaque packed operands.
-                            return "()".to_string();
-                        }
-                        o.fact
-                            .shape
-                            .iter()
-                            .map(|d| d.to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                shape: output_shapes(node),
                 ns: Vec::with_capacity(runs),
             }
         })
@@ -123,6 +107,26 @@ pub fn profile(
         whole_run_ns: whole,
         threads: threads.max(1),
     })
+}
+
+/// A node's output shapes as `1,112,112,32`, space-separated.
+fn output_shapes(node: &TypedNode) -> String {
+    node.outputs
+        .iter()
+        .map(|o| {
+            if o.fact.shape.is_empty() {
+                // Scalars, and tract's opaque packed operands.
+                return "()".to_string();
+            }
+            o.fact
+                .shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Median of `v` (mean of the middle two for even lengths); 0 when empty.

@@ -157,6 +157,59 @@ fn inheritable(fd: i32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The protocol's channel on `transport`: (ours to read, ours to write,
+/// theirs to read, theirs to write), all close-on-exec.
+fn channel(transport: Transport) -> std::io::Result<(OwnedFd, OwnedFd, OwnedFd, OwnedFd)> {
+    Ok(match transport {
+        Transport::Pipes => {
+            let (to_us_r, to_us_w) = cloexec_pipe()?;
+            let (to_sut_r, to_sut_w) = cloexec_pipe()?;
+            (to_us_r, to_sut_w, to_sut_r, to_us_w)
+        }
+        Transport::SocketPair => {
+            use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+            let (a, b) = socketpair(
+                AddressFamily::Unix,
+                SockType::Stream,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )?;
+            let a2 = a.try_clone()?;
+            let b2 = b.try_clone()?;
+            (a, a2, b, b2)
+        }
+    })
+}
+
+/// The SUT's command: stdout and stderr to `out`/`err` (the tail), the
+/// channel's descriptors `(cr, cw)` inherited and named in the environment,
+/// its own process group, killed when edgemark dies.
+fn sut_command(command: &[String], out: Stdio, err: Stdio, (cr, cw): (i32, i32)) -> Command {
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..])
+        .stdin(Stdio::null())
+        // A library that prints to stdout cannot corrupt the protocol: it
+        // is not on stdout. Both go to the tail.
+        .stdout(out)
+        .stderr(err)
+        .env(proto::FDS_ENV, format!("{cr},{cw}"))
+        // Its own group: killed as a whole (helpers included), and the
+        // terminal's Ctrl-C reaches edgemark only, which ends it cleanly.
+        .process_group(0);
+    // SAFETY: only async-signal-safe calls (fcntl, prctl) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            inheritable(cr)?;
+            inheritable(cw)?;
+            // If edgemark dies (even by SIGKILL) the SUT goes with it.
+            #[cfg(target_os = "linux")]
+            nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd
+}
+
 impl Child {
     /// Starts `command` (program and arguments) with the protocol on
     /// `transport`. `echo`: copy its stderr lines to ours as they come.
@@ -171,52 +224,11 @@ impl Child {
             return Err(spawn_err("exec: SUT needs a program".into()));
         }
         let io = |e: std::io::Error| spawn_err(format!("cannot set up the SUT's channel: {e}"));
-        // (ours to read, ours to write, theirs to read, theirs to write)
-        let (rx, tx, child_r, child_w): (OwnedFd, OwnedFd, OwnedFd, OwnedFd) = match transport {
-            Transport::Pipes => {
-                let (to_us_r, to_us_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
-                let (to_sut_r, to_sut_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
-                (to_us_r, to_sut_w, to_sut_r, to_us_w)
-            }
-            Transport::SocketPair => {
-                use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-                let (a, b) = socketpair(
-                    AddressFamily::Unix,
-                    SockType::Stream,
-                    None,
-                    SockFlag::SOCK_CLOEXEC,
-                )
-                .map_err(|e| io(e.into()))?;
-                let a2 = a.try_clone().map_err(io)?;
-                let b2 = b.try_clone().map_err(io)?;
-                (a, a2, b, b2)
-            }
-        };
+        let (rx, tx, child_r, child_w) = channel(transport).map_err(io)?;
         let (err_r, err_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
         let err_w2 = err_w.try_clone().map_err(io)?;
         let (cr, cw) = (child_r.as_raw_fd(), child_w.as_raw_fd());
-        let mut cmd = Command::new(&program);
-        cmd.args(&command[1..])
-            .stdin(Stdio::null())
-            // A library that prints to stdout cannot corrupt the protocol: it
-            // is not on stdout. Both go to the tail.
-            .stdout(Stdio::from(err_w))
-            .stderr(Stdio::from(err_w2))
-            .env(proto::FDS_ENV, format!("{cr},{cw}"))
-            // Its own group: killed as a whole (helpers included), and the
-            // terminal's Ctrl-C reaches edgemark only, which ends it cleanly.
-            .process_group(0);
-        // SAFETY: only async-signal-safe calls (fcntl, prctl) between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                inheritable(cr)?;
-                inheritable(cw)?;
-                // If edgemark dies (even by SIGKILL) the SUT goes with it.
-                #[cfg(target_os = "linux")]
-                nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL);
-                Ok(())
-            });
-        }
+        let mut cmd = sut_command(command, Stdio::from(err_w), Stdio::from(err_w2), (cr, cw));
         let proc = cmd
             .spawn()
             .map_err(|e| spawn_err(format!("cannot start SUT {program:?}: {e}")))?;

@@ -22,6 +22,7 @@ use super::{DataModel, ModelFormat, ModelInfo, Sut, SutError, SutInfo, TensorInf
 use crate::clock::Clock;
 use crate::dataset::{self, DType, Quant, Tensor, TensorData};
 use crate::plan::ExecSpec;
+use crate::rng::SplitMix64;
 
 /// Untimed requests (hello with the model load, sample loading) may take this long.
 pub const SETUP_TIMEOUT_MS: u64 = 120_000;
@@ -429,26 +430,14 @@ fn fixed_shape(name: &str, shape: &[i32]) -> Result<Vec<u32>, String> {
         .collect()
 }
 
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// Seeded random data like the tract SUT's: floats in [0, 1), 8-bit types
 /// over their range, wider integers in [0, 10) (indices must stay in bounds).
 fn random_tensor(dtype: WireType, shape: &[u32], seed: u64) -> WireTensor {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix64(seed);
     let n: usize = shape.iter().map(|&d| d as usize).product();
     let mut bytes = Vec::with_capacity(n * dtype.size());
     for _ in 0..n {
-        let r = rng.next();
+        let r = rng.next_u64();
         match dtype {
             WireType::F32 => {
                 bytes.extend_from_slice(&((r >> 40) as f32 / (1u64 << 24) as f32).to_le_bytes())

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{Pad, PadMode};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
-use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, SumPool};
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec, SumPool};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::math;
@@ -304,27 +304,9 @@ impl<'a> Translator<'a> {
             return Ok(None);
         };
         let node = self.src.node(o.node);
-        // A clamp chain ending on a convolution read by nothing else: one
-        // convolution with the clamp fused.
-        let mut clamp = Clamp::NONE;
-        let mut cur = o;
-        while let Some((x, c)) = self.clamp_step(cur) {
-            // Applying max(lo) then min(hi) in either order equals
-            // clamping to the intersection when lo <= hi.
-            clamp = Clamp {
-                lo: clamp.lo.max(c.lo),
-                hi: clamp.hi.min(c.hi),
-            };
-            if clamp.lo > clamp.hi || !self.single_successor(x) {
-                clamp = Clamp::NONE;
-                cur = o;
-                break;
-            }
-            cur = x;
-        }
-        if clamp.lo > clamp.hi {
+        let Some((clamp, cur)) = self.clamp_chain(o) else {
             return Ok(None);
-        }
+        };
         let cn = self.src.node(cur.node);
         let fused = cur != o;
         if let Some(conv) = cn.op_as::<Conv>() {
@@ -343,46 +325,80 @@ impl<'a> Translator<'a> {
             }
             return Ok(Some(v));
         }
-        // An element-wise sum of two values of the output's shape, when one
-        // of them is already NHWC: tract's own Add, on NHWC tensors.
         if let Some(bin) = node.op_as::<TypedBinOp>()
             && bin.0.is::<math::Add>()
             && node.inputs.len() == 2
         {
-            let (a, b) = (node.inputs[0], node.inputs[1]);
-            if self.f32_rank4(a)? != Some(shape) || self.f32_rank4(b)? != Some(shape) {
-                return Ok(None);
-            }
-            let op = node.op.clone();
-            let name = node.name.clone();
-            if self.try_nhwc(a)?.is_none() && self.try_nhwc(b)?.is_none() {
-                return Ok(None);
-            }
-            let (Some(va), Some(vb)) = (self.as_nhwc(a)?, self.as_nhwc(b)?) else {
-                return Ok(None);
-            };
-            let outlet = self.wire(&name, op, &[va.outlet, vb.outlet])?;
-            return Ok(Some(NVal {
-                outlet,
-                shape: va.shape,
-            }));
+            return self.nhwc_add(o, shape);
         }
-        // A clamp that could not be fused, or any unary element-wise op, on
-        // an NHWC value: the same op on the NHWC tensor.
-        if self.is_layout_free(o) {
-            let x = node.inputs[0];
-            let (op, name) = (node.op.clone(), node.name.clone());
-            let bound = node.inputs.get(1).copied();
-            if self.f32_rank4(x)? == Some(shape)
-                && let Some(v) = self.try_nhwc(x)?
-            {
-                let mut inputs = tvec![v.outlet];
-                if let Some(b) = bound {
-                    inputs.push(self.get_f(b)?);
-                }
-                let outlet = self.wire(&name, op, &inputs)?;
-                return Ok(Some(NVal { outlet, ..v }));
+        self.nhwc_unary(o, shape)
+    }
+
+    /// A clamp chain ending on a value read by nothing else: the clamp
+    /// (their intersection) and that value, or `o` itself with no clamp when
+    /// the chain cannot be fused. None when the clamps are empty.
+    fn clamp_chain(&self, o: OutletId) -> Option<(Clamp, OutletId)> {
+        let mut clamp = Clamp::NONE;
+        let mut cur = o;
+        while let Some((x, c)) = self.clamp_step(cur) {
+            // Applying max(lo) then min(hi) in either order equals
+            // clamping to the intersection when lo <= hi.
+            clamp = Clamp {
+                lo: clamp.lo.max(c.lo),
+                hi: clamp.hi.min(c.hi),
+            };
+            if clamp.lo > clamp.hi || !self.single_successor(x) {
+                clamp = Clamp::NONE;
+                cur = o;
+                break;
             }
+            cur = x;
+        }
+        (clamp.lo <= clamp.hi).then_some((clamp, cur))
+    }
+
+    /// An element-wise sum `o` of two values of the output's shape, when one
+    /// of them is already NHWC: tract's own Add, on NHWC tensors.
+    fn nhwc_add(&mut self, o: OutletId, shape: [usize; 4]) -> TractResult<Option<NVal>> {
+        let node = self.src.node(o.node);
+        let (a, b) = (node.inputs[0], node.inputs[1]);
+        if self.f32_rank4(a)? != Some(shape) || self.f32_rank4(b)? != Some(shape) {
+            return Ok(None);
+        }
+        let op = node.op.clone();
+        let name = node.name.clone();
+        if self.try_nhwc(a)?.is_none() && self.try_nhwc(b)?.is_none() {
+            return Ok(None);
+        }
+        let (Some(va), Some(vb)) = (self.as_nhwc(a)?, self.as_nhwc(b)?) else {
+            return Ok(None);
+        };
+        let outlet = self.wire(&name, op, &[va.outlet, vb.outlet])?;
+        Ok(Some(NVal {
+            outlet,
+            shape: va.shape,
+        }))
+    }
+
+    /// A clamp that could not be fused, or any unary element-wise op, on
+    /// an NHWC value: the same op on the NHWC tensor.
+    fn nhwc_unary(&mut self, o: OutletId, shape: [usize; 4]) -> TractResult<Option<NVal>> {
+        if !self.is_layout_free(o) {
+            return Ok(None);
+        }
+        let node = self.src.node(o.node);
+        let x = node.inputs[0];
+        let (op, name) = (node.op.clone(), node.name.clone());
+        let bound = node.inputs.get(1).copied();
+        if self.f32_rank4(x)? == Some(shape)
+            && let Some(v) = self.try_nhwc(x)?
+        {
+            let mut inputs = tvec![v.outlet];
+            if let Some(b) = bound {
+                inputs.push(self.get_f(b)?);
+            }
+            let outlet = self.wire(&name, op, &inputs)?;
+            return Ok(Some(NVal { outlet, ..v }));
         }
         Ok(None)
     }
@@ -443,27 +459,7 @@ impl<'a> Translator<'a> {
             && bin.0.is::<math::Add>()
             && node.inputs.len() == 2
         {
-            let mut found = None;
-            for (pi, bi) in [(0, 1), (1, 0)] {
-                let p = node.inputs[pi];
-                if !self.src.node(p.node).op_is::<EinSum>() || !self.single_successor(p) {
-                    continue;
-                }
-                let Some(b) = self.konst(node.inputs[bi], 6) else {
-                    continue;
-                };
-                let bshape = b.shape();
-                if b.datum_type() != f32::datum_type()
-                    || !(bshape == [n] || bshape == [1, n])
-                    || self.src.outlet_fact(p)?.shape.as_concrete() != Some(&[m, n])
-                {
-                    continue;
-                }
-                let bias = b.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
-                found = Some((p, bias));
-                break;
-            }
-            match found {
+            match self.product_plus_bias(o, m, n)? {
                 Some(f) => f,
                 None => return Ok(None),
             }
@@ -515,6 +511,37 @@ impl<'a> Translator<'a> {
         };
         self.summary.dense += 1;
         Ok(Some(self.wire(&name, op, &[xv])?))
+    }
+
+    /// `o = product + bias` (either order), the product an f32 EinSum read
+    /// by nothing else and the bias a constant `[n]` or `[1, n]`: the
+    /// product's outlet and the bias.
+    fn product_plus_bias(
+        &self,
+        o: OutletId,
+        m: usize,
+        n: usize,
+    ) -> TractResult<Option<(OutletId, Vec<f32>)>> {
+        let node = self.src.node(o.node);
+        for (pi, bi) in [(0, 1), (1, 0)] {
+            let p = node.inputs[pi];
+            if !self.src.node(p.node).op_is::<EinSum>() || !self.single_successor(p) {
+                continue;
+            }
+            let Some(b) = self.konst(node.inputs[bi], 6) else {
+                continue;
+            };
+            let bshape = b.shape();
+            if b.datum_type() != f32::datum_type()
+                || !(bshape == [n] || bshape == [1, n])
+                || self.src.outlet_fact(p)?.shape.as_concrete() != Some(&[m, n])
+            {
+                continue;
+            }
+            let bias = b.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+            return Ok(Some((p, bias)));
+        }
+        Ok(None)
     }
 
     /// Whether `o` applies element by element to its first input in a way
@@ -620,23 +647,7 @@ impl<'a> Translator<'a> {
         if group != 1 && !dw {
             return Ok(None);
         }
-        // A TFLite PAD of zeros in front of a VALID convolution becomes its
-        // padding.
-        let mut x = inputs[0];
-        let mut pads = (0, 0, 0, 0);
-        let xn = self.src.node(x.node);
-        if self.source == Source::Tflite
-            && let Some(pad) = xn.op_as::<Pad>()
-            && pad.pads.len() == 4
-            && pad.pads[0] == (0, 0)
-            && pad.pads[3] == (0, 0)
-            && let PadMode::Constant(v) = &pad.mode
-            && v.cast_to_scalar::<f32>().ok() == Some(0.0)
-            && matches!(ps.padding, PaddingSpec::Valid)
-        {
-            pads = (pad.pads[1].0, pad.pads[1].1, pad.pads[2].0, pad.pads[2].1);
-            x = xn.inputs[0];
-        }
+        let (x, pads) = self.absorb_zero_pad(ps, inputs[0]);
         let Some(xs) = self.f32_rank4(x)? else {
             return Ok(None);
         };
@@ -645,33 +656,12 @@ impl<'a> Translator<'a> {
             return Ok(None);
         }
         let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
-        let dil = ps.dilations();
-        let strides = ps.strides();
-        let (ph, pw) = (xs[1] + pads.0 + pads.1, xs[2] + pads.2 + pads.3);
-        let computed = ps.padding.compute(&[ph, pw], &[kh, kw], &dil, &strides);
-        let geo = Geometry {
-            h: xs[1],
-            w: xs[2],
-            c: cin,
-            kh,
-            kw,
-            sh: strides[0],
-            sw: strides[1],
-            dh: dil[0],
-            dw: dil[1],
-            pad_top: computed[0].pad_before + pads.0,
-            pad_left: computed[1].pad_before + pads.2,
-            oh: computed[0].convoluted,
-            ow: computed[1].convoluted,
-        };
+        let geo = conv_geometry(ps, xs, pads);
         if self.nhwc(out_shape) != [xs[0], geo.oh, geo.ow, cout] || geo.oh == 0 || geo.ow == 0 {
             return Ok(None);
         }
-        let bias: Vec<f32> = match b.len() {
-            0 => vec![0.0; cout],
-            1 => vec![b.cast_to_scalar::<f32>()?; cout],
-            n if n == cout => b.try_as_plain_ram()?.as_slice::<f32>()?.to_vec(),
-            _ => return Ok(None),
+        let Some(bias) = conv_bias(&b, cout)? else {
+            return Ok(None);
         };
         let Some(at) = weight_reader(&w, conv.kernel_fmt, dw, cin, cout, kh, kw) else {
             return Ok(None);
@@ -679,43 +669,10 @@ impl<'a> Translator<'a> {
         if dw && residual.is_some() {
             return Ok(None);
         }
-        let kernel = if dw {
-            let mut wd = vec![0f32; kh * kw * cin];
-            for ky in 0..kh {
-                for kx in 0..kw {
-                    for c in 0..cin {
-                        wd[(ky * kw + kx) * cin + c] = at(c, 0, ky, kx);
-                    }
-                }
-            }
-            ConvKernel::Depthwise { w: wd, bias }
-        } else {
-            let wt = weights_kkc_co(cout, cin, kh, kw, &at);
-            let packed = PackedB::new(kh * kw * cin, cout, &wt, &bias);
-            let pointwise = kh == 1
-                && kw == 1
-                && geo.sh == 1
-                && geo.sw == 1
-                && geo.pad_top == 0
-                && geo.pad_left == 0
-                && geo.oh == geo.h
-                && geo.ow == geo.w;
-            if pointwise {
-                ConvKernel::Pointwise(packed)
-            } else {
-                ConvKernel::Im2col(packed)
-            }
-        };
-        let Some(xv) = self.as_nhwc(x)? else {
+        let kernel = conv_kernel(&geo, cout, dw, &at, bias);
+        let Some(inputs) = self.nhwc_inputs(x, residual)? else {
             return Ok(None);
         };
-        let mut inputs = tvec![xv.outlet];
-        if let Some(r) = residual {
-            let Some(rv) = self.as_nhwc(r)? else {
-                return Ok(None);
-            };
-            inputs.push(rv.outlet);
-        }
         let op = FConv {
             p: Arc::new(ConvParams {
                 geo,
@@ -731,6 +688,124 @@ impl<'a> Translator<'a> {
             outlet,
             shape: [xs[0], geo.oh, geo.ow, cout],
         }))
+    }
+}
+
+impl Translator<'_> {
+    /// The convolution's NHWC input, and its residual term when it has one.
+    fn nhwc_inputs(
+        &mut self,
+        x: OutletId,
+        residual: Option<OutletId>,
+    ) -> TractResult<Option<TVec<OutletId>>> {
+        let Some(xv) = self.as_nhwc(x)? else {
+            return Ok(None);
+        };
+        let mut inputs = tvec![xv.outlet];
+        if let Some(r) = residual {
+            let Some(rv) = self.as_nhwc(r)? else {
+                return Ok(None);
+            };
+            inputs.push(rv.outlet);
+        }
+        Ok(Some(inputs))
+    }
+
+    /// A TFLite PAD of zeros in front of a VALID convolution becomes its
+    /// padding: the PAD's input and (top, bottom, left, right).
+    fn absorb_zero_pad(
+        &self,
+        ps: &PoolSpec,
+        x: OutletId,
+    ) -> (OutletId, (usize, usize, usize, usize)) {
+        let xn = self.src.node(x.node);
+        if self.source == Source::Tflite
+            && let Some(pad) = xn.op_as::<Pad>()
+            && pad.pads.len() == 4
+            && pad.pads[0] == (0, 0)
+            && pad.pads[3] == (0, 0)
+            && let PadMode::Constant(v) = &pad.mode
+            && v.cast_to_scalar::<f32>().ok() == Some(0.0)
+            && matches!(ps.padding, PaddingSpec::Valid)
+        {
+            let pads = (pad.pads[1].0, pad.pads[1].1, pad.pads[2].0, pad.pads[2].1);
+            return (xn.inputs[0], pads);
+        }
+        (x, (0, 0, 0, 0))
+    }
+}
+
+/// The convolution's geometry on an NHWC input of shape `xs`, with `pads`
+/// (top, bottom, left, right) added to its own padding.
+fn conv_geometry(ps: &PoolSpec, xs: [usize; 4], pads: (usize, usize, usize, usize)) -> Geometry {
+    let (kh, kw) = (ps.kernel_shape[0], ps.kernel_shape[1]);
+    let dil = ps.dilations();
+    let strides = ps.strides();
+    let (ph, pw) = (xs[1] + pads.0 + pads.1, xs[2] + pads.2 + pads.3);
+    let computed = ps.padding.compute(&[ph, pw], &[kh, kw], &dil, &strides);
+    Geometry {
+        h: xs[1],
+        w: xs[2],
+        c: xs[3],
+        kh,
+        kw,
+        sh: strides[0],
+        sw: strides[1],
+        dh: dil[0],
+        dw: dil[1],
+        pad_top: computed[0].pad_before + pads.0,
+        pad_left: computed[1].pad_before + pads.2,
+        oh: computed[0].convoluted,
+        ow: computed[1].convoluted,
+    }
+}
+
+/// The bias per output channel: none (zeros), one for all, or one each.
+fn conv_bias(b: &Tensor, cout: usize) -> TractResult<Option<Vec<f32>>> {
+    Ok(Some(match b.len() {
+        0 => vec![0.0; cout],
+        1 => vec![b.cast_to_scalar::<f32>()?; cout],
+        n if n == cout => b.try_as_plain_ram()?.as_slice::<f32>()?.to_vec(),
+        _ => return Ok(None),
+    }))
+}
+
+/// The weights in the kernel's order: `[kh][kw][c]` for a depthwise
+/// convolution, else packed `[kh*kw*cin][cout]` for the pointwise (1x1,
+/// stride 1, no padding) or the im2col kernel.
+fn conv_kernel(
+    geo: &Geometry,
+    cout: usize,
+    dw: bool,
+    at: &impl Fn(usize, usize, usize, usize) -> f32,
+    bias: Vec<f32>,
+) -> ConvKernel {
+    let (kh, kw, cin) = (geo.kh, geo.kw, geo.c);
+    if dw {
+        let mut wd = vec![0f32; kh * kw * cin];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                for c in 0..cin {
+                    wd[(ky * kw + kx) * cin + c] = at(c, 0, ky, kx);
+                }
+            }
+        }
+        return ConvKernel::Depthwise { w: wd, bias };
+    }
+    let wt = weights_kkc_co(cout, cin, kh, kw, at);
+    let packed = PackedB::new(kh * kw * cin, cout, &wt, &bias);
+    let pointwise = kh == 1
+        && kw == 1
+        && geo.sh == 1
+        && geo.sw == 1
+        && geo.pad_top == 0
+        && geo.pad_left == 0
+        && geo.oh == geo.h
+        && geo.ow == geo.w;
+    if pointwise {
+        ConvKernel::Pointwise(packed)
+    } else {
+        ConvKernel::Im2col(packed)
     }
 }
 

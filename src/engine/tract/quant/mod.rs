@@ -920,8 +920,92 @@ impl<'a> Translator<'a> {
             };
             k.push(t);
         }
-        let (w, b, i0, iscale, k0, kscale, c0, cscale) =
-            (&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7]);
+        let Some(q) = TfliteConvQ::of(&k)? else {
+            return Ok(None);
+        };
+        let Some(off_out) = u8_offset(out.dt) else {
+            return Ok(None);
+        };
+        let x_dt = self.src.outlet_fact(inputs[0])?.datum_type;
+        let Some(off_in) = u8_offset(x_dt) else {
+            return Ok(None);
+        };
+        if !close(out.scale, q.cscale) || out.zp != q.c0 + off_out {
+            return Ok(None);
+        }
+        let (x_out, pads) = self.absorb_pad(&conv, inputs[0], q.i0);
+        let Some(x) = self.as_q(x_out)? else {
+            return Ok(None);
+        };
+        if x.shape.len() != 4
+            || x.layout != Layout::Same
+            || x.zp != q.i0 + off_in
+            || !close(x.scale, q.iscale)
+        {
+            return Ok(None);
+        }
+        let (cin, cout, group) = (conv.input_channels(), conv.output_channels(), conv.group);
+        let dw = group > 1 && group == cin && cout == cin;
+        if group != 1 && !dw {
+            return Ok(None);
+        }
+        let (w, b, kscale) = (&k[0], &k[1], &k[5]);
+        let Some((wt, wscale)) = tflite_weights(w, kscale, cin, cout, dw)? else {
+            return Ok(None);
+        };
+        let Ok(b) = b.cast_to::<i32>() else {
+            return Ok(None);
+        };
+        let bias = b.try_as_plain_ram()?.as_slice::<i32>()?.to_vec();
+        if bias.len() != cout {
+            return Ok(None);
+        }
+        let Some(geo) = geometry(&conv, x.shape[1], x.shape[2], pads) else {
+            return Ok(None);
+        };
+        self.finish_conv(name, x, geo, cin, cout, dw, wt, bias, wscale, out)
+    }
+
+    /// A Pad of the real zero (`i0`) in front of an unpadded convolution
+    /// becomes its padding: the Pad's input and (top, bottom, left, right).
+    fn absorb_pad(
+        &self,
+        conv: &Conv,
+        x_out: OutletId,
+        i0: i32,
+    ) -> (OutletId, (usize, usize, usize, usize)) {
+        let xn = self.src.node(x_out.node);
+        if let Some(pad) = xn.op_as::<Pad>()
+            && pad.pads.len() == 4
+            && pad.pads[0] == (0, 0)
+            && pad.pads[3] == (0, 0)
+            && let PadMode::Constant(v) = &pad.mode
+            && v.cast_to_scalar::<i32>().ok() == Some(i0)
+            && matches!(conv.pool_spec.padding, PaddingSpec::Valid)
+        {
+            let pads = (pad.pads[1].0, pad.pads[1].1, pad.pads[2].0, pad.pads[2].1);
+            return (xn.inputs[0], pads);
+        }
+        (x_out, (0, 0, 0, 0))
+    }
+}
+
+/// The scalar quantisation of a TFLite int8 convolution: input and output
+/// zero points and scales (the weights' are per channel, checked apart).
+struct TfliteConvQ {
+    i0: i32,
+    iscale: f32,
+    c0: i32,
+    cscale: f32,
+}
+
+impl TfliteConvQ {
+    /// From the constant inputs after the data input (weights, bias, input
+    /// zero point and scale, weight zero points and scales, output zero point
+    /// and scale). None when a scalar is not one, or a weight zero point is
+    /// not 0 (the TFLite int8 spec), or the weights are not i8.
+    fn of(k: &[Arc<Tensor>]) -> TractResult<Option<TfliteConvQ>> {
+        let (w, i0, iscale, k0, c0, cscale) = (&k[0], &k[2], &k[3], &k[4], &k[6], &k[7]);
         let scalar_i = |t: &Tensor| -> Option<i32> {
             (t.len() == 1)
                 .then(|| t.cast_to_scalar::<i32>().ok())
@@ -940,7 +1024,6 @@ impl<'a> Translator<'a> {
         ) else {
             return Ok(None);
         };
-        // Weight zero point must be 0 (the TFLite int8 spec);
         let Ok(k0v) = k0.cast_to::<i32>() else {
             return Ok(None);
         };
@@ -953,95 +1036,62 @@ impl<'a> Translator<'a> {
         {
             return Ok(None);
         }
-        let Some(off_out) = u8_offset(out.dt) else {
-            return Ok(None);
-        };
-        let x_dt = self.src.outlet_fact(inputs[0])?.datum_type;
-        let Some(off_in) = u8_offset(x_dt) else {
-            return Ok(None);
-        };
-        if !close(out.scale, cscale) || out.zp != c0 + off_out {
-            return Ok(None);
-        }
-        // A Pad of the real zero in front of the convolution becomes padding.
-        let mut x_out = inputs[0];
-        let mut pads = (0, 0, 0, 0);
-        let xn = self.src.node(x_out.node);
-        if let Some(pad) = xn.op_as::<Pad>()
-            && pad.pads.len() == 4
-            && pad.pads[0] == (0, 0)
-            && pad.pads[3] == (0, 0)
-            && let PadMode::Constant(v) = &pad.mode
-            && v.cast_to_scalar::<i32>().ok() == Some(i0)
-            && matches!(conv.pool_spec.padding, PaddingSpec::Valid)
-        {
-            pads = (pad.pads[1].0, pad.pads[1].1, pad.pads[2].0, pad.pads[2].1);
-            x_out = xn.inputs[0];
-        }
-        let Some(x) = self.as_q(x_out)? else {
-            return Ok(None);
-        };
-        if x.shape.len() != 4
-            || x.layout != Layout::Same
-            || x.zp != i0 + off_in
-            || !close(x.scale, iscale)
-        {
-            return Ok(None);
-        }
-        let (cin, cout, group) = (conv.input_channels(), conv.output_channels(), conv.group);
-        let dw = group > 1 && group == cin && cout == cin;
-        if group != 1 && !dw {
+        Ok(Some(TfliteConvQ {
+            i0,
+            iscale,
+            c0,
+            cscale,
+        }))
+    }
+}
+
+/// TFLite's int8 weights in the kernels' order with a scale per output
+/// channel: [1][kh][kw][c] (depthwise) is already [kh][kw][c];
+/// [cout][kh][kw][cin] becomes [kh][kw][cin][cout]. None on other shapes.
+#[allow(clippy::type_complexity)]
+fn tflite_weights(
+    w: &Tensor,
+    kscale: &Tensor,
+    cin: usize,
+    cout: usize,
+    dw: bool,
+) -> TractResult<Option<(Vec<i8>, Vec<f32>)>> {
+    let ws = w.shape().to_vec();
+    let (kh, kw) = (ws[1], ws[2]);
+    let wv = w.try_as_plain_ram()?.as_slice::<i8>()?.to_vec();
+    let kscale = kscale
+        .cast_to::<f32>()?
+        .try_as_plain_ram()?
+        .as_slice::<f32>()?
+        .to_vec();
+    let wscale: Vec<f32> = match kscale.len() {
+        1 => vec![kscale[0]; cout],
+        n if n == cout => kscale,
+        _ => return Ok(None),
+    };
+    let wt = if dw {
+        if ws[0] != 1 || ws[3] != cout {
             return Ok(None);
         }
-        let ws = w.shape().to_vec();
-        let (kh, kw) = (ws[1], ws[2]);
-        let wv = w.try_as_plain_ram()?.as_slice::<i8>()?.to_vec();
-        let kscale = kscale
-            .cast_to::<f32>()?
-            .try_as_plain_ram()?
-            .as_slice::<f32>()?
-            .to_vec();
-        let wscale: Vec<f32> = match kscale.len() {
-            1 => vec![kscale[0]; cout],
-            n if n == cout => kscale,
-            _ => return Ok(None),
-        };
-        let wt = if dw {
-            // [1][kh][kw][c] is already [kh][kw][c].
-            if ws[0] != 1 || ws[3] != cout {
-                return Ok(None);
-            }
-            wv
-        } else {
-            // [cout][kh][kw][cin] -> [kh][kw][cin][cout]
-            if ws[0] != cout || ws[3] != cin {
-                return Ok(None);
-            }
-            let mut t = vec![0i8; wv.len()];
-            for co in 0..cout {
-                for y in 0..kh {
-                    for xx in 0..kw {
-                        for c in 0..cin {
-                            t[((y * kw + xx) * cin + c) * cout + co] =
-                                wv[((co * kh + y) * kw + xx) * cin + c];
-                        }
+        wv
+    } else {
+        if ws[0] != cout || ws[3] != cin {
+            return Ok(None);
+        }
+        let mut t = vec![0i8; wv.len()];
+        for co in 0..cout {
+            for y in 0..kh {
+                for xx in 0..kw {
+                    for c in 0..cin {
+                        t[((y * kw + xx) * cin + c) * cout + co] =
+                            wv[((co * kh + y) * kw + xx) * cin + c];
                     }
                 }
             }
-            t
-        };
-        let Ok(b) = b.cast_to::<i32>() else {
-            return Ok(None);
-        };
-        let bias = b.try_as_plain_ram()?.as_slice::<i32>()?.to_vec();
-        if bias.len() != cout {
-            return Ok(None);
         }
-        let Some(geo) = geometry(&conv, x.shape[1], x.shape[2], pads) else {
-            return Ok(None);
-        };
-        self.finish_conv(name, x, geo, cin, cout, dw, wt, bias, wscale, out)
-    }
+        t
+    };
+    Ok(Some((wt, wscale)))
 }
 
 /// Output quantisation of a pattern.

@@ -164,78 +164,9 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
     if sh < 1 || sw < 1 {
         return Err(format!("stride {:?}", t.stride));
     }
-    let f32t = |ed: &mut Editor, suffix: &str, shape: Vec<i32>| ed.add_f32(t.x, suffix, shape);
-    let mut u = t.x;
-    if sh > 1 || sw > 1 {
-        let s6 = vec![n, h, 1, w, 1, ci];
-        let t6 = f32t(ed, "split", s6.clone());
-        reshape(ed, t.x, t6, &s6);
-        let p6 = f32t(ed, "zeros_inserted6", vec![n, h, sh, w, sw, ci]);
-        let pads = ed.add_const_i32(
-            format!("{}.zero_insert_pads", ed.name(t.x)),
-            &[0, 0, 0, 0, 0, sh - 1, 0, 0, 0, sw - 1, 0, 0],
-        );
-        set_shape_2d(ed, pads, 6);
-        ed.push_op(NewOp {
-            code: BuiltinOperator::PAD,
-            inputs: vec![t6, pads],
-            outputs: vec![p6],
-            opts: Opts::None,
-        });
-        u = f32t(ed, "zeros_inserted", vec![n, h * sh, w * sw, ci]);
-        reshape(ed, p6, u, &[n, h * sh, w * sw, ci]);
-    }
-    // Rows [b, b + oh + kh - 1) of the zero-inserted input (zero outside it).
-    let (bh, bw) = (t.pad.0 - (kh - 1), t.pad.1 - (kw - 1));
-    let (uh, uw) = (h * sh, w * sw);
-    let (pre_h, pre_w) = ((-bh).max(0), (-bw).max(0));
-    let (post_h, post_w) = (
-        (bh + oh + kh - 1 - uh).max(0),
-        (bw + ow + kw - 1 - uw).max(0),
-    );
-    let mut p = u;
-    let (ph, pw) = (uh + pre_h + post_h, uw + pre_w + post_w);
-    if pre_h + post_h + pre_w + post_w > 0 {
-        p = f32t(ed, "padded", vec![n, ph, pw, ci]);
-        let pads = ed.add_const_i32(
-            format!("{}.border_pads", ed.name(t.x)),
-            &[0, 0, pre_h, post_h, pre_w, post_w, 0, 0],
-        );
-        set_shape_2d(ed, pads, 4);
-        ed.push_op(NewOp {
-            code: BuiltinOperator::PAD,
-            inputs: vec![u, pads],
-            outputs: vec![p],
-            opts: Opts::None,
-        });
-    }
-    let (qh, qw) = (oh + kh - 1, ow + kw - 1);
-    let (start_h, start_w) = (bh + pre_h, bw + pre_w);
-    let mut q = p;
-    if (start_h, start_w, qh, qw) != (0, 0, ph, pw) {
-        q = f32t(ed, "cropped", vec![n, qh, qw, ci]);
-        let name = ed.name(t.x);
-        let begin = ed.add_const_i32(format!("{name}.crop_begin"), &[0, start_h, start_w, 0]);
-        let size = ed.add_const_i32(format!("{name}.crop_size"), &[n, qh, qw, ci]);
-        ed.push_op(NewOp {
-            code: BuiltinOperator::SLICE,
-            inputs: vec![p, begin, size],
-            outputs: vec![q],
-            opts: Opts::None,
-        });
-    }
-    let (kh_, kw_, ci_) = (kh as usize, kw as usize, ci as usize);
-    let mut flipped = vec![0f32; t.weights.len()];
-    for oo in 0..o as usize {
-        for fy in 0..kh_ {
-            for fx in 0..kw_ {
-                for i in 0..ci_ {
-                    let src = ((oo * kh_ + (kh_ - 1 - fy)) * kw_ + (kw_ - 1 - fx)) * ci_ + i;
-                    flipped[((oo * kh_ + fy) * kw_ + fx) * ci_ + i] = t.weights[src];
-                }
-            }
-        }
-    }
+    let u = insert_zeros(ed, &t, [n, h, w, ci]);
+    let q = pad_then_crop(ed, &t, u, [n, h * sh, w * sw, ci], (oh, ow));
+    let flipped = flip_kernel(&t.weights, [o, kh, kw, ci]);
     let yname = ed.name(t.y);
     let wt = ed.add_const_f32(
         format!("{yname}.flipped_kernel"),
@@ -263,6 +194,101 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
         }),
     });
     Ok(())
+}
+
+/// `stride - 1` zeros after each input row and column (reshape to 6-D, pad,
+/// reshape back); the input itself at stride 1.
+fn insert_zeros(ed: &mut Editor, t: &TransposeConv, [n, h, w, ci]: [i32; 4]) -> i32 {
+    let (sh, sw) = t.stride;
+    if sh == 1 && sw == 1 {
+        return t.x;
+    }
+    let s6 = vec![n, h, 1, w, 1, ci];
+    let t6 = ed.add_f32(t.x, "split", s6.clone());
+    reshape(ed, t.x, t6, &s6);
+    let p6 = ed.add_f32(t.x, "zeros_inserted6", vec![n, h, sh, w, sw, ci]);
+    let pads = ed.add_const_i32(
+        format!("{}.zero_insert_pads", ed.name(t.x)),
+        &[0, 0, 0, 0, 0, sh - 1, 0, 0, 0, sw - 1, 0, 0],
+    );
+    set_shape_2d(ed, pads, 6);
+    ed.push_op(NewOp {
+        code: BuiltinOperator::PAD,
+        inputs: vec![t6, pads],
+        outputs: vec![p6],
+        opts: Opts::None,
+    });
+    let u = ed.add_f32(t.x, "zeros_inserted", vec![n, h * sh, w * sw, ci]);
+    reshape(ed, p6, u, &[n, h * sh, w * sw, ci]);
+    u
+}
+
+/// Rows [b, b + oh + kh - 1) of the zero-inserted input `u` (of shape
+/// `[n, uh, uw, ci]`), zero outside it: a PAD of the border where the window
+/// reaches past it, then a SLICE where it starts or ends inside.
+fn pad_then_crop(
+    ed: &mut Editor,
+    t: &TransposeConv,
+    u: i32,
+    [n, uh, uw, ci]: [i32; 4],
+    (oh, ow): (i32, i32),
+) -> i32 {
+    let [_, kh, kw, _] = t.wshape;
+    let (bh, bw) = (t.pad.0 - (kh - 1), t.pad.1 - (kw - 1));
+    let (pre_h, pre_w) = ((-bh).max(0), (-bw).max(0));
+    let (post_h, post_w) = (
+        (bh + oh + kh - 1 - uh).max(0),
+        (bw + ow + kw - 1 - uw).max(0),
+    );
+    let mut p = u;
+    let (ph, pw) = (uh + pre_h + post_h, uw + pre_w + post_w);
+    if pre_h + post_h + pre_w + post_w > 0 {
+        p = ed.add_f32(t.x, "padded", vec![n, ph, pw, ci]);
+        let pads = ed.add_const_i32(
+            format!("{}.border_pads", ed.name(t.x)),
+            &[0, 0, pre_h, post_h, pre_w, post_w, 0, 0],
+        );
+        set_shape_2d(ed, pads, 4);
+        ed.push_op(NewOp {
+            code: BuiltinOperator::PAD,
+            inputs: vec![u, pads],
+            outputs: vec![p],
+            opts: Opts::None,
+        });
+    }
+    let (qh, qw) = (oh + kh - 1, ow + kw - 1);
+    let (start_h, start_w) = (bh + pre_h, bw + pre_w);
+    if (start_h, start_w, qh, qw) == (0, 0, ph, pw) {
+        return p;
+    }
+    let q = ed.add_f32(t.x, "cropped", vec![n, qh, qw, ci]);
+    let name = ed.name(t.x);
+    let begin = ed.add_const_i32(format!("{name}.crop_begin"), &[0, start_h, start_w, 0]);
+    let size = ed.add_const_i32(format!("{name}.crop_size"), &[n, qh, qw, ci]);
+    ed.push_op(NewOp {
+        code: BuiltinOperator::SLICE,
+        inputs: vec![p, begin, size],
+        outputs: vec![q],
+        opts: Opts::None,
+    });
+    q
+}
+
+/// The `[o][kh][kw][ci]` kernel rotated by 180 degrees in (kh, kw).
+fn flip_kernel(weights: &[f32], [o, kh, kw, ci]: [i32; 4]) -> Vec<f32> {
+    let (o, kh, kw, ci) = (o as usize, kh as usize, kw as usize, ci as usize);
+    let mut flipped = vec![0f32; weights.len()];
+    for oo in 0..o {
+        for fy in 0..kh {
+            for fx in 0..kw {
+                for i in 0..ci {
+                    let src = ((oo * kh + (kh - 1 - fy)) * kw + (kw - 1 - fx)) * ci + i;
+                    flipped[((oo * kh + fy) * kw + fx) * ci + i] = weights[src];
+                }
+            }
+        }
+    }
+    flipped
 }
 
 /// `add_const_i32` makes 1-D constants; PAD wants its paddings as [rank, 2].
@@ -378,49 +404,16 @@ pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     if shape < 0 || w < 0 || x < 0 {
         return Err("TRANSPOSE_CONV with an omitted input".into());
     }
-    let quantised = |t: TensorType| matches!(t, TensorType::INT8 | TensorType::UINT8);
-    let (tx, ty) = (ed.tensor(x).type_(), ed.tensor(y).type_());
-    let q = quantised(tx);
-    if q {
-        if tx != ty {
-            return Err(format!("{tx:?} input with {ty:?} output"));
-        }
-        if ed.quant(x).is_none() || ed.quant(y).is_none() {
-            return Err("quantised TRANSPOSE_CONV with per-channel activation parameters".into());
-        }
-    } else {
-        float_io(ed, &[x, y])?;
-    }
+    let q = transpose_conv_io(ed, x, y)?;
     let opts = op
         .builtin_options_as_transpose_conv_options()
         .ok_or("TRANSPOSE_CONV without options")?;
     let act = check_act(opts.fused_activation_function())?;
     let (weights, wshape) = weights(ed, w)?;
-    let out = ed
-        .const_data(shape)
-        .ok_or("TRANSPOSE_CONV output shape is computed, not constant")?;
-    let out: Vec<i32> = out
-        .chunks_exact(4)
-        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    if out != ed.shape(y) {
-        return Err(format!(
-            "output_shape {out:?} differs from the output tensor's {:?}",
-            ed.shape(y)
-        ));
-    }
+    check_output_shape(ed, shape, y)?;
     let stride = (opts.stride_h(), opts.stride_w());
     let [_, oh, ow, _] = nhwc(ed, y)?;
-    let pad_for = |out_size: i32, k: i32, s: i32| -> i32 {
-        if s < 1 {
-            return 0;
-        }
-        let conv_out = match opts.padding() {
-            Padding::SAME => (out_size + s - 1) / s,
-            _ => (out_size - k + s) / s,
-        };
-        (((conv_out - 1) * s + k - out_size).max(0)) / 2
-    };
+    let pad_for = |out_size: i32, k: i32, s: i32| transpose_pad(opts.padding(), out_size, k, s);
     let pad = (
         pad_for(oh, wshape[1], stride.0),
         pad_for(ow, wshape[2], stride.1),
@@ -456,6 +449,56 @@ pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         return Ok("quantized-transpose-conv-via-float");
     }
     Ok("transpose-conv-as-conv")
+}
+
+/// Whether a TRANSPOSE_CONV's input `x` and output `y` are quantised (both
+/// int8 or both uint8, per-tensor) rather than float.
+fn transpose_conv_io(ed: &Editor, x: i32, y: i32) -> Result<bool, String> {
+    let quantised = |t: TensorType| matches!(t, TensorType::INT8 | TensorType::UINT8);
+    let (tx, ty) = (ed.tensor(x).type_(), ed.tensor(y).type_());
+    if !quantised(tx) {
+        float_io(ed, &[x, y])?;
+        return Ok(false);
+    }
+    if tx != ty {
+        return Err(format!("{tx:?} input with {ty:?} output"));
+    }
+    if ed.quant(x).is_none() || ed.quant(y).is_none() {
+        return Err("quantised TRANSPOSE_CONV with per-channel activation parameters".into());
+    }
+    Ok(true)
+}
+
+/// The constant output-shape input equals the output tensor's shape.
+fn check_output_shape(ed: &Editor, shape: i32, y: i32) -> Result<(), String> {
+    let out = ed
+        .const_data(shape)
+        .ok_or("TRANSPOSE_CONV output shape is computed, not constant")?;
+    let out: Vec<i32> = out
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if out != ed.shape(y) {
+        return Err(format!(
+            "output_shape {out:?} differs from the output tensor's {:?}",
+            ed.shape(y)
+        ));
+    }
+    Ok(())
+}
+
+/// Padding before one axis of a transposed convolution with `padding`,
+/// output size `out_size`, kernel `k` and stride `s`: half (rounded down)
+/// of what the forward convolution would pad.
+fn transpose_pad(padding: Padding, out_size: i32, k: i32, s: i32) -> i32 {
+    if s < 1 {
+        return 0;
+    }
+    let conv_out = match padding {
+        Padding::SAME => (out_size + s - 1) / s,
+        _ => (out_size - k + s) / s,
+    };
+    (((conv_out - 1) * s + k - out_size).max(0)) / 2
 }
 
 /// MediaPipe `Convolution2DTransposeBias` (float): input, weights [O, kh, kw, I],
@@ -656,6 +699,34 @@ fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &
              [1, N, C], [N, 4]"
         ));
     }
+    let d = detection_options(ed, op, anchors, ss[2] as usize)?;
+    let slots = (d.max_detections * d.max_classes_per_detection) as i32;
+    let want = [vec![1, slots, 4], vec![1, slots], vec![1, slots], vec![1]];
+    for (t, w) in o.iter().zip(&want) {
+        if ed.shape(*t) != *w {
+            return Err(format!(
+                "output {} of shape {:?}, the op computes {w:?}",
+                ed.name(*t),
+                ed.shape(*t)
+            ));
+        }
+    }
+    ed.cut_op(
+        vec![boxes, scores],
+        o.to_vec(),
+        Cut::DetectionPostProcess(Box::new(d)),
+    );
+    Ok("detection-postprocess-op")
+}
+
+/// The op's custom options (and its constant anchors) checked, for a scores
+/// input with `cols` columns (the classes, or a background column more).
+fn detection_options(
+    ed: &Editor,
+    op: &tflite::Operator,
+    anchors: i32,
+    cols: usize,
+) -> Result<DetectionPostProcess, String> {
     let m = options_map(custom_options(op))?;
     let count = |key: &str| -> Result<usize, String> {
         let v = get_int(&m, key)?;
@@ -671,7 +742,6 @@ fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &
         })
     };
     let num_classes = count("num_classes")?;
-    let cols = ss[2] as usize;
     if cols != num_classes && cols != num_classes + 1 {
         return Err(format!("{cols} score columns for {num_classes} classes"));
     }
@@ -690,7 +760,7 @@ fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &
     }
     let detections_per_class = optional("detections_per_class", 100)?;
     let a = const_f32(ed, anchors)?;
-    let d = DetectionPostProcess {
+    Ok(DetectionPostProcess {
         max_detections: count("max_detections")?,
         max_classes_per_detection: count("max_classes_per_detection")?,
         detections_per_class: usize::try_from(detections_per_class)
@@ -706,24 +776,7 @@ fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &
             .chunks_exact(4)
             .map(|c| [c[0], c[1], c[2], c[3]])
             .collect(),
-    };
-    let slots = (d.max_detections * d.max_classes_per_detection) as i32;
-    let want = [vec![1, slots, 4], vec![1, slots], vec![1, slots], vec![1]];
-    for (t, w) in o.iter().zip(&want) {
-        if ed.shape(*t) != *w {
-            return Err(format!(
-                "output {} of shape {:?}, the op computes {w:?}",
-                ed.name(*t),
-                ed.shape(*t)
-            ));
-        }
-    }
-    ed.cut_op(
-        vec![boxes, scores],
-        o.to_vec(),
-        Cut::DetectionPostProcess(Box::new(d)),
-    );
-    Ok("detection-postprocess-op")
+    })
 }
 
 fn rank(ed: &Editor, ts: &[i32], r: usize) -> Result<(), String> {

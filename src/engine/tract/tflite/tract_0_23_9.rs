@@ -570,38 +570,15 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
             &vec![0.0; outs as usize],
         )
     };
-    let like = |ed: &Editor, t: i32, shape: Vec<i32>, suffix: &str| {
-        let src = ed.tensor(t);
-        NewTensor {
-            name: format!("{}.{suffix}", src.name().unwrap_or("fc")),
-            shape,
-            ty: src.type_(),
-            buffer: 0,
-            quant: None,
-            quant_of: Some(t),
-        }
-    };
     let x2 = if xs.len() == 2 {
         x
     } else {
-        let shape = ed.add_const_i32(
-            format!("{}.flat_shape", ed.tensor(x).name().unwrap_or("fc")),
-            &[m, k],
-        );
-        let t = like(ed, x, vec![m, k], "flat");
-        let x2 = ed.add_tensor(t);
-        ed.push_op(NewOp {
-            code: BuiltinOperator::RESHAPE,
-            inputs: vec![x, shape],
-            outputs: vec![x2],
-            opts: Opts::Reshape,
-        });
-        x2
+        flatten_input(ed, x, [m, k])
     };
     let y2 = if ys.len() == 2 {
         y
     } else {
-        let t = like(ed, y, vec![m, outs], "flat");
+        let t = derived_tensor(ed, y, vec![m, outs], "flat");
         ed.add_tensor(t)
     };
     ed.push_op(NewOp {
@@ -623,6 +600,37 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
         });
     }
     Ok(Some("fully-connected"))
+}
+
+/// A new tensor of `t`'s type and quantisation with another `shape`, named
+/// after it with `suffix`.
+fn derived_tensor(ed: &Editor, t: i32, shape: Vec<i32>, suffix: &str) -> NewTensor {
+    let src = ed.tensor(t);
+    NewTensor {
+        name: format!("{}.{suffix}", src.name().unwrap_or("fc")),
+        shape,
+        ty: src.type_(),
+        buffer: 0,
+        quant: None,
+        quant_of: Some(t),
+    }
+}
+
+/// `x` reshaped to `[m, k]` (a new tensor and a RESHAPE before the op).
+fn flatten_input(ed: &mut Editor, x: i32, [m, k]: [i32; 2]) -> i32 {
+    let shape = ed.add_const_i32(
+        format!("{}.flat_shape", ed.tensor(x).name().unwrap_or("fc")),
+        &[m, k],
+    );
+    let t = derived_tensor(ed, x, vec![m, k], "flat");
+    let x2 = ed.add_tensor(t);
+    ed.push_op(NewOp {
+        code: BuiltinOperator::RESHAPE,
+        inputs: vec![x, shape],
+        outputs: vec![x2],
+        opts: Opts::Reshape,
+    });
+    x2
 }
 
 /// Per-channel int8 FULLY_CONNECTED: tract-tflite 0.23.9 wires it as an EinSum that
