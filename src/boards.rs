@@ -133,9 +133,17 @@ pub enum CpuSet {
     List(Vec<u32>),
 }
 
+/// A CPU list that is not `all` or `N`/`N-M` items.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad CPU list {list:?}: {part:?} is not N or N-M")]
+pub struct CpuListError {
+    pub list: String,
+    pub part: String,
+}
+
 impl CpuSet {
     /// Parse `all` or a Linux-style CPU list (`0-3,5`).
-    pub fn parse(s: &str) -> Result<CpuSet, String> {
+    pub fn parse(s: &str) -> Result<CpuSet, CpuListError> {
         let s = s.trim();
         if s == "all" {
             return Ok(CpuSet::All);
@@ -143,7 +151,10 @@ impl CpuSet {
         let mut cpus = Vec::new();
         for part in s.split(',') {
             let part = part.trim();
-            let bad = || format!("bad CPU list {s:?}: {part:?} is not N or N-M");
+            let bad = || CpuListError {
+                list: s.to_string(),
+                part: part.to_string(),
+            };
             match part.split_once('-') {
                 Some((a, b)) => {
                     let a: u32 = a.trim().parse().map_err(|_| bad())?;
@@ -163,8 +174,8 @@ impl CpuSet {
 }
 
 impl TryFrom<String> for CpuSet {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = CpuListError;
+    fn try_from(s: String) -> Result<Self, CpuListError> {
         CpuSet::parse(&s)
     }
 }

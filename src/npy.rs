@@ -131,16 +131,32 @@ pub struct NpyArray {
 
 impl NpyArray {
     /// Checks that the shape and the element count agree.
-    pub fn new(shape: Vec<usize>, data: NpyData) -> Result<NpyArray, String> {
-        let n = element_count(&shape).ok_or("shape overflows")?;
+    pub fn new(shape: Vec<usize>, data: NpyData) -> Result<NpyArray, ShapeError> {
+        let Some(n) = element_count(&shape) else {
+            return Err(ShapeError::Overflow);
+        };
         if n != data.len() {
-            return Err(format!(
-                "shape {shape:?} needs {n} elements, data has {}",
-                data.len()
-            ));
+            return Err(ShapeError::Count {
+                shape,
+                want: n,
+                got: data.len(),
+            });
         }
         Ok(NpyArray { shape, data })
     }
+}
+
+/// A shape that does not fit the data it is given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("shape overflows")]
+    Overflow,
+    #[error("shape {shape:?} needs {want} elements, data has {got}")]
+    Count {
+        shape: Vec<usize>,
+        want: usize,
+        got: usize,
+    },
 }
 
 /// Why a `.npy` file could not be read or written; always names the file.
@@ -154,6 +170,8 @@ pub enum NpyError {
     },
     #[error("{}: not a usable .npy file: {why}", path.display())]
     Format { path: PathBuf, why: String },
+    #[error("{}: no .npy files in this folder", path.display())]
+    EmptyFolder { path: PathBuf },
 }
 
 fn element_count(shape: &[usize]) -> Option<usize> {
@@ -170,6 +188,33 @@ pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
         path: path.to_owned(),
         why,
     })
+}
+
+/// Expands files and folders of `.npy` files (each folder's, sorted by name)
+/// into the list of files, in order: `--inputs` of the tract and exec SUTs.
+pub fn expand_paths(paths: &[String]) -> Result<Vec<PathBuf>, NpyError> {
+    let mut out = vec![];
+    for p in paths {
+        let path = PathBuf::from(p);
+        if !path.is_dir() {
+            out.push(path);
+            continue;
+        }
+        let rd = std::fs::read_dir(&path).map_err(|source| NpyError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")))
+            .collect();
+        if files.is_empty() {
+            return Err(NpyError::EmptyFolder { path });
+        }
+        files.sort();
+        out.extend(files);
+    }
+    Ok(out)
 }
 
 /// Writes `array` as a version 1.0 `.npy` file (2.0 if the header needs it).
@@ -570,6 +615,31 @@ mod tests {
         let a = NpyArray::new(vec![2], NpyData::F32(vec![1.0, 2.0])).unwrap();
         write(&good, &a).unwrap();
         assert_eq!(read(&good).unwrap(), a);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn input_paths_expand_folders_sorted_and_empty_folders_are_errors() {
+        let dir = std::env::temp_dir().join(format!("edgemark-npy-expand-{}", std::process::id()));
+        let (full, empty) = (dir.join("full"), dir.join("empty"));
+        std::fs::create_dir_all(&full).unwrap();
+        std::fs::create_dir_all(&empty).unwrap();
+        for f in ["b.npy", "a.NPY", "c.txt"] {
+            std::fs::write(full.join(f), b"").unwrap();
+        }
+        let one = dir.join("one.npy").to_string_lossy().into_owned();
+        let got = expand_paths(&[one.clone(), full.to_string_lossy().into_owned()]).unwrap();
+        assert_eq!(
+            got,
+            [PathBuf::from(&one), full.join("a.NPY"), full.join("b.npy")]
+        );
+        let msg = expand_paths(&[empty.to_string_lossy().into_owned()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            msg,
+            format!("{}: no .npy files in this folder", empty.display())
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -16,6 +16,8 @@ pub fn read(path: &Path) -> Result<Tensor, DatasetError> {
     let array = crate::npy::read(path).map_err(|e| match e {
         NpyError::Io { path, source } => DatasetError::Io { path, source },
         NpyError::Format { why, .. } => format(why),
+        // `read` reads one file; only `expand_paths` looks in folders.
+        e @ NpyError::EmptyFolder { .. } => format(e.to_string()),
     })?;
     from_array(array).map_err(format)
 }

@@ -127,6 +127,27 @@ pub fn groups(records: &[(PathBuf, Record)]) -> Vec<EngineGroup> {
     out
 }
 
+impl EngineRun {
+    /// The row's figures as both renderers print them: p50, p90, samples/s,
+    /// the two ratios against the first engine ("-" for none) and the round
+    /// trip ("-" in-process).
+    pub fn figures(&self) -> [String; 6] {
+        let x = |v: Option<f64>| v.map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
+        [
+            human_ns(self.p50_ns),
+            human_ns(self.p90_ns),
+            format!("{:.2}", self.samples_per_second),
+            x(self.p50_ratio),
+            x(self.samples_per_second_ratio),
+            if self.round_trip_ns == 0 {
+                "-".into()
+            } else {
+                human_ns(self.round_trip_ns)
+            },
+        ]
+    }
+}
+
 /// The text form: one small table per group.
 pub fn render(groups: &[EngineGroup]) -> String {
     const HEAD: [&str; 8] = [
@@ -142,24 +163,20 @@ pub fn render(groups: &[EngineGroup]) -> String {
     let mut out = String::new();
     for g in groups {
         out.push_str(&format!("== {} {} on {} ==\n", g.model, g.scenario, g.host));
-        let x = |v: Option<f64>| v.map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
         let body: Vec<[String; 8]> = g
             .runs
             .iter()
             .map(|r| {
+                let [p50, p90, sps, p50_ratio, sps_ratio, rt] = r.figures();
                 [
                     r.engine.clone(),
                     if r.valid { "VALID" } else { "INVALID" }.into(),
-                    human_ns(r.p50_ns),
-                    human_ns(r.p90_ns),
-                    format!("{:.2}", r.samples_per_second),
-                    x(r.p50_ratio),
-                    x(r.samples_per_second_ratio),
-                    if r.round_trip_ns == 0 {
-                        "-".into()
-                    } else {
-                        human_ns(r.round_trip_ns)
-                    },
+                    p50,
+                    p90,
+                    sps,
+                    p50_ratio,
+                    sps_ratio,
+                    rt,
                 ]
             })
             .collect();

@@ -364,12 +364,12 @@ fn engine_table(o: &mut String, groups: &[super::engines::EngineGroup]) {
         return;
     }
     o.push_str("<h2 id=\"engines\">Engines side by side (ratios against the first engine of each model)</h2><table id=\"engines-table\"><thead><tr><th>host</th><th>model</th><th>scenario</th><th>engine</th><th>validity</th><th>p50</th><th>p90</th><th>samples/s</th><th>p50 vs first</th><th>samples/s vs first</th><th>round trip</th></tr></thead><tbody>");
-    let x = |v: Option<f64>| v.map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
     for g in groups {
         for (i, r) in g.runs.iter().enumerate() {
+            let [p50, p90, sps, p50_ratio, sps_ratio, rt] = r.figures();
             let _ = write!(
                 o,
-                "<tr class=\"engine-run{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr class=\"engine-run{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"n\">{p50}</td><td class=\"n\">{p90}</td><td class=\"n\">{sps}</td><td class=\"n\">{p50_ratio}</td><td class=\"n\">{sps_ratio}</td><td class=\"n\">{rt}</td></tr>",
                 if i == 0 { " first" } else { "" },
                 esc(&g.host),
                 esc(&g.model),
@@ -377,16 +377,6 @@ fn engine_table(o: &mut String, groups: &[super::engines::EngineGroup]) {
                 esc(&r.engine),
                 if r.valid { "valid" } else { "invalid" },
                 if r.valid { "VALID" } else { "INVALID" },
-                human_ns(r.p50_ns),
-                human_ns(r.p90_ns),
-                r.samples_per_second,
-                x(r.p50_ratio),
-                x(r.samples_per_second_ratio),
-                if r.round_trip_ns == 0 {
-                    "-".into()
-                } else {
-                    human_ns(r.round_trip_ns)
-                }
             );
         }
     }

@@ -210,7 +210,7 @@ pub fn npy_from_tensor(t: &Tensor) -> Result<NpyArray, TractError> {
             )));
         }
     };
-    NpyArray::new(shape, data).map_err(TractError::Output)
+    NpyArray::new(shape, data).map_err(output_err)
 }
 
 fn output_err(e: impl std::fmt::Display) -> TractError {

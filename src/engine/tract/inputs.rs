@@ -77,29 +77,7 @@ pub fn random_tensor(spec: &InputSpec, seed: u64) -> Result<Tensor, TractError> 
 /// Expands `--inputs` (files and folders of `.npy` files, folders sorted by
 /// name) into the list of files, in order.
 pub fn expand_input_paths(paths: &[String]) -> Result<Vec<PathBuf>, TractError> {
-    let mut out = vec![];
-    for p in paths {
-        let path = PathBuf::from(p);
-        if path.is_dir() {
-            let rd = std::fs::read_dir(&path)
-                .map_err(|e| TractError::Input(format!("{}: {e}", path.display())))?;
-            let mut files: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")))
-                .collect();
-            if files.is_empty() {
-                return Err(TractError::Input(format!(
-                    "{}: no .npy files in this folder",
-                    path.display()
-                )));
-            }
-            files.sort();
-            out.extend(files);
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(out)
+    crate::npy::expand_paths(paths).map_err(|e| TractError::Input(e.to_string()))
 }
 
 /// Reads `.npy` files into samples: with k model inputs, each consecutive group

@@ -10,7 +10,7 @@ pub mod proto;
 pub mod spec;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -462,32 +462,6 @@ fn random_tensor(dtype: WireType, shape: &[u32], seed: u64) -> WireTensor {
     }
 }
 
-fn expand_inputs(paths: &[String]) -> Result<Vec<PathBuf>, SutError> {
-    let mut out = Vec::new();
-    for p in paths {
-        let path = PathBuf::from(p);
-        if path.is_dir() {
-            let rd = std::fs::read_dir(&path)
-                .map_err(|e| backend(format!("{}: {e}", path.display())))?;
-            let mut files: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")))
-                .collect();
-            if files.is_empty() {
-                return Err(backend(format!(
-                    "{}: no .npy files in this folder",
-                    path.display()
-                )));
-            }
-            files.sort();
-            out.extend(files);
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(out)
-}
-
 fn npy_to_wire(a: &crate::npy::NpyArray) -> (WireType, Vec<u8>) {
     use crate::npy::NpyData;
     fn le<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
@@ -509,7 +483,7 @@ fn load_npy_inputs(
     hello: &HelloReply,
     shapes: &[Vec<u32>],
 ) -> Result<Vec<Vec<WireTensor>>, SutError> {
-    let files = expand_inputs(paths)?;
+    let files = crate::npy::expand_paths(paths).map_err(|e| backend(e.to_string()))?;
     let k = hello.inputs.len();
     if files.is_empty() || !files.len().is_multiple_of(k) {
         return Err(backend(format!(

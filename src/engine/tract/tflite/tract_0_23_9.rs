@@ -578,7 +578,7 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
     let y2 = if ys.len() == 2 {
         y
     } else {
-        let t = derived_tensor(ed, y, vec![m, outs], "flat");
+        let t = derived_tensor(ed, y, vec![m, outs], "flat", 0);
         ed.add_tensor(t)
     };
     ed.push_op(NewOp {
@@ -603,14 +603,14 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
 }
 
 /// A new tensor of `t`'s type and quantisation with another `shape`, named
-/// after it with `suffix`.
-fn derived_tensor(ed: &Editor, t: i32, shape: Vec<i32>, suffix: &str) -> NewTensor {
+/// after it with `suffix`; `buffer` 0 is none (computed), else its data's.
+fn derived_tensor(ed: &Editor, t: i32, shape: Vec<i32>, suffix: &str, buffer: u32) -> NewTensor {
     let src = ed.tensor(t);
     NewTensor {
         name: format!("{}.{suffix}", src.name().unwrap_or("fc")),
         shape,
         ty: src.type_(),
-        buffer: 0,
+        buffer,
         quant: None,
         quant_of: Some(t),
     }
@@ -622,7 +622,7 @@ fn flatten_input(ed: &mut Editor, x: i32, [m, k]: [i32; 2]) -> i32 {
         format!("{}.flat_shape", ed.tensor(x).name().unwrap_or("fc")),
         &[m, k],
     );
-    let t = derived_tensor(ed, x, vec![m, k], "flat");
+    let t = derived_tensor(ed, x, vec![m, k], "flat", 0);
     let x2 = ed.add_tensor(t);
     ed.push_op(NewOp {
         code: BuiltinOperator::RESHAPE,
@@ -659,13 +659,8 @@ fn fc_as_conv(
         ));
     }
     let m = (numel(&xs) / k as i64) as i32;
-    let view = |ed: &Editor, t: i32, shape: Vec<i32>, buffer: u32| NewTensor {
-        name: format!("{}.conv", ed.tensor(t).name().unwrap_or("fc")),
-        shape,
-        ty: ed.tensor(t).type_(),
-        buffer,
-        quant: None,
-        quant_of: Some(t),
+    let view = |ed: &Editor, t: i32, shape: Vec<i32>, buffer: u32| {
+        derived_tensor(ed, t, shape, "conv", buffer)
     };
     let shape = ed.add_const_i32(
         format!("{}.conv_shape", ed.tensor(x).name().unwrap_or("fc")),
