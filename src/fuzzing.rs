@@ -184,6 +184,188 @@ pub fn install_panic_hook(abort: bool) {
 
 #[cfg(test)]
 mod tests {
+    /// Writes small ONNX models as seeds of the `onnx` fuzz target, one per
+    /// path through edgemark's graph passes: an f32 block (convolution with a
+    /// Clip, depthwise convolution, residual Add, pooling, Gemm) for the fp32
+    /// rewrite, and the same in QDQ int8 form for the int8 rewrite:
+    /// `EDGEMARK_FUZZ_SEEDS=fuzz/corpus cargo test --lib --features tract
+    /// write_onnx_fuzz_seeds -- --ignored`.
+    #[cfg(feature = "tract")]
+    #[test]
+    #[ignore = "writes fuzz seeds; run by hand"]
+    fn write_onnx_fuzz_seeds() {
+        use prost::Message;
+        use tract_onnx::pb::attribute_proto::AttributeType;
+        use tract_onnx::pb::tensor_proto::DataType;
+        use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
+        use tract_onnx::pb::{
+            AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+            TensorShapeProto, TypeProto, ValueInfoProto, type_proto,
+        };
+        let Some(dir) = std::env::var_os("EDGEMARK_FUZZ_SEEDS") else {
+            return;
+        };
+        let dir = std::path::PathBuf::from(dir).join("onnx");
+        std::fs::create_dir_all(&dir).unwrap();
+        let value = |name: &str, ty: DataType, dims: &[i64]| ValueInfoProto {
+            name: name.into(),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: ty as i32,
+                    shape: Some(TensorShapeProto {
+                        dim: dims
+                            .iter()
+                            .map(|&d| Dimension {
+                                value: Some(dimension::Value::DimValue(d)),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let floats = |name: &str, dims: &[i64], v: &[f32]| TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: DataType::Float as i32,
+            float_data: v.to_vec(),
+            ..Default::default()
+        };
+        let bytes8 = |name: &str, dims: &[i64], ty: DataType, v: Vec<u8>| TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: ty as i32,
+            raw_data: v,
+            ..Default::default()
+        };
+        let ramp = |n: usize, k: f32| -> Vec<f32> {
+            (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) * k).collect()
+        };
+        let ints = |name: &str, v: &[i64]| AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Ints as i32,
+            ints: v.to_vec(),
+            ..Default::default()
+        };
+        let int = |name: &str, v: i64| AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Int as i32,
+            i: v,
+            ..Default::default()
+        };
+        let node =
+            |op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>| NodeProto {
+                op_type: op.into(),
+                name: output.into(),
+                input: inputs.iter().map(|s| s.to_string()).collect(),
+                output: vec![output.into()],
+                attribute,
+                ..Default::default()
+            };
+        let conv3 = || vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1])];
+        let model = |graph: GraphProto| {
+            ModelProto {
+                ir_version: 8,
+                opset_import: vec![OperatorSetIdProto {
+                    domain: String::new(),
+                    version: 13,
+                }],
+                producer_name: "edgemark write_onnx_fuzz_seeds".into(),
+                graph: Some(graph),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        let f32_block = GraphProto {
+            name: "f32-block".into(),
+            node: vec![
+                node("Conv", &["x", "w", "b"], "c", conv3()),
+                node("Clip", &["c", "lo", "hi"], "r", vec![]),
+                {
+                    let mut a = conv3();
+                    a.push(int("group", 4));
+                    node("Conv", &["r", "dw", "db"], "d", a)
+                },
+                node("Add", &["d", "r"], "e", vec![]),
+                node("GlobalAveragePool", &["e"], "g", vec![]),
+                node("Flatten", &["g"], "f", vec![]),
+                node("Gemm", &["f", "fw", "fb"], "z", vec![int("transB", 1)]),
+                node("Softmax", &["z"], "y", vec![]),
+            ],
+            initializer: vec![
+                floats("w", &[4, 3, 3, 3], &ramp(108, 0.05)),
+                floats("b", &[4], &[0.1, -0.2, 0.0, 0.3]),
+                floats("lo", &[], &[0.0]),
+                floats("hi", &[], &[6.0]),
+                floats("dw", &[4, 1, 3, 3], &ramp(36, 0.1)),
+                floats("db", &[4], &[0.0, 0.5, -0.5, 0.25]),
+                floats("fw", &[5, 4], &ramp(20, 0.2)),
+                floats("fb", &[5], &[0.0; 5]),
+            ],
+            input: vec![value("x", DataType::Float, &[1, 3, 8, 8])],
+            output: vec![value("y", DataType::Float, &[1, 5])],
+            ..Default::default()
+        };
+        // QDQ: every activation quantised and dequantised around the ops, the
+        // weights int8 per channel behind a DequantizeLinear.
+        let (q, dq) = ("QuantizeLinear", "DequantizeLinear");
+        let i8s = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 37 % 255) as u8).collect() };
+        let qdq = GraphProto {
+            name: "qdq-int8-block".into(),
+            node: vec![
+                node(q, &["x", "s", "z"], "xq", vec![]),
+                node(dq, &["xq", "s", "z"], "xd", vec![]),
+                {
+                    let mut n = node(dq, &["wq", "ws", "wz"], "wd", vec![int("axis", 0)]);
+                    n.name = "w_dq".into();
+                    n
+                },
+                node("Conv", &["xd", "wd", "b"], "c", conv3()),
+                node(q, &["c", "s", "z"], "cq", vec![]),
+                node(dq, &["cq", "s", "z"], "cd", vec![]),
+                node("Add", &["cd", "cd"], "a", vec![]),
+                node(q, &["a", "s", "z"], "aq", vec![]),
+                node(dq, &["aq", "s", "z"], "ad", vec![]),
+                node("GlobalAveragePool", &["ad"], "g", vec![]),
+                node(q, &["g", "s", "z"], "gq", vec![]),
+                node(dq, &["gq", "s", "z"], "gd", vec![]),
+                node("Flatten", &["gd"], "f", vec![]),
+                node(dq, &["fwq", "fs", "z"], "fw", vec![]),
+                node("Gemm", &["f", "fw", "fb"], "o", vec![int("transB", 1)]),
+                node(q, &["o", "os", "oz"], "oq", vec![]),
+                node(dq, &["oq", "os", "oz"], "y", vec![]),
+            ],
+            initializer: vec![
+                floats("s", &[], &[0.05]),
+                bytes8("z", &[], DataType::Int8, vec![3]),
+                bytes8("wq", &[4, 3, 3, 3], DataType::Int8, i8s(108)),
+                floats("ws", &[4], &[0.01, 0.02, 0.015, 0.03]),
+                bytes8("wz", &[4], DataType::Int8, vec![0; 4]),
+                floats("b", &[4], &[0.1, -0.2, 0.0, 0.3]),
+                bytes8("fwq", &[5, 4], DataType::Int8, i8s(20)),
+                floats("fs", &[], &[0.02]),
+                floats("fb", &[5], &[0.0, 0.1, 0.2, 0.3, 0.4]),
+                floats("os", &[], &[0.1]),
+                bytes8("oz", &[], DataType::Uint8, vec![128]),
+            ],
+            input: vec![value("x", DataType::Float, &[1, 3, 6, 6])],
+            output: vec![value("y", DataType::Float, &[1, 5])],
+            ..Default::default()
+        };
+        for (name, graph) in [("f32-block.onnx", f32_block), ("qdq-int8-block.onnx", qdq)] {
+            let bytes = model(graph);
+            // Seeds that load (with edgemark's passes run) lead the fuzzer
+            // into the rewrites rather than the import's error paths.
+            let loaded =
+                crate::engine::tract::load::load_model(name, &bytes, &[], false).map(|m| m.notes);
+            println!("{name}: {} bytes, {loaded:?}", bytes.len());
+            assert!(loaded.is_ok());
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+
     /// Writes small JPEG and PNG files as seeds of the `jpeg` and `image`
     /// fuzz targets: `EDGEMARK_FUZZ_SEEDS=fuzz/corpus cargo test --lib
     /// write_image_fuzz_seeds -- --ignored`.

@@ -12,7 +12,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | 0 base | `version`, `rng`, `clock`, `error`, `npy`, `latency_file` |
-//! | 1 vocabulary | `plan`, `boards` |
+//! | 1 vocabulary | `plan`, `boards`, `warnings` |
 //! | 2 data, box, engine | `dataset`, `probe`, `engine` |
 //! | 3 adapters | `sut` |
 //! | 4 scenario engine, scoring | `loadgen`, `accuracy` |
@@ -49,3 +49,4 @@ pub mod settings;
 pub mod stats;
 pub mod sut;
 pub mod version;
+pub mod warnings;

@@ -15,8 +15,7 @@ use crate::record::{Accuracy as AccuracyRecord, Record, RunFacts, writer};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
 
-pub mod warnings;
-use warnings::{RunWarning, Warnings};
+use crate::warnings::{RunWarning, Warnings};
 
 /// Where and how to run; everything that is not part of the plan itself.
 #[derive(Debug)]
@@ -260,8 +259,7 @@ impl<'a> Stage<'a> {
         let sensors = sampler.stop();
         let wall = (wall_start_ns, writer::unix_now_ns());
         let accuracy = AccuracyRecord::from_output(spec, &output);
-        let box_warnings = self.box_warnings.texts();
-        let scene = self.scene(&sensors, wall, &box_warnings);
+        let scene = self.scene(&sensors, wall, &self.box_warnings);
         let facts = Facts {
             plan: self.plan,
             settings: &self.plan.settings,
@@ -302,8 +300,7 @@ impl<'a> Stage<'a> {
         self.warnings.extend(own.iter().cloned());
         let mut record_warnings = self.box_warnings.clone();
         record_warnings.extend(own);
-        let own = record_warnings.texts();
-        let scene = self.scene(&timed.sensors, timed.wall, &own);
+        let scene = self.scene(&timed.sensors, timed.wall, &record_warnings);
         let facts = Facts {
             plan: self.plan,
             settings: timed.effective.settings(),
@@ -397,7 +394,7 @@ impl<'a> Stage<'a> {
         &'s self,
         sensors: &'s ProbeSummary,
         wall: (u64, u64),
-        warnings: &'s [String],
+        warnings: &'s Warnings,
     ) -> Scene<'s> {
         Scene {
             system: &self.system,
@@ -464,7 +461,6 @@ impl<'a> Stage<'a> {
             accuracy: None,
         };
         let sensors = ProbeSummary::default();
-        let warnings = warnings.texts();
         let scene = self.scene(&sensors, (wall_start_ns, writer::unix_now_ns()), &warnings);
         let record = write_record(self.ctx, &build_record(self.ctx, &facts, &scene))
             .ok()
@@ -504,7 +500,7 @@ struct Scene<'a> {
     rss_before_load: Option<u64>,
     /// Wall-clock start and end, Unix ns.
     wall: (u64, u64),
-    warnings: &'a [String],
+    warnings: &'a Warnings,
 }
 
 /// What a record is made of besides the probes.

@@ -93,6 +93,13 @@ fn raspberry_pi_run_to_report() {
         invalid_reasons: vec![stats::InvalidReason::EarlyStoppingNotMet],
     };
     let rss = probe::read_rss(&root);
+    // As `run` collects them: what describing the box could not read.
+    let mut box_warnings = edgemark::warnings::Warnings::default();
+    box_warnings.extend(
+        describe_warnings
+            .into_iter()
+            .map(edgemark::warnings::RunWarning::Box),
+    );
     let rec = Record::from_run(&RunFacts {
         plan: &plan,
         settings: &plan.settings,
@@ -110,7 +117,7 @@ fn raspberry_pi_run_to_report() {
         run_id: writer::random_run_id(),
         wall_start_ns: 1_795_867_980_000_000_000,
         wall_end_ns: 1_795_867_981_000_000_000,
-        warnings: &describe_warnings,
+        warnings: &box_warnings,
     });
     assert_eq!(
         rec.host.board.as_deref(),

@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::jpeg::check_pixels;
 use super::{DType, Dataset, DatasetError, InputSpec, Quant, Tensor, TensorData};
 pub use crate::plan::CropRounding;
 
@@ -33,6 +34,10 @@ impl Rgb8 {
         }
     }
 }
+
+/// What the `image` crate may allocate while decoding one image (a 16-bit
+/// RGBA PNG of 32 Mpx), instead of its default 512 MiB.
+const MAX_DECODE_BYTES: u64 = 256 << 20;
 
 /// Decode a JPEG or PNG file into RGB: alpha is dropped (not blended, as PIL's
 /// `convert("RGB")` does) and grey is replicated into three channels.
@@ -68,11 +73,24 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Rgb8, DatasetError> {
             }
         }
     }
-    let img =
-        image::load_from_memory_with_format(bytes, format).map_err(|e| DatasetError::Decode {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
+    let bad = |e: image::ImageError| DatasetError::Decode {
+        path: path.to_owned(),
+        why: e.to_string(),
+    };
+    // The header's size is checked before any pixel buffer exists: the crate's
+    // default 512 MiB allowance let a 125-byte PNG declaring 16777216x16 grey
+    // with alpha allocate 512 MiB before its data ran out (found by fuzzing).
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(bad)?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    check_pixels(w as usize, h as usize).map_err(|why| DatasetError::Decode {
+        path: path.to_owned(),
+        why,
+    })?;
+    let img = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
     let rgb = img.into_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     if w == 0 || h == 0 {
@@ -535,6 +553,21 @@ mod tests {
 
     fn channel0(img: &Rgb8) -> Vec<u8> {
         img.data.iter().step_by(3).copied().collect()
+    }
+
+    /// Found by fuzzing: a 125-byte PNG declaring 16777216x16 grey with alpha
+    /// made the `image` crate allocate 512 MiB before its data ran out; the
+    /// size is now refused from the header, naming it.
+    #[test]
+    fn huge_declared_size_is_refused_before_decoding() {
+        let found = include_bytes!("../../fuzz/regressions/image/png-huge-header-alloc.png");
+        let e = decode_bytes(found, Path::new("x.png"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.png") && e.contains("16777216x16"), "{e}");
+        assert!(check_pixels(8192, 8192).is_ok());
+        assert!(check_pixels(8192, 8193).is_err());
+        assert!(check_pixels(0, 5).is_err());
     }
 
     #[test]

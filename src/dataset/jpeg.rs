@@ -13,8 +13,25 @@ const ZIGZAG: [usize; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
-/// Largest image decoded here (pixels); beyond it a corrupt header is likelier.
-const MAX_PIXELS: usize = 1 << 28;
+/// The largest image decoded, here and through the `image` crate
+/// (`image.rs`), in pixels (8192x8192: 192 MiB as RGB). Data set images are
+/// photos of a few megapixels; a header declaring more is likelier corrupt or
+/// hostile, and the boxes edgemark runs on have 1-8 GB.
+pub const MAX_PIXELS: usize = 1 << 26;
+
+/// Refuses a declared size above [`MAX_PIXELS`] (or empty).
+pub(crate) fn check_pixels(width: usize, height: usize) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err(format!("empty image ({width}x{height})"));
+    }
+    if width.saturating_mul(height) > MAX_PIXELS {
+        return Err(format!(
+            "image is {width}x{height}, more than the {MAX_PIXELS} pixels edgemark decodes \
+             (corrupt header?)"
+        ));
+    }
+    Ok(())
+}
 
 /// Code lengths resolved by one table lookup; longer codes take the slow path.
 const LOOKUP_BITS: u32 = 9;
@@ -396,9 +413,7 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                 let height = u16_at(seg, 1)?;
                 let width = u16_at(seg, 3)?;
                 let n = seg[5] as usize;
-                if width == 0 || height == 0 || width.saturating_mul(height) > MAX_PIXELS {
-                    return Err(format!("unsupported size {width}x{height}"));
-                }
+                check_pixels(width, height)?;
                 if n != 1 && n != 3 {
                     return Ok(None);
                 }
@@ -428,6 +443,25 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                     c.width = (width * c.h).div_ceil(hmax);
                     c.height = (height * c.v).div_ceil(vmax);
                     c.stride = mcux * c.h * 8;
+                }
+                // Every block costs at least 2 bits of coded data (a DC code and
+                // an end-of-block code, each at least 1 bit). Checked before the
+                // planes are allocated: the zero fill past a marker would
+                // otherwise decode a 953-byte file declaring 8211x23819 as
+                // 3 M blocks, ~800 MB and over 10 s (found by fuzzing).
+                let blocks: usize = comps
+                    .iter()
+                    .map(|c| c.width.div_ceil(8) * c.height.div_ceil(8))
+                    .sum();
+                let left = d.len() - p;
+                if blocks.div_ceil(4) > left {
+                    return Err(format!(
+                        "{width}x{height} needs at least {} bytes of coded data, \
+                         {left} left in the file",
+                        blocks.div_ceil(4)
+                    ));
+                }
+                for c in &mut comps {
                     c.plane = vec![0; c.stride * mcuy * c.v * 8];
                 }
                 frame = Some(Frame {
@@ -741,6 +775,32 @@ mod tests {
         assert!(decode(&d).is_err()); // scan without Huffman tables
         d.truncate(9);
         assert!(decode(&d).is_err());
+    }
+
+    /// Found by fuzzing: a frame header declaring far more blocks than the
+    /// rest of the file can code (2 bits each at least) is refused before its
+    /// planes are allocated, not decoded from zero fill for seconds.
+    #[test]
+    fn frame_larger_than_its_coded_data_is_an_error() {
+        let header = |h: u16, w: u16, tail: usize| {
+            let mut d = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x0B, 8];
+            d.extend_from_slice(&h.to_be_bytes());
+            d.extend_from_slice(&w.to_be_bytes());
+            d.extend_from_slice(&[1, 1, 0x11, 0]);
+            d.resize(d.len() + tail, 0);
+            d.extend_from_slice(&[0xFF, 0xD9]);
+            d
+        };
+        // 8192x8192 grey: 1 M blocks need 262,144 bytes; 2 + 100 are left.
+        let e = decode(&header(8192, 8192, 100)).err().unwrap();
+        assert!(e.contains("needs at least 262144 bytes"), "{e}");
+        // 16x16 grey: 4 blocks fit in the 2 bytes left.
+        if let Err(e) = decode(&header(16, 16, 0)) {
+            assert!(!e.contains("needs at least"), "{e}");
+        }
+        // The fuzzer's file (8211x23819, 953 bytes) fails the same way.
+        let found = include_bytes!("../../fuzz/regressions/jpeg/giant-frame-zero-fill.jpg");
+        assert!(decode(found).err().unwrap().contains("needs at least"));
     }
 
     /// Found by fuzzing: three 1-bit codes (only two exist) indexed past the

@@ -8,6 +8,7 @@ use crate::loadgen::ScenarioRun;
 use crate::loadgen::warm_up::WarmUpDone;
 use crate::probe::{self, ProbeSummary, SystemInfo};
 use crate::stats::{self, ScenarioResult};
+use crate::warnings::{RunWarning, Warnings};
 use crate::{plan, sut};
 
 use super::schema::*;
@@ -38,7 +39,7 @@ pub struct RunFacts<'a> {
     pub wall_start_ns: u64,
     pub wall_end_ns: u64,
     /// Warnings of the run (the record adds those it derives from the probes).
-    pub warnings: &'a [String],
+    pub warnings: &'a Warnings,
 }
 
 impl Record {
@@ -98,9 +99,10 @@ impl Record {
     }
 }
 
-/// The run's warnings, then what the box's setup and the probes add (each once).
+/// The run's warnings, then what the box's setup and the probes add (each
+/// text once).
 fn record_warnings(f: &RunFacts<'_>) -> Vec<String> {
-    let mut warnings: Vec<String> = f.warnings.to_vec();
+    let mut warnings = f.warnings.clone();
     for w in f
         .system
         .setup_warnings()
@@ -108,11 +110,9 @@ fn record_warnings(f: &RunFacts<'_>) -> Vec<String> {
         .chain(f.sensors.condition_warnings())
         .chain(f.sensors.warnings.iter().cloned())
     {
-        if !warnings.contains(&w) {
-            warnings.push(w);
-        }
+        warnings.push_new_text(RunWarning::Sensors(w));
     }
-    warnings
+    warnings.texts()
 }
 
 impl Timing {

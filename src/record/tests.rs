@@ -724,7 +724,7 @@ mod from_run {
                 run_id: 1,
                 wall_start_ns: 0,
                 wall_end_ns: 1,
-                warnings: &[],
+                warnings: &crate::warnings::Warnings::default(),
             })
         };
         let r = facts(&plan, &sensors);
@@ -755,7 +755,10 @@ mod from_run {
     #[test]
     fn maps_every_source_field() {
         let (plan, sut, run, result, system, sensors) = inputs();
-        let warnings = vec!["latency store nearly full".to_string()];
+        let mut warnings = crate::warnings::Warnings::default();
+        warnings.push(crate::warnings::RunWarning::Given(
+            "latency store nearly full".into(),
+        ));
         let facts = RunFacts {
             plan: &plan,
             settings: &plan.settings,

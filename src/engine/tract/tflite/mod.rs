@@ -116,6 +116,7 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
         }
         let opcode = codes.get(op.opcode_index() as usize);
         let code = resolved_code(&opcode);
+        check_nhwc_ranks(&sg, node, &op, code)?;
         if code == BuiltinOperator::CUSTOM {
             let name = opcode.custom_code().unwrap_or("");
             inspection.ops[node].support =
@@ -128,6 +129,47 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
         inspection.ops[node].support = tract_0_23_9::rewrite(&mut ed, node, &op, code);
     }
     Ok((ed, inspection))
+}
+
+/// Convolutions and pools take NHWC tensors (TFLite requires rank 4 too), and
+/// tract-core 0.23.9 reads their channel axis without a bounds check
+/// (`DataShape::c`, `get_unchecked(rank - 1)`): a rank-0 input read outside
+/// its shape, memory-unsafe where no guard can catch it (found by fuzzing,
+/// under AddressSanitizer). The declared ranks are checked before tract sees
+/// the file. Which inputs: data and filter; TRANSPOSE_CONV's first input is
+/// the output shape.
+fn check_nhwc_ranks(
+    sg: &tract_tflite::tflite::SubGraph,
+    node: usize,
+    op: &tract_tflite::tflite::Operator,
+    code: BuiltinOperator,
+) -> Result<(), TfliteFixError> {
+    let positions: &[usize] = match code {
+        BuiltinOperator::CONV_2D | BuiltinOperator::DEPTHWISE_CONV_2D => &[0, 1],
+        BuiltinOperator::TRANSPOSE_CONV => &[1, 2],
+        BuiltinOperator::AVERAGE_POOL_2D
+        | BuiltinOperator::MAX_POOL_2D
+        | BuiltinOperator::L2_POOL_2D => &[0],
+        _ => return Ok(()),
+    };
+    let inputs: Vec<i32> = op.inputs().into_iter().flatten().collect();
+    let tensors = sg.tensors();
+    for &i in positions {
+        let Some(&t) = inputs.get(i) else { continue };
+        // Index range checked by the caller; -1 (absent) is for tract to refuse.
+        let Some(tensor) = tensors.filter(|_| t >= 0).map(|ts| ts.get(t as usize)) else {
+            continue;
+        };
+        let rank = tensor.shape().map(|s| s.len()).unwrap_or(0);
+        if rank != 4 {
+            return Err(TfliteFixError::Parse(format!(
+                "node {node}: {} input {i} (tensor {t} '{}') has rank {rank}, not 4 (NHWC)",
+                op_name(code),
+                tensor.name().unwrap_or("")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A model's inputs, outputs and operators, each classified as tract-tflite's,

@@ -1088,6 +1088,36 @@ fn corrupted_files_give_errors_not_panics() {
     assert!(prepare(&bytes[..bytes.len() / 2]).is_err());
 }
 
+/// Found by fuzzing: a CONV_2D whose input is declared rank 0 made
+/// tract-core read outside the shape (memory-unsafe, seen by
+/// AddressSanitizer); it is refused before tract imports the file.
+#[test]
+fn convolution_input_of_rank_other_than_4_is_refused() {
+    for shape in [&[][..], &[1, 2, 3]] {
+        let bytes = build(
+            &[
+                act("x", shape),
+                f32_const("w", &[3, 1, 1, 3], &ramp(9, 0.1, -0.4)),
+                f32_const("b", &[3], &[0.5, -0.25, 0.0]),
+                act("y", &[1, 2, 2, 3]),
+            ],
+            &[op(BuiltinOperator::CONV_2D, &[0, 1, 2], &[3], O::Conv)],
+            &[0],
+            &[3],
+            false,
+        );
+        let e = prepare(&bytes).unwrap_err().to_string();
+        let want = format!(
+            "node 0: CONV_2D input 0 (tensor 0 'x') has rank {}",
+            shape.len()
+        );
+        assert!(e.contains(&want), "{e}");
+    }
+    let found = include_bytes!("../../../../fuzz/regressions/tflite/conv-rank0-input.tflite");
+    let e = prepare(found).unwrap_err().to_string();
+    assert!(e.contains("has rank 0, not 4 (NHWC)"), "{e}");
+}
+
 /// Writes small models of the kinds above as seeds of the `tflite` fuzz
 /// target: `EDGEMARK_FUZZ_SEEDS=fuzz/corpus/tflite cargo test --lib
 /// write_tflite_fuzz_seeds -- --ignored`.
@@ -1131,7 +1161,146 @@ fn write_tflite_fuzz_seeds() {
         &[1],
         false,
     );
+    // The rewrite passes' inputs: hybrid and per-channel weights, int8
+    // convolution and fully connected layers, quantize/dequantize cuts, and an
+    // f32 convolution with the activation and residual sum the fp32 pass fuses.
+    let i32_bias = |v: &[i32], scales: Vec<f32>| T {
+        name: "b",
+        shape: vec![v.len() as i32],
+        ty: TensorType::INT32,
+        data: Some(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        quant: Some((scales, vec![0; v.len()], 0)),
+    };
+    let (qx, w8, ws) = (
+        (0.05f32, 3i64),
+        [10i8, -20, 30, -128, 127, 1],
+        [0.01f32, 0.05],
+    );
+    let xs = |s: &[f32]| s.iter().map(|v| v * qx.0).collect::<Vec<f32>>();
+    let fc_4d = build(
+        &[
+            act("x", &[1, 2, 2, 2]),
+            f32_const("w", &[3, 8], &ramp(24, -0.05, 0.6)),
+            f32_const("b", &[3], &[0.5, -1.0, 2.0]),
+            act("y", &[1, 3]),
+        ],
+        &[op(
+            BuiltinOperator::FULLY_CONNECTED,
+            &[0, 1, 2],
+            &[3],
+            O::Fc,
+        )],
+        &[0],
+        &[3],
+        false,
+    );
+    let dequant_fp16 = build(
+        &[
+            act("x", &[2, 3]),
+            T {
+                name: "w16",
+                shape: vec![2, 3],
+                ty: TensorType::FLOAT16,
+                data: Some(
+                    [0.1f32, -2.5, 3.3, 1e-3, 65504.0, -0.0]
+                        .iter()
+                        .flat_map(|x| f16::from_f32(*x).to_bits().to_le_bytes())
+                        .collect(),
+                ),
+                quant: None,
+            },
+            act("w", &[2, 3]),
+            act("y", &[2, 3]),
+        ],
+        &[
+            op(BuiltinOperator::DEQUANTIZE, &[1], &[2], O::None),
+            op(BuiltinOperator::ADD, &[0, 2], &[3], O::Add),
+        ],
+        &[0],
+        &[3],
+        false,
+    );
+    let hybrid_conv = build(
+        &[
+            act("x", &[1, 2, 2, 3]),
+            per_channel_i8("w", &[2, 1, 1, 3], &w8, &ws),
+            f32_const("b", &[2], &[0.5, -0.25]),
+            act("y", &[1, 2, 2, 2]),
+        ],
+        &[op(BuiltinOperator::CONV_2D, &[0, 1, 2], &[3], O::Conv)],
+        &[0],
+        &[3],
+        false,
+    );
+    let int8_fc = build(
+        &[
+            q8("x", &[1, 3], qx.0, qx.1),
+            per_channel_i8("w", &[2, 3], &w8, &ws),
+            i32_bias(&[100, -300], xs(&ws)),
+            q8("y", &[1, 2], 0.07, -5),
+        ],
+        &[op(
+            BuiltinOperator::FULLY_CONNECTED,
+            &[0, 1, 2],
+            &[3],
+            O::Fc,
+        )],
+        &[0],
+        &[3],
+        false,
+    );
+    let int8_conv_relu6 = build(
+        &[
+            q8("x", &[1, 2, 2, 3], qx.0, qx.1),
+            per_channel_i8("w", &[2, 1, 1, 3], &w8, &ws),
+            i32_bias(&[100, -300], xs(&ws)),
+            q8("y", &[1, 2, 2, 2], 6.0 / 255.0, -128),
+        ],
+        &[op(BuiltinOperator::CONV_2D, &[0, 1, 2], &[3], O::ConvRelu6)],
+        &[0],
+        &[3],
+        false,
+    );
+    let quant_cut = build(
+        &[
+            act("x", &[1, 2, 2, 2]),
+            q8("a", &[1, 2, 2, 2], qx.0, qx.1),
+            q8("b", &[1, 2, 2, 2], qx.0, qx.1),
+            act("y", &[1, 2, 2, 2]),
+        ],
+        &[
+            op(BuiltinOperator::QUANTIZE, &[0], &[1], O::None),
+            op(BuiltinOperator::ADD, &[1, 1], &[2], O::Add),
+            op(BuiltinOperator::DEQUANTIZE, &[2], &[3], O::None),
+        ],
+        &[0],
+        &[3, 1],
+        false,
+    );
+    let f32_conv_residual = build(
+        &[
+            act("x", &[1, 2, 2, 3]),
+            f32_const("w", &[3, 1, 1, 3], &ramp(9, 0.1, -0.4)),
+            f32_const("b", &[3], &[0.5, -0.25, 0.0]),
+            act("c", &[1, 2, 2, 3]),
+            act("y", &[1, 2, 2, 3]),
+        ],
+        &[
+            op(BuiltinOperator::CONV_2D, &[0, 1, 2], &[3], O::ConvRelu6),
+            op(BuiltinOperator::ADD, &[3, 0], &[4], O::Add),
+        ],
+        &[0],
+        &[4],
+        false,
+    );
     for (name, bytes) in [
+        ("fc-4d-bias.tflite", fc_4d),
+        ("dequantize-fp16-add.tflite", dequant_fp16),
+        ("hybrid-conv.tflite", hybrid_conv),
+        ("int8-fc-per-channel.tflite", int8_fc),
+        ("int8-conv-relu6.tflite", int8_conv_relu6),
+        ("quantize-add-dequantize.tflite", quant_cut),
+        ("f32-conv-relu6-residual.tflite", f32_conv_residual),
         ("prelu.tflite", prelu(false)),
         ("prelu-legacy-codes.tflite", prelu(true)),
         ("mean-keepdims.tflite", mean_model(true)),

@@ -1,7 +1,8 @@
-//! The run's warnings, typed by kind while the run collects them; they become
-//! text (their `Display`) only where they leave the run: in the records and in
-//! [`super::RunOutput`]. Each kind says where it comes from, so the stage that
-//! adds one need not know the others' wording.
+//! A run's warnings, typed by kind while they are collected; they become text
+//! (their `Display`) only where they leave: in the records and in the run's
+//! output. Each kind says where it comes from, so the stage that adds one need
+//! not know the others' wording. Below `probe`, `record` and `run`, so each of
+//! them can add its own kind.
 
 use std::fmt;
 
@@ -33,12 +34,15 @@ pub enum RunWarning {
     SutFailed { pass: String, error: String },
     /// One of the failed SUT's last stderr lines.
     SutStderr(String),
+    /// What the box's setup and the probes say in a record of one pass (a
+    /// slow governor, throttling, a sensor lost): the record names no scenario.
+    Sensors(String),
 }
 
 impl fmt::Display for RunWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunWarning::Given(s) | RunWarning::Box(s) => f.write_str(s),
+            RunWarning::Given(s) | RunWarning::Box(s) | RunWarning::Sensors(s) => f.write_str(s),
             RunWarning::StoreFull {
                 scenario,
                 max_stored_queries,
@@ -75,6 +79,16 @@ impl Warnings {
     /// finding in two scenarios is two warnings; twice in one is one).
     pub fn push_once(&mut self, w: RunWarning) {
         if !self.0.contains(&w) {
+            self.0.push(w);
+        }
+    }
+
+    /// Adds `w` unless a warning of the same text is already there, of any
+    /// kind: the box's setup and the probes can say what the run already
+    /// said, and a record says it once.
+    pub fn push_new_text(&mut self, w: RunWarning) {
+        let text = w.to_string();
+        if !self.0.iter().any(|x| x.to_string() == text) {
             self.0.push(w);
         }
     }
@@ -135,6 +149,13 @@ mod tests {
             measured_qps: 15578642.6,
             max_stored_queries: 1048576,
         };
+        // A record's probe text that the run already said is not said twice.
+        let mut r = w.clone();
+        r.push_new_text(RunWarning::Sensors("SUT stderr: boom".into()));
+        r.push_new_text(RunWarning::Sensors("cpu0 throttled".into()));
+        r.push_new_text(RunWarning::Sensors("cpu0 throttled".into()));
+        assert_eq!(r.texts().len(), w.texts().len() + 1);
+        assert_eq!(r.texts().last().unwrap(), "cpu0 throttled");
         assert_eq!(
             capped.to_string(),
             "Offline: measured 15578643 samples/s, but the query is limited to max_stored_queries (1048576) samples; it may end before min_duration"
