@@ -672,6 +672,84 @@ fn each_scenario_gets_its_own_cores_and_default_parallelism() {
     .unwrap();
 }
 
+/// The kernel pool's threads of the current process: (name, allowed cpus
+/// list as /proc prints it).
+fn pool_threads() -> Vec<(String, String)> {
+    let mut out = vec![];
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let cpus = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        if comm.trim().starts_with("edgemark-k") {
+            out.push((comm.trim().to_string(), cpus));
+        }
+    }
+    out
+}
+
+#[test]
+fn two_singlestream_threads_on_two_pinned_cores_get_one_core_each() {
+    // SingleStream pinned to two cores with two intra-op threads: the
+    // issuing thread sits on the first core while it issues, the kernel
+    // pool's worker on the second (pool tasks go to their owner thread, so
+    // each core keeps its half of every operator), and the issuing thread's
+    // affinity comes back when the SUT goes.
+    use edgemark::engine::tract::affinity;
+    let allowed = affinity::allowed_cpus();
+    if allowed.len() < 2 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs two cpus for this test"
+        );
+        eprintln!("SKIPPED: one cpu allowed, two-core pinning not testable here");
+        return;
+    }
+    let (a, b) = (allowed[0], allowed[1]);
+    std::thread::spawn(move || {
+        let spec = SutSpec::Model(ModelSpec {
+            path: String::new(),
+            input_shapes: vec![],
+            inputs: vec![],
+            instances: 0,
+            threads: 2,
+            cpus: Pinning {
+                single_stream: vec![a, b],
+                offline: vec![],
+            },
+        });
+        let mut sut = TractSut::new(&spec).unwrap();
+        assert_eq!(
+            sut.info().cpus.single_stream,
+            vec![a, b],
+            "the record keeps both"
+        );
+        sut.load_samples(&[0]).unwrap();
+        assert_eq!(
+            affinity::allowed_cpus(),
+            vec![a],
+            "issuer on the first core"
+        );
+        sut.issue(0).unwrap();
+        let workers: Vec<_> = pool_threads()
+            .into_iter()
+            .filter(|(n, _)| n == "edgemark-k1")
+            .collect();
+        assert!(
+            workers.iter().any(|(_, cpus)| *cpus == b.to_string()),
+            "a pool worker pinned to cpu {b}: {workers:?}"
+        );
+        drop(sut);
+        assert_eq!(affinity::allowed_cpus(), allowed, "affinity restored");
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn random_inputs_are_seeded_per_sample_and_bounded_in_memory() {
     use edgemark::engine::budget::MemoryFacts;

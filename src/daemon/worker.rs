@@ -109,6 +109,8 @@ pub fn serve(runner: &dyn JobRunner) -> Result<(), CommandError> {
         eprintln!("edgemark job-worker: {what}: {e}");
         CommandError::reported(ErrorKind::Runtime)
     };
+    // `ps`/`top` and /proc/PID/comm: not "exe" (we were started as /proc/self/exe).
+    let _ = nix::sys::prctl::set_name(c"edgemark-job");
     // First, so that a stop request from the start on becomes an abort.
     let waker = Waker::install().map_err(|e| fail("cannot install signal handlers", &e))?;
     // The report channel: a close-on-exec copy of stdout (an exec: SUT must

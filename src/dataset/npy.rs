@@ -19,27 +19,32 @@ pub fn read(path: &Path) -> Result<Tensor, DatasetError> {
         // `read` reads one file; only `expand_paths` looks in folders.
         e @ NpyError::EmptyFolder { .. } => format(e.to_string()),
     })?;
-    from_array(array).map_err(format)
+    from_array(array).map_err(|e| format(e.to_string()))
 }
 
-/// Parse `.npy` bytes; the error says what is wrong, the caller adds the path.
-pub fn parse(bytes: &[u8]) -> Result<Tensor, String> {
-    from_array(crate::npy::parse(bytes)?)
+/// Why `.npy` bytes are not a data set sample; the caller adds the path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SampleError {
+    /// Not a `.npy` file the reader understands (what is wrong).
+    #[error("{0}")]
+    Format(String),
+    #[error("unsupported dtype {0} for a data set sample (f32, i8, u8 only)")]
+    Dtype(&'static str),
+}
+
+/// Parse `.npy` bytes into a [`Tensor`].
+pub fn parse(bytes: &[u8]) -> Result<Tensor, SampleError> {
+    from_array(crate::npy::parse(bytes).map_err(SampleError::Format)?)
 }
 
 /// An array of a data set element type as a [`Tensor`] (no quantisation: the
 /// caller knows the model's).
-pub fn from_array(array: NpyArray) -> Result<Tensor, String> {
+pub fn from_array(array: NpyArray) -> Result<Tensor, SampleError> {
     let data = match array.data {
         NpyData::F32(v) => TensorData::F32(v),
         NpyData::I8(v) => TensorData::I8(v),
         NpyData::U8(v) => TensorData::U8(v),
-        other => {
-            return Err(format!(
-                "unsupported dtype {} for a data set sample (f32, i8, u8 only)",
-                other.dtype().name()
-            ));
-        }
+        other => return Err(SampleError::Dtype(other.dtype().name())),
     };
     Ok(Tensor {
         shape: array.shape,
@@ -82,17 +87,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_files() {
-        assert!(parse(b"not numpy at all").unwrap_err().contains("magic"));
-        assert!(
-            parse(&npy("<f8", "(1,)", &[0; 8]))
-                .unwrap_err()
-                .contains("dtype")
+        let text = |b: &[u8]| parse(b).unwrap_err().to_string();
+        assert!(text(b"not numpy at all").contains("magic"));
+        assert_eq!(
+            parse(&npy("<f8", "(1,)", &[0; 8])).unwrap_err(),
+            SampleError::Dtype("f64")
         );
-        assert!(
-            parse(&npy("<f4", "(4,)", &[0; 8]))
-                .unwrap_err()
-                .contains("needs 16 data bytes")
-        );
+        assert!(text(&npy("<f4", "(4,)", &[0; 8])).contains("needs 16 data bytes"));
         let mut short = npy("<f4", "(1,)", &[0; 4]);
         short.truncate(20);
         assert!(parse(&short).is_err());

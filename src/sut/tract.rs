@@ -98,6 +98,9 @@ pub struct TractSut {
     sample_bytes: u64,
     /// SingleStream's cores when the user gave `cpus`.
     single_cpus: Vec<u32>,
+    /// What the SingleStream thread itself is pinned to (a subset of
+    /// `single_cpus`, see `fork::pin_pools_to`).
+    issuer_cpus: Vec<u32>,
     /// The issuing thread's affinity before we pinned it, restored on drop.
     restore_affinity: Option<(std::thread::ThreadId, nix::sched::CpuSet)>,
 }
@@ -133,6 +136,7 @@ impl TractSut {
             place.single_threads,
             place.single_pinned.then_some(&place.single_cores[..]),
         )?;
+        crate::engine::tract::fork::pin_pools_to(place.pool_cores());
         let single = Instance::new(&loaded.model, single_exec, None)?;
         let offline = (0..place.instances as usize)
             .map(|i| {
@@ -166,6 +170,7 @@ impl TractSut {
             random_distinct: random_distinct as usize,
             random_budget,
             sample_bytes: sample_bytes as u64,
+            issuer_cpus: place.issuer_cores(),
             single_cpus: if place.single_pinned {
                 place.single_cores
             } else {
@@ -258,6 +263,28 @@ struct Placement {
 }
 
 impl Placement {
+    /// One core per kernel-pool thread when SingleStream has enough pinned
+    /// cores (see `fork::pin_pools_to`): the pool's workers on cores 1..,
+    /// the issuing thread on the first; else no per-thread pinning.
+    fn pool_cores(&self) -> &[u32] {
+        let n = self.single_threads as usize;
+        if self.single_pinned && n >= 2 && self.single_cores.len() >= n {
+            &self.single_cores[..n]
+        } else {
+            &[]
+        }
+    }
+
+    /// What the issuing thread is pinned to: the first pool core, or all of
+    /// SingleStream's cores, or nothing when SingleStream is unpinned.
+    fn issuer_cores(&self) -> Vec<u32> {
+        match self.pool_cores() {
+            [first, ..] => vec![*first],
+            [] if self.single_pinned => self.single_cores.clone(),
+            [] => vec![],
+        }
+    }
+
     fn of(mspec: &ModelSpec) -> Result<Placement, TractError> {
         let allowed = affinity::allowed_cpus();
         let pins = &mspec.cpus;
@@ -364,9 +391,9 @@ impl Sut for TractSut {
 
     fn load_samples(&mut self, indices: &[usize]) -> Result<(), SutError> {
         // SingleStream issues from this thread: pin it now, outside timing.
-        if !self.single_cpus.is_empty() && self.restore_affinity.is_none() {
+        if !self.issuer_cpus.is_empty() && self.restore_affinity.is_none() {
             let before = affinity::current().map_err(|e| SutError::Backend(e.to_string()))?;
-            affinity::pin_current(&self.single_cpus)
+            affinity::pin_current(&self.issuer_cpus)
                 .map_err(|e| SutError::Backend(e.to_string()))?;
             self.restore_affinity = Some((std::thread::current().id(), before));
         }

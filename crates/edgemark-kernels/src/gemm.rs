@@ -69,12 +69,14 @@ impl PackedB {
         self.n.div_ceil(NR)
     }
 
-    fn panel(&self, p: usize) -> &[f32] {
-        &self.data[p * self.k * NR..][..self.k * NR]
+    /// Panels `p..p + span`, contiguous: panel `p + 1` starts `k * NR`
+    /// floats after panel `p`.
+    fn panels_from(&self, p: usize, span: usize) -> &[f32] {
+        &self.data[p * self.k * NR..][..span * self.k * NR]
     }
 
-    fn bias(&self, p: usize) -> &[f32; NR] {
-        self.bias[p * NR..][..NR].try_into().expect("NR values")
+    fn bias(&self, p: usize, span: usize) -> &[f32] {
+        &self.bias[p * NR..][..span * NR]
     }
 }
 
@@ -209,16 +211,30 @@ pub fn gemm(
     }
 }
 
-type Tile = unsafe fn(&TileArgs);
+/// A tile function and how many panels (NR columns each) one call covers.
+/// Wide tiles also take a narrower remainder: `cols` says how many columns
+/// are real, and a call may get fewer panels than `panels` at the end of a
+/// block.
+#[derive(Clone, Copy)]
+pub(crate) struct Tile {
+    f: unsafe fn(&TileArgs),
+    panels: usize,
+    /// For test messages.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) name: &'static str,
+}
 
-/// One MR x NR tile's operands (raw: the output is shared between tasks).
+/// One MR x (NR x panels) tile's operands (raw: the output is shared
+/// between tasks).
 struct TileArgs<'a> {
     k: usize,
     a: &'a [f32],
     lda: usize,
     rows: usize,
+    /// The tile's panels, `k * NR` floats each, one after the other.
     b: &'a [f32],
-    bias: &'a [f32; NR],
+    /// NR biases per panel.
+    bias: &'a [f32],
     clamp: Clamp,
     /// The residual's tile (null: none) and its row stride.
     r: *const f32,
@@ -228,15 +244,68 @@ struct TileArgs<'a> {
     cols: usize,
 }
 
-fn select_tile() -> Tile {
+#[cfg_attr(all(target_arch = "aarch64", not(test)), allow(dead_code))]
+const PORTABLE: Tile = Tile {
+    f: tile_portable,
+    panels: 1,
+    name: "portable",
+};
+#[cfg(target_arch = "x86_64")]
+const AVX512: Tile = Tile {
+    f: tile_avx512,
+    panels: 2,
+    name: "avx512",
+};
+#[cfg(target_arch = "x86_64")]
+const AVX2: Tile = Tile {
+    f: tile_avx2,
+    panels: 1,
+    name: "avx2",
+};
+#[cfg(target_arch = "aarch64")]
+const NEON: Tile = Tile {
+    f: tile_neon,
+    panels: 1,
+    name: "neon",
+};
+
+/// The tiles this CPU can run, best first (the first is what [`gemm`]
+/// uses; tests run each of them).
+#[cfg(test)]
+// The pushes depend on the target: no single `vec![]` fits them all.
+#[allow(clippy::vec_init_then_push)]
+pub(crate) fn tiles() -> Vec<Tile> {
+    let mut t = Vec::new();
     #[cfg(target_arch = "x86_64")]
-    if super::has_avx2_fma() {
-        return tile_avx2;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            t.push(AVX512);
+        }
+        if super::has_avx2_fma() {
+            t.push(AVX2);
+        }
     }
     #[cfg(target_arch = "aarch64")]
-    return tile_neon;
+    t.push(NEON);
+    t.push(PORTABLE);
+    t
+}
+
+/// [`tiles`]' first, without its allocation (this runs on every product).
+fn select_tile() -> Tile {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return AVX512;
+        }
+        if super::has_avx2_fma() {
+            return AVX2;
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    return NEON;
     #[cfg(not(target_arch = "aarch64"))]
-    tile_portable
+    PORTABLE
 }
 
 /// Rows `r.0..r.1` x panels `p` of the product, in tiles of MR rows from
@@ -259,22 +328,27 @@ unsafe fn run_block(
     tile: Tile,
 ) {
     let (n, k) = (b.n(), b.k());
-    let block = (PANEL_BLOCK_BYTES / (4 * NR * k.max(1))).max(1);
+    // Whole tiles per block, so a wide tile's panels never straddle two.
+    let block = (PANEL_BLOCK_BYTES / (4 * NR * k.max(1)))
+        .max(1)
+        .next_multiple_of(tile.panels);
     let mut p0 = p.0;
     while p0 < p.1 {
         let p1 = (p0 + block).min(p.1);
         for m0 in (r.0..r.1).step_by(MR) {
             let count = MR.min(r.1 - m0);
             let (a, lda) = rows.rows(m0, count, scratch);
-            for pn in p0..p1 {
+            let mut pn = p0;
+            while pn < p1 {
+                let span = tile.panels.min(p1 - pn);
                 let n0 = pn * NR;
                 let args = TileArgs {
                     k,
                     a,
                     lda,
                     rows: count,
-                    b: b.panel(pn),
-                    bias: b.bias(pn),
+                    b: b.panels_from(pn, span),
+                    bias: b.bias(pn, span),
                     clamp,
                     // SAFETY: m0 < m and n0 < n, inside the checked residual.
                     r: residual.map_or(std::ptr::null(), |r| unsafe {
@@ -284,9 +358,10 @@ unsafe fn run_block(
                     // SAFETY: m0 < m and n0 < n, inside the checked output.
                     c: unsafe { out.ptr().add(m0 * ldc + n0) },
                     ldc,
-                    cols: NR.min(n - n0),
+                    cols: (span * NR).min(n - n0),
                 };
-                unsafe { tile(&args) };
+                unsafe { (tile.f)(&args) };
+                pn += span;
             }
         }
         p0 = p1;
@@ -305,7 +380,8 @@ unsafe fn tile_portable(t: &TileArgs) {
 
 #[inline(always)]
 unsafe fn tile_body<const FMA: bool>(t: &TileArgs) {
-    let mut acc = [*t.bias; MR];
+    let bias: &[f32; NR] = t.bias[..NR].try_into().expect("NR biases");
+    let mut acc = [*bias; MR];
     let off: [usize; MR] = std::array::from_fn(|i| i.min(t.rows - 1) * t.lda);
     let a = &t.a[..off[MR - 1] + t.k];
     for kk in 0..t.k {
@@ -417,6 +493,123 @@ unsafe fn tile_avx2(t: &TileArgs) {
     }
 }
 
+/// AVX-512 tile: 6 rows x 2 panels (32 columns) of 16-lane accumulators,
+/// the AVX2 tile's shape at twice its width (12 of the 32 vector
+/// registers; per step of `k` two weight loads and six broadcasts feed
+/// twelve multiply-adds). On cores with full-width AVX-512 units (this
+/// EPYC, Intel server cores) that is twice the AVX2 tile's work an
+/// instruction. One panel (a last odd panel, or `cols <= NR`) runs the same
+/// code at half width. Partial panels use masked loads and stores, so the
+/// zero-padded columns are computed but never written.
+///
+/// # Safety
+/// As [`tile_portable`] (`t.b` and `t.bias` hold every panel `t.cols`
+/// reaches), and the CPU must have AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512(t: &TileArgs) {
+    if t.cols > NR {
+        unsafe { tile_avx512_span::<2>(t) }
+    } else {
+        unsafe { tile_avx512_span::<1>(t) }
+    }
+}
+
+/// [`tile_avx512`] over `P` panels (1 or 2).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn tile_avx512_span<const P: usize>(t: &TileArgs) {
+    use std::arch::x86_64::*;
+    let off: [usize; MR] = std::array::from_fn(|i| i.min(t.rows - 1) * t.lda);
+    assert!(t.a.len() >= off[MR - 1] + t.k && t.b.len() >= P * t.k * NR);
+    assert!(t.bias.len() >= P * NR && t.cols <= P * NR);
+    let a = t.a.as_ptr();
+    // SAFETY: every pointer below stays inside the slices checked above
+    // (rows of A up to off[MR - 1] + k, P panels of k * NR weights), and the
+    // output and residual rows are the caller's contract.
+    unsafe {
+        let ap: [*const f32; MR] = std::array::from_fn(|i| a.add(off[i]));
+        let b0 = t.b.as_ptr();
+        // With one panel the second pointer aliases the first: its
+        // accumulators are computed and dropped (P is a constant, so the
+        // compiler removes them).
+        let b1 = if P == 2 { b0.add(t.k * NR) } else { b0 };
+        let bias0 = _mm512_loadu_ps(t.bias.as_ptr());
+        let bias1 = if P == 2 {
+            _mm512_loadu_ps(t.bias.as_ptr().add(NR))
+        } else {
+            bias0
+        };
+        let (mut c00, mut c01, mut c10, mut c11) = (bias0, bias1, bias0, bias1);
+        let (mut c20, mut c21, mut c30, mut c31) = (bias0, bias1, bias0, bias1);
+        let (mut c40, mut c41, mut c50, mut c51) = (bias0, bias1, bias0, bias1);
+        for kk in 0..t.k {
+            let w0 = _mm512_loadu_ps(b0.add(kk * NR));
+            let w1 = _mm512_loadu_ps(b1.add(kk * NR));
+            macro_rules! row {
+                ($i:expr, $x0:ident, $x1:ident) => {
+                    let x = _mm512_set1_ps(*ap[$i].add(kk));
+                    $x0 = _mm512_fmadd_ps(x, w0, $x0);
+                    if P == 2 {
+                        $x1 = _mm512_fmadd_ps(x, w1, $x1);
+                    }
+                };
+            }
+            row!(0, c00, c01);
+            row!(1, c10, c11);
+            row!(2, c20, c21);
+            row!(3, c30, c31);
+            row!(4, c40, c41);
+            row!(5, c50, c51);
+        }
+        let acc = [
+            [c00, c01],
+            [c10, c11],
+            [c20, c21],
+            [c30, c31],
+            [c40, c41],
+            [c50, c51],
+        ];
+        // max(lo, v) then min(hi, v) as in the AVX2 tile: a NaN passes through.
+        let lo = _mm512_set1_ps(t.clamp.lo);
+        let hi = _mm512_set1_ps(t.clamp.hi);
+        let masks: [__mmask16; 2] = std::array::from_fn(|h| {
+            let cols = t.cols.saturating_sub(h * NR).min(NR);
+            if cols == NR {
+                0xffff
+            } else {
+                (1u16 << cols) - 1
+            }
+        });
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
+            for (h, &v) in row.iter().enumerate().take(P) {
+                let mask = masks[h];
+                let v = if t.r.is_null() {
+                    v
+                } else {
+                    let rp = t.r.add(i * t.ldr + h * NR);
+                    let r = if mask == 0xffff {
+                        _mm512_loadu_ps(rp)
+                    } else {
+                        _mm512_maskz_loadu_ps(mask, rp)
+                    };
+                    _mm512_add_ps(v, r)
+                };
+                let v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+                let p = t.c.add(i * t.ldc + h * NR);
+                // A plain store where the whole vector is real: masked
+                // stores are slower on AMD's cores.
+                if mask == 0xffff {
+                    _mm512_storeu_ps(p, v);
+                } else {
+                    _mm512_mask_storeu_ps(p, mask, v);
+                }
+            }
+        }
+    }
+}
+
 /// NEON tile (aarch64; NEON is part of its baseline): 6 rows x 4 vectors
 /// of 4 accumulators (24 of the 32 vector registers), each `b` vector
 /// multiplied by one `a` value with `fmla` by scalar. The portable body
@@ -508,9 +701,11 @@ unsafe fn tile_neon(t: &TileArgs) {
     }
 }
 
-/// The portable tile, for tests comparing it with the one [`gemm`] picks.
+/// The product with one given tile on one thread, for tests comparing
+/// every tile the CPU has (see [`tiles`]) with the reference.
 #[cfg(test)]
-pub(crate) fn gemm_portable_only(
+pub(crate) fn gemm_with_tile(
+    tile: Tile,
     rows: &dyn Rows,
     b: &PackedB,
     clamp: Clamp,
@@ -522,18 +717,5 @@ pub(crate) fn gemm_portable_only(
     let out = SharedMut(c.as_mut_ptr());
     let r = (0, rows.m());
     let p = (0, b.panels());
-    unsafe {
-        run_block(
-            rows,
-            b,
-            clamp,
-            residual,
-            out,
-            ldc,
-            &mut scratch,
-            r,
-            p,
-            tile_portable,
-        )
-    };
+    unsafe { run_block(rows, b, clamp, residual, out, ldc, &mut scratch, r, p, tile) };
 }

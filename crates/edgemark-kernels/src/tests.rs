@@ -168,9 +168,11 @@ fn gemm_matches_naive_product_on_odd_shapes() {
         let mut got = vec![7f32; m * ldc];
         gemm::gemm(&rows, &b, clamp, None, &mut got, ldc, &mut [], &Serial);
         close(&got, &want, &what);
-        let mut got = vec![7f32; m * ldc];
-        gemm::gemm_portable_only(&rows, &b, clamp, None, &mut got, ldc);
-        close(&got, &want, &format!("portable {what}"));
+        for tile in gemm::tiles() {
+            let mut got = vec![7f32; m * ldc];
+            gemm::gemm_with_tile(tile, &rows, &b, clamp, None, &mut got, ldc);
+            close(&got, &want, &format!("{} {what}", tile.name));
+        }
     }
 }
 
@@ -283,6 +285,15 @@ fn depthwise_matches_naive_convolution() {
         let mut y = vec![0f32; g.oh * g.ow * c];
         depthwise(&g, &wd, &bias, clamp, &x, &mut y, &Serial);
         close(&y, &want, &format!("{g:?}"));
+        // The AVX2 body too where the CPU would take the AVX-512 one.
+        #[cfg(target_arch = "x86_64")]
+        {
+            super::depthwise::NO_AVX512.with(|f| f.set(true));
+            let mut y = vec![0f32; g.oh * g.ow * c];
+            depthwise(&g, &wd, &bias, clamp, &x, &mut y, &Serial);
+            super::depthwise::NO_AVX512.with(|f| f.set(false));
+            close(&y, &want, &format!("no avx512 {g:?}"));
+        }
         let mut y = vec![0f32; g.oh * g.ow * c];
         super::depthwise::depthwise_portable_only(&g, &wd, &bias, clamp, &x, &mut y);
         close(&y, &want, &format!("portable {g:?}"));
@@ -398,7 +409,8 @@ fn spin_pool_runs_every_task_once_job_after_job() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let pool = super::pool::SpinPool::new(3).unwrap();
     assert_eq!(pool.threads(), 3);
-    for n in [0usize, 1, 2, 3, 7, 64] {
+    // 32 and 33: the largest job handed out by owner, the smallest counted.
+    for n in [0usize, 1, 2, 3, 7, 32, 33, 64] {
         for _ in 0..200 {
             let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
             pool.run(n, &|i| {
@@ -495,9 +507,11 @@ fn gemm_adds_the_residual_before_the_clamp() {
         let mut got = vec![0f32; m * n];
         gemm::gemm(&rows, &b, clamp, residual, &mut got, n, &mut [], &Serial);
         close(&got, &want, &format!("m {m} k {k} n {n}"));
-        let mut got = vec![0f32; m * n];
-        gemm::gemm_portable_only(&rows, &b, clamp, residual, &mut got, n);
-        close(&got, &want, &format!("portable m {m} k {k} n {n}"));
+        for tile in gemm::tiles() {
+            let mut got = vec![0f32; m * n];
+            gemm::gemm_with_tile(tile, &rows, &b, clamp, residual, &mut got, n);
+            close(&got, &want, &format!("{} m {m} k {k} n {n}", tile.name));
+        }
     }
 }
 
