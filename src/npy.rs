@@ -55,12 +55,16 @@ impl NpyDtype {
     fn from_descr(d: &str) -> Result<NpyDtype, String> {
         // One-byte types have no byte order; numpy writes '|' but '<' and '=' are
         // equally valid for them.
-        let (order, ty) = d.split_at(d.len().min(1));
+        // By char, not byte: a descr starting with a multi-byte character
+        // panicked in `split_at(1)` (found by fuzzing).
+        let mut chars = d.chars();
+        let order = chars.next();
+        let ty = chars.as_str();
         let little = match order {
-            "<" | "|" => true,
+            Some('<' | '|') => true,
             // '=' is native order; every platform edgemark targets is little-endian.
-            "=" => cfg!(target_endian = "little"),
-            ">" => false,
+            Some('=') => cfg!(target_endian = "little"),
+            Some('>') => false,
             _ => return Err(format!("unsupported dtype descr {d:?}")),
         };
         let dt = match ty {
@@ -511,6 +515,19 @@ mod tests {
             assert_eq!(header_end % 64, 0, "data must start 64-byte aligned");
             assert_eq!(bytes[header_end - 1], b'\n');
             assert_eq!(parse(&bytes).unwrap(), a);
+        }
+    }
+
+    /// Found by fuzzing: a descr starting with a multi-byte character was
+    /// split inside it (a panic); it is an unsupported dtype like any other.
+    #[test]
+    fn non_ascii_descr_is_an_error_not_a_panic() {
+        let found = include_bytes!("../fuzz/regressions/npy/descr-multibyte-first-char.npy");
+        let e = parse(found).unwrap_err().to_string();
+        assert!(e.contains("unsupported dtype descr \"Ĕ4\""), "{e}");
+        for descr in ["é", "€f4", "<"] {
+            let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (1,), }}");
+            assert!(parse(&header_bytes(1, &dict)).is_err(), "{descr}");
         }
     }
 
