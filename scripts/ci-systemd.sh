@@ -4,6 +4,8 @@
 # docs/daemon.md says, and check what the units promise:
 #   sysusers/tmpfiles, READY + STATUS=idle, a built-in model job end to end,
 #   reload, the hardening (a denied write), `systemd-analyze security` online,
+#   an exec: SUT job (the C null SUT as a child of the job worker, under the filter),
+#   the service with each board drop-in (systemd/dropins/) running such a job,
 #   idle RSS after a real-model job, the timer firing edgemark-run@, SIGTERM
 #   mid-job (job aborted, stop within TimeoutStopSec), watchdog restart of a
 #   SIGSTOPped daemon.
@@ -109,9 +111,12 @@ ns_boot "$name" "$base" || die "boot"
 L=$NS_LEADER
 echo "   booted in $((SECONDS - tb)) s: $(cx systemctl --version | sed -n 1,1p)"
 
-step "install (binary, units, sysusers, tmpfiles, config, jobs, model)"
+step "install (binary, units, sysusers, tmpfiles, config, jobs, model, C null SUT)"
 stage=$(mktemp -d)
 trap 'ns_cleanup; rm -rf "$stage"' EXIT
+# The C null SUT (examples/sut), static so the container needs no libc of ours.
+${CC:-cc} -static -O2 -std=c99 -I sdk/c examples/sut/null_sut.c sdk/c/edgemark_sut.c -o "$stage/null_sut" ||
+    die "cannot build the static C null SUT (cc -static; Debian: libc6-dev)"
 cat >"$stage/edgemark.toml" <<'EOF'
 state_dir = "/var/lib/edgemark"
 results_dir = "/var/lib/edgemark/results"
@@ -129,6 +134,13 @@ cat >"$stage/long.toml" <<'EOF'
 sut = "builtin"
 scenario = "single-stream"
 min_duration_ms = 30000
+min_query_count = 16
+EOF
+# Long enough (1.5 s) to catch the child while it runs.
+cat >"$stage/nullsut.toml" <<'EOF'
+sut = ["exec:/usr/lib/edgemark/null_sut"]
+scenario = "single-stream"
+min_duration_ms = 1500
 min_query_count = 16
 EOF
 cat >"$stage/mobilenet.toml" <<'EOF'
@@ -152,7 +164,9 @@ ns_put "$L" systemd/edgemark.sysusers.conf /usr/lib/sysusers.d/edgemark.conf
 ns_put "$L" systemd/edgemark.tmpfiles.conf /usr/lib/tmpfiles.d/edgemark.conf
 ns_put "$L" "$stage/edgemark.toml" /etc/edgemark/edgemark.toml
 ns_put "$L" "$stage/builtin.toml" /etc/edgemark/jobs/default.toml
-for j in builtin long mobilenet; do ns_put "$L" "$stage/$j.toml" "/root/$j.toml"; done
+ns_put "$L" "$stage/null_sut" /usr/lib/edgemark/null_sut 0755
+for d in systemd/dropins/*.conf; do ns_put "$L" "$d" "/root/dropins/$(basename "$d")"; done
+for j in builtin long mobilenet nullsut; do ns_put "$L" "$stage/$j.toml" "/root/$j.toml"; done
 ns_put "$L" "$stage/timer-now.conf" /etc/systemd/system/edgemark.timer.d/ci-now.conf
 [ -f "$MODEL" ] && ns_put "$L" "$MODEL" /usr/share/edgemark/mobilenetv2-fp32.onnx
 cx systemctl daemon-reload
@@ -233,6 +247,77 @@ for u in edgemark.service edgemark-run@default.service; do
     awk -v l="$level" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(l <= m) }' || die "$u exposure $level > $MAX_EXPOSURE"
 done
 ok "both services at or below $MAX_EXPOSURE"
+
+begin "an exec: SUT job: the C null SUT runs as the job worker's child under the seccomp filter"
+# The unit's SystemCallFilter= (and NoNewPrivileges=, the namespaces) are
+# inherited by every child: the SUT process must be able to run under them.
+cx edgemark submit /root/nullsut.toml | sed 's/^/   /' || die "submit"
+# The child's /proc status as the container sees it (minbase has no procps):
+# "PID Seccomp NoNewPrivs Uid PPid" of the process named null_sut, if any.
+sut_status() {
+    cx python3 -c '
+import os
+for p in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if open(f"/proc/{p}/comm").read().strip() != "null_sut":
+            continue
+        st = dict(l.split(":", 1) for l in open(f"/proc/{p}/status"))
+    except OSError:
+        continue
+    print(p, *(st[k].split()[0] for k in ("Seccomp", "NoNewPrivs", "Uid", "PPid")))
+    break'
+}
+sut_seen() { [ -n "$(sut_status)" ]; }
+wait_for 60 "the null SUT child running" sut_seen
+read -r sp seccomp nnp uid ppid <<<"$(sut_status)" || true
+echo "   null_sut pid $sp, parent $ppid ($(cx cat "/proc/$ppid/comm" 2>/dev/null || echo gone)), uid $uid (edgemark is $(cx id -u edgemark)): Seccomp $seccomp, NoNewPrivs $nnp"
+[ "${seccomp:-}" = 2 ] || die "the SUT child runs without the seccomp filter (Seccomp '${seccomp:-}')"
+[ "${nnp:-}" = 1 ] || die "the SUT child has NoNewPrivs '${nnp:-}'"
+wait_for 60 "nullsut job done" job_is nullsut done
+rec=$(cx edgemark status --json --last 100 | python3 -c '
+import json, sys
+for f in json.load(sys.stdin)["finished"]:
+    if f["id"].endswith("-nullsut"):
+        print(" ".join(f["records"])); break')
+[ -n "$rec" ] || die "the nullsut job lists no record"
+set -- $rec
+verdict=$(cx edgemark report --format json "$1" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["records"][0]
+print("VALID" if r["valid"] else "INVALID %s" % r["invalid_reasons"], "model", r["model"], r["query_count"], "queries, p50", r["p50_ns"], "ns")')
+echo "   record $(basename "$1"): $verdict"
+case "$verdict" in VALID*) ;; *) die "the exec: SUT job's record is not VALID: $verdict" ;; esac
+ok "done, VALID; the child ran with Seccomp 2 (filter) and NoNewPrivs 1"
+
+begin "the service with each board drop-in: starts, runs an exec: SUT job, settings applied"
+# No GPU/NPU here: this checks the drop-ins are valid for a real systemd 252
+# (groups exist, NoExecPaths= mounts, DeviceAllow= of absent nodes skipped)
+# and that an exec: job still runs under them. The minbase rootfs has no udev,
+# whose package creates group render on a full image: without it a drop-in
+# naming it fails to start (216/GROUP, docs/engines.md), so add it as udev would.
+cx getent group render >/dev/null || cx groupadd --system render
+for d in systemd/dropins/*.conf; do
+    n=$(basename "$d" .conf)
+    cx mkdir -p /etc/systemd/system/edgemark.service.d
+    cx cp "/root/dropins/$n.conf" "/etc/systemd/system/edgemark.service.d/50-$n.conf"
+    cx systemctl daemon-reload
+    cx systemctl restart edgemark.service || die "restart with $n.conf"
+    wait_for 10 "idle with $n.conf" status_is idle
+    cx sed 's/min_duration_ms = 1500/min_duration_ms = 300/' /root/nullsut.toml >"$stage/j.toml"
+    ns_put "$L" "$stage/j.toml" "/root/null-$n.toml"
+    cx edgemark submit "/root/null-$n.toml" >/dev/null || die "submit with $n.conf"
+    wait_for 60 "null-$n job done" job_is "null-$n" done
+    pd=$(prop edgemark.service PrivateDevices) mdwe=$(prop edgemark.service MemoryDenyWriteExecute)
+    groups=$(prop edgemark.service SupplementaryGroups) nx=$(prop edgemark.service NoExecPaths)
+    echo "   $n: job done; PrivateDevices=$pd MemoryDenyWriteExecute=$mdwe SupplementaryGroups=$groups NoExecPaths=$nx"
+    [ "$pd" = no ] || die "$n.conf: PrivateDevices=$pd"
+    cx rm "/etc/systemd/system/edgemark.service.d/50-$n.conf"
+done
+cx systemctl daemon-reload
+cx systemctl restart edgemark.service
+wait_for 10 "idle without drop-ins" status_is idle
+[ "$(prop edgemark.service PrivateDevices)" = yes ] || die "PrivateDevices not back to yes"
+ok "$(ls systemd/dropins/*.conf | wc -l) drop-ins: the service started and ran an exec: job with each"
 
 begin "idle memory after a real-model (MobileNetV2) job: given back"
 [ -f "$MODEL" ] || die "missing $MODEL"

@@ -59,6 +59,19 @@ pub struct Board {
     pub thermal: Thermal,
     pub power: PowerSensor,
     pub cooldown: Cooldown,
+    /// What an exec: SUT using this board's GPU/NPU needs from systemd.
+    /// Appended: profiles without a `[systemd]` table parse as before.
+    #[serde(default)]
+    pub systemd: SystemdHints,
+}
+
+/// `[systemd]`: the drop-ins (file names in the shipped `systemd/dropins/`,
+/// docs/engines.md) that open the hardened units to this board's GPU/NPU
+/// engines. Only named here: edgemark does not install them (root does).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SystemdHints {
+    pub dropins: Vec<String>,
 }
 
 /// How to recognise the board. Any one rule that holds is a match.
@@ -316,6 +329,20 @@ impl Board {
         }
         if self.power.kind == PowerKind::Ina3221 && self.power.current_path.is_none() {
             return Err("power kind ina3221 needs current_path".into());
+        }
+        // A file name in systemd/dropins/, not a path (tests/boards.rs checks
+        // that each one is shipped).
+        if let Some(bad) = self.systemd.dropins.iter().find(|d| {
+            d.strip_suffix(".conf").is_none_or(|stem| {
+                stem.is_empty()
+                    || !stem
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+        }) {
+            return Err(format!(
+                "[systemd] dropins: {bad:?} must be a file name [a-z0-9-].conf in systemd/dropins/"
+            ));
         }
         let c = &self.cooldown;
         if !(c.start_below_c.is_finite()

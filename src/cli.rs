@@ -52,6 +52,15 @@ pub enum Command {
     /// Write shell completions or the man page (used by scripts/dist.sh).
     #[command(hide = true)]
     Generate(GenerateArgs),
+    /// Run one daemon job (the daemon starts this; request on stdin, report on stdout).
+    #[command(hide = true, name = "job-worker")]
+    JobWorker(JobWorkerArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct JobWorkerArgs {
+    /// The job's spool id (for `ps` and the logs; the request names it too).
+    pub id: String,
 }
 
 #[derive(Debug, Args, Clone)]

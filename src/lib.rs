@@ -11,7 +11,7 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | 0 base | `version`, `rng`, `clock`, `error`, `npy`, `latency_file` |
+//! | 0 base | `version`, `rng`, `clock`, `error`, `npy`, `latency_file`, `panic_report` |
 //! | 1 vocabulary | `plan`, `boards`, `warnings` |
 //! | 2 data, box, engine | `dataset`, `probe`, `engine` |
 //! | 3 adapters | `sut` |
@@ -38,6 +38,7 @@ pub mod fuzzing;
 pub mod latency_file;
 pub mod loadgen;
 pub mod npy;
+pub mod panic_report;
 pub mod plan;
 pub mod probe;
 pub mod progress;

@@ -28,10 +28,17 @@ fn dispatch(command: &Command) -> CommandResult {
         Command::Boards(a) => commands::boards::command(a),
         Command::SutCheck(a) => commands::sut_check::command(a),
         Command::Generate(a) => commands::generate::command(a),
+        Command::JobWorker(a) => commands::daemon::job_worker(a),
     }
 }
 
 fn main() -> ExitCode {
+    // Release builds abort on panic (smaller binary, issue 15): one line
+    // naming what edgemark was doing and exit 1, not Rust's report and
+    // SIGABRT. Unwinding builds keep Rust's hook so that the `catch_unwind`
+    // guards around tract can turn its panics into errors.
+    #[cfg(panic = "abort")]
+    edgemark::panic_report::install();
     match dispatch(&Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

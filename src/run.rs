@@ -9,7 +9,7 @@ use crate::accuracy::mode::{AccuracyOutput, DataError, DataSession};
 use crate::loadgen::calibrate::{self, QpsCalibration};
 use crate::loadgen::warm_up::{WarmUpDone, warm_up};
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
-use crate::plan::{DatasetSpec, EffectiveSettings, LoadGenSettings, Plan, Scenario};
+use crate::plan::{DatasetSpec, EffectiveSettings, LoadGenSettings, Plan, Scenario, SutSpec};
 use crate::probe::{self, ProbeSummary, Sampler, SystemInfo};
 use crate::record::{Accuracy as AccuracyRecord, Record, RunFacts, writer};
 use crate::stats::{self, ScenarioResult};
@@ -148,6 +148,9 @@ pub fn execute_with_clock(
     };
     let mut outcomes = Vec::new();
     for &scenario in scenarios {
+        // Named for the panic line of abort builds (`panic_report`).
+        let _doing =
+            crate::panic_report::doing(format!("running {scenario:?} on {}", sut_name(&plan.sut)));
         let rec = accuracy.as_ref().map(|a| &a.accuracy);
         let (outcome, write_error) = stage.scenario(scenario, &settings, rec)?;
         outcomes.push(outcome);
@@ -471,6 +474,16 @@ impl<'a> Stage<'a> {
 
 /// This scenario's own warnings: the latency store filled up, Offline's
 /// calibrated query capped by the store.
+/// The SUT in a few words, for the panic line.
+fn sut_name(sut: &SutSpec) -> String {
+    match sut {
+        SutSpec::Synthetic(s) => format!("synthetic:{s}"),
+        SutSpec::Model(m) => format!("model {}", m.path),
+        SutSpec::BuiltIn(_) => "the built-in model".into(),
+        SutSpec::Exec(e) => format!("exec:{}", e.command.first().map_or("", |s| s.as_str())),
+    }
+}
+
 fn scenario_warnings(
     scenario: Scenario,
     settings: &LoadGenSettings,

@@ -168,6 +168,72 @@ fn profiles_carry_the_defaults_the_run_needs() {
     assert!(jetson.power.current_path.is_some());
 }
 
+#[test]
+fn profiles_name_drop_ins_that_are_shipped_and_every_drop_in_has_a_board() {
+    // systemd/dropins/ travels in the tarball next to boards/ (dist.sh): a
+    // profile must not point at a file that is not there, and a drop-in no
+    // profile names would be found by nobody.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/dropins");
+    let mut shipped: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".conf"))
+        .collect();
+    shipped.sort();
+    let mut named: Vec<String> = Vec::new();
+    for b in boards::builtin().unwrap() {
+        for d in &b.systemd.dropins {
+            assert!(
+                shipped.contains(d),
+                "{}: drop-in {d} is not in {}",
+                b.name,
+                dir.display()
+            );
+            named.push(d.clone());
+        }
+    }
+    named.sort();
+    named.dedup();
+    assert_eq!(named, shipped, "drop-ins no board profile names");
+    for (board, dropin) in [
+        ("jetson-orin-nano", "jetson-gpu.conf"),
+        ("rk3588", "rk3588-npu.conf"),
+        ("x86-64-mini-pc", "intel-gpu-npu.conf"),
+    ] {
+        assert_eq!(boards::find(board).unwrap().systemd.dropins, [dropin]);
+    }
+    // CPU-only boards need none.
+    assert!(boards::find("rpi5").unwrap().systemd.dropins.is_empty());
+}
+
+#[test]
+fn a_drop_in_given_as_a_path_is_rejected_naming_it() {
+    let text = boards::builtin_source("rk3588").unwrap();
+    for bad in [
+        "../etc/passwd.conf",
+        "/etc/x.conf",
+        "rk3588-npu",
+        "RK.conf",
+        ".conf",
+    ] {
+        let t = text.replace("\"rk3588-npu.conf\"", &format!("{bad:?}"));
+        let e = Board::from_toml(&t, "rk3588-bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rk3588-bad.toml") && e.contains("[systemd] dropins") && e.contains(bad),
+            "{bad}: {e}"
+        );
+    }
+    let e = Board::from_toml(
+        &text.replace("dropins = ", "drop_ins = "),
+        "rk3588-bad.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("drop_ins"), "{e}");
+}
+
 fn load_err(dir: &str) -> String {
     match boards::load_dir(&fixture("malformed").join(dir)) {
         Ok(b) => panic!("{dir}: malformed profile accepted: {b:?}"),

@@ -341,8 +341,16 @@ fn malformed_job_fails_with_its_error_and_the_next_job_still_runs() {
 fn sigterm_during_a_long_job_aborts_it_at_a_query_boundary_and_exits() {
     let env = Env::new("sigterm");
     let mut d = env.start(&[]);
-    env.drop_job("long.toml", LONG_JOB);
+    let name = format!("long-sigterm-{}", std::process::id());
+    env.drop_job(&format!("{name}.toml"), LONG_JOB);
     wait_for("job running", || env.files("running", ".toml").len() == 1);
+    // Signalled once the worker handles SIGTERM (before that, the stop kills
+    // it: the job is still filed as aborted, but without a record).
+    wait_for("worker handling SIGTERM", || {
+        workers(&name)
+            .iter()
+            .any(|w| catches_sigterm(w.split(':').next().unwrap()))
+    });
     let t = Instant::now();
     d.signal(Signal::SIGTERM);
     let status = d.wait_exit();
@@ -360,16 +368,125 @@ fn sigterm_during_a_long_job_aborts_it_at_a_query_boundary_and_exits() {
     let err = std::fs::read_to_string(&env.files("failed", ".error")[0]).unwrap();
     assert!(err.starts_with("aborted: "), "{err}");
     assert!(env.files("running", "").is_empty());
+    assert!(workers(&name).is_empty(), "{:?}", workers(&name));
+}
+
+/// Whether process `pid` has a handler for SIGTERM (`SigCgt` bit 15).
+fn catches_sigterm(pid: &str) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (15 - 1)) != 0)
+}
+
+/// `edgemark job-worker` processes (the daemon's job workers) whose command
+/// line names a job containing `needle`.
+fn workers(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(" job-worker ") && cmd.contains(needle) {
+            found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+/// Release builds abort on a panic (issue 15); jobs run in worker processes
+/// so that a panic, an abort or the OOM killer ends one job, not the daemon.
+/// Here the worker panics (as in this unwinding test build: exit 101), aborts
+/// (SIGABRT, as a panic does in an abort build without edgemark's hook) or
+/// is SIGKILLed mid-job: each job goes to failed/ with what happened and the
+/// worker's last stderr lines, and the next job runs.
+#[test]
+fn a_job_whose_worker_panics_aborts_or_is_killed_fails_and_the_next_job_runs() {
+    let env = Env::new("worker-death");
+    let tag = std::process::id();
+    let fault = format!("panic:a-boom-{tag},abort:b-bang-{tag}");
+    let d = env.start(&[("EDGEMARK_WORKER_FAULT", fault.as_str())]);
+    env.drop_job(&format!("a-boom-{tag}.toml"), QUICK_JOB);
+    wait_for("panicking job failed", || {
+        env.files("failed", ".toml").len() == 1
+    });
+    env.drop_job(&format!("b-bang-{tag}.toml"), QUICK_JOB);
+    wait_for("aborting job failed", || {
+        env.files("failed", ".toml").len() == 2
+    });
+    let long = format!("c-oom-{tag}");
+    env.drop_job(&format!("{long}.toml"), LONG_JOB);
+    wait_for("long job's worker", || workers(&long).len() == 1);
+    let pid: i32 = workers(&long)[0]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    wait_for("killed job failed", || {
+        env.files("failed", ".toml").len() == 3
+    });
+    env.drop_job(&format!("d-fine-{tag}.toml"), QUICK_JOB);
+    wait_for("next job done", || env.files("done", ".toml").len() == 1);
+
+    let errors: Vec<String> = env
+        .files("failed", ".error")
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    eprintln!("---- failed/*.error:\n{}", errors.join(""));
+    assert!(
+        errors[0].starts_with("failed: the job's worker process exited with status 101 before reporting an outcome; its last stderr lines: ")
+            && errors[0].contains("panicked at ")
+            && errors[0].contains("EDGEMARK_WORKER_FAULT asked this job to panic")
+            && !errors[0].contains("stack backtrace"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("failed: the job's worker process was killed by SIGABRT (signal 6) (it aborted) before reporting an outcome; its last stderr lines: ")
+            && errors[1].contains("asked this job to abort"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].starts_with("failed: the job's worker process was killed by SIGKILL (signal 9)"),
+        "{}",
+        errors[2]
+    );
+    for o in env.files("failed", ".outcome") {
+        assert_eq!(outcome(&o).state, "failed");
+    }
+    assert!(
+        env.files("done", ".toml")[0]
+            .to_string_lossy()
+            .ends_with(&format!("-d-fine-{tag}.toml"))
+    );
+    assert_eq!(records(&env).len(), 1, "only the good job wrote a record");
+    let log = env.log();
+    assert!(
+        log.contains("asked this job to panic"),
+        "the worker's stderr reaches the log:\n{log}"
+    );
+    assert!(d.stop().success(), "{log}");
 }
 
 #[test]
 fn kill_9_during_a_job_then_restart_marks_it_interrupted() {
     let env = Env::new("kill9");
     let mut d = env.start(&[]);
-    env.drop_job("long.toml", LONG_JOB);
+    let name = format!("long-kill9-{}", std::process::id());
+    env.drop_job(&format!("{name}.toml"), LONG_JOB);
     wait_for("job running", || env.files("running", ".toml").len() == 1);
+    wait_for("worker started", || !workers(&name).is_empty());
     d.child.kill().unwrap();
     d.wait_exit();
+    // PR_SET_PDEATHSIG: the job does not run on behind a dead daemon.
+    wait_for("worker gone with the daemon", || workers(&name).is_empty());
     assert_eq!(
         env.files("running", ".toml").len(),
         1,
@@ -380,7 +497,11 @@ fn kill_9_during_a_job_then_restart_marks_it_interrupted() {
     wait_for("next job done", || env.files("done", ".toml").len() == 1);
     let failed = env.files("failed", ".toml");
     assert_eq!(failed.len(), 1);
-    assert!(failed[0].to_string_lossy().ends_with("-long.toml"));
+    assert!(
+        failed[0]
+            .to_string_lossy()
+            .ends_with(&format!("-{name}.toml"))
+    );
     let err = std::fs::read_to_string(&env.files("failed", ".error")[0]).unwrap();
     assert!(err.starts_with("interrupted: "), "{err}");
     assert!(env.log().contains("interrupted"), "{}", env.log());

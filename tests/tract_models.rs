@@ -661,12 +661,22 @@ fn each_scenario_gets_its_own_cores_and_default_parallelism() {
         assert_eq!(affinity::allowed_cpus(), vec![last]);
         drop(sut);
 
-        // SingleStream unpinned, Offline pinned: the issuing thread stays free.
+        // SingleStream unpinned, Offline pinned: one intra-op thread per
+        // allowed core; with two or more, each pool thread gets one of them
+        // (the issuing thread the first, while it issues), else the issuing
+        // thread stays free. The record still says unpinned.
         let mut sut = TractSut::new(&spec(vec![], vec![first])).unwrap();
         assert_eq!(sut.info().instances, 1);
         assert_eq!(sut.info().threads as usize, allowed.len());
+        assert!(sut.info().cpus.single_stream.is_empty());
         sut.load_samples(&[0]).unwrap();
-        assert_eq!(affinity::allowed_cpus(), allowed);
+        if allowed.len() >= 2 {
+            assert_eq!(affinity::allowed_cpus(), vec![first]);
+        } else {
+            assert_eq!(affinity::allowed_cpus(), allowed);
+        }
+        drop(sut);
+        assert_eq!(affinity::allowed_cpus(), allowed, "affinity restored");
     })
     .join()
     .unwrap();

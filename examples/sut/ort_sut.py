@@ -11,7 +11,13 @@ import os
 import sys
 
 import numpy as np
-import onnxruntime as ort
+
+# onnxruntime (1.32 here) writes a device id and a usage database under
+# $HOME/.cache/Microsoft/ when a session is created unless this is set: under
+# the daemon that is the state directory. Nothing is written per inference, so
+# timing is the same either way.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sdk", "python"))
 import edgemark_sut as em  # noqa: E402

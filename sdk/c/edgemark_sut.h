@@ -19,6 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* C linkage from C++ (TensorRT, OpenVINO's C++ API): build edgemark_sut.c as C
+ * and include this header from the C++ wrapper. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define EM_PROTOCOL_VERSION 1u
 #define EM_MAX_RANK 8
 
@@ -74,5 +80,9 @@ int em_serve(const em_sut *sut);
 int em_serve_fds(const em_sut *sut, int rfd, int wfd);
 
 size_t em_dtype_size(em_dtype t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,7 +3,7 @@
 //! dispatch.
 
 use super::CommandResult;
-use crate::cli::{DaemonArgs, ReloadArgs, StatusArgs, SubmitArgs};
+use crate::cli::{DaemonArgs, JobWorkerArgs, ReloadArgs, StatusArgs, SubmitArgs};
 
 pub fn daemon(args: &DaemonArgs) -> CommandResult {
     crate::daemon::main(args.clone())
@@ -19,4 +19,9 @@ pub fn status(args: &StatusArgs) -> CommandResult {
 
 pub fn reload(args: &ReloadArgs) -> CommandResult {
     crate::daemon::client::reload(args)
+}
+
+/// The hidden `job-worker` command: one daemon job in its own process.
+pub fn job_worker(_args: &JobWorkerArgs) -> CommandResult {
+    crate::daemon::worker::serve(crate::daemon::plan_runner::default_runner().as_ref())
 }

@@ -143,6 +143,14 @@ pub fn run(args: &ProfileArgs) -> Result<ProfileReport, CommandError> {
         .collect::<Result<_, tract::TractError>>()
         .map_err(rt)?;
     let runs = args.runs as usize;
+    let _doing = crate::panic_report::doing(format!(
+        "profiling {}",
+        if path.is_empty() {
+            BUILTIN_MODEL_NAME
+        } else {
+            &path
+        }
+    ));
     let p = tract::profile::profile(&loaded.model, values, runs, 3, args.threads).map_err(rt)?;
     let name = if path.is_empty() {
         BUILTIN_MODEL_NAME.to_string()

@@ -4,11 +4,13 @@
 //!
 //! One main thread owns all state: it sleeps on [`signals::Waker`] between
 //! deadlines (spool poll, watchdog, status refresh), so an idle daemon wakes
-//! once per `spool_poll_ms` at most. A job runs on a worker thread through a
-//! [`runner::JobRunner`] while the main thread keeps answering signals, the
-//! watchdog and `STATUS=`. SIGTERM/SIGINT set `Control::abort`, the job stops at
-//! its next query boundary and is recorded as aborted; SIGHUP re-reads the
-//! config between jobs.
+//! once per `spool_poll_ms` at most. A job runs in its own worker process
+//! ([`worker`]: this binary re-executed, running the job through the same
+//! [`runner::JobRunner`] as `edgemark run`) while the main thread keeps
+//! answering signals, the watchdog and `STATUS=`; a worker that panics, aborts
+//! or crashes fails its job, not the daemon. SIGTERM/SIGINT reach the worker
+//! (`Control::abort` there), the job stops at its next query boundary and is
+//! recorded as aborted; SIGHUP re-reads the config between jobs.
 
 pub mod client;
 pub mod config;
@@ -21,11 +23,11 @@ pub mod runner;
 pub mod schedule;
 pub mod signals;
 pub mod spool;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::DaemonArgs;
@@ -36,6 +38,7 @@ use notify::Notifier;
 use runner::{JobError, JobOutcome, JobRequest, JobRunner};
 use signals::Waker;
 use spool::{Claimed, Outcome, Spool};
+use worker::Worker;
 
 /// How long a stopping daemon waits for a job to reach a query boundary. Jobs
 /// with sub-second queries stop well within systemd's expectations; a model
@@ -73,6 +76,7 @@ pub fn main(args: DaemonArgs) -> Result<(), CommandError> {
         must_exist,
         args,
         runner: plan_runner::default_runner(),
+        worker_exe: PathBuf::from(worker::SELF_EXE),
         notifier: Notifier::from_env(),
         waker,
         watchdog: notify::watchdog_interval().map(|i| (i, Instant::now())),
@@ -110,7 +114,10 @@ struct Daemon {
     must_exist: bool,
     args: DaemonArgs,
     spool: Spool,
+    /// Checks job files; the jobs themselves run in worker processes.
     runner: Arc<dyn JobRunner>,
+    /// The binary started as each job's worker (`worker`).
+    worker_exe: PathBuf,
     notifier: Notifier,
     waker: Waker,
     /// Ping period and time of the last `WATCHDOG=1`.
@@ -126,8 +133,9 @@ struct Daemon {
 /// Why a job ended, as the spool records it.
 enum Finish {
     Ran(Result<JobOutcome, JobError>),
-    /// Stopping, and the runner did not reach a query boundary in time.
-    GaveUp,
+    /// Stopping, and the worker did not record the abort itself (it did not
+    /// reach a query boundary in time, or died first): why.
+    Aborted(String),
 }
 
 impl Daemon {
@@ -171,8 +179,8 @@ impl Daemon {
                     self.set_status("idle");
                     if !self.trimmed {
                         self.trimmed = true;
-                        // The job's allocations are all dropped by now (its
-                        // thread joined, the engine and its threads gone).
+                        // Jobs run in worker processes: what is freed here is
+                        // the daemon's own (spool listings, the job's report).
                         memory::release_heap();
                         if let Err(e) = memory::release_code_pages() {
                             log::warn(&format!("cannot release idle code pages: {e}"));
@@ -409,11 +417,7 @@ impl Daemon {
                 log::error(&format!("job {} failed: {e}", claimed.id));
                 failed_outcome("failed", e.message, Vec::new())
             }
-            Finish::GaveUp => {
-                let e = format!(
-                    "stopping, and the job did not reach a query boundary within {} s",
-                    ABORT_GRACE.as_secs()
-                );
+            Finish::Aborted(e) => {
                 log::error(&format!("job {} aborted: {e}", claimed.id));
                 failed_outcome("aborted", e, Vec::new())
             }
@@ -433,58 +437,56 @@ impl Daemon {
 
     fn run_job(&mut self, req: JobRequest, shape: &runner::JobShape) -> Finish {
         let control = Arc::new(Control::default());
-        let (tx, rx) = mpsc::channel();
-        let wake = match self.waker.handle() {
-            Ok(w) => w,
-            Err(e) => {
+        let wake = match (self.waker.handle(), self.waker.handle()) {
+            (Ok(a), Ok(b)) => [a, b],
+            (Err(e), _) | (_, Err(e)) => {
                 return Finish::Ran(Err(JobError::runtime(format!(
                     "cannot create wake handle: {e}"
                 ))));
             }
         };
         let id = req.id.clone();
-        let worker = {
-            let runner = Arc::clone(&self.runner);
-            let control = Arc::clone(&control);
-            std::thread::Builder::new()
-                .name("job".into())
-                .spawn(move || {
-                    let r = runner.run(&req, &control);
-                    let _ = tx.send(r);
-                    wake.wake();
-                })
-        };
-        let worker = match worker {
+        let mut worker = match Worker::spawn(&self.worker_exe, &req, Arc::clone(&control), wake) {
             Ok(w) => w,
             Err(e) => {
                 return Finish::Ran(Err(JobError::runtime(format!(
-                    "cannot start job thread: {e}"
+                    "cannot start the job's worker process ({} {}): {e}",
+                    self.worker_exe.display(),
+                    worker::SUBCOMMAND
                 ))));
             }
         };
+        log::info(&format!("job {id}: worker process {}", worker.pid()));
         let start = Instant::now();
         let mut abort_deadline: Option<Instant> = None;
         loop {
-            match rx.try_recv() {
-                Ok(r) => {
-                    let _ = worker.join();
-                    return Finish::Ran(r);
-                }
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    let _ = worker.join();
-                    return Finish::Ran(Err(JobError::runtime("the job runner panicked")));
-                }
-                Err(mpsc::TryRecvError::Empty) => {}
+            if let Some(r) = worker.try_finish() {
+                return match r {
+                    // Stopping, and the worker died without an outcome (e.g.
+                    // the stop signal came before it had installed its
+                    // handlers): the job was stopped, not broken.
+                    Err(e) if abort_deadline.is_some() => Finish::Aborted(format!(
+                        "stopped by SIGTERM/SIGINT before the job could record it: {e}"
+                    )),
+                    r => Finish::Ran(r),
+                };
             }
             if signals::term_requested() && abort_deadline.is_none() {
-                control.abort.store(true, Ordering::SeqCst);
+                // systemd signals the whole cgroup, the worker included; a
+                // terminal or `kill` reaches the daemon only: pass it on.
+                worker.terminate();
                 abort_deadline = Some(Instant::now() + ABORT_GRACE);
                 self.set_status(&format!("stopping: aborting job {id}"));
             }
             if let Some(deadline) = abort_deadline {
                 let now = Instant::now();
                 if now >= deadline {
-                    return Finish::GaveUp;
+                    worker.kill();
+                    return Finish::Aborted(format!(
+                        "stopping, and the job did not reach a query boundary within {} s; \
+                         its worker process was killed",
+                        ABORT_GRACE.as_secs()
+                    ));
                 }
                 self.pause((deadline - now).min(PROGRESS_PERIOD));
                 continue;

@@ -8,11 +8,14 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::ErrorKind;
 use crate::loadgen::Control;
 
-/// Everything a job needs besides its own TOML.
-#[derive(Debug, Clone)]
+/// Everything a job needs besides its own TOML. Serialized to the job's
+/// worker process (`worker`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRequest {
     /// Spool id (`YYYYmmddTHHMMSSZ-name`), for naming and logs.
     pub id: String,
@@ -33,8 +36,9 @@ pub struct JobShape {
     pub expected_queries: u64,
 }
 
-/// A job that ran to its end or to an abort at a query boundary.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A job that ran to its end or to an abort at a query boundary. Serialized
+/// back from the job's worker process.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct JobOutcome {
     /// Stopped early by `Control::abort`; records say so.
     pub aborted: bool,

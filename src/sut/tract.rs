@@ -263,20 +263,24 @@ struct Placement {
 }
 
 impl Placement {
-    /// One core per kernel-pool thread when SingleStream has enough pinned
-    /// cores (see `fork::pin_pools_to`): the pool's workers on cores 1..,
-    /// the issuing thread on the first; else no per-thread pinning.
+    /// One core per kernel-pool thread when SingleStream may use at least
+    /// as many cores as it has threads (see `fork::pin_pools_to`), pinned or
+    /// not: the pool's workers on cores 1.., the issuing thread on the first
+    /// while it issues (restored when the SUT goes). Unpinned two-thread
+    /// runs floated both threads over both cores: MobileNetV2 fp32 .tflite
+    /// --threads 2 took 1.06x --threads 1 on this 2-vCPU box (0.59-0.62 with
+    /// a core each). Fewer cores than threads: nothing pinned per thread.
     fn pool_cores(&self) -> &[u32] {
         let n = self.single_threads as usize;
-        if self.single_pinned && n >= 2 && self.single_cores.len() >= n {
+        if n >= 2 && self.single_cores.len() >= n {
             &self.single_cores[..n]
         } else {
             &[]
         }
     }
 
-    /// What the issuing thread is pinned to: the first pool core, or all of
-    /// SingleStream's cores, or nothing when SingleStream is unpinned.
+    /// What the issuing thread is pinned to: the first pool core, else all
+    /// of SingleStream's cores when the user pinned them, else nothing.
     fn issuer_cores(&self) -> Vec<u32> {
         match self.pool_cores() {
             [first, ..] => vec![*first],

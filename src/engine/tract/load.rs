@@ -72,6 +72,8 @@ pub fn load_model(
         why,
     };
     let format = detect_format(path, bytes).map_err(err)?;
+    // Named for the panic line of abort builds (`panic_report`).
+    let _doing = crate::panic_report::doing(format!("loading model {path}"));
     let mut notes = vec![];
     // tract is not meant to panic on bad input, but a fuzzed flatbuffer or
     // protobuf can reach an unwrap inside it; a panic here must still become
