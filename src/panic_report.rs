@@ -172,17 +172,43 @@ mod tests {
     /// activity, the message and the place, and exit code 1, not 101 or 134.
     #[test]
     fn a_panic_prints_one_line_naming_the_activity_and_exits_1() {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "panic_report::tests::child_process_of_the_panic_hook_test",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, "1")
-            .env("RUST_BACKTRACE", "1")
-            .output()
-            .unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let child = |program: &std::path::Path, pre: &[&std::ffi::OsStr]| {
+            std::process::Command::new(program)
+                .args(pre)
+                .args([
+                    "--exact",
+                    "panic_report::tests::child_process_of_the_panic_hook_test",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_ENV, "1")
+                .env("RUST_BACKTRACE", "1")
+                .output()
+        };
+        // A cross build's tests run under user-mode qemu (cargo's runner,
+        // ci-cross.sh), and the kernel cannot start this binary by itself:
+        // exec fails with ENOEXEC (aarch64), or, through armv7's emulated
+        // posix_spawn, the child exits 127 without a word. Then the child goes
+        // through the same emulator as the runners of .cargo/config.toml
+        // (armv7's need the cross glibc's loader from -L).
+        let native = child(&exe, &[]);
+        let cannot_start = match &native {
+            Err(e) => e.raw_os_error() == Some(8),
+            Ok(o) => o.status.code() == Some(127) && o.stderr.is_empty(),
+        };
+        let out = if cannot_start {
+            let (qemu, pre): (&str, &[&str]) = match std::env::consts::ARCH {
+                "aarch64" => ("qemu-aarch64", &[]),
+                "arm" => ("qemu-arm", &["-L", "/usr/arm-linux-gnueabihf"]),
+                other => panic!("cannot start this {other} test binary: {native:?}"),
+            };
+            let mut args: Vec<&std::ffi::OsStr> = pre.iter().map(|a| a.as_ref()).collect();
+            args.push(exe.as_os_str());
+            child(std::path::Path::new(qemu), &args).unwrap()
+        } else {
+            native.unwrap()
+        };
         let stderr = String::from_utf8_lossy(&out.stderr);
         eprintln!("child stderr:\n{stderr}");
         assert_eq!(out.status.code(), Some(1), "{stderr}");
