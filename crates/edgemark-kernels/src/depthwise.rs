@@ -177,7 +177,14 @@ unsafe fn rows_body<const FMA: bool>(
 }
 
 /// Output columns `lo..hi` whose windows lie inside the image width.
-fn interior(ow: usize, s: usize, d: usize, pad: usize, k: usize, w: usize) -> (usize, usize) {
+pub(crate) fn interior(
+    ow: usize,
+    s: usize,
+    d: usize,
+    pad: usize,
+    k: usize,
+    w: usize,
+) -> (usize, usize) {
     let lo = pad.div_ceil(s);
     let span = (k - 1) * d + 1;
     // Last ox with ox * s - pad + span <= w.

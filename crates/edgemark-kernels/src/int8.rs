@@ -916,13 +916,9 @@ mod x86 {
             let oy = p / g.ow;
             let row_end = ((oy + 1) * g.ow).min(px.end);
             let (ky0, ky1) = valid_taps(oy, g.sh, g.pad_top, 3, g.h);
-            // Interior columns of this row: every kx tap inside 0..w.
-            let lo = g.pad_left.div_ceil(g.sw);
-            let hi = if g.w + g.pad_left >= 3 {
-                ((g.w + g.pad_left - 3) / g.sw + 1).min(g.ow)
-            } else {
-                0
-            };
+            // Interior columns of this row: every kx tap inside 0..w (the
+            // f32 depthwise's definition, dilation 1).
+            let (lo, hi) = crate::depthwise::interior(g.ow, g.sw, 1, g.pad_left, 3, g.w);
             let (a, b) = if ky0 == 0 && ky1 == 3 && lo < hi {
                 (
                     (oy * g.ow + lo).clamp(p, row_end),
