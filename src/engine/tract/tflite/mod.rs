@@ -19,6 +19,7 @@ mod editor;
 mod flexbuffers;
 pub mod inspect;
 pub mod own_ops;
+mod shapes;
 mod tract_0_23_9;
 
 #[cfg(test)]
@@ -117,6 +118,7 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
         let opcode = codes.get(op.opcode_index() as usize);
         let code = resolved_code(&opcode);
         check_nhwc_ranks(&sg, node, &op, code)?;
+        shapes::check(&model, &sg, node, &op, code)?;
         if code == BuiltinOperator::CUSTOM {
             let name = opcode.custom_code().unwrap_or("");
             inspection.ops[node].support =
