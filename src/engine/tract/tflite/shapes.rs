@@ -14,12 +14,14 @@
 //! If every operator's declared output is the shape its declared inputs and
 //! options imply (TFLite's rules), tract computes the declared shapes all the
 //! way from the model inputs, and no such mismatch can reach a broadcast.
-//! Checked here: the operators of the field models and edgemark's test
-//! models (element-wise unary and binary ops, convolutions and pools, PAD,
-//! RESHAPE, CONCATENATION, FULLY_CONNECTED, the reducers, (DE)QUANTIZE);
-//! other operators' declared outputs are trusted. A file that fails the check
-//! is inconsistent (corrupt or badly edited): no TFLite runtime would run it
-//! as declared either.
+//! Checked here: the operators of the field models (element-wise unary and
+//! binary ops, convolutions and pools, PAD, RESHAPE, CONCATENATION,
+//! FULLY_CONNECTED, the reducers, (DE)QUANTIZE) and the shape-only ones
+//! (SQUEEZE, EXPAND_DIMS, TRANSPOSE, SLICE, RESIZE_*, SPACE_TO_DEPTH,
+//! DEPTH_TO_SPACE); other operators' declared outputs (STRIDED_SLICE,
+//! GATHER, TRANSPOSE_CONV, BATCH_MATMUL, custom ops...) are trusted. A file
+//! that fails the check is inconsistent (corrupt or badly edited): no TFLite
+//! runtime would run it as declared either.
 
 use tract_tflite::tflite::{self, BuiltinOperator as B, Padding, TensorType};
 
@@ -328,6 +330,118 @@ impl Ctx<'_, '_> {
                         (true, false) => None,
                     })
                     .collect()
+            }
+            B::SQUEEZE => {
+                let x = input(0)?;
+                let dims: Vec<i64> = op
+                    .builtin_options_as_squeeze_options()
+                    .and_then(|o| o.squeeze_dims())
+                    .map(|d| d.iter().map(i64::from).collect())
+                    .unwrap_or_default();
+                let mut gone = vec![dims.is_empty(); x.len()];
+                for &a in &dims {
+                    gone[axis(a, x.len())?] = true;
+                }
+                let mut y = vec![];
+                for (&d, &g) in x.iter().zip(&gone) {
+                    if !g || (d != 1 && dims.is_empty()) {
+                        y.push(d);
+                    } else if d != 1 {
+                        return Err(format!("squeezes an axis of {d} in {x:?}"));
+                    }
+                }
+                y
+            }
+            B::EXPAND_DIMS => {
+                let x = input(0)?;
+                let Some(a) = ins.get(1).and_then(|&t| self.ints(t)) else {
+                    return Ok(None);
+                };
+                let [a] = a[..] else {
+                    return Err(format!("has axes {a:?}, not one axis"));
+                };
+                let mut y = x.clone();
+                y.insert(axis(a, x.len() + 1)?, 1);
+                y
+            }
+            B::TRANSPOSE => {
+                let x = input(0)?;
+                let Some(perm) = ins.get(1).and_then(|&t| self.ints(t)) else {
+                    return Ok(None);
+                };
+                let mut seen = vec![false; x.len()];
+                let is_perm = perm.len() == x.len()
+                    && perm.iter().all(|&p| {
+                        (0..x.len() as i64).contains(&p)
+                            && !std::mem::replace(&mut seen[p as usize], true)
+                    });
+                if !is_perm {
+                    return Err(format!("has permutation {perm:?} for input {x:?}"));
+                }
+                perm.iter().map(|&p| x[p as usize]).collect()
+            }
+            B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR => {
+                let x = input(0)?;
+                let Some(size) = ins.get(1).and_then(|&t| self.ints(t)) else {
+                    return Ok(None);
+                };
+                match (&x[..], &size[..]) {
+                    (&[n, _, _, c], &[h, w]) if h > 0 && w > 0 => vec![n, h, w, c],
+                    _ => return Err(format!("resizes {x:?} to {size:?}")),
+                }
+            }
+            B::SPACE_TO_DEPTH | B::DEPTH_TO_SPACE => {
+                let x = input(0)?;
+                let b = i64::from(
+                    if code == B::SPACE_TO_DEPTH {
+                        op.builtin_options_as_space_to_depth_options()
+                            .map(|o| o.block_size())
+                    } else {
+                        op.builtin_options_as_depth_to_space_options()
+                            .map(|o| o.block_size())
+                    }
+                    .ok_or("has no options")?,
+                );
+                let bad = || format!("has block size {b} for input {x:?}");
+                let &[n, h, w, c] = &x[..] else {
+                    return Err(bad());
+                };
+                if !(1..=4096).contains(&b) {
+                    return Err(bad());
+                }
+                if code == B::SPACE_TO_DEPTH {
+                    if h % b != 0 || w % b != 0 {
+                        return Err(bad());
+                    }
+                    vec![n, h / b, w / b, c * b * b]
+                } else {
+                    if c % (b * b) != 0 {
+                        return Err(bad());
+                    }
+                    vec![n, h * b, w * b, c / (b * b)]
+                }
+            }
+            B::SLICE => {
+                let x = input(0)?;
+                let (Some(begin), Some(size)) = (
+                    ins.get(1).and_then(|&t| self.ints(t)),
+                    ins.get(2).and_then(|&t| self.ints(t)),
+                ) else {
+                    return Ok(None);
+                };
+                let bad = || format!("slices {x:?} at {begin:?} by {size:?}");
+                if begin.len() != x.len() || size.len() != x.len() {
+                    return Err(bad());
+                }
+                let mut y = vec![];
+                for ((&d, &b), &s) in x.iter().zip(&begin).zip(&size) {
+                    let s = if s == -1 { d - b } else { s };
+                    if b < 0 || s < 0 || b.checked_add(s).is_none_or(|e| e > d) {
+                        return Err(bad());
+                    }
+                    y.push(s);
+                }
+                y
             }
             _ => return Ok(None),
         }))

@@ -1193,6 +1193,36 @@ fn declared_shape_that_disagrees_with_its_operator_is_refused() {
         e.contains("node 0: PAD has padding [0, 0, -1, 0, 0, 0, 0, 0]: negative"),
         "{e}"
     );
+    let one_op = |code, arg: &[i32], y: &[i32]| {
+        build(
+            &[act("x", &[1, 2, 3, 4]), i32_const("arg", arg), act("y", y)],
+            &[op(code, &[0, 1], &[2], O::None)],
+            &[0],
+            &[2],
+            false,
+        )
+    };
+    let e = prepare(&one_op(
+        BuiltinOperator::TRANSPOSE,
+        &[0, 0, 1, 2],
+        &[1, 1, 2, 3],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("node 0: TRANSPOSE has permutation [0, 0, 1, 2]"),
+        "{e}"
+    );
+    let ok = one_op(BuiltinOperator::TRANSPOSE, &[0, 3, 1, 2], &[1, 4, 2, 3]);
+    prepare(&ok).unwrap();
+    let e = prepare(&one_op(
+        BuiltinOperator::EXPAND_DIMS,
+        &[-1],
+        &[1, 2, 1, 3, 4],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("make it [1, 2, 3, 4, 1]"), "{e}");
 }
 
 /// Writes small models of the kinds above as seeds of the `tflite` fuzz
