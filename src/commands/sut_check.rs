@@ -549,7 +549,7 @@ pub fn check(command: &[String], transport: Transport, timeout_ms: u64) -> Check
 pub fn command(args: &SutCheckArgs) -> CommandResult {
     let Some(transport) = Transport::parse(&args.transport) else {
         return Err(CommandError::usage(format!(
-            "--transport: expected pipe or socketpair, got {:?}",
+            "--transport: expected pipe, socketpair or spin, got {:?}",
             args.transport
         ))
         .in_command("sut-check"));
