@@ -139,6 +139,9 @@ pub struct Child {
 /// Spins between two looks at the pipe (an ERROR frame, EOF of a dead SUT):
 /// a poll costs a syscall, a spin a few ns.
 const SPINS_PER_POLL: u32 = 512;
+/// Looks at the pipe before edgemark also yields the core at every look
+/// (some tens of µs of spinning).
+const YIELD_AFTER_POLLS: u32 = 4;
 
 /// A pipe whose ends no other child inherits (only the SUT gets its two,
 /// by clearing the flag between fork and exec): a leaked write end would keep
@@ -356,6 +359,7 @@ impl Child {
             }
         }
         let mut spins = 0u32;
+        let mut polls = 0u32;
         loop {
             // The shm borrow ends before the pipe is read below.
             let done = self.shm.as_ref().map_or(seq, Shm::done);
@@ -368,6 +372,14 @@ impl Child {
                 spins = 0;
                 if self.rx_ready()? {
                     return self.frame().map(Some);
+                }
+                // A long wait (a real model, or a SUT without a core of its
+                // own): offer the core at every look, so a SUT sharing it runs
+                // now instead of after our time slice. On an idle core the
+                // yield returns at once.
+                polls += 1;
+                if polls > YIELD_AFTER_POLLS {
+                    std::thread::yield_now();
                 }
             }
         }
