@@ -29,7 +29,10 @@ does. docs/sut-protocol.md describes the frames byte by byte.
 
 The query loop reads into one preallocated buffer and answers from
 preallocated frames: no text, no buffer allocation per query (the Python
-interpreter still creates small ints and tuples).
+interpreter still creates small ints and tuples). Over the spin transport
+(``EDGEMARK_SUT_SHM``) SingleStream queries come through a shared mapping
+this module spins on (``mmap`` + ``memoryview``); ``serve`` handles every
+transport, the Sut subclass sees no difference.
 """
 
 import mmap
