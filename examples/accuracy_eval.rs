@@ -12,7 +12,7 @@ fn main() -> anyhow::Result<()> {
     use edgemark::dataset::image::{ImageFolder, Preprocess, PreprocessConfig, Preset};
     use edgemark::dataset::labels::{Labels, load_class_names};
     use edgemark::engine::tract::TractModel;
-    use edgemark::record::Accuracy;
+    use edgemark::record::{Accuracy, AccuracyDetails};
     use edgemark::report::accuracy::{Variant, write_comparison, write_summary};
 
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
@@ -48,15 +48,15 @@ fn main() -> anyhow::Result<()> {
             path.display(),
             load.as_secs_f64() * 1e3
         );
-        // The printers take what a record keeps; the misses are passed beside it.
+        // The printers take what a record keeps, per-sample details included.
         let a = Accuracy::from_result(
             &images.display().to_string(),
             Some(labels_path.display().to_string()),
             "imagenet-torch".into(),
             &r,
         );
-        let misses = &r.summary.misclassified;
-        write_summary(&mut std::io::stdout(), &title, &a, misses, names.as_deref())?;
+        let details = AccuracyDetails::from_result(&r, names.as_deref(), &a);
+        write_summary(&mut std::io::stdout(), &title, &a, Some(&details))?;
         results.push((path.file_name().unwrap().to_string_lossy().into_owned(), a));
     }
     if let [(a, ra), (b, rb)] = &results[..] {

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::accuracy::mode::{AccuracyOutput, DataError, DataSession};
+use crate::accuracy::mode::{DataError, DataSession};
 use crate::loadgen::calibrate::{self, QpsCalibration};
 use crate::loadgen::warm_up::{WarmUpDone, warm_up};
 use crate::loadgen::{Clock, Control, MonotonicClock, ScenarioRun, offline, qsl, single_stream};
 use crate::plan::{DatasetSpec, EffectiveSettings, LoadGenSettings, Plan, Scenario, SutSpec};
 use crate::probe::{self, ProbeSummary, Sampler, SystemInfo};
-use crate::record::{Accuracy as AccuracyRecord, Record, RunFacts, writer};
+use crate::record::{Accuracy as AccuracyRecord, AccuracyDetails, Record, RunFacts, writer};
 use crate::stats::{self, ScenarioResult};
 use crate::sut::{self, SutInfo};
 
@@ -55,9 +55,9 @@ pub struct RunOutput {
     pub outcomes: Vec<ScenarioOutcome>,
     /// Human-readable warnings (thermal, governor, store full, ...).
     pub warnings: Vec<String>,
-    /// Accuracy mode's result (`--mode accuracy|both`), run before any scenario.
-    pub accuracy: Option<AccuracyOutput>,
-    /// The accuracy run's record, and its file if one was written.
+    /// The accuracy run's record (`--mode accuracy|both`, run before any
+    /// scenario; with its per-sample details even when the file has none),
+    /// and its file if one was written.
     pub accuracy_record: Option<Record>,
     pub accuracy_record_path: Option<PathBuf>,
 }
@@ -181,9 +181,8 @@ struct Stage<'a> {
     sut: Box<dyn sut::Sut>,
 }
 
-/// The accuracy pass: its live output, its result as persisted, and its record.
+/// The accuracy pass: its result as persisted, and its record.
 struct AccuracyPass {
-    output: AccuracyOutput,
     accuracy: AccuracyRecord,
     record: Record,
     path: Option<PathBuf>,
@@ -265,6 +264,7 @@ impl<'a> Stage<'a> {
         let sensors = sampler.stop();
         let wall = (wall_start_ns, writer::unix_now_ns());
         let accuracy = AccuracyRecord::from_output(spec, &output);
+        let details = AccuracyDetails::from_output(&output, &accuracy);
         let scene = self.scene(&sensors, wall, &self.box_warnings);
         let facts = Facts {
             plan: self.plan,
@@ -273,10 +273,10 @@ impl<'a> Stage<'a> {
             scenario: None,
             warm_up: WarmUpDone::default(),
             accuracy: Some(&accuracy),
+            accuracy_details: Some(&details),
         };
         let record = build_record(self.ctx, &facts, &scene);
         let mut pass = AccuracyPass {
-            output,
             accuracy,
             record,
             path: None,
@@ -316,6 +316,7 @@ impl<'a> Stage<'a> {
             // With --mode both every performance record carries the accuracy
             // result, so one file is enough to compare speed and accuracy.
             accuracy,
+            accuracy_details: None,
         };
         let record = build_record(self.ctx, &facts, &scene);
         let (record_path, write_error) = match write_record(self.ctx, &record) {
@@ -413,15 +414,14 @@ impl<'a> Stage<'a> {
 
     /// The run's output so far (also what a failed record write still shows).
     fn output(&self, outcomes: Vec<ScenarioOutcome>, accuracy: Option<AccuracyPass>) -> RunOutput {
-        let (accuracy, accuracy_record, accuracy_record_path) = match accuracy {
-            Some(a) => (Some(a.output), Some(a.record), a.path),
-            None => (None, None, None),
+        let (accuracy_record, accuracy_record_path) = match accuracy {
+            Some(a) => (Some(a.record), a.path),
+            None => (None, None),
         };
         RunOutput {
             sut: self.sut.info(),
             outcomes,
             warnings: self.warnings.texts(),
-            accuracy,
             accuracy_record,
             accuracy_record_path,
         }
@@ -465,6 +465,7 @@ impl<'a> Stage<'a> {
             scenario: Some((&run, &result)),
             warm_up: WarmUpDone::default(),
             accuracy: None,
+            accuracy_details: None,
         };
         let sensors = ProbeSummary::default();
         let scene = self.scene(&sensors, (wall_start_ns, writer::unix_now_ns()), &warnings);
@@ -527,15 +528,25 @@ struct Facts<'a> {
     scenario: Option<(&'a ScenarioRun, &'a ScenarioResult)>,
     warm_up: WarmUpDone,
     accuracy: Option<&'a AccuracyRecord>,
+    accuracy_details: Option<&'a AccuracyDetails>,
 }
 
 /// Writes a record when the context has a results directory. A record that
 /// cannot be written fails the run (the caller still gets the figures
-/// through [`RunError::Record`]).
+/// through [`RunError::Record`]). The per-sample accuracy details go into
+/// the file only with `--trace`, like the per-query trace: a fleet keeps
+/// many records, and on a large data set the details would dwarf them.
 fn write_record(ctx: &RunContext, record: &Record) -> Result<Option<PathBuf>, writer::WriteError> {
     let Some(dir) = &ctx.results_dir else {
         return Ok(None);
     };
+    if record.accuracy_details.is_some() && !record.plan.trace {
+        let persisted = Record {
+            accuracy_details: None,
+            ..record.clone()
+        };
+        return writer::write_record(dir, &persisted).map(Some);
+    }
     writer::write_record(dir, record).map(Some)
 }
 
@@ -548,6 +559,7 @@ fn build_record(ctx: &RunContext, f: &Facts, scene: &Scene) -> Record {
         scenario: f.scenario,
         warm_up: f.warm_up,
         accuracy: f.accuracy,
+        accuracy_details: f.accuracy_details,
         system: scene.system,
         sensors: scene.sensors,
         rss_before_load_bytes: scene.rss_before_load,

@@ -203,7 +203,7 @@ mod models {
     use edgemark::accuracy::AccuracyResult;
     use edgemark::accuracy::classification::ClassificationSummary;
     use edgemark::engine::tract::TractModel;
-    use edgemark::record::Accuracy as AccuracyRecord;
+    use edgemark::record::{Accuracy as AccuracyRecord, AccuracyDetails};
     use edgemark::report::accuracy::{Variant, write_comparison, write_summary};
 
     /// What a record keeps of the run, for the printers.
@@ -225,8 +225,9 @@ mod models {
         .unwrap();
         let mut out = Vec::new();
         let title = model.file_name().unwrap().to_string_lossy();
-        let misses = &r.summary.misclassified;
-        write_summary(&mut out, &title, &persisted(&r), misses, Some(&names)).unwrap();
+        let a = persisted(&r);
+        let details = AccuracyDetails::from_result(&r, Some(&names), &a);
+        write_summary(&mut out, &title, &a, Some(&details)).unwrap();
         println!("{}", String::from_utf8(out).unwrap());
         r
     }

@@ -86,6 +86,10 @@ fn accuracy_run_writes_a_record_that_report_shows() {
     );
     let rec = Record::read(&files[0]).expect("the record decodes");
     assert!(rec.result.is_none() && rec.trace.is_none());
+    // The summary lists the misclassified files; without --trace the file
+    // does not keep them.
+    assert!(out.contains("  misclassified:"), "{out}");
+    assert!(rec.accuracy_details.is_none());
     let a = rec.accuracy.as_ref().expect("accuracy in the record");
     assert_eq!((a.top1, a.scored), (13, 15));
     assert_eq!(a.samples, 18);
@@ -186,6 +190,60 @@ fn both_mode_performance_record_carries_the_accuracy_result() {
     assert_eq!(rows.len(), 2, "{t}");
     assert!(rows.iter().all(|r| r.contains("13/15 86.7%")), "{t}");
     assert!(rows.iter().any(|r| r.contains("SingleStream")), "{t}");
+}
+
+#[test]
+fn traced_accuracy_record_keeps_what_the_summary_printed() {
+    let (Some(model), Some(images), Some(labels), Some(classes)) = (
+        common::shared_path("models/mobilenetv2-fp32.onnx"),
+        common::shared_path("images"),
+        common::shared_path("images/labels.json"),
+        common::shared_path("models/imagenet_classes.txt"),
+    ) else {
+        return;
+    };
+    let dir = TempDir::new("accuracy-details");
+    let o = edgemark(&[
+        "run",
+        "--mode",
+        "accuracy",
+        "--trace",
+        "--model",
+        s(&model),
+        "--dataset",
+        s(&images),
+        "--labels",
+        s(&labels),
+        "--classes",
+        s(&classes),
+        "--results",
+        s(&dir.0),
+    ]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", text(&o.stderr));
+    let file = std::fs::read_dir(&dir.0).unwrap().next().unwrap().unwrap();
+    let rec = Record::read(&file.path()).expect("the record decodes");
+    let d = rec.accuracy_details.as_ref().expect("details with --trace");
+    // 15 scored, 13 right: two misses, each named with its predicted class.
+    assert_eq!(d.misclassified.len(), 2, "{:?}", d.misclassified);
+    for m in &d.misclassified {
+        let p = m.top5[0];
+        let line = format!(
+            "{}: want {:?}, predicted {p} ({}) (score {:.3}); top-5 {:?}",
+            m.sample,
+            m.accept,
+            d.class_name(p).expect("the predicted class is named"),
+            m.score(),
+            m.top5
+        );
+        assert!(out.contains(&line), "{line}\n{out}");
+    }
+    // The worst classes' names come from the record too.
+    let worst = &rec.accuracy.as_ref().unwrap().worst_classes;
+    assert!(
+        worst.iter().all(|c| d.class_name(c.class).is_some()),
+        "{d:?}"
+    );
 }
 
 /// RFC 4180 fields of one line (warnings may hold quoted commas).

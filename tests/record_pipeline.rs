@@ -110,6 +110,7 @@ fn raspberry_pi_run_to_report() {
             ns: 1_000_000,
         },
         accuracy: None,
+        accuracy_details: None,
         system: &system,
         sensors: &sensors,
         rss_before_load_bytes: rss.rss_bytes,

@@ -28,6 +28,8 @@ pub struct RunFacts<'a> {
     pub warm_up: WarmUpDone,
     /// The run's accuracy result, when it had one (`--mode accuracy|both`).
     pub accuracy: Option<&'a Accuracy>,
+    /// Its per-sample details: in the accuracy record only.
+    pub accuracy_details: Option<&'a AccuracyDetails>,
     pub system: &'a SystemInfo,
     pub sensors: &'a ProbeSummary,
     /// VmRSS before the model was loaded.
@@ -95,6 +97,7 @@ impl Record {
                 sample_bytes: s.sample_bytes,
                 loaded_samples: s.loaded_samples,
             }),
+            accuracy_details: f.accuracy_details.cloned(),
         }
     }
 }
@@ -266,6 +269,47 @@ impl Accuracy {
                 .collect(),
             load_ns: r.load_ns,
             inference_ns: r.inference_ns,
+        }
+    }
+}
+
+impl AccuracyDetails {
+    /// The per-sample part of an accuracy run: its misclassified samples and
+    /// the names (`--classes`) of every class they or `accuracy`'s worst
+    /// classes mention.
+    pub fn from_output(out: &AccuracyOutput, accuracy: &Accuracy) -> AccuracyDetails {
+        Self::from_result(&out.result, out.class_names.as_deref(), accuracy)
+    }
+
+    /// The same from a classification run and the class names (`--classes`).
+    pub fn from_result(
+        r: &AccuracyResult<ClassificationSummary>,
+        names: Option<&[String]>,
+        accuracy: &Accuracy,
+    ) -> AccuracyDetails {
+        let c = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        let misclassified: Vec<Misclassified> = (r.summary.misclassified.iter())
+            .map(|m| Misclassified {
+                sample: m.sample.clone(),
+                accept: m.accept.iter().map(|&x| c(x)).collect(),
+                top5: m.top5.iter().map(|&x| c(x)).collect(),
+                score_bits: m.score.to_bits(),
+            })
+            .collect();
+        let mut mentioned = std::collections::BTreeSet::new();
+        for w in &accuracy.worst_classes {
+            mentioned.insert(w.class);
+            mentioned.extend(w.confused_with.iter().map(|&(p, _)| p));
+        }
+        mentioned.extend(misclassified.iter().filter_map(|m| m.top5.first().copied()));
+        let names = names.unwrap_or_default();
+        let class_names = mentioned
+            .into_iter()
+            .filter_map(|k| Some((k, names.get(k as usize)?.clone())))
+            .collect();
+        AccuracyDetails {
+            misclassified,
+            class_names,
         }
     }
 }

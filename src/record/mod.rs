@@ -28,7 +28,7 @@ pub use schema::*;
 
 pub const MAGIC: [u8; 8] = *b"EDGEMREC";
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: u16 = 3;
+pub const SCHEMA_VERSION: u16 = 4;
 /// The oldest schema version this build still reads.
 pub const OLDEST_SCHEMA_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 8 + 2 + 4 + 4;
@@ -134,6 +134,9 @@ impl Record {
                 .map(|(r, rest)| (Record::from(r), rest))
                 .map_err(payload)?,
             2 => postcard::take_from_bytes::<RecordV2>(body)
+                .map(|(r, rest)| (Record::from(r), rest))
+                .map_err(payload)?,
+            3 => postcard::take_from_bytes::<RecordV3>(body)
                 .map(|(r, rest)| (Record::from(r), rest))
                 .map_err(payload)?,
             _ => postcard::take_from_bytes::<Record>(body).map_err(payload)?,
@@ -579,6 +582,23 @@ pub fn example_record(seed: u64) -> Record {
             distinct_samples: 1024,
             sample_bytes: 602_112,
             loaded_samples: 1024,
+        }),
+        accuracy_details: Some(AccuracyDetails {
+            misclassified: vec![
+                Misclassified {
+                    sample: "cat_2.jpg".into(),
+                    accept: vec![281],
+                    top5: vec![285, 281, 282, 287, 283],
+                    score_bits: 9.25f32.to_bits(),
+                },
+                Misclassified {
+                    sample: "broken.jpg".into(),
+                    accept: vec![9],
+                    top5: vec![],
+                    score_bits: f32::NAN.to_bits(),
+                },
+            ],
+            class_names: vec![(281, "tabby".into()), (285, "Egyptian cat".into())],
         }),
     }
 }

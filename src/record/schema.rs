@@ -1,5 +1,5 @@
-//! The persisted record, schema version 3 (versions 1 and 2 are still read,
-//! see [`RecordV1`] and [`RecordV2`]). These types are the file format:
+//! The persisted record, schema version 4 (versions 1 to 3 are still read,
+//! see [`RecordV1`], [`RecordV2`] and [`RecordV3`]). These types are the file format:
 //! field order is wire order (postcard is not self-describing), enums are
 //! append-only, times are integer nanoseconds. They are separate from the
 //! in-memory types (`plan`, `stats`, `sut`, `probe`) so that those can change
@@ -16,6 +16,10 @@
 //! appended at the end of `Record` (`latency_histogram`, `series`,
 //! `power_estimate`, `engine`, `input_set`); every older nested type is
 //! unchanged, so the version 2 reader is [`RecordV2`], the old top level.
+//!
+//! Version 4 (per-sample accuracy details): `accuracy_details` appended at
+//! the end of `Record`; every older nested type is unchanged, so the version
+//! 3 reader is [`RecordV3`], the old top level.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +60,64 @@ pub struct Record {
     pub engine: Option<Engine>,
     /// Version 3. The input samples held in memory (input budget).
     pub input_set: Option<InputSet>,
+    /// Version 4. The accuracy run's per-sample details (misclassified and
+    /// failed samples, the class names they mention): only in an accuracy
+    /// record, and kept in the file only with `--trace` (on ImageNet's 50 000
+    /// images they would dwarf the record); the run's own summary always has
+    /// them.
+    pub accuracy_details: Option<AccuracyDetails>,
+}
+
+/// The top level of a schema version 3 record: version 4 without
+/// `accuracy_details`. Decoded only; read as a [`Record`] with it None.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RecordV3 {
+    pub tool: Tool,
+    pub run_id: u64,
+    pub wall_start_ns: u64,
+    pub wall_end_ns: u64,
+    pub host: Host,
+    pub sut: Sut,
+    pub plan: Plan,
+    pub result: Option<Results>,
+    pub timing: Timing,
+    pub memory: Memory,
+    pub sensors: Sensors,
+    pub warnings: Vec<String>,
+    pub trace: Option<Trace>,
+    pub accuracy: Option<Accuracy>,
+    pub latency_histogram: Option<LatencyHistogram>,
+    pub series: Option<SensorSeries>,
+    pub power_estimate: Option<PowerEstimate>,
+    pub engine: Option<Engine>,
+    pub input_set: Option<InputSet>,
+}
+
+impl From<RecordV3> for Record {
+    fn from(r: RecordV3) -> Record {
+        Record {
+            tool: r.tool,
+            run_id: r.run_id,
+            wall_start_ns: r.wall_start_ns,
+            wall_end_ns: r.wall_end_ns,
+            host: r.host,
+            sut: r.sut,
+            plan: r.plan,
+            result: r.result,
+            timing: r.timing,
+            memory: r.memory,
+            sensors: r.sensors,
+            warnings: r.warnings,
+            trace: r.trace,
+            accuracy: r.accuracy,
+            latency_histogram: r.latency_histogram,
+            series: r.series,
+            power_estimate: r.power_estimate,
+            engine: r.engine,
+            input_set: r.input_set,
+            accuracy_details: None,
+        }
+    }
 }
 
 /// The top level of a schema version 2 record: version 3 without the five
@@ -80,7 +142,7 @@ pub struct RecordV2 {
 
 impl From<RecordV2> for Record {
     fn from(r: RecordV2) -> Record {
-        Record {
+        Record::from(RecordV3 {
             tool: r.tool,
             run_id: r.run_id,
             wall_start_ns: r.wall_start_ns,
@@ -100,7 +162,7 @@ impl From<RecordV2> for Record {
             power_estimate: None,
             engine: None,
             input_set: None,
-        }
+        })
     }
 }
 
@@ -261,6 +323,45 @@ pub struct Accuracy {
     /// Accuracy run's totals: image load + preprocessing, and inference.
     pub load_ns: u64,
     pub inference_ns: u64,
+}
+
+/// Version 4. What an accuracy run saw per sample, beyond the counts of
+/// [`Accuracy`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccuracyDetails {
+    /// Scored samples whose top-1 was not accepted, and failed ones (empty
+    /// `top5`), in run order.
+    pub misclassified: Vec<Misclassified>,
+    /// (class, name from `--classes`) of every class `worst_classes` and
+    /// `misclassified` mention, ascending; empty without `--classes`.
+    pub class_names: Vec<(u32, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Misclassified {
+    pub sample: String,
+    /// The classes the labels accept for it.
+    pub accept: Vec<u32>,
+    /// The model's five best classes, best first; empty for a failed sample.
+    pub top5: Vec<u32>,
+    /// The predicted class's dequantised score, as the bits of its f32: an
+    /// integer that gives back exactly the value the run printed (NaN for a
+    /// failed sample).
+    pub score_bits: u32,
+}
+
+impl Misclassified {
+    pub fn score(&self) -> f32 {
+        f32::from_bits(self.score_bits)
+    }
+}
+
+impl AccuracyDetails {
+    /// The name `--classes` gave `class`, if any.
+    pub fn class_name(&self, class: u32) -> Option<&str> {
+        let i = self.class_names.binary_search_by_key(&class, |(c, _)| *c);
+        i.ok().map(|i| self.class_names[i].1.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -54,10 +54,10 @@ const GOLDEN_V2_HEX: &str = concat!(
     "6e6f74206465636f646520696d6167650d0ee8070199020201019d020180d0a54c80c6868f01",
 );
 
-/// The framed bytes of `example_record(0)` in the current schema (version 3).
-/// If this test fails, the wire format changed: that needs a new
-/// SCHEMA_VERSION (and a reader for version 3), not a new constant here.
-const GOLDEN_HEX: &str = concat!(
+/// The framed bytes of `example_record(0)` as schema version 3 wrote them
+/// (before `accuracy_details` was appended): kept to prove version 3 files
+/// are still read.
+const GOLDEN_V3_HEX: &str = concat!(
     "454447454d52454303000c04000078ca8cb305302e312e300c3031323334353637383961621a616172636836342d756e",
     "6b6e6f776e2d6c696e75782d6d75736c06302e32332e39f0bdf3d589cf959a128080cc9fc2f0d6eb1880e0f1b5fd81d7",
     "eb18077069342d6c6162011e5261737062657272792050692034204d6f64656c20422052657620312e34010a436f7274",
@@ -80,6 +80,36 @@ const GOLDEN_HEX: &str = concat!(
     "01008094ebdc0304000004bc06d4018e029e02010004901c00d704e70702ffffffff0f04fc5c8c0127870e0300040000",
     "0400010472706934803235526173706265727279205069203420706f77657220756e646572206c6f61642c2076656e64",
     "6f722070726f647563742062726965660105747261637406302e32332e39000000000180808020800880e0248008",
+);
+
+/// The framed bytes of `example_record(0)` in the current schema (version 4).
+/// If this test fails, the wire format changed: that needs a new
+/// SCHEMA_VERSION (and a reader for version 4), not a new constant here.
+const GOLDEN_HEX: &str = concat!(
+    "454447454d5245430400560400003a25da9f05302e312e300c3031323334353637383961621a616172636836342d756e",
+    "6b6e6f776e2d6c696e75782d6d75736c06302e32332e39f0bdf3d589cf959a128080cc9fc2f0d6eb1880e0f1b5fd81d7",
+    "eb18077069342d6c6162011e5261737062657272792050692034204d6f64656c20422052657620312e34010a436f7274",
+    "65782d4137320401c0ee6d04000102030111362e362e33312b7270742d7270692d76380180c08be90e010001086f6e64",
+    "656d616e6401c0cf2401c0ee6d01c0ee6d01000b6370752d746865726d616c05747261637416747261637420302e3233",
+    "2e392c20312074687265616401116d6f62696c656e65745f76322e6f6e6e789baad406ababababababababababababab",
+    "ababababababababababababababababababab00000105696e707574040103e001e0010366333201066f757470757402",
+    "01e80703663332010401020203086f6666696369616c000001186d6f64656c732f6d6f62696c656e65745f76322e6f6e",
+    "6e780105696e707574040103e001e0010107696e707574732f010402020380e0a596bb1100640080088827b8fdd8e7dc",
+    "b3c3f81cebc2b2ecaebc849026cdccccccccccec3f0000000000000000000a80ade20401010303c0a4ad96bb11c0a8a5",
+    "04a0f8fa05c0c7ee0480ade204c0b19f05e0f3bd0580b6dc0580ebf405a0f8fa05c0b19f0501cdccccccccccec3f4001",
+    "c52d01e0bea50501ae47e17a14aeef3f9605000000000000000060584082828282828258400000000000605840010100",
+    "02020680c6988303c0caba150ac0d8883200010180808002018080802e80c2d72ff12e01000b6370752d746865726d61",
+    "6cca86058ce0090100c0843dc0ee6d01008280080201020180c8ceb40d80a2fdc5bb1102065644445f494e80c8ceb40d",
+    "010e5644445f4350555f4750555f435680989abc04000138435055206672657175656e6379206368616e676564206475",
+    "72696e67207468652072756e3a206370753020313030302d31383030204d487a010307ff07000380dac409ff887ac09f",
+    "ab0301102e2e2f7368617265642f696d61676573011c2e2e2f7368617265642f696d616765732f6c6162656c732e6a73",
+    "6f6e0e696d6167656e65742d746f726368100f01010a62726f6b656e2e6a70671f62726f6b656e2e6a70673a2063616e",
+    "6e6f74206465636f646520696d6167650d0ee8070199020201019d020180d0a54c80c6868f010107038911010f012601",
+    "01008094ebdc0304000004bc06d4018e029e02010004901c00d704e70702ffffffff0f04fc5c8c0127870e0300040000",
+    "0400010472706934803235526173706265727279205069203420706f77657220756e646572206c6f61642c2076656e64",
+    "6f722070726f647563742062726965660105747261637406302e32332e39000000000180808020800880e02480080102",
+    "096361745f322e6a7067019902059d0299029a029f029b028080d088040a62726f6b656e2e6a7067010900808080fe07",
+    "0299020574616262799d020c456779707469616e20636174",
 );
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -111,8 +141,9 @@ fn version_1_records_are_still_read() {
     assert_eq!(Record::decode(&again).unwrap(), want);
 }
 
-/// `rec` without the fields version 3 appended.
+/// `rec` without the fields versions 3 and 4 appended.
 fn v2_fields_only(mut rec: Record) -> Record {
+    rec = v3_fields_only(rec);
     rec.latency_histogram = None;
     rec.series = None;
     rec.power_estimate = None;
@@ -132,6 +163,44 @@ fn version_2_records_are_still_read() {
     let again = rec.encode();
     assert_eq!(u16::from_le_bytes([again[8], again[9]]), SCHEMA_VERSION);
     assert_eq!(Record::decode(&again).unwrap(), want);
+}
+
+/// `rec` without the field version 4 appended.
+fn v3_fields_only(mut rec: Record) -> Record {
+    rec.accuracy_details = None;
+    rec
+}
+
+#[test]
+fn version_3_records_are_still_read() {
+    let v3 = unhex(GOLDEN_V3_HEX);
+    assert_eq!(u16::from_le_bytes([v3[8], v3[9]]), 3);
+    let rec = Record::decode(&v3).expect("a version 3 record decodes");
+    // Version 3 is version 4 without the per-sample accuracy details.
+    let want = v3_fields_only(example_record(0));
+    assert_eq!(rec, want);
+    let again = rec.encode();
+    assert_eq!(u16::from_le_bytes([again[8], again[9]]), SCHEMA_VERSION);
+    assert_eq!(Record::decode(&again).unwrap(), want);
+}
+
+#[test]
+fn version_4_accuracy_details_round_trip_and_cost_nothing_when_absent() {
+    let rec = example_record(0);
+    let d = rec.accuracy_details.as_ref().unwrap();
+    assert_eq!(d.misclassified[0].score(), 9.25);
+    assert!(d.misclassified[1].score().is_nan() && d.misclassified[1].top5.is_empty());
+    assert_eq!(
+        (d.class_name(285), d.class_name(282)),
+        (Some("Egyptian cat"), None)
+    );
+    let back = Record::decode(&rec.encode()).unwrap();
+    assert_eq!(back.accuracy_details, rec.accuracy_details);
+    // Without details a version 4 record is the version 3 one plus one byte
+    // (the Option's tag).
+    let bare = v3_fields_only(rec);
+    assert_eq!(bare.encode().len(), unhex(GOLDEN_V3_HEX).len() + 1);
+    assert_eq!(Record::decode(&bare.encode()).unwrap(), bare);
 }
 
 #[test]
@@ -226,7 +295,7 @@ fn accuracy_record_round_trips() {
 fn header_is_magic_version_length_crc() {
     let bytes = example_record(0).encode();
     assert_eq!(&bytes[..8], b"EDGEMREC");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 4);
     let len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as usize;
     assert_eq!(len, bytes.len() - HEADER_LEN);
     let crc = u32::from_le_bytes(bytes[14..18].try_into().unwrap());
@@ -356,7 +425,7 @@ fn malformed_inputs_are_named_errors() {
 #[test]
 fn other_schema_versions_are_refused_naming_both() {
     let good = example_record(0).encode();
-    for (v, word) in [(4u16, "newer"), (0u16, "older")] {
+    for (v, word) in [(5u16, "newer"), (0u16, "older")] {
         let mut b = good.clone();
         b[8..10].copy_from_slice(&v.to_le_bytes());
         let e = Record::decode(&b).unwrap_err();
@@ -369,7 +438,7 @@ fn other_schema_versions_are_refused_naming_both() {
         );
         let msg = e.to_string();
         assert!(
-            msg.contains(&format!("version {v}")) && msg.contains("reads versions 1 to 3"),
+            msg.contains(&format!("version {v}")) && msg.contains("reads versions 1 to 4"),
             "{msg}"
         );
         assert!(msg.contains(word), "{msg}");
@@ -461,6 +530,9 @@ fn realistic_trace(n: usize) -> Trace {
 /// sensors (8 cores, 8 cpufreq policies, 10 thermal zones, 3 rails).
 fn ten_minute_record(with_trace: bool) -> Record {
     let mut rec = example_record(7);
+    // A performance record: the per-sample accuracy details are the
+    // accuracy record's alone.
+    rec.accuracy_details = None;
     rec.host.cores = 8;
     rec.host.board = Some("Radxa ROCK 5B".into());
     rec.host.cpu_model = Some("Cortex-A55 + Cortex-A76".into());
@@ -718,6 +790,7 @@ mod from_run {
                 scenario: Some((&run, &result)),
                 warm_up: WARM_UP,
                 accuracy: None,
+                accuracy_details: None,
                 system: &system,
                 sensors,
                 rss_before_load_bytes: None,
@@ -767,6 +840,7 @@ mod from_run {
             scenario: Some((&run, &result)),
             warm_up: WARM_UP,
             accuracy: None,
+            accuracy_details: None,
             system: &system,
             sensors: &sensors,
             rss_before_load_bytes: Some(1),
@@ -895,9 +969,10 @@ fn mutated_payloads_behind_a_valid_crc_never_panic() {
         b.extend_from_slice(payload);
         b
     }
-    // Every reader: the current one, version 2's and version 1's.
+    // Every reader: the current one, version 3's, version 2's and version 1's.
     for (version, good) in [
         (SCHEMA_VERSION, example_record(11).encode()),
+        (3, unhex(GOLDEN_V3_HEX)),
         (2, unhex(GOLDEN_V2_HEX)),
         (1, unhex(GOLDEN_V1_HEX)),
     ] {

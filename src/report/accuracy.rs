@@ -1,16 +1,15 @@
 //! Human-readable accuracy output, rendered from the record's [`Accuracy`]:
 //! the summary of one classification run, and two variants of a model (fp32
 //! vs int8) side by side with the accuracy they lost and the speed they
-//! gained. The misclassified files are the one part the record does not
-//! keep: the run that has them passes them in.
+//! gained. The misclassified files and class names come from the record's
+//! optional [`AccuracyDetails`].
 
 use std::io::{self, Write};
 
-use crate::accuracy::classification::Miss;
-use crate::record::Accuracy;
+use crate::record::{Accuracy, AccuracyDetails};
 
-fn class_name(names: Option<&[String]>, c: usize) -> String {
-    match names.and_then(|n| n.get(c)) {
+fn class_name(details: Option<&AccuracyDetails>, c: u32) -> String {
+    match details.and_then(|d| d.class_name(c)) {
         Some(n) => format!("{c} ({n})"),
         None => c.to_string(),
     }
@@ -28,14 +27,13 @@ fn ms(ns: u64) -> String {
     format!("{:.2} ms", ns as f64 / 1e6)
 }
 
-/// Print one run: accuracy, failures, worst classes, timing, then the
-/// misclassified files `misses` (the live run's; none from a record).
+/// Print one run: accuracy, failures, worst classes, timing, then, from the
+/// record's `details` when it has them, the misclassified files.
 pub fn write_summary(
     w: &mut dyn Write,
     title: &str,
     a: &Accuracy,
-    misses: &[Miss],
-    names: Option<&[String]>,
+    details: Option<&AccuracyDetails>,
 ) -> io::Result<()> {
     writeln!(w, "accuracy: {title}")?;
     writeln!(
@@ -67,12 +65,12 @@ pub fn write_summary(
             let conf: Vec<String> = c
                 .confused_with
                 .iter()
-                .map(|&(p, n)| format!("{} x{n}", class_name(names, p as usize)))
+                .map(|&(p, n)| format!("{} x{n}", class_name(details, p)))
                 .collect();
             writeln!(
                 w,
                 "    {}: {}/{}; {}",
-                class_name(names, c.class as usize),
+                class_name(details, c.class),
                 c.top1_correct,
                 c.samples,
                 if conf.is_empty() {
@@ -83,11 +81,16 @@ pub fn write_summary(
             )?;
         }
     }
+    let misses = details.map_or(&[][..], |d| &d.misclassified[..]);
     if !misses.is_empty() {
         writeln!(w, "  misclassified:")?;
         for m in misses {
             let got = match m.top5.first() {
-                Some(&p) => format!("predicted {} (score {:.3})", class_name(names, p), m.score),
+                Some(&p) => format!(
+                    "predicted {} (score {:.3})",
+                    class_name(details, p),
+                    m.score()
+                ),
                 None => "failed".into(),
             };
             writeln!(
@@ -179,7 +182,7 @@ pub fn write_comparison(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::FailedSample;
+    use crate::record::{FailedSample, Misclassified};
 
     fn result(top1: u64, top5: u64, scored: u64, inference_ns: u64) -> Accuracy {
         Accuracy {
@@ -229,15 +232,17 @@ mod tests {
             sample: "bad.jpg".into(),
             reason: "bad.jpg: cannot decode image".into(),
         });
-        let misses = [Miss {
-            sample: "cat.png".into(),
-            accept: vec![281],
-            top5: vec![1, 281],
-            score: 3.5,
-        }];
-        let names: Vec<String> = (0..1000).map(|i| format!("c{i}")).collect();
+        let details = AccuracyDetails {
+            misclassified: vec![Misclassified {
+                sample: "cat.png".into(),
+                accept: vec![281],
+                top5: vec![1, 281],
+                score_bits: 3.5f32.to_bits(),
+            }],
+            class_names: vec![(1, "c1".into()), (281, "c281".into())],
+        };
         let mut out = Vec::new();
-        write_summary(&mut out, "m.onnx", &r, &misses, Some(&names)).unwrap();
+        write_summary(&mut out, "m.onnx", &r, Some(&details)).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("FAILED bad.jpg"), "{text}");
         assert!(

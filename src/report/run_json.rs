@@ -3,19 +3,18 @@
 //! parsers carry over; with `--trace` the per-sample arrays are included.
 //!
 //! A run's scenarios and its accuracy are rendered from their records, like
-//! every other summary and export; what a record does not keep (its file, how
-//! the Offline QPS was calibrated, the loaded sample set, the misclassified
-//! files) is passed beside it.
+//! every other summary and export (the misclassified files too: the accuracy
+//! record's optional details); what a record does not keep (its file, how
+//! the Offline QPS was calibrated, the loaded sample set) is passed beside it.
 
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
 use super::percentile_rows;
-use crate::accuracy::classification::Miss;
 use crate::loadgen::calibrate::{QpsCalibration, SAFETY_FACTOR};
 use crate::plan::{Plan, WarmUp};
-use crate::record::{Accuracy, EarlyStopping, Record, Results, Scenario};
+use crate::record::{Accuracy, AccuracyDetails, EarlyStopping, Record, Results, Scenario};
 use crate::run::RunOutput;
 use crate::stats::{self, LatencyStats};
 
@@ -200,8 +199,9 @@ pub fn scenario_json(r: &Record, notes: &ScenarioNotes) -> Value {
 }
 
 /// Accuracy mode's result, from its record: counts, ratios, failures, the
-/// worst classes, and the misclassified files `misses` (the live run's).
-pub fn accuracy_json(a: &Accuracy, misses: &[Miss]) -> Value {
+/// worst classes, and the misclassified files of its `details` (none without).
+pub fn accuracy_json(a: &Accuracy, details: Option<&AccuracyDetails>) -> Value {
+    let misses = details.map_or(&[][..], |d| &d.misclassified[..]);
     json!({
         "dataset": a.dataset,
         "samples": a.samples,
@@ -215,7 +215,7 @@ pub fn accuracy_json(a: &Accuracy, misses: &[Miss]) -> Value {
         "top1_ratio": a.top1_fraction().unwrap_or(0.0),
         "top5_ratio": a.top5_fraction().unwrap_or(0.0),
         "misclassified": misses.iter().map(|m| json!({
-            "sample": m.sample, "accept": m.accept, "top5": m.top5, "score": m.score,
+            "sample": m.sample, "accept": m.accept, "top5": m.top5, "score": m.score(),
         })).collect::<Vec<_>>(),
         "worst_classes": a.worst_classes.iter().map(|c| json!({
             "class": c.class, "samples": c.samples, "top1_correct": c.top1_correct,
@@ -233,17 +233,10 @@ pub fn run_json(plan: &Plan, out: &RunOutput) -> Value {
         WarmUp::Queries(n) => (Some(n), None),
         WarmUp::DurationNs(d) => (None, Some(d)),
     };
-    let accuracy = out
-        .accuracy_record
-        .as_ref()
-        .and_then(|r| r.accuracy.as_ref())
-        .map(|a| {
-            let misses = out
-                .accuracy
-                .as_ref()
-                .map_or(&[][..], |l| &l.result.summary.misclassified[..]);
-            accuracy_json(a, misses)
-        });
+    let accuracy = out.accuracy_record.as_ref().and_then(|r| {
+        let a = r.accuracy.as_ref()?;
+        Some(accuracy_json(a, r.accuracy_details.as_ref()))
+    });
     json!({
         "edgemark_version": env!("CARGO_PKG_VERSION"),
         "preset": plan.preset,

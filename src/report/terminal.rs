@@ -59,13 +59,9 @@ pub fn write_run(
         .as_ref()
         .and_then(|r| Some((r, r.accuracy.as_ref()?)))
     {
-        // The misclassified files and class names are the live run's: the
-        // record keeps neither.
-        let live = out.accuracy.as_ref();
-        let misses = live.map_or(&[][..], |l| &l.result.summary.misclassified[..]);
-        let names = live.and_then(|l| l.class_names.as_deref());
         let title = format!("{} on {}", rec.sut.description, a.dataset);
-        super::accuracy::write_summary(w, &title, a, misses, names)?;
+        let details = rec.accuracy_details.as_ref();
+        super::accuracy::write_summary(w, &title, a, details)?;
         writeln!(w)?;
         if let Some(p) = &out.accuracy_record_path {
             writeln!(w, "Record written to : {}", p.display())?;

@@ -114,7 +114,8 @@ pub struct RawSettings {
     /// single-stream, offline or both.
     #[arg(long, value_name = "SCENARIO")]
     pub scenario: Option<String>,
-    /// Keep issued sample indices and per-sample latencies in the output and record.
+    /// Keep issued sample indices and per-sample latencies in the output and
+    /// record, and an accuracy run's misclassified files in its record.
     #[arg(long, num_args = 0, default_missing_value = "true")]
     pub trace: Option<bool>,
     /// Board profile whose defaults apply (per-scenario cores): auto (detect,

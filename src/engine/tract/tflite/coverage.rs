@@ -8,6 +8,7 @@
 //! cuts); custom ops that no imported operator can express are cut out of the
 //! graph and joined again with one of edgemark's own tract ops (`own_ops`).
 
+use super::rewrite_error::RewriteError;
 use tract_tflite::tflite::{self, ActivationFunctionType, BuiltinOperator, Padding, TensorType};
 
 use super::editor::{ConvParams, Editor, NewOp, NewTensor, Opts};
@@ -17,7 +18,7 @@ use super::own_ops::{
 };
 use super::tract_0_23_9::{dequantized_values, emit_float_prelu, float_constant, io};
 
-type Fix = Result<&'static str, String>;
+type Fix = Result<&'static str, RewriteError>;
 
 /// A tensor like original tensor `like` (type and quantisation) with `shape`.
 fn like(ed: &mut Editor, t: i32, suffix: &str, shape: Vec<i32>) -> i32 {
@@ -65,11 +66,11 @@ fn block_shuffle(ed: &mut Editor, x: i32, y: i32, s1: [i32; 6]) {
     reshape(ed, t2, y, &ys);
 }
 
-fn nhwc(ed: &Editor, t: i32) -> Result<[i32; 4], String> {
+fn nhwc(ed: &Editor, t: i32) -> Result<[i32; 4], RewriteError> {
     let s = ed.shape(t);
     match s[..] {
         [n, h, w, c] if s.iter().all(|&d| d > 0) => Ok([n, h, w, c]),
-        _ => Err(format!("tensor of shape {s:?}, want [N, H, W, C]")),
+        _ => Err(format!("tensor of shape {s:?}, want [N, H, W, C]").into()),
     }
 }
 
@@ -85,7 +86,7 @@ pub(crate) fn depth_to_space(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         .block_size();
     let [n, h, w, c] = nhwc(ed, x)?;
     if b < 1 || c % (b * b) != 0 || ed.shape(y) != [n, h * b, w * b, c / (b * b)] {
-        return Err(format!("DEPTH_TO_SPACE block {b} on {:?}", ed.shape(x)));
+        return Err(format!("DEPTH_TO_SPACE block {b} on {:?}", ed.shape(x)).into());
     }
     block_shuffle(ed, x, y, [n, h, w, b, b, c / (b * b)]);
     Ok("depth-to-space-as-reshape-transpose")
@@ -103,14 +104,14 @@ pub(crate) fn space_to_depth(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         .block_size();
     let [n, h, w, c] = nhwc(ed, x)?;
     if b < 1 || h % b != 0 || w % b != 0 || ed.shape(y) != [n, h / b, w / b, c * b * b] {
-        return Err(format!("SPACE_TO_DEPTH block {b} on {:?}", ed.shape(x)));
+        return Err(format!("SPACE_TO_DEPTH block {b} on {:?}", ed.shape(x)).into());
     }
     block_shuffle(ed, x, y, [n, h / b, b, w / b, b, c]);
     Ok("space-to-depth-as-reshape-transpose")
 }
 
 /// The f32 values of a constant, also one a folded DEQUANTIZE produced.
-fn const_f32(ed: &Editor, t: i32) -> Result<Vec<f32>, String> {
+fn const_f32(ed: &Editor, t: i32) -> Result<Vec<f32>, RewriteError> {
     if ed.const_data(t).is_some() {
         if ed.tensor(t).type_() == TensorType::FLOAT32 {
             let d = ed.const_data(t).unwrap();
@@ -148,7 +149,7 @@ struct TransposeConv {
 /// what the output needs, then a stride-1 VALID CONV_2D with the kernel flipped.
 /// Output row r is the sum over input rows i and kernel rows k with
 /// i*stride - pad + k = r, which is this convolution over the zero-inserted rows.
-fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> {
+fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), RewriteError> {
     let [n, h, w, ci] = nhwc(ed, t.x)?;
     let [o, kh, kw, wi] = t.wshape;
     let [_, oh, ow, oc] = nhwc(ed, t.y)?;
@@ -158,11 +159,12 @@ fn emit_transpose_conv(ed: &mut Editor, t: TransposeConv) -> Result<(), String> 
             t.wshape,
             ed.shape(t.x),
             ed.shape(t.y)
-        ));
+        )
+        .into());
     }
     let (sh, sw) = t.stride;
     if sh < 1 || sw < 1 {
-        return Err(format!("stride {:?}", t.stride));
+        return Err(format!("stride {:?}", t.stride).into());
     }
     let u = insert_zeros(ed, &t, [n, h, w, ci]);
     let q = pad_then_crop(ed, &t, u, [n, h * sh, w * sw, ci], (oh, ow));
@@ -296,34 +298,32 @@ fn set_shape_2d(ed: &mut Editor, t: i32, rank: i32) {
     ed.set_added_shape(t, vec![rank, 2]);
 }
 
-fn check_act(act: ActivationFunctionType) -> Result<ActivationFunctionType, String> {
+fn check_act(act: ActivationFunctionType) -> Result<ActivationFunctionType, RewriteError> {
     match act {
         ActivationFunctionType::NONE
         | ActivationFunctionType::RELU
         | ActivationFunctionType::RELU6 => Ok(act),
-        a => Err(format!(
-            "fused activation {}",
-            a.variant_name().unwrap_or("?")
-        )),
+        a => Err(format!("fused activation {}", a.variant_name().unwrap_or("?")).into()),
     }
 }
 
-fn float_io(ed: &Editor, ts: &[i32]) -> Result<(), String> {
+fn float_io(ed: &Editor, ts: &[i32]) -> Result<(), RewriteError> {
     for &t in ts {
         if ed.tensor(t).type_() != TensorType::FLOAT32 {
             return Err(format!(
                 "{:?} tensor (only float32 is implemented)",
                 ed.tensor(t).type_()
-            ));
+            )
+            .into());
         }
     }
     Ok(())
 }
 
-fn weights(ed: &Editor, w: i32) -> Result<(Vec<f32>, [i32; 4]), String> {
+fn weights(ed: &Editor, w: i32) -> Result<(Vec<f32>, [i32; 4]), RewriteError> {
     let ws = ed.shape(w);
     let &[o, kh, kw, i] = &ws[..] else {
-        return Err(format!("weights of shape {ws:?}, want [O, H, W, I]"));
+        return Err(format!("weights of shape {ws:?}, want [O, H, W, I]").into());
     };
     let v = const_f32(ed, w)?;
     if v.len() as i64 != (o as i64) * (kh as i64) * (kw as i64) * (i as i64) {
@@ -335,20 +335,23 @@ fn weights(ed: &Editor, w: i32) -> Result<(Vec<f32>, [i32; 4]), String> {
 /// The f32 bias of a quantised convolution: an int32 constant whose scale is
 /// the input's times each output channel's weight scale (TFLite's
 /// quantisation spec; the tensor's own parameters when it has them).
-fn quantized_bias(ed: &mut Editor, b: i32, x: i32, w: i32, channels: usize) -> Result<i32, String> {
+fn quantized_bias(
+    ed: &mut Editor,
+    b: i32,
+    x: i32,
+    w: i32,
+    channels: usize,
+) -> Result<i32, RewriteError> {
     let t = ed.tensor(b);
     if t.type_() == TensorType::FLOAT32 {
         return Ok(b);
     }
     if t.type_() != TensorType::INT32 {
-        return Err(format!("{:?} bias (int32 or float32 expected)", t.type_()));
+        return Err(format!("{:?} bias (int32 or float32 expected)", t.type_()).into());
     }
     let data = ed.const_data(b).ok_or("bias is computed, not constant")?;
     if data.len() != 4 * channels {
-        return Err(format!(
-            "bias of {} bytes for {channels} channels",
-            data.len()
-        ));
+        return Err(format!("bias of {} bytes for {channels} channels", data.len()).into());
     }
     let own: Vec<f32> = t
         .quantization()
@@ -366,10 +369,7 @@ fn quantized_bias(ed: &mut Editor, b: i32, x: i32, w: i32, channels: usize) -> R
             .map(|s| s.iter().collect())
             .unwrap_or_default();
         if sw.len() != channels && sw.len() != 1 {
-            return Err(format!(
-                "{} weight scales for {channels} channels",
-                sw.len()
-            ));
+            return Err(format!("{} weight scales for {channels} channels", sw.len()).into());
         }
         (0..channels)
             .map(|c| sx * sw[c.min(sw.len() - 1)])
@@ -453,7 +453,7 @@ pub(crate) fn transpose_conv(ed: &mut Editor, op: &tflite::Operator) -> Fix {
 
 /// Whether a TRANSPOSE_CONV's input `x` and output `y` are quantised (both
 /// int8 or both uint8, per-tensor) rather than float.
-fn transpose_conv_io(ed: &Editor, x: i32, y: i32) -> Result<bool, String> {
+fn transpose_conv_io(ed: &Editor, x: i32, y: i32) -> Result<bool, RewriteError> {
     let quantised = |t: TensorType| matches!(t, TensorType::INT8 | TensorType::UINT8);
     let (tx, ty) = (ed.tensor(x).type_(), ed.tensor(y).type_());
     if !quantised(tx) {
@@ -461,7 +461,7 @@ fn transpose_conv_io(ed: &Editor, x: i32, y: i32) -> Result<bool, String> {
         return Ok(false);
     }
     if tx != ty {
-        return Err(format!("{tx:?} input with {ty:?} output"));
+        return Err(format!("{tx:?} input with {ty:?} output").into());
     }
     if ed.quant(x).is_none() || ed.quant(y).is_none() {
         return Err("quantised TRANSPOSE_CONV with per-channel activation parameters".into());
@@ -470,7 +470,7 @@ fn transpose_conv_io(ed: &Editor, x: i32, y: i32) -> Result<bool, String> {
 }
 
 /// The constant output-shape input equals the output tensor's shape.
-fn check_output_shape(ed: &Editor, shape: i32, y: i32) -> Result<(), String> {
+fn check_output_shape(ed: &Editor, shape: i32, y: i32) -> Result<(), RewriteError> {
     let out = ed
         .const_data(shape)
         .ok_or("TRANSPOSE_CONV output shape is computed, not constant")?;
@@ -482,7 +482,8 @@ fn check_output_shape(ed: &Editor, shape: i32, y: i32) -> Result<(), String> {
         return Err(format!(
             "output_shape {out:?} differs from the output tensor's {:?}",
             ed.shape(y)
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -513,12 +514,12 @@ fn conv2d_transpose_bias(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     float_io(ed, &[x, y, b])?;
     let opts = custom_options(op);
     if opts.len() < 12 {
-        return Err(format!("custom options of {} bytes, want 12", opts.len()));
+        return Err(format!("custom options of {} bytes, want 12", opts.len()).into());
     }
     let int = |k: usize| i32::from_le_bytes(opts[4 * k..4 * k + 4].try_into().unwrap());
     let (padding, stride) = (int(0), (int(2), int(1)));
     if stride.0 < 1 || stride.1 < 1 {
-        return Err(format!("stride {stride:?}"));
+        return Err(format!("stride {stride:?}").into());
     }
     let (weights, wshape) = weights(ed, w)?;
     let [n, h, wd, _] = nhwc(ed, x)?;
@@ -537,10 +538,7 @@ fn conv2d_transpose_bias(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         wshape[0],
     ];
     if ed.shape(y) != want {
-        return Err(format!(
-            "output tensor {:?}, the op computes {want:?}",
-            ed.shape(y)
-        ));
+        return Err(format!("output tensor {:?}, the op computes {want:?}", ed.shape(y)).into());
     }
     emit_transpose_conv(
         ed,
@@ -568,7 +566,7 @@ pub(crate) fn quantized_prelu(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     };
     let q = |t: TensorType| matches!(t, TensorType::INT8 | TensorType::UINT8);
     if !q(ed.tensor(x).type_()) || !q(ed.tensor(y).type_()) {
-        return Err(format!("PRELU of {:?}", ed.tensor(x).type_()));
+        return Err(format!("PRELU of {:?}", ed.tensor(x).type_()).into());
     }
     if ed.quant(x).is_none() || ed.quant(y).is_none() {
         return Err("quantised PRELU with per-channel input or output parameters".into());
@@ -604,7 +602,7 @@ pub(crate) fn custom(
     op: &tflite::Operator,
     name: &str,
     version: i32,
-) -> Result<&'static str, String> {
+) -> Result<&'static str, RewriteError> {
     let (i, o) = io(op);
     if i.iter().chain(&o).any(|&t| t < 0) {
         return Err("omitted input or output".into());
@@ -616,7 +614,7 @@ pub(crate) fn custom(
         float_io(ed, &i)?;
         float_io(ed, &o)?;
     }
-    let arity = |ni: usize, no: usize| {
+    let arity = |ni: usize, no: usize| -> Result<(), RewriteError> {
         if i.len() == ni && o.len() == no {
             Ok(())
         } else {
@@ -624,7 +622,8 @@ pub(crate) fn custom(
                 "{name} with {} inputs, {} outputs (want {ni}, {no})",
                 i.len(),
                 o.len()
-            ))
+            )
+            .into())
         }
     };
     let opts = custom_options(op);
@@ -680,13 +679,14 @@ fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &
             "TFLite_Detection_PostProcess with {} inputs, {} outputs (want 3, 4)",
             i.len(),
             o.len()
-        ));
+        )
+        .into());
     };
     for t in [boxes, scores] {
         match ed.tensor(t).type_() {
             TensorType::FLOAT32 => {}
             TensorType::UINT8 | TensorType::INT8 if ed.quant(t).is_some() => {}
-            ty => return Err(format!("{ty:?} input {} (float32 or 8-bit)", ed.name(t))),
+            ty => return Err(format!("{ty:?} input {} (float32 or 8-bit)", ed.name(t)).into()),
         }
     }
     float_io(ed, o)?;
@@ -697,7 +697,8 @@ fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &
         return Err(format!(
             "box encodings {bs:?}, scores {ss:?}, anchors {as_:?}: want [1, N, >= 4], \
              [1, N, C], [N, 4]"
-        ));
+        )
+        .into());
     }
     let d = detection_options(ed, op, anchors, ss[2] as usize)?;
     let slots = (d.max_detections * d.max_classes_per_detection) as i32;
@@ -708,7 +709,8 @@ fn detection_postprocess(ed: &mut Editor, op: &tflite::Operator, i: &[i32], o: &
                 "output {} of shape {:?}, the op computes {w:?}",
                 ed.name(*t),
                 ed.shape(*t)
-            ));
+            )
+            .into());
         }
     }
     ed.cut_op(
@@ -726,14 +728,14 @@ fn detection_options(
     op: &tflite::Operator,
     anchors: i32,
     cols: usize,
-) -> Result<DetectionPostProcess, String> {
+) -> Result<DetectionPostProcess, RewriteError> {
     let m = options_map(custom_options(op))?;
-    let count = |key: &str| -> Result<usize, String> {
+    let count = |key: &str| -> Result<usize, RewriteError> {
         let v = get_int(&m, key)?;
         usize::try_from(v)
             .ok()
             .filter(|&v| v > 0)
-            .ok_or_else(|| format!("{key} {v}"))
+            .ok_or_else(|| format!("{key} {v}").into())
     };
     let optional = |key: &str, default: i64| {
         flexbuffers::get(&m, key).map_or(Ok(default), |v| {
@@ -743,7 +745,7 @@ fn detection_options(
     };
     let num_classes = count("num_classes")?;
     if cols != num_classes && cols != num_classes + 1 {
-        return Err(format!("{cols} score columns for {num_classes} classes"));
+        return Err(format!("{cols} score columns for {num_classes} classes").into());
     }
     let scales = [
         get_f32(&m, "y_scale")?,
@@ -752,11 +754,11 @@ fn detection_options(
         get_f32(&m, "w_scale")?,
     ];
     if scales.iter().any(|&v| v == 0.0 || !v.is_finite()) {
-        return Err(format!("box scales {scales:?}"));
+        return Err(format!("box scales {scales:?}").into());
     }
     let iou_threshold = get_f32(&m, "nms_iou_threshold")?;
     if !(iou_threshold > 0.0 && iou_threshold <= 1.0) {
-        return Err(format!("nms_iou_threshold {iou_threshold} (want (0, 1])"));
+        return Err(format!("nms_iou_threshold {iou_threshold} (want (0, 1])").into());
     }
     let detections_per_class = optional("detections_per_class", 100)?;
     let a = const_f32(ed, anchors)?;
@@ -779,41 +781,41 @@ fn detection_options(
     })
 }
 
-fn rank(ed: &Editor, ts: &[i32], r: usize) -> Result<(), String> {
+fn rank(ed: &Editor, ts: &[i32], r: usize) -> Result<(), RewriteError> {
     for &t in ts {
         let s = ed.shape(t);
         if s.len() != r || s.iter().any(|&d| d <= 0) {
-            return Err(format!("tensor of shape {s:?}, want rank {r}"));
+            return Err(format!("tensor of shape {s:?}, want rank {r}").into());
         }
     }
     Ok(())
 }
 
-fn options_map(opts: &[u8]) -> Result<Vec<(String, Value)>, String> {
-    flexbuffers::read_map(opts).map_err(|e| format!("custom options: {e}"))
+fn options_map(opts: &[u8]) -> Result<Vec<(String, Value)>, RewriteError> {
+    Ok(flexbuffers::read_map(opts)?)
 }
 
-fn get_int(m: &[(String, Value)], key: &str) -> Result<i64, String> {
+fn get_int(m: &[(String, Value)], key: &str) -> Result<i64, RewriteError> {
     flexbuffers::get(m, key)
         .and_then(Value::as_i64)
-        .ok_or_else(|| format!("custom option {key:?} missing or not an integer"))
+        .ok_or_else(|| format!("custom option {key:?} missing or not an integer").into())
 }
 
-fn get_f32(m: &[(String, Value)], key: &str) -> Result<f32, String> {
+fn get_f32(m: &[(String, Value)], key: &str) -> Result<f32, RewriteError> {
     flexbuffers::get(m, key)
         .and_then(Value::as_f64)
         .map(|v| v as f32)
-        .ok_or_else(|| format!("custom option {key:?} missing or not a number"))
+        .ok_or_else(|| format!("custom option {key:?} missing or not a number").into())
 }
 
-fn get_ints(m: &[(String, Value)], key: &str) -> Result<Vec<i64>, String> {
+fn get_ints(m: &[(String, Value)], key: &str) -> Result<Vec<i64>, RewriteError> {
     flexbuffers::get(m, key)
         .and_then(Value::as_i64_vec)
-        .ok_or_else(|| format!("custom option {key:?} missing or not a vector of integers"))
+        .ok_or_else(|| format!("custom option {key:?} missing or not a vector of integers").into())
 }
 
-fn index(v: i64, what: &str) -> Result<usize, String> {
-    usize::try_from(v).map_err(|_| format!("{what} {v}"))
+fn index(v: i64, what: &str) -> Result<usize, RewriteError> {
+    usize::try_from(v).map_err(|_| format!("{what} {v}").into())
 }
 
 fn transform_landmarks(
@@ -821,7 +823,7 @@ fn transform_landmarks(
     x: i32,
     version: i32,
     opts: &[u8],
-) -> Result<TransformLandmarks, String> {
+) -> Result<TransformLandmarks, RewriteError> {
     let s = ed.shape(x);
     let t = if version == 2 {
         rank(ed, &[x], 3)?;
@@ -841,10 +843,7 @@ fn transform_landmarks(
     };
     let last = *s.last().unwrap() as usize;
     if !matches!(t.dims, 2 | 3) || !last.is_multiple_of(t.dims) || t.scale == 0.0 {
-        return Err(format!(
-            "dimensions {} / scale {} for input {s:?}",
-            t.dims, t.scale
-        ));
+        return Err(format!("dimensions {} / scale {} for input {s:?}", t.dims, t.scale).into());
     }
     Ok(t)
 }
@@ -854,12 +853,12 @@ fn landmarks_to_matrix(
     x: i32,
     version: i32,
     opts: &[u8],
-) -> Result<Landmarks2TransformMatrix, String> {
+) -> Result<Landmarks2TransformMatrix, RewriteError> {
     let m = options_map(opts)?;
     let n_values: i64 = ed.shape(x).iter().map(|&d| d as i64).product();
-    let idx = |v: i64, what: &str| -> Result<usize, String> {
+    let idx = |v: i64, what: &str| -> Result<usize, RewriteError> {
         if v < 0 || 3 * (v + 1) > n_values {
-            return Err(format!("{what} {v} outside the {n_values} landmark values"));
+            return Err(format!("{what} {v} outside the {n_values} landmark values").into());
         }
         index(v, what)
     };
@@ -882,7 +881,7 @@ fn landmarks_to_matrix(
         let (oh, ow) = (get_int(&m, "output_height")?, get_int(&m, "output_width")?);
         let scale = (get_f32(&m, "scale_x")?, get_f32(&m, "scale_y")?);
         if oh <= 0 || ow <= 0 || scale.0 <= 0.0 || scale.1 <= 0.0 {
-            return Err(format!("output {oh}x{ow}, scale {scale:?}"));
+            return Err(format!("output {oh}x{ow}, scale {scale:?}").into());
         }
         Ok(Landmarks2TransformMatrix::V2 {
             subset,
@@ -894,10 +893,10 @@ fn landmarks_to_matrix(
         })
     } else {
         rank(ed, &[x], 4)?;
-        let hw = |key: &str| -> Result<(f32, f32), String> {
+        let hw = |key: &str| -> Result<(f32, f32), RewriteError> {
             match get_ints(&m, key)?[..] {
                 [h, w] if h > 0 && w > 0 => Ok((h as f32, w as f32)),
-                ref v => Err(format!("custom option {key:?} = {v:?}")),
+                ref v => Err(format!("custom option {key:?} = {v:?}").into()),
             }
         };
         let range = get_int(&m, "landmarks_range")?;
@@ -917,8 +916,8 @@ fn landmarks_to_matrix(
     }
 }
 
-fn float_only(ed: &Editor, ts: &[i32], what: &str) -> Result<(), String> {
-    float_io(ed, ts).map_err(|e| format!("{what} of a {e}"))
+fn float_only(ed: &Editor, ts: &[i32], what: &str) -> Result<(), RewriteError> {
+    float_io(ed, ts).map_err(|e| format!("{what} of a {e}").into())
 }
 
 /// SQUARED_DIFFERENCE(a, b) = (a - b) * (a - b), float.
@@ -982,7 +981,7 @@ pub(crate) fn cast(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     };
     let (tx, ty) = (ed.tensor(x).type_(), ed.tensor(y).type_());
     if !plain(tx) || !plain(ty) {
-        return Err(format!("CAST from {tx:?} to {ty:?}"));
+        return Err(format!("CAST from {tx:?} to {ty:?}").into());
     }
     if ed
         .tensor(x)
@@ -1016,7 +1015,7 @@ pub(crate) fn pack(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         opts.axis()
     };
     if axis < 0 || axis >= rank || i.iter().any(|&t| ed.shape(t) != xs) {
-        return Err(format!("PACK axis {} of inputs {xs:?}", opts.axis()));
+        return Err(format!("PACK axis {} of inputs {xs:?}", opts.axis()).into());
     }
     let q = ed.quant(i[0]);
     if i.iter()
@@ -1042,7 +1041,7 @@ pub(crate) fn pack(ed: &mut Editor, op: &tflite::Operator) -> Fix {
     Ok("pack-as-reshape-concat")
 }
 
-fn const_i32s(ed: &Editor, t: i32) -> Result<Vec<i32>, String> {
+fn const_i32s(ed: &Editor, t: i32) -> Result<Vec<i32>, RewriteError> {
     if ed.tensor(t).type_() != TensorType::INT32 {
         return Err("non-int32 constant".into());
     }
@@ -1071,11 +1070,9 @@ pub(crate) fn split(ed: &mut Editor, op: &tflite::Operator, code: BuiltinOperato
         (BuiltinOperator::SPLIT, &[a, x]) => (x, a, None),
         (_, &[x, s, a]) if code == BuiltinOperator::SPLIT_V => (x, a, Some(s)),
         _ => {
-            return Err(format!(
-                "{} with {} inputs",
-                super::inspect::op_name(code),
-                i.len()
-            ));
+            return Err(
+                format!("{} with {} inputs", super::inspect::op_name(code), i.len()).into(),
+            );
         }
     };
     let xs = ed.shape(x);
@@ -1085,20 +1082,20 @@ pub(crate) fn split(ed: &mut Editor, op: &tflite::Operator, code: BuiltinOperato
     let rank = xs.len() as i32;
     let axis = if axis < 0 { axis + rank } else { axis };
     if axis < 0 || axis >= rank || o.is_empty() || xs.iter().any(|&d| d < 0) {
-        return Err(format!("split axis {axis} of {xs:?}"));
+        return Err(format!("split axis {axis} of {xs:?}").into());
     }
     let dim = xs[axis as usize];
     let mut sizes = match sizes {
         Some(s) => const_i32s(ed, s)?,
         None if dim % o.len() as i32 == 0 => vec![dim / o.len() as i32; o.len()],
-        None => return Err(format!("SPLIT of {dim} into {} parts", o.len())),
+        None => return Err(format!("SPLIT of {dim} into {} parts", o.len()).into()),
     };
     // SPLIT_V allows one size of -1: the rest.
     if let Some(k) = sizes.iter().position(|&v| v == -1) {
         sizes[k] = dim - sizes.iter().filter(|&&v| v != -1).sum::<i32>();
     }
     if sizes.len() != o.len() || sizes.iter().any(|&v| v < 0) || sizes.iter().sum::<i32>() != dim {
-        return Err(format!("split sizes {sizes:?} of {dim}"));
+        return Err(format!("split sizes {sizes:?} of {dim}").into());
     }
     let mut start = 0;
     for (&y, &n) in o.iter().zip(&sizes) {
@@ -1107,7 +1104,7 @@ pub(crate) fn split(ed: &mut Editor, op: &tflite::Operator, code: BuiltinOperato
         begin[axis as usize] = start;
         size[axis as usize] = n;
         if ed.shape(y) != size {
-            return Err(format!("split output {:?}, want {size:?}", ed.shape(y)));
+            return Err(format!("split output {:?}, want {size:?}", ed.shape(y)).into());
         }
         slice(ed, x, y, &begin, &size);
         start += n;
@@ -1126,7 +1123,7 @@ pub(crate) fn gather(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         .builtin_options_as_gather_options()
         .ok_or("GATHER without options")?;
     if opts.batch_dims() != 0 {
-        return Err(format!("GATHER with batch_dims {}", opts.batch_dims()));
+        return Err(format!("GATHER with batch_dims {}", opts.batch_dims()).into());
     }
     let indices: Vec<i64> = match ed.tensor(idx).type_() {
         TensorType::INT32 => const_i32s(ed, idx)?.into_iter().map(i64::from).collect(),
@@ -1136,7 +1133,7 @@ pub(crate) fn gather(ed: &mut Editor, op: &tflite::Operator) -> Fix {
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
             .collect(),
-        t => return Err(format!("GATHER indices of type {t:?}")),
+        t => return Err(format!("GATHER indices of type {t:?}").into()),
     };
     let xs = ed.shape(x);
     let rank = xs.len() as i32;
@@ -1146,20 +1143,20 @@ pub(crate) fn gather(ed: &mut Editor, op: &tflite::Operator) -> Fix {
         opts.axis()
     };
     if axis < 0 || axis >= rank {
-        return Err(format!("GATHER axis {} of {xs:?}", opts.axis()));
+        return Err(format!("GATHER axis {} of {xs:?}", opts.axis()).into());
     }
     let a = axis as usize;
     if indices.is_empty() || indices.len() > 4096 {
-        return Err(format!("GATHER of {} indices", indices.len()));
+        return Err(format!("GATHER of {} indices", indices.len()).into());
     }
     if let Some(bad) = indices.iter().find(|&&k| k < 0 || k >= xs[a] as i64) {
-        return Err(format!("GATHER index {bad} outside 0..{}", xs[a]));
+        return Err(format!("GATHER index {bad} outside 0..{}", xs[a]).into());
     }
     let mut want = xs[..a].to_vec();
     want.extend(ed.shape(idx));
     want.extend(&xs[a + 1..]);
     if ed.shape(y) != want {
-        return Err(format!("GATHER output {:?}, want {want:?}", ed.shape(y)));
+        return Err(format!("GATHER output {:?}, want {want:?}", ed.shape(y)).into());
     }
     let mut parts = vec![];
     for (n, &k) in indices.iter().enumerate() {

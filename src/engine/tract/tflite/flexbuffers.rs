@@ -2,6 +2,8 @@
 //! options in: string keys to integers, floats, booleans and vectors of those.
 //! Every read is bounds-checked; a malformed buffer is an error, never a panic.
 
+use super::rewrite_error::FlexError;
+
 /// One value of an options map.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -37,11 +39,11 @@ impl Value {
     }
 }
 
-type R<T> = Result<T, String>;
+type R<T> = Result<T, FlexError>;
 
 fn bytes(b: &[u8], pos: usize, width: usize) -> R<&[u8]> {
     b.get(pos..pos.checked_add(width).ok_or("offset overflow")?)
-        .ok_or_else(|| format!("read of {width} bytes at {pos} past the end ({})", b.len()))
+        .ok_or_else(|| format!("read of {width} bytes at {pos} past the end ({})", b.len()).into())
 }
 
 fn uint(b: &[u8], pos: usize, width: usize) -> R<u64> {
@@ -51,7 +53,7 @@ fn uint(b: &[u8], pos: usize, width: usize) -> R<u64> {
         2 => u16::from_le_bytes([s[0], s[1]]) as u64,
         4 => u32::from_le_bytes(s.try_into().unwrap()) as u64,
         8 => u64::from_le_bytes(s.try_into().unwrap()),
-        w => return Err(format!("byte width {w}")),
+        w => return Err(format!("byte width {w}").into()),
     })
 }
 
@@ -66,7 +68,7 @@ fn float(b: &[u8], pos: usize, width: usize) -> R<f64> {
     Ok(match width {
         4 => f32::from_le_bytes(s.try_into().unwrap()) as f64,
         8 => f64::from_le_bytes(s.try_into().unwrap()),
-        w => return Err(format!("float of byte width {w}")),
+        w => return Err(format!("float of byte width {w}").into()),
     })
 }
 
@@ -74,7 +76,7 @@ fn float(b: &[u8], pos: usize, width: usize) -> R<f64> {
 fn indirect(b: &[u8], pos: usize, width: usize) -> R<usize> {
     let off = uint(b, pos, width)? as usize;
     pos.checked_sub(off)
-        .ok_or_else(|| "offset before the buffer start".to_owned())
+        .ok_or_else(|| "offset before the buffer start".into())
 }
 
 // Type codes of the FlexBuffers format.
@@ -178,10 +180,10 @@ pub fn read_map(b: &[u8]) -> R<Vec<(String, Value)>> {
     }
     let (root_width, packed) = (b[n - 1] as usize, b[n - 2]);
     if !matches!(root_width, 1 | 2 | 4 | 8) || n < 2 + root_width {
-        return Err(format!("root byte width {root_width}"));
+        return Err(format!("root byte width {root_width}").into());
     }
     if packed >> 2 != MAP {
-        return Err(format!("root of type {}, not a map", packed >> 2));
+        return Err(format!("root of type {}, not a map", packed >> 2).into());
     }
     let root = n - 2 - root_width;
     let width = 1usize << (packed & 3);

@@ -19,6 +19,7 @@ mod editor;
 mod flexbuffers;
 pub mod inspect;
 pub mod own_ops;
+mod rewrite_error;
 mod tract_0_23_9;
 
 #[cfg(test)]
@@ -28,6 +29,7 @@ mod tests;
 
 pub use inspect::{ModelInspection, OpInfo, Support, TensorSummary};
 pub use own_ops::Cut;
+pub use rewrite_error::{FlexError, RewriteError};
 
 use tract_tflite::prelude::{Framework, TractResult, TypedModel};
 
@@ -122,7 +124,7 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
             inspection.ops[node].support =
                 match coverage::custom(&mut ed, &op, name, opcode.version()) {
                     Ok(fix) => Support::Rewritten(fix),
-                    Err(why) => Support::Unsupported(why),
+                    Err(why) => Support::Unsupported(why.to_string()),
                 };
             continue;
         }

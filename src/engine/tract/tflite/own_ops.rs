@@ -11,6 +11,7 @@
 //! from their documented behaviour; each has a test against a reference
 //! written independently in `coverage_tests.rs`.
 
+use super::rewrite_error::RewriteError;
 use tract_tflite::internal::*;
 
 /// What joins a graph cut after import (see [`super::splice`]).
@@ -155,18 +156,19 @@ pub struct Pool {
 impl Pool {
     /// Reads the raw struct: padding, stride w, stride h, filter w, filter h,
     /// activation, as little-endian i32 (TfLitePadding: 1 SAME, 2 VALID).
-    pub fn from_custom_options(bytes: &[u8]) -> Result<Pool, String> {
+    pub fn from_custom_options(bytes: &[u8]) -> Result<Pool, RewriteError> {
         if bytes.len() < 24 {
             return Err(format!(
                 "custom options of {} bytes, want at least 24 (TfLitePoolParams)",
                 bytes.len()
-            ));
+            )
+            .into());
         }
         let i = |k: usize| i32::from_le_bytes(bytes[4 * k..4 * k + 4].try_into().unwrap());
         let same = match i(0) {
             1 => true,
             2 => false,
-            p => return Err(format!("padding code {p}")),
+            p => return Err(format!("padding code {p}").into()),
         };
         let pos = |v: i32, what: &str| {
             (v > 0)

@@ -2,6 +2,7 @@
 //! operator, each turning the operator into ones that version imports correctly.
 //! Delete a function (and its arm in `rewrite`) once tract handles the op upstream.
 
+use super::rewrite_error::RewriteError;
 use tract_tflite::internal::f16;
 use tract_tflite::tflite::{
     self, ActivationFunctionType, BuiltinOperator, BuiltinOptions, TensorType,
@@ -92,7 +93,7 @@ pub(crate) fn rewrite(
         && code != BuiltinOperator::TRANSPOSE_CONV
         && let Err(why) = optional_inputs(op)
     {
-        return Support::Unsupported(why);
+        return Support::Unsupported(why.to_string());
     }
     let result = match code {
         BuiltinOperator::DEQUANTIZE
@@ -129,7 +130,7 @@ pub(crate) fn rewrite(
             }
         }
         _ if TRACT_BUILTINS.contains(&code) => Ok(None),
-        _ => Err("no importer in tract-tflite 0.23.9".to_owned()),
+        _ => Err("no importer in tract-tflite 0.23.9".into()),
     };
     let result = result.and_then(|r| match fused_activation(op) {
         None
@@ -138,10 +139,7 @@ pub(crate) fn rewrite(
             | ActivationFunctionType::RELU
             | ActivationFunctionType::RELU6,
         ) => Ok(r),
-        Some(a) => Err(format!(
-            "fused activation {}",
-            a.variant_name().unwrap_or("?")
-        )),
+        Some(a) => Err(format!("fused activation {}", a.variant_name().unwrap_or("?")).into()),
     });
     match result {
         Ok(None) => {
@@ -149,7 +147,7 @@ pub(crate) fn rewrite(
             Support::Tract
         }
         Ok(Some(name)) => Support::Rewritten(name),
-        Err(why) => Support::Unsupported(why),
+        Err(why) => Support::Unsupported(why.to_string()),
     }
 }
 
@@ -197,7 +195,7 @@ fn quantized_conv_activation(
     ed: &mut Editor,
     op: &tflite::Operator,
     code: BuiltinOperator,
-) -> Result<Option<&'static str>, String> {
+) -> Result<Option<&'static str>, RewriteError> {
     let (i, o) = io(op);
     let (Some(&y), Some(&x)) = (o.first(), i.first()) else {
         return Ok(None);
@@ -257,7 +255,7 @@ fn quantized_conv_activation(
 
 /// tract-tflite 0.23.9 indexes tensors with an omitted optional input (-1) and
 /// panics; rewrites that meet one supply a value, anything else is refused here.
-fn optional_inputs(op: &tflite::Operator) -> Result<(), String> {
+fn optional_inputs(op: &tflite::Operator) -> Result<(), RewriteError> {
     if op.inputs().is_some_and(|i| i.iter().any(|i| i < 0)) {
         return Err("omitted optional input (-1), which tract-tflite 0.23.9 cannot take".into());
     }
@@ -276,7 +274,10 @@ fn numel(shape: &[i32]) -> i64 {
 
 /// DEQUANTIZE of a constant (fp16 weights, or int8 weights with scales) becomes
 /// the f32 constant it computes: tract-tflite 0.23.9 has no DEQUANTIZE importer.
-fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String> {
+fn dequantize_constant(
+    ed: &mut Editor,
+    op: &tflite::Operator,
+) -> Result<&'static str, RewriteError> {
     let (i, o) = io(op);
     let (&[x], &[y]) = (&i[..], &o[..]) else {
         return Err("DEQUANTIZE needs 1 input, 1 output".into());
@@ -304,7 +305,7 @@ fn dequantize_constant(ed: &mut Editor, op: &tflite::Operator) -> Result<&'stati
 
 /// The f32 values of a constant fp16, int8 or uint8 tensor (per-tensor or per-axis
 /// quantisation), as TFLite's DEQUANTIZE computes them.
-pub(super) fn dequantized_values(ed: &Editor, x: i32) -> Result<Vec<f32>, String> {
+pub(super) fn dequantized_values(ed: &Editor, x: i32) -> Result<Vec<f32>, RewriteError> {
     let data = ed.const_data(x).ok_or("not a constant")?;
     let t = ed.tensor(x);
     let shape = ed.shape(x);
@@ -351,13 +352,14 @@ pub(super) fn dequantized_values(ed: &Editor, x: i32) -> Result<Vec<f32>, String
             return Err(format!(
                 "constant of type {other:?} with {} bytes for {n} elements",
                 data.len()
-            ));
+            )
+            .into());
         }
     })
 }
 
 /// An f32 constant holding the dequantised values of constant `w`.
-pub(super) fn float_constant(ed: &mut Editor, w: i32) -> Result<i32, String> {
+pub(super) fn float_constant(ed: &mut Editor, w: i32) -> Result<i32, RewriteError> {
     let values = dequantized_values(ed, w)?;
     let name = format!("{}.f32", ed.tensor(w).name().unwrap_or("weights"));
     let shape = ed.shape(w);
@@ -377,7 +379,7 @@ fn hybrid_conv(
     ed: &mut Editor,
     op: &tflite::Operator,
     code: BuiltinOperator,
-) -> Result<Option<&'static str>, String> {
+) -> Result<Option<&'static str>, RewriteError> {
     let (mut i, o) = io(op);
     if i.len() < 2 || !is_hybrid(ed, i[0], i[1]) {
         return Ok(None);
@@ -397,7 +399,7 @@ fn hybrid_conv(
 /// quantised types. The graph is cut there (x becomes an extra output, y an extra
 /// input) and `super::splice` joins the halves after import with tract-core's
 /// Cast, which quantises (round, add zero point, saturate) or dequantises.
-fn cut_at_conversion(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String> {
+fn cut_at_conversion(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, RewriteError> {
     let (i, o) = io(op);
     let (&[x], &[y]) = (&i[..], &o[..]) else {
         return Err("(DE)QUANTIZE needs 1 input, 1 output".into());
@@ -416,7 +418,7 @@ fn cut_at_conversion(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static 
             ed.cut(x, y);
             return Ok("requantize-cut");
         }
-        _ => return Err(format!("conversion from {tx:?} to {ty:?}")),
+        _ => return Err(format!("conversion from {tx:?} to {ty:?}").into()),
     };
     if ed.quant(q).is_none() {
         let (scales, zero_points, axis) = per_axis(ed, q)?;
@@ -454,7 +456,7 @@ fn cut_at_conversion(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static 
 }
 
 /// The per-axis (scales, zero points, axis) of tensor `t`, checked against its shape.
-fn per_axis(ed: &Editor, t: i32) -> Result<(Vec<f32>, Vec<i64>, usize), String> {
+fn per_axis(ed: &Editor, t: i32) -> Result<(Vec<f32>, Vec<i64>, usize), RewriteError> {
     let q = ed
         .tensor(t)
         .quantization()
@@ -470,14 +472,15 @@ fn per_axis(ed: &Editor, t: i32) -> Result<(Vec<f32>, Vec<i64>, usize), String> 
             "{} scales / {} zero points for axis {axis} of {shape:?}",
             s.len(),
             z.len()
-        ));
+        )
+        .into());
     }
     Ok((s.iter().collect(), z.iter().collect(), axis))
 }
 
 /// PRELU(x, a) = RELU(x) + a * MINIMUM(x, 0): exact in f32 (one term is 0), and all
 /// four ops import in tract-tflite 0.23.9, which has no PRELU.
-fn prelu(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, String> {
+fn prelu(ed: &mut Editor, op: &tflite::Operator) -> Result<&'static str, RewriteError> {
     let (i, o) = io(op);
     let (&[x, alpha], &[y]) = (&i[..], &o[..]) else {
         return Err("PRELU needs 2 inputs, 1 output".into());
@@ -526,7 +529,10 @@ pub(super) fn emit_float_prelu(ed: &mut Editor, x: i32, alpha: i32, y: i32) {
 /// bias, and weights of the input's type; TFLite flattens any input to [-1, K].
 /// Reshape around it, supply a zero bias when omitted (float only), and dequantise
 /// int8 weights of a hybrid (float activations) layer at load.
-fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
+fn fully_connected(
+    ed: &mut Editor,
+    op: &tflite::Operator,
+) -> Result<Option<&'static str>, RewriteError> {
     let (i, o) = io(op);
     let (&[x, w, ref rest @ ..], &[y]) = (&i[..], &o[..]) else {
         return Err("FULLY_CONNECTED needs 2 or 3 inputs, 1 output".into());
@@ -556,9 +562,7 @@ fn fully_connected(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'st
     }
     let (outs, k) = (ws[0], ws[1]);
     if k <= 0 || numel(&xs) % k as i64 != 0 {
-        return Err(format!(
-            "FULLY_CONNECTED input {xs:?} does not flatten to [-1, {k}]"
-        ));
+        return Err(format!("FULLY_CONNECTED input {xs:?} does not flatten to [-1, {k}]").into());
     }
     let m = (numel(&xs) / k as i64) as i32;
     let bias = if bias >= 0 {
@@ -641,7 +645,7 @@ fn fc_as_conv(
     ed: &mut Editor,
     op: &tflite::Operator,
     [x, w, bias, y]: [i32; 4],
-) -> Result<&'static str, String> {
+) -> Result<&'static str, RewriteError> {
     if bias < 0 {
         return Err("per-channel int8 FULLY_CONNECTED without bias".into());
     }
@@ -651,12 +655,10 @@ fn fc_as_conv(
         .ok_or("FULLY_CONNECTED without its options")?
         .fused_activation_function();
     let &[outs, k] = &ws[..] else {
-        return Err(format!("FULLY_CONNECTED weights of shape {ws:?}"));
+        return Err(format!("FULLY_CONNECTED weights of shape {ws:?}").into());
     };
     if k <= 0 || numel(&xs) % k as i64 != 0 {
-        return Err(format!(
-            "FULLY_CONNECTED input {xs:?} does not flatten to [-1, {k}]"
-        ));
+        return Err(format!("FULLY_CONNECTED input {xs:?} does not flatten to [-1, {k}]").into());
     }
     let m = (numel(&xs) / k as i64) as i32;
     let view = |ed: &Editor, t: i32, shape: Vec<i32>, buffer: u32| {
@@ -699,7 +701,10 @@ fn fc_as_conv(
 
 /// tract-tflite 0.23.9 imports MEAN as a sum scaled by a `quant::scale` that rounds
 /// float results to integers. Float MEAN becomes SUM then MUL by 1/N.
-fn float_mean(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
+fn float_mean(
+    ed: &mut Editor,
+    op: &tflite::Operator,
+) -> Result<Option<&'static str>, RewriteError> {
     let (i, o) = io(op);
     let (&[x, axes], &[y]) = (&i[..], &o[..]) else {
         return Err("MEAN needs 2 inputs, 1 output".into());
@@ -716,7 +721,7 @@ fn float_mean(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static 
         let a = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         let a = if a < 0 { a + rank } else { a };
         if a < 0 || a >= rank {
-            return Err(format!("MEAN axis {a} out of range for rank {rank}"));
+            return Err(format!("MEAN axis {a} out of range for rank {rank}").into());
         }
         if !seen.contains(&a) {
             seen.push(a);
@@ -751,7 +756,10 @@ fn float_mean(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static 
 /// depthwise convolution with weight 1 (tract requantises in its convolution), then
 /// the ADD runs on equal parameters, which tract computes exactly. An input whose
 /// range exceeds the output's saturates there, as the sum would in TFLite.
-fn quantized_add(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'static str>, String> {
+fn quantized_add(
+    ed: &mut Editor,
+    op: &tflite::Operator,
+) -> Result<Option<&'static str>, RewriteError> {
     let (i, o) = io(op);
     let (&[a, b], &[y]) = (&i[..], &o[..]) else {
         return Err("ADD needs 2 inputs, 1 output".into());
@@ -784,7 +792,8 @@ fn quantized_add(ed: &mut Editor, op: &tflite::Operator) -> Result<Option<&'stat
             return Err(format!(
                 "quantised ADD with differing scales on a rank-{} input",
                 shape.len()
-            ));
+            )
+            .into());
         }
         let c = shape[3];
         let name = ed.tensor(x).name().unwrap_or("add_in").to_owned();
