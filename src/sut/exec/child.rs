@@ -320,7 +320,7 @@ impl Child {
     /// pipe (an op PIPE request) before edgemark writes a frame there. It
     /// stays on the pipe until a DOORBELL.
     #[inline]
-    fn to_pipe(&mut self) {
+    fn enter_pipe_mode(&mut self) {
         if let Some(shm) = &self.shm
             && !self.pipe_mode
         {
@@ -437,7 +437,7 @@ impl Child {
     /// Writes a whole frame (or several).
     #[inline]
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Fault> {
-        self.to_pipe();
+        self.enter_pipe_mode();
         match self.tx.write_all(bytes) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.died(&format!("writing to it failed: {e}"))),
@@ -626,7 +626,7 @@ impl Child {
             let mut bye = Vec::with_capacity(8);
             proto::put_header(&mut bye, proto::kind::BYE, 0);
             self.arm(grace.as_millis() as u64, "BYE");
-            self.to_pipe();
+            self.enter_pipe_mode();
             if self.tx.write_all(&bye).is_ok() {
                 let _ = self.frame();
             }
@@ -664,7 +664,7 @@ impl Child {
 
     /// Closes edgemark's sending side, as if edgemark had gone away.
     pub fn shut_write(&mut self) {
-        self.to_pipe();
+        self.enter_pipe_mode();
         use nix::sys::socket::{Shutdown, shutdown};
         if shutdown(self.tx.as_raw_fd(), Shutdown::Write).is_err()
             && let Ok(null) = File::options().write(true).open("/dev/null")
