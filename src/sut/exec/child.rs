@@ -225,6 +225,16 @@ fn sut_command(
     cmd
 }
 
+/// The spin transport's mapping (None for the others).
+fn spin_mapping(transport: Transport) -> Result<Option<Shm>, String> {
+    if transport != Transport::Spin {
+        return Ok(None);
+    }
+    Shm::create(spin::DEFAULT_SPIN_US).map(Some).map_err(|e| {
+        format!("cannot set up the spin transport's shared memory (memfd_create, mmap): {e}")
+    })
+}
+
 impl Child {
     /// Starts `command` (program and arguments) with the protocol on
     /// `transport`. `echo`: copy its stderr lines to ours as they come.
@@ -243,14 +253,7 @@ impl Child {
         let (err_r, err_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
         let err_w2 = err_w.try_clone().map_err(io)?;
         let (cr, cw) = (child_r.as_raw_fd(), child_w.as_raw_fd());
-        let shm = match transport {
-            Transport::Spin => Some(Shm::create(spin::DEFAULT_SPIN_US).map_err(|e| {
-                spawn_err(format!(
-                    "cannot set up the spin transport's shared memory (memfd_create, mmap): {e}"
-                ))
-            })?),
-            _ => None,
-        };
+        let shm = spin_mapping(transport).map_err(spawn_err)?;
         let mut cmd = sut_command(
             command,
             Stdio::from(err_w),
