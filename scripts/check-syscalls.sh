@@ -2,7 +2,8 @@
 # Does the unit's SystemCallFilter (@system-service minus @privileged) allow
 # every syscall the daemon makes? Runs the daemon under `strace -f` through an
 # idle period, a simulated job, SIGHUP, an exec: SUT job (the C null SUT of
-# examples/sut as the daemon's child: the unit's filter applies to it too), a
+# examples/sut as the daemon's child: the unit's filter applies to it too),
+# the same over the spin transport (shared memory: memfd_create, mmap), a
 # last job aborted by SIGTERM, then compares the syscalls seen (strace -f: the
 # child's included) with the expanded filter. With EDGEMARK_VENV (a venv with
 # numpy and onnxruntime) two more exec: jobs run first: the Python null SUT
@@ -45,17 +46,20 @@ for _ in $(seq 100); do grep -q reloaded "$dir/log" && break; sleep 0.05; done
 done_jobs() { for _ in $(seq 1200); do [ "$(grep -c " done:" "$dir/log")" -ge "$1" ] && return; sleep 0.05; done; }
 printf 'sut = ["exec:%s/null_sut"]\nscenario = "single-stream"\nmin_duration_ms = 200\n' "$dir" > "$dir/state/jobs/c.toml"
 done_jobs 2
-jobs=2
+# The spin transport (memfd_create, mmap, poll, sched_yield; the C SUT's side too).
+printf 'sut = ["exec:%s/null_sut"]\nsut_transport = "spin"\nscenario = "single-stream"\nmin_duration_ms = 200\n' "$dir" > "$dir/state/jobs/c2.toml"
+done_jobs 3
+jobs=3
 model=${EDGEMARK_SHARED:-$repo/../shared}/models/mobilenetv2-fp32.onnx
 if [ -n "${EDGEMARK_VENV:-}" ]; then
     py=$(realpath "$EDGEMARK_VENV")/bin/python
     printf 'sut = ["exec:%s", "%s/examples/sut/null_sut.py"]\nscenario = "single-stream"\nmin_duration_ms = 200\n' \
         "$py" "$repo" > "$dir/state/jobs/d.toml"
-    done_jobs 3
+    done_jobs 4
     printf 'sut = ["exec:%s", "%s/examples/sut/ort_sut.py", "%s"]\nscenario = "single-stream"\nmin_duration_ms = 500\n' \
         "$py" "$repo" "$(realpath "$model")" > "$dir/state/jobs/e.toml"
-    done_jobs 4
-    jobs=4
+    done_jobs 5
+    jobs=5
 fi
 printf 'sut = "synthetic:sleep:5"\nmin_duration_ms = 60000\n' > "$dir/state/jobs/b.toml"
 for _ in $(seq 200); do grep -q "b started" "$dir/log" && break; sleep 0.05; done

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # exec: SUTs from the command line (issue 14), as a user would drive them:
 #   - the C SDK examples build (C99, -Wall -Werror);
-#   - `edgemark sut-check` passes the C null SUT over pipes and a socketpair,
-#     and the Python null SUT;
+#   - `edgemark sut-check` passes the C null SUT over pipes, a socketpair and
+#     the spin transport (shared memory), and the Python null SUT over pipes
+#     and spin;
 #   - sut-check fails (exit 1) on the Python faulty SUT's crash, hang,
 #     garbage and unknown id;
 #   - `edgemark run` on the C null SUT's crash, hang, garbage and unknown id
 #     exits 1 and leaves one INVALID record with reason "SUT error";
+#   - over the spin transport, sut-check fails on the Python faulty SUT's
+#     crash and hang in the spin queries, and a run on it crashing or hanging
+#     mid-query (edgemark spinning) exits 1 with an INVALID record;
 #   - one accuracy run through the onnxruntime example on ../shared/images:
 #     top-1 13/15, onnxruntime's own figure for MobileNetV2 fp32.
 # Python: the onnxruntime venv of scripts/check_int8_onnxruntime.sh (same pin,
@@ -52,7 +56,9 @@ check_ok() {
 }
 check_ok --transport pipe "$work/null_sut"
 check_ok --transport socketpair "$work/null_sut"
+check_ok --transport spin "$work/null_sut"
 check_ok "$py" examples/sut/null_sut.py
+check_ok --transport spin "$py" examples/sut/null_sut.py
 
 # A broken SUT: sut-check says so with exit 1 (and within its timeout).
 for fault in crash hang garbage unknown-id; do
@@ -77,6 +83,28 @@ for fault in crash hang garbage unknown-id; do
     grep -q ',INVALID,SUT error,' <<<"$csv" || fail "--fault $fault: record not INVALID (SUT error): $csv"
     [ -z "$(running "$tag")" ] || fail "--fault $fault: SUT still running: $(running "$tag")"
     echo "run exit 1, INVALID (SUT error) on --fault $fault: $(grep -m1 '^edgemark: ' "$work/$fault.out" | cut -c1-100)"
+done
+
+# The spin transport's faults, through the Python SDK: sut-check's spin
+# queries come after its 5 pipe SingleStream queries (--after 6: the fault
+# is in the mapping's path), and runs crash or hang while edgemark spins.
+for fault in crash hang; do
+    rc=0
+    out=$("$bin" sut-check --transport spin --timeout 2 "$py" examples/sut/faulty_sut.py "$fault" --after 6 2>&1) || rc=$?
+    [ "$rc" -eq 1 ] || fail "sut-check --transport spin on faulty_sut.py $fault: exit $rc, want 1\n$out"
+    grep -q "FAIL  spin queries" <<<"$out" || fail "sut-check --transport spin on faulty_sut.py $fault: the spin check should fail:\n$out"
+    echo "sut-check (spin) exit 1 on faulty_sut.py $fault: $(grep -m1 'FAIL ' <<<"$out" | cut -c1-110)"
+    res=$work/results-spin-$fault
+    tag=ci-sut-spin-$fault-$$
+    rc=0
+    "$bin" run --board none --scenario single-stream --min-duration-ms 200 --sut-timeout-ms 500 \
+        --sut-transport spin --results "$res" \
+        --sut "exec:$py examples/sut/faulty_sut.py $fault $tag --after 50" >"$work/spin-$fault.out" 2>&1 || rc=$?
+    [ "$rc" -eq 1 ] || fail "spin run on faulty_sut.py $fault: exit $rc, want 1: $(cat "$work/spin-$fault.out")"
+    csv=$("$bin" report --format csv "$res" | tail -n +2)
+    grep -q ',INVALID,SUT error,' <<<"$csv" || fail "spin run on faulty_sut.py $fault: record not INVALID (SUT error): $csv"
+    [ -z "$(running "$tag")" ] || fail "spin run on faulty_sut.py $fault: SUT still running: $(running "$tag")"
+    echo "spin run exit 1, INVALID (SUT error) on faulty_sut.py $fault: $(grep -m1 '^edgemark: ' "$work/spin-$fault.out" | cut -c1-100)"
 done
 
 # Accuracy through the onnxruntime example, scored by edgemark.

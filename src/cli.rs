@@ -77,7 +77,7 @@ pub struct SutCheckArgs {
     /// Seconds any one answer may take (the hello includes the model load).
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub timeout: u64,
-    /// pipe (default) or socketpair.
+    /// pipe (default), socketpair or spin (docs/sut-protocol.md).
     #[arg(long, value_name = "KIND", default_value = "pipe")]
     pub transport: String,
     /// The SUT program and its arguments.

@@ -264,6 +264,45 @@ pub struct ExecSpec {
     pub inputs: Vec<String>,
     /// Per-query timeout: a query without an answer this long is a hang.
     pub timeout_ms: u64,
+    /// How the protocol travels (`sut_transport`); None = the
+    /// `EDGEMARK_SUT_TRANSPORT` environment variable, else pipes.
+    #[serde(default)]
+    pub transport: Option<SutTransport>,
+}
+
+/// How an exec: SUT's protocol travels (docs/sut-protocol.md, "Process and
+/// channel"). scripts/bench_protocol.sh measures all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SutTransport {
+    /// Two pipes (edgemark -> SUT, SUT -> edgemark). The default.
+    Pipes,
+    /// One AF_UNIX stream socketpair, the same fd both ways in the SUT.
+    SocketPair,
+    /// Pipes for everything but SingleStream queries, which go through a
+    /// shared mapping both sides spin on (two busy cores for the lowest
+    /// round trip).
+    Spin,
+}
+
+impl SutTransport {
+    /// The words `sut_transport`, `sut-check --transport` and
+    /// `EDGEMARK_SUT_TRANSPORT` take.
+    pub fn parse(s: &str) -> Option<SutTransport> {
+        match s {
+            "pipe" | "pipes" => Some(SutTransport::Pipes),
+            "socketpair" | "socket" => Some(SutTransport::SocketPair),
+            "spin" => Some(SutTransport::Spin),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SutTransport::Pipes => "pipe",
+            SutTransport::SocketPair => "socketpair",
+            SutTransport::Spin => "spin",
+        }
+    }
 }
 
 /// How to run the built-in model: a [`ModelSpec`] without what the built-in

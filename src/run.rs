@@ -224,6 +224,9 @@ impl<'a> Stage<'a> {
         warnings.extend(system.setup_warnings().into_iter().map(RunWarning::Box));
         let rss_before_load = probe::read_rss(&ctx.root).rss_bytes;
         let sut = sut::build(&plan.sut, clock.clone(), &ctx.root)?;
+        let sut_warnings = sut.info().warnings;
+        box_warnings.extend(sut_warnings.iter().cloned());
+        warnings.extend(sut_warnings);
         Ok(Stage {
             plan,
             ctx,

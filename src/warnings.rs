@@ -37,6 +37,9 @@ pub enum RunWarning {
     /// What the box's setup and the probes say in a record of one pass (a
     /// slow governor, throttling, a sensor lost): the record names no scenario.
     Sensors(String),
+    /// The spin transport with fewer than two CPUs for edgemark and the SUT
+    /// together: each spins in the other's time slice.
+    SpinOneCpu { cpus: usize },
 }
 
 impl fmt::Display for RunWarning {
@@ -62,6 +65,10 @@ impl fmt::Display for RunWarning {
                 write!(f, "{pass}: the SUT failed: {error}")
             }
             RunWarning::SutStderr(line) => write!(f, "SUT stderr: {line}"),
+            RunWarning::SpinOneCpu { cpus } => write!(
+                f,
+                "sut_transport = spin with {cpus} CPU(s) allowed to edgemark and the SUT together: spinning needs two (one each); each now waits out the other's time slice, expect latencies worse than over pipes"
+            ),
         }
     }
 }

@@ -73,9 +73,11 @@ fn running(needle: &str) -> Vec<String> {
 }
 
 #[test]
-fn sut_check_passes_the_c_reference_sut_on_both_transports() {
+fn sut_check_passes_the_c_reference_sut_on_every_transport() {
     let Some(sut) = c_sut() else { return };
-    for transport in ["pipe", "socketpair"] {
+    // spin adds two checks: queries through the mapping (with a pipe frame
+    // between them and one after the SUT slept) and an unknown sample there.
+    for (transport, checks) in [("pipe", 12), ("socketpair", 12), ("spin", 14)] {
         let out = Command::new(BIN)
             .args(["sut-check", "--transport", transport])
             .arg(sut)
@@ -83,8 +85,16 @@ fn sut_check_passes_the_c_reference_sut_on_both_transports() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{transport}: {text}");
-        assert!(text.contains("all 12 checks passed"), "{text}");
+        assert!(
+            text.contains(&format!("all {checks} checks passed")),
+            "{text}"
+        );
         assert!(text.contains("c-null 1 (protocol 1)"), "{text}");
+        assert_eq!(
+            text.contains("ok    spin queries (shared memory): 7 queries through the mapping"),
+            transport == "spin",
+            "{text}"
+        );
     }
 }
 
@@ -135,7 +145,7 @@ fn sut_check_names_what_a_broken_sut_gets_wrong() {
 fn sut_check_gives_up_on_a_hanging_sut_after_its_timeout() {
     let Some(sut) = c_sut() else { return };
     let tag = format!("tag-check-hang-{}", std::process::id());
-    for transport in ["pipe", "socketpair"] {
+    for transport in ["pipe", "socketpair", "spin"] {
         let mut child = Command::new(BIN)
             .args(["sut-check", "--timeout", "1", "--transport", transport])
             .arg(sut)
@@ -230,16 +240,28 @@ fn both_scenarios_run_valid_and_the_record_names_the_engine() {
 /// Runs a faulty SUT and checks exit 1, the message, the INVALID record
 /// with the stderr tail, and that nothing is left running.
 fn fault_case(fault: &str, scenario: &str, says: &str) {
+    fault_case_on("pipe", fault, scenario, says);
+}
+
+/// [`fault_case`] over a given transport.
+fn fault_case_on(transport: &str, fault: &str, scenario: &str, says: &str) {
     let Some(sut) = c_sut() else { return };
-    let dir = results_dir(&format!("{fault}-{scenario}"));
+    let dir = results_dir(&format!("{fault}-{scenario}-{transport}"));
     let sut_path = sut.to_str().unwrap();
     let t0 = Instant::now();
     // A tag only this case's SUT carries (the C SUT ignores unknown words),
     // to find its processes among the other tests'.
-    let tag = format!("tag-{fault}-{scenario}-{}", std::process::id());
+    let tag = format!("tag-{fault}-{scenario}-{transport}-{}", std::process::id());
     let out = run(
         &dir,
-        &["--scenario", scenario, "--sut-timeout-ms", "300"],
+        &[
+            "--scenario",
+            scenario,
+            "--sut-timeout-ms",
+            "300",
+            "--sut-transport",
+            transport,
+        ],
         &[
             &format!("exec:{sut_path}"),
             "--fault",
@@ -322,6 +344,158 @@ fn an_unknown_sample_id_is_named() {
         "offline",
         "completed unknown sample id(s) [4242]",
     );
+}
+
+/// The spin transport's timed path: edgemark spins on the mapping while the
+/// SUT crashes, exits, hangs or writes garbage on the pipe; each is named,
+/// recorded INVALID with the SUT's stderr, and nothing is left running.
+#[test]
+fn spin_transport_faults_end_the_spin_with_a_clear_error() {
+    fault_case_on(
+        "spin",
+        "crash",
+        "single-stream",
+        "crashed (SIGSEGV, signal 11)",
+    );
+    fault_case_on("spin", "exit", "single-stream", "exited with status 3");
+    fault_case_on(
+        "spin",
+        "hang",
+        "single-stream",
+        "hung: no answer to a query within 300 ms",
+    );
+    fault_case_on("spin", "garbage", "single-stream", "sent garbage");
+    // Offline stays on the pipes: after spinning SingleStream queries.
+    fault_case_on("spin", "crash", "offline", "crashed (SIGSEGV, signal 11)");
+}
+
+#[test]
+fn spin_transport_runs_both_scenarios_valid() {
+    let Some(sut) = c_sut() else { return };
+    let dir = results_dir("spin-valid");
+    let sut_path = sut.to_str().unwrap();
+    let out = run(
+        &dir,
+        &[
+            "--sut-transport",
+            "spin",
+            "--offline-expected-qps",
+            "100000",
+        ],
+        &[
+            &format!("exec:{sut_path}"),
+            "--busy-us",
+            "20",
+            "tag-spin-valid",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&dir);
+    assert_eq!(recs.len(), 2);
+    for r in &recs {
+        let res = r.result.as_ref().unwrap();
+        assert!(res.valid, "{:?}", res.invalid_reasons);
+        assert!(r.engine.as_ref().unwrap().round_trip_ns > 0);
+        assert!(
+            res.min_ns >= 20_000 || r.plan.scenario == Scenario::Offline,
+            "{res:?}"
+        );
+    }
+    assert!(running("tag-spin-valid").is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A SUT whose SDK predates the spin transport answers the hello but never
+/// attaches the mapping: refused naming the SUT and what it lacks.
+#[test]
+fn a_sut_without_the_spin_transport_is_refused_by_name() {
+    use edgemark::sut::exec::proto::{self, HelloReply, TensorDesc, WireType};
+    let dir = results_dir("spin-old");
+    std::fs::create_dir_all(&dir).unwrap();
+    let desc = |name: &str| TensorDesc {
+        name: name.into(),
+        dtype: WireType::F32,
+        shape: vec![1, 4],
+        quant: None,
+    };
+    let reply = proto::hello_reply(&HelloReply {
+        version: proto::VERSION,
+        name: "old-sdk".into(),
+        sut_version: "0.9".into(),
+        model: "null".into(),
+        inputs: vec![desc("x")],
+        outputs: vec![desc("y")],
+    });
+    let frame = dir.join("hello_reply.bin");
+    std::fs::write(&frame, reply).unwrap();
+    let script = format!(
+        "w=${{EDGEMARK_SUT_FDS#*,}}; cat '{}' >&$w; sleep 30 # tag-spin-old",
+        frame.display()
+    );
+    let results = dir.join("results");
+    let out = run(
+        &results,
+        &["--sut-transport", "spin"],
+        &["exec:sh", "-c", &script],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("SUT sh (old-sdk 0.9) does not support the spin transport")
+            && stderr.contains("EDGEMARK_SUT_SHM")
+            && stderr.contains("sut_transport = \"pipe\""),
+        "{stderr}"
+    );
+    assert!(running("tag-spin-old").is_empty());
+    // The same SUT over pipes runs no check of the mapping: it gets as far
+    // as loading samples (and then hangs in this fake: not our concern).
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Spinning on one CPU works (yielding) but is worth a typed warning in the
+/// record: edgemark and the SUT are both pinned to CPU 0 here.
+#[test]
+fn spin_on_one_cpu_is_a_warning_in_the_record() {
+    use std::os::unix::process::CommandExt;
+    let Some(sut) = c_sut() else { return };
+    let dir = results_dir("spin-one-cpu");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bare");
+    let mut c = Command::new(BIN);
+    c.args(["run", "--min-duration-ms", "100", "--board", "none"])
+        .args(["--scenario", "single-stream", "--sut-transport", "spin"])
+        .arg("--results")
+        .arg(&dir)
+        .arg("--root")
+        .arg(root)
+        .arg("--sut")
+        .arg(format!("exec:{} tag-spin-one-cpu", sut.display()));
+    // SAFETY: sched_setaffinity only, between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            let mut one = nix::sched::CpuSet::new();
+            one.set(0).map_err(std::io::Error::other)?;
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &one)
+                .map_err(std::io::Error::other)
+        });
+    }
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let recs = records(&dir);
+    assert_eq!(recs.len(), 1);
+    let w = recs[0].warnings.join("\n");
+    assert!(
+        w.contains("sut_transport = spin with 1 CPU(s) allowed to edgemark and the SUT together"),
+        "{w}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("spinning needs two"), "{stdout}");
+    assert!(running("tag-spin-one-cpu").is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -53,6 +53,7 @@ class FaultySut(em.Sut):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("fault", choices=["crash", "exit", "hang", "garbage", "unknown-id", "error"])
+    ap.add_argument("tag", nargs="?", help="ignored: lets a test find this process by its command line")
     ap.add_argument("--after", type=int, default=3, help="good queries before the fault")
     a = ap.parse_args()
     em.serve(FaultySut(a.fault, a.after))

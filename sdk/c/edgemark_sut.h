@@ -12,6 +12,11 @@
  * frame in the read buffer and answers from fixed buffers. The read buffer
  * (1 MiB, an Offline query of 131072 samples) only grows for bigger frames:
  * sample loading, or a larger Offline query than that.
+ *
+ * Transports: pipes, a socketpair, or spin (EDGEMARK_SUT_SHM: SingleStream
+ * queries through a shared mapping this library spins on, with GCC/Clang
+ * __atomic builtins); em_serve handles all three, the callbacks see no
+ * difference.
  */
 #ifndef EDGEMARK_SUT_H
 #define EDGEMARK_SUT_H

@@ -29,10 +29,15 @@ does. docs/sut-protocol.md describes the frames byte by byte.
 
 The query loop reads into one preallocated buffer and answers from
 preallocated frames: no text, no buffer allocation per query (the Python
-interpreter still creates small ints and tuples).
+interpreter still creates small ints and tuples). Over the spin transport
+(``EDGEMARK_SUT_SHM``) SingleStream queries come through a shared mapping
+this module spins on (``mmap`` + ``memoryview``); ``serve`` handles every
+transport, the Sut subclass sees no difference.
 """
 
+import mmap
 import os
+import select
 import struct
 import sys
 import time
@@ -44,7 +49,8 @@ MAGIC = b"EDGEMSUT"
 VERSION = 1
 
 HELLO, HELLO_REPLY, LOAD, LOAD_ALIAS, UNLOAD, FLUSH, FLUSHED = 1, 2, 3, 4, 5, 6, 7
-ISSUE, COMPLETE, OUTPUTS, ERROR, BYE, BYE_REPLY = 8, 9, 10, 11, 12, 13
+ISSUE, COMPLETE, OUTPUTS, ERROR, BYE, BYE_REPLY, DOORBELL = 8, 9, 10, 11, 12, 13, 14
+HELLO_SPIN = 1  # HELLO flag: the spin transport (attach EDGEMARK_SUT_SHM)
 FLAG_OUTPUTS, FLAG_NULL = 1, 2
 ERR_VERSION, ERR_MODEL, ERR_BAD_FRAME, ERR_UNKNOWN_SAMPLE, ERR_OTHER = 1, 2, 3, 4, 5
 
@@ -59,6 +65,17 @@ _PAIR = struct.Struct("<II")
 _ISSUE1 = struct.Struct("<IIII")  # flags, count, id, index
 # Offline completions are sent at least this often (and at the end).
 COMPLETE_EVERY_NS = 1_000_000
+
+# The spin transport's mapping (docs/sut-protocol.md, "The spin transport").
+SHM_MAGIC, SHM_LAYOUT, SHM_SIZE = b"EDGEMSPN", 1, 4096
+SEQ_MASK = (1 << 30) - 1
+OP_QUERY, OP_NULL, OP_PIPE = 0, 1, 2
+# Python has no memory fence: asleep after idling, the SDK also looks at the
+# request word this often (s), so a doorbell lost to store reordering costs at
+# most this, never a hang (the C SDK fences and needs no such look).
+IDLE_RECHECK_S = 0.01
+# A 64-bit word read by a 32-bit interpreter may be two loads: read it again.
+_TORN = sys.maxsize < 2 ** 32
 
 
 class ProtocolError(Exception):
@@ -265,6 +282,8 @@ def _serve(sut, ch):
             ERR_VERSION,
             f"edgemark speaks SUT protocol version {version}, this SUT "
             f"(edgemark_sut.py) speaks version {VERSION}")
+    (hello_flags,) = _U32.unpack_from(ch.buf, p + 12) if e - p >= 16 else (0,)
+    shm = _Shm() if hello_flags & HELLO_SPIN else None
     try:
         d = sut.describe()
     except Exception as ex:
@@ -273,19 +292,42 @@ def _serve(sut, ch):
     body = MAGIC + _U32.pack(VERSION) + _str(sut.name) + _str(str(sut.version)) + _str(d.model)
     body += struct.pack("<HH", len(d.inputs), len(d.outputs))
     body += b"".join(_desc_bytes(x) for x in d.inputs + d.outputs)
+    if shm is not None:
+        shm.attached[0] = 1  # before the HELLO_REPLY: how edgemark knows
     ch.send(_frame(HELLO_REPLY, body))
 
     samples = {}
+    spinning = False
     complete1 = bytearray(_frame(COMPLETE, struct.pack("<II", 1, 0)))
     offline = bytearray(64)
     buf_unpack = _ISSUE1.unpack_from
     send = ch.send
     while True:
+        if spinning:
+            spinning = False
+            if _spin(sut, shm, samples):
+                # Idle, not told: sleep on the pipe, but look again now and
+                # then (no fence in Python; see IDLE_RECHECK_S).
+                while ch.start == ch.end and not select.select([ch.rfd], [], [], IDLE_RECHECK_S)[0]:
+                    if shm.req[0] & SEQ_MASK != shm.last:
+                        shm.sleeping[0] = 0
+                        spinning = True
+                        break
+                if spinning:
+                    continue
         f = ch.frame()
         if f is None:
             return 1  # edgemark went away
         kind, p, e = f
         buf = ch.buf
+        if kind == DOORBELL:
+            if shm is None:
+                raise ProtocolError(ERR_BAD_FRAME, "DOORBELL without the spin transport")
+            # A request waits (a stale doorbell finds none: keep reading).
+            if shm.req[0] & SEQ_MASK != shm.last:
+                shm.sleeping[0] = 0
+                spinning = True
+            continue
         if kind == ISSUE:
             flags, count, qid, index = buf_unpack(buf, p)
             if count == 1 and e - p == 16:
@@ -366,6 +408,76 @@ def _serve(sut, ch):
             return 0
         else:
             raise ProtocolError(ERR_BAD_FRAME, f"unknown frame kind {kind}")
+
+
+class _Shm:
+    """The spin transport's mapping, from the memfd in EDGEMARK_SUT_SHM."""
+
+    def __init__(self):
+        v = os.environ.get("EDGEMARK_SUT_SHM")
+        if v is None:
+            raise ProtocolError(ERR_OTHER, "HELLO asks for the spin transport but "
+                                "EDGEMARK_SUT_SHM is not set")
+        self.mm = mmap.mmap(int(v), SHM_SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        head = self.mm[:20]
+        if head[:8] != SHM_MAGIC or struct.unpack_from("<II", head, 8) != (SHM_LAYOUT, SHM_SIZE):
+            raise ProtocolError(ERR_VERSION, "spin transport: the mapping is not EDGEMSPN layout 1 "
+                                "(the layout edgemark_sut.py knows)")
+        mv = memoryview(self.mm)
+        (self.spin_ns,) = struct.unpack_from("<I", head, 16)
+        self.spin_ns *= 1000
+        self.attached = mv[20:24].cast("I")
+        self.req = mv[128:136].cast("Q")
+        self.done = mv[256:260].cast("I")
+        self.sleeping = mv[260:264].cast("I")
+        self.last = 0
+
+
+def _spin(sut, shm, samples):
+    """Answers requests from the mapping until an op PIPE request (returns
+    False: read the pipe) or spin_ns without one (returns True: asleep, the
+    caller sleeps on the pipe). The loop allocates nothing but the ints the
+    interpreter makes."""
+    req, done, run, get = shm.req, shm.done, sut.run, samples.get
+    spin_ns, now, yield_ = shm.spin_ns, time.perf_counter_ns, os.sched_yield
+    spins = range(256)
+    lastw = req[0] if req[0] & SEQ_MASK == shm.last else -1
+    idle_since = now()
+    while True:
+        for _ in spins:
+            w = req[0]
+            if w != lastw:
+                break
+        else:
+            idle = now() - idle_since
+            if idle > 50_000:
+                yield_()  # an edgemark sharing this core gets it sooner
+            if idle < spin_ns:
+                continue
+            shm.sleeping[0] = 1
+            w = req[0]
+            if w == lastw:
+                return True
+            shm.sleeping[0] = 0
+        if _TORN:
+            w = req[0]
+        lastw = w
+        seq = w & SEQ_MASK
+        shm.last = seq
+        op = (w >> 30) & 3
+        if op == OP_QUERY:
+            s = get(w >> 32)
+            if s is None:
+                raise ProtocolError(ERR_UNKNOWN_SAMPLE, f"sample {w >> 32} is not loaded")
+            run(s)
+        elif op == OP_PIPE:
+            shm.sleeping[0] = 1
+            done[0] = seq
+            return False
+        elif op != OP_NULL:
+            raise ProtocolError(ERR_BAD_FRAME, f"spin transport: unknown request op {op}")
+        done[0] = seq
+        idle_since = now()
 
 
 def _send_ids(send, frame, pairs, first, n):

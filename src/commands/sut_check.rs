@@ -11,7 +11,7 @@ use super::{CommandError, CommandResult, ErrorKind};
 use crate::cli::SutCheckArgs;
 use crate::sut::exec::child::{Child, Transport};
 use crate::sut::exec::proto::{self, WireTensor, error_code, flags, kind};
-use crate::sut::exec::{self, Fault};
+use crate::sut::exec::{self, Fault, spin};
 
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,6 +333,48 @@ fn unload_then_query(c: &mut Child) -> Step<String> {
     Ok(format!("unloaded sample refused: {msg}"))
 }
 
+/// One query through the spin transport's mapping; a frame on the pipe
+/// instead (an ERROR) is the problem.
+fn spin_one(c: &mut Child, op: u64, index: u32) -> Step<()> {
+    match c.spin_query(op, index).map_err(fault)? {
+        None => Ok(()),
+        Some((k, r)) => {
+            let p = c.buf()[r].to_vec();
+            if k == kind::ERROR {
+                let (code, msg) = exec::read_error(&p);
+                return Err(format!(
+                    "spin query on sample {index}: the SUT sent ERROR (code {code}): {msg}"
+                ));
+            }
+            Err(format!(
+                "spin query on sample {index}: frame kind {k} ({}) on the pipe instead of `done` {}",
+                kind::name(k),
+                proto::show_bytes(&p)
+            ))
+        }
+    }
+}
+
+/// The spin transport: queries through the mapping, a NULL one, a pipe
+/// frame in between (the SUT is told to read the pipe, then rung back), and
+/// a query after the SUT fell asleep (idle longer than its spin time).
+fn spin_queries(c: &mut Child) -> Step<String> {
+    let t0 = Instant::now();
+    for ix in [0u32, 1, 2, 7, 0] {
+        spin_one(c, spin::op::QUERY, ix)?;
+    }
+    spin_one(c, spin::op::NULL, 2)?;
+    flush(c, 6).map_err(|e| format!("FLUSH between spin queries: {e}"))?;
+    spin_one(c, spin::op::QUERY, 1)?;
+    let took = t0.elapsed();
+    std::thread::sleep(Duration::from_micros(3 * spin::DEFAULT_SPIN_US as u64));
+    spin_one(c, spin::op::QUERY, 2).map_err(|e| format!("after the SUT slept: {e}"))?;
+    Ok(format!(
+        "7 queries through the mapping ({:.1} ms), a FLUSH on the pipe between them, one after the SUT slept",
+        took.as_secs_f64() * 1e3
+    ))
+}
+
 struct Checker {
     command: Vec<String>,
     transport: Transport,
@@ -372,6 +414,9 @@ impl Checker {
         }
         let single = single_stream_queries(&mut c);
         self.record("SingleStream queries", single);
+        if self.transport == Transport::Spin {
+            self.record("spin queries (shared memory)", spin_queries(&mut c));
+        }
         self.record("Offline query", offline_query(&mut c));
         self.record("null query (round trip)", null_query(&mut c));
         let outputs = accuracy_query(&mut c, &h);
@@ -481,6 +526,25 @@ impl Checker {
         self.record(name, r);
     }
 
+    /// A spin query on a sample never loaded: ERROR code 4 on the pipe.
+    fn refuses_spin(&mut self) {
+        let name = "refuses a spin query on a sample never loaded";
+        let r = (|| {
+            let mut c = self.spawn()?;
+            exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+            c.arm(self.timeout_ms, name);
+            match spin_one(&mut c, spin::op::QUERY, 123_456) {
+                Ok(()) => Err("completed a query on sample 123456, never loaded".to_string()),
+                Err(e) if e.contains("(code 4)") && e.contains("123456") => {
+                    c.disarm();
+                    Ok(e.replace("spin query on sample 123456: the SUT sent ", ""))
+                }
+                Err(e) => Err(format!("expected ERROR (code 4) naming 123456: {e}")),
+            }
+        })();
+        self.record(name, r);
+    }
+
     fn eof(&mut self) {
         let r = (|| {
             let mut c = self.spawn()?;
@@ -537,6 +601,9 @@ pub fn check(command: &[String], transport: Transport, timeout_ms: u64) -> Check
             error_code::BAD_FRAME,
             &["200"],
         );
+        if transport == Transport::Spin {
+            k.refuses_spin();
+        }
         k.eof();
     }
     CheckReport {
@@ -549,7 +616,7 @@ pub fn check(command: &[String], transport: Transport, timeout_ms: u64) -> Check
 pub fn command(args: &SutCheckArgs) -> CommandResult {
     let Some(transport) = Transport::parse(&args.transport) else {
         return Err(CommandError::usage(format!(
-            "--transport: expected pipe or socketpair, got {:?}",
+            "--transport: expected pipe, socketpair or spin, got {:?}",
             args.transport
         ))
         .in_command("sut-check"));

@@ -703,6 +703,7 @@ mod from_run {
                 sample_bytes: 602_112,
                 loaded_samples: 1024,
             }),
+            warnings: Vec::new(),
         };
         let run = ScenarioRun {
             scenario: plan::Scenario::SingleStream,

@@ -50,6 +50,11 @@ pub struct RawSettings {
     /// an answer this long is a hang; the SUT is killed and the run INVALID.
     #[arg(long, value_name = "MS")]
     pub sut_timeout_ms: Option<u64>,
+    /// How an exec: SUT's protocol travels: pipe (default), socketpair, or
+    /// spin (SingleStream queries through shared memory both sides spin on:
+    /// the lowest round trip, for two busy cores; docs/sut-protocol.md).
+    #[arg(long, value_name = "KIND")]
+    pub sut_transport: Option<String>,
     /// ONNX or TFLite model file. Without it (and without --sut) the built-in model runs.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,

@@ -269,7 +269,12 @@ fn exec_sut(raw: &RawSettings) -> Result<Option<SutSpec>, SettingsError> {
     };
     let inputs = raw.inputs.iter().flatten();
     let inputs = inputs.map(|p| p.to_string_lossy().into_owned()).collect();
-    let Some(exec) = crate::sut::exec::spec::parse(words, inputs, raw.sut_timeout_ms) else {
+    let Some(exec) = crate::sut::exec::spec::parse(
+        words,
+        inputs,
+        raw.sut_timeout_ms,
+        raw.sut_transport.as_deref(),
+    ) else {
         if words.len() != 1 {
             return Err(field(
                 "sut",
@@ -292,6 +297,9 @@ fn exec_sut(raw: &RawSettings) -> Result<Option<SutSpec>, SettingsError> {
 fn synthetic_sut(raw: &RawSettings) -> Result<Option<SutSpec>, SettingsError> {
     if raw.sut_timeout_ms.is_some() {
         return Err(field("sut_timeout_ms", "applies to exec: SUTs only"));
+    }
+    if raw.sut_transport.is_some() {
+        return Err(field("sut_transport", "applies to exec: SUTs only"));
     }
     let Some(sut) = raw.sut_word() else {
         return Ok(None);

@@ -144,4 +144,7 @@ pub struct SutInfo {
     /// The random-input set loaded last (None: data set or `.npy` inputs,
     /// or a SUT that generates none).
     pub input_set: Option<crate::engine::budget::InputSetInfo>,
+    /// What building the SUT found worth a warning in every record (the
+    /// spin transport on one CPU).
+    pub warnings: Vec<crate::warnings::RunWarning>,
 }

@@ -200,6 +200,7 @@ impl TractSut {
             },
             engine: None,
             input_set: None,
+            warnings: Vec::new(),
         };
         Ok(sut)
     }

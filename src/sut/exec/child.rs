@@ -20,30 +20,17 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::proto::{self, HEADER_LEN, MAX_PAYLOAD};
+use super::spin::{self, Shm};
 
 /// Lines of the SUT's stderr kept for messages and records.
 pub const TAIL_LINES: usize = 20;
 /// Longest kept line (bytes); longer ones are cut.
 const TAIL_LINE_MAX: usize = 400;
 
-/// How the protocol travels. Both are measured by scripts/bench_protocol.sh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// Two pipes (edgemark -> SUT, SUT -> edgemark).
-    Pipes,
-    /// One AF_UNIX stream socketpair, the same fd both ways in the SUT.
-    SocketPair,
-}
+/// How the protocol travels (defined with the plan, which carries it).
+pub use crate::plan::SutTransport as Transport;
 
 impl Transport {
-    pub fn parse(s: &str) -> Option<Transport> {
-        match s {
-            "pipe" | "pipes" => Some(Transport::Pipes),
-            "socketpair" | "socket" => Some(Transport::SocketPair),
-            _ => None,
-        }
-    }
-
     /// The transport the environment asks for (`EDGEMARK_SUT_TRANSPORT`,
     /// for the benchmark), else the default.
     pub fn from_env() -> Transport {
@@ -74,6 +61,8 @@ pub enum FaultKind {
     Reported,
     /// Speaks another protocol version.
     Version,
+    /// Lacks what the chosen transport needs (the spin transport's mapping).
+    Capability,
 }
 
 impl FaultKind {
@@ -87,6 +76,7 @@ impl FaultKind {
             FaultKind::UnknownId => "unknown sample id",
             FaultKind::Reported => "error reported by the SUT",
             FaultKind::Version => "protocol version",
+            FaultKind::Capability => "transport not supported",
         }
     }
 }
@@ -139,7 +129,19 @@ pub struct Child {
     program: String,
     /// What the current request is, for the fault message (set untimed).
     doing: &'static str,
+    /// The spin transport's mapping, its last request's sequence number,
+    /// and whether the SUT was told to read the pipe (after the hello it does).
+    shm: Option<Shm>,
+    seq: u32,
+    pipe_mode: bool,
 }
+
+/// Spins between two looks at the pipe (an ERROR frame, EOF of a dead SUT):
+/// a poll costs a syscall, a spin a few ns.
+const SPINS_PER_POLL: u32 = 512;
+/// Looks at the pipe before edgemark also yields the core at every look
+/// (some tens of µs of spinning).
+const YIELD_AFTER_POLLS: u32 = 4;
 
 /// A pipe whose ends no other child inherits (only the SUT gets its two,
 /// by clearing the flag between fork and exec): a leaked write end would keep
@@ -161,7 +163,8 @@ fn inheritable(fd: i32) -> std::io::Result<()> {
 /// theirs to read, theirs to write), all close-on-exec.
 fn channel(transport: Transport) -> std::io::Result<(OwnedFd, OwnedFd, OwnedFd, OwnedFd)> {
     Ok(match transport {
-        Transport::Pipes => {
+        // Spin: pipes, plus the mapping made in spawn.
+        Transport::Pipes | Transport::Spin => {
             let (to_us_r, to_us_w) = cloexec_pipe()?;
             let (to_sut_r, to_sut_w) = cloexec_pipe()?;
             (to_us_r, to_sut_w, to_sut_r, to_us_w)
@@ -184,7 +187,13 @@ fn channel(transport: Transport) -> std::io::Result<(OwnedFd, OwnedFd, OwnedFd, 
 /// The SUT's command: stdout and stderr to `out`/`err` (the tail), the
 /// channel's descriptors `(cr, cw)` inherited and named in the environment,
 /// its own process group, killed when edgemark dies.
-fn sut_command(command: &[String], out: Stdio, err: Stdio, (cr, cw): (i32, i32)) -> Command {
+fn sut_command(
+    command: &[String],
+    out: Stdio,
+    err: Stdio,
+    (cr, cw): (i32, i32),
+    shm: Option<i32>,
+) -> Command {
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..])
         .stdin(Stdio::null())
@@ -196,11 +205,17 @@ fn sut_command(command: &[String], out: Stdio, err: Stdio, (cr, cw): (i32, i32))
         // Its own group: killed as a whole (helpers included), and the
         // terminal's Ctrl-C reaches edgemark only, which ends it cleanly.
         .process_group(0);
+    if let Some(fd) = shm {
+        cmd.env(spin::SHM_ENV, fd.to_string());
+    }
     // SAFETY: only async-signal-safe calls (fcntl, prctl) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             inheritable(cr)?;
             inheritable(cw)?;
+            if let Some(fd) = shm {
+                inheritable(fd)?;
+            }
             // If edgemark dies (even by SIGKILL) the SUT goes with it.
             #[cfg(target_os = "linux")]
             nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL);
@@ -208,6 +223,16 @@ fn sut_command(command: &[String], out: Stdio, err: Stdio, (cr, cw): (i32, i32))
         });
     }
     cmd
+}
+
+/// The spin transport's mapping (None for the others).
+fn spin_mapping(transport: Transport) -> Result<Option<Shm>, String> {
+    if transport != Transport::Spin {
+        return Ok(None);
+    }
+    Shm::create(spin::DEFAULT_SPIN_US).map(Some).map_err(|e| {
+        format!("cannot set up the spin transport's shared memory (memfd_create, mmap): {e}")
+    })
 }
 
 impl Child {
@@ -228,7 +253,14 @@ impl Child {
         let (err_r, err_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
         let err_w2 = err_w.try_clone().map_err(io)?;
         let (cr, cw) = (child_r.as_raw_fd(), child_w.as_raw_fd());
-        let mut cmd = sut_command(command, Stdio::from(err_w), Stdio::from(err_w2), (cr, cw));
+        let shm = spin_mapping(transport).map_err(spawn_err)?;
+        let mut cmd = sut_command(
+            command,
+            Stdio::from(err_w),
+            Stdio::from(err_w2),
+            (cr, cw),
+            shm.as_ref().map(Shm::fd),
+        );
         let proc = cmd
             .spawn()
             .map_err(|e| spawn_err(format!("cannot start SUT {program:?}: {e}")))?;
@@ -276,7 +308,104 @@ impl Child {
             status: None,
             program,
             doing: "its hello",
+            shm,
+            seq: 0,
+            pipe_mode: true,
         })
+    }
+
+    /// The spin transport's mapping (None on pipes and socketpairs).
+    pub fn shm(&self) -> Option<&Shm> {
+        self.shm.as_ref()
+    }
+
+    /// Spin transport: a SUT spinning on the mapping is told to read the
+    /// pipe (an op PIPE request) before edgemark writes a frame there. It
+    /// stays on the pipe until a DOORBELL.
+    #[inline]
+    fn enter_pipe_mode(&mut self) {
+        if let Some(shm) = &self.shm
+            && !self.pipe_mode
+        {
+            self.seq = self.seq.wrapping_add(1) & spin::SEQ_MASK;
+            shm.post(spin::request_word(self.seq, spin::op::PIPE, 0));
+            self.pipe_mode = true;
+        }
+    }
+
+    /// Spin transport, the timed path: posts a request (`op` QUERY or NULL
+    /// on sample `index`) and spins until the SUT stores its sequence number
+    /// in `done`. Every SPINS_PER_POLL spins it looks at the pipe: a frame
+    /// there (an ERROR, garbage) is returned for the caller to name, EOF (a
+    /// crash, an exit, the watchdog's kill after the per-query timeout) is a
+    /// fault. So a dead or hung SUT never keeps edgemark spinning.
+    #[inline]
+    pub fn spin_query(
+        &mut self,
+        op: u64,
+        index: u32,
+    ) -> Result<Option<(u32, std::ops::Range<usize>)>, Fault> {
+        let Some(shm) = &self.shm else {
+            unreachable!("spin_query without the spin transport");
+        };
+        let seq = self.seq.wrapping_add(1) & spin::SEQ_MASK;
+        self.seq = seq;
+        shm.post(spin::request_word(seq, op, index));
+        // Sleeping on the pipe (told to, or idle too long): ring.
+        let ring = self.pipe_mode || shm.sleeping_after_post();
+        if ring {
+            self.pipe_mode = false;
+            let mut bell = [0u8; 8];
+            bell[..4].copy_from_slice(&proto::kind::DOORBELL.to_le_bytes());
+            if let Err(e) = self.tx.write_all(&bell) {
+                return Err(self.died(&format!("writing to it failed: {e}")));
+            }
+        }
+        let mut spins = 0u32;
+        let mut polls = 0u32;
+        loop {
+            // The shm borrow ends before the pipe is read below.
+            let done = self.shm.as_ref().map_or(seq, Shm::done);
+            if done == seq {
+                return Ok(None);
+            }
+            std::hint::spin_loop();
+            spins += 1;
+            if spins == SPINS_PER_POLL {
+                spins = 0;
+                if self.rx_ready()? {
+                    return self.frame().map(Some);
+                }
+                // A long wait (a real model, or a SUT without a core of its
+                // own): offer the core at every look, so a SUT sharing it runs
+                // now instead of after our time slice. On an idle core the
+                // yield returns at once.
+                polls += 1;
+                if polls > YIELD_AFTER_POLLS {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    /// Whether the SUT wrote something (or closed its end): poll, no wait.
+    #[cold]
+    fn rx_ready(&mut self) -> Result<bool, Fault> {
+        let mut p = nix::libc::pollfd {
+            fd: self.rx.as_raw_fd(),
+            events: nix::libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        let n = unsafe { nix::libc::poll(&mut p, 1, 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == ErrorKind::Interrupted {
+                return Ok(false);
+            }
+            return Err(self.died(&format!("polling it failed: {e}")));
+        }
+        Ok(n > 0 && p.revents != 0 || self.rstart != self.rend)
     }
 
     pub fn pid(&self) -> u32 {
@@ -311,6 +440,7 @@ impl Child {
     /// Writes a whole frame (or several).
     #[inline]
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Fault> {
+        self.enter_pipe_mode();
         match self.tx.write_all(bytes) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.died(&format!("writing to it failed: {e}"))),
@@ -499,6 +629,7 @@ impl Child {
             let mut bye = Vec::with_capacity(8);
             proto::put_header(&mut bye, proto::kind::BYE, 0);
             self.arm(grace.as_millis() as u64, "BYE");
+            self.enter_pipe_mode();
             if self.tx.write_all(&bye).is_ok() {
                 let _ = self.frame();
             }
@@ -536,6 +667,7 @@ impl Child {
 
     /// Closes edgemark's sending side, as if edgemark had gone away.
     pub fn shut_write(&mut self) {
+        self.enter_pipe_mode();
         use nix::sys::socket::{Shutdown, shutdown};
         if shutdown(self.tx.as_raw_fd(), Shutdown::Write).is_err()
             && let Ok(null) = File::options().write(true).open("/dev/null")

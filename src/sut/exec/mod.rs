@@ -8,6 +8,7 @@
 pub mod child;
 pub mod proto;
 pub mod spec;
+pub mod spin;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -67,6 +68,8 @@ enum Source {
 }
 
 pub struct ExecSut {
+    /// SingleStream queries go through the shared mapping.
+    spin: bool,
     child: Child,
     hello: HelloReply,
     command: Vec<String>,
@@ -96,7 +99,7 @@ fn backend(msg: String) -> SutError {
 impl ExecSut {
     /// Starts the SUT and runs the handshake (untimed).
     pub fn start(spec: &ExecSpec) -> Result<ExecSut, SutError> {
-        let transport = Transport::from_env();
+        let transport = spec.transport.unwrap_or_else(Transport::from_env);
         let mut child = Child::spawn(&spec.command, transport, true)?;
         let hello = handshake(&mut child, SETUP_TIMEOUT_MS)?;
         let input_shapes = hello
@@ -123,8 +126,15 @@ impl ExecSut {
         single[4..8].copy_from_slice(&16u32.to_le_bytes());
         // flags 0, count 1, id 0; the index goes into bytes 20..24.
         single[12..16].copy_from_slice(&1u32.to_le_bytes());
-        let info = sut_info(&hello, &spec.command);
+        let mut info = sut_info(&hello, &spec.command);
+        if transport == Transport::Spin
+            && let Some(w) = spin_cpu_warning(child.pid())
+        {
+            info.warnings.push(w);
+        }
+        let spin = transport == Transport::Spin;
         Ok(ExecSut {
+            spin,
             child,
             hello,
             command: spec.command.clone(),
@@ -245,8 +255,24 @@ impl ExecSut {
     }
 
     /// The timed path: patch the index, one write, one read, check the answer.
+    /// Spin transport: one request word, spin until the SUT's `done`.
     #[inline]
     fn issue_single(&mut self, sample: usize) -> Result<(), SutError> {
+        if self.spin {
+            let op = if self.single[8] & flags::NULL as u8 != 0 {
+                spin::op::NULL
+            } else {
+                spin::op::QUERY
+            };
+            self.child.arm(self.timeout_ms, "a query");
+            if let Some((k, r)) = self.child.spin_query(op, sample as u32)? {
+                return Err(self
+                    .unexpected(k, r, "the query's completion (spin)")
+                    .into());
+            }
+            self.child.disarm();
+            return Ok(());
+        }
         self.single[20..24].copy_from_slice(&(sample as u32).to_le_bytes());
         self.child.arm(self.timeout_ms, "a query");
         self.child.send(&self.single)?;
@@ -356,7 +382,12 @@ impl Drop for ExecSut {
 /// HELLO, then the SUT's HELLO_REPLY (versions must match).
 pub fn handshake(child: &mut Child, timeout_ms: u64) -> Result<HelloReply, Fault> {
     child.arm(timeout_ms, "its hello (HELLO_REPLY)");
-    child.send(&proto::hello(proto::VERSION))?;
+    let hello_flags = if child.shm().is_some() {
+        proto::hello_flags::SPIN
+    } else {
+        0
+    };
+    child.send(&proto::hello(proto::VERSION, hello_flags))?;
     let (k, r) = child.frame()?;
     let program = child.program().to_string();
     if k == kind::ERROR {
@@ -401,8 +432,36 @@ pub fn handshake(child: &mut Child, timeout_ms: u64) -> Result<HelloReply, Fault
             ),
         ));
     }
+    if let Some(shm) = child.shm()
+        && shm.attached() != 1
+    {
+        let name = format!("{} {}", h.name, h.sut_version);
+        return Err(child.fault(
+            FaultKind::Capability,
+            format!(
+                "SUT {program} ({name}) does not support the spin transport: it did not attach \
+                 the shared memory named in {} before its HELLO_REPLY (the SDKs of sdk/c and \
+                 sdk/python do since protocol 1's spin transport); run it with \
+                 sut_transport = \"pipe\" or rebuild it on this edgemark's SDK",
+                spin::SHM_ENV
+            ),
+        ));
+    }
     child.disarm();
     Ok(h)
+}
+
+/// Spinning needs two cores: edgemark's issuing thread on one, the SUT on
+/// another. A warning when the CPUs both may use are fewer (or unknown).
+fn spin_cpu_warning(pid: u32) -> Option<crate::warnings::RunWarning> {
+    use nix::sched::{CpuSet, sched_getaffinity};
+    use nix::unistd::Pid;
+    let ours = sched_getaffinity(Pid::from_raw(0)).ok()?;
+    let theirs = sched_getaffinity(Pid::from_raw(pid as i32)).ok()?;
+    let cpus = (0..CpuSet::count())
+        .filter(|&c| ours.is_set(c).unwrap_or(false) || theirs.is_set(c).unwrap_or(false))
+        .count();
+    (cpus < 2).then_some(crate::warnings::RunWarning::SpinOneCpu { cpus })
 }
 
 /// An ERROR payload's code and message (best effort: it is already an error).

@@ -46,6 +46,9 @@ pub mod kind {
     pub const BYE: u32 = 12;
     /// SUT -> edgemark: acknowledges BYE, then exits 0.
     pub const BYE_REPLY: u32 = 13;
+    /// edgemark -> SUT, spin transport only: a request waits in the shared
+    /// mapping; stop reading the pipe and spin on it again.
+    pub const DOORBELL: u32 = 14;
 
     pub fn name(k: u32) -> &'static str {
         match k {
@@ -62,6 +65,7 @@ pub mod kind {
             ERROR => "ERROR",
             BYE => "BYE",
             BYE_REPLY => "BYE_REPLY",
+            DOORBELL => "DOORBELL",
             _ => "unknown",
         }
     }
@@ -195,13 +199,19 @@ pub fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(b);
 }
 
-/// HELLO: magic, version, reserved flags.
-pub fn hello(version: u32) -> Vec<u8> {
+/// HELLO flags.
+pub mod hello_flags {
+    /// The spin transport: attach the mapping named in EDGEMARK_SUT_SHM.
+    pub const SPIN: u32 = 1;
+}
+
+/// HELLO: magic, version, flags.
+pub fn hello(version: u32, flags: u32) -> Vec<u8> {
     let mut f = Vec::with_capacity(24);
     put_header(&mut f, kind::HELLO, 16);
     f.extend_from_slice(&MAGIC);
     put_u32(&mut f, version);
-    put_u32(&mut f, 0);
+    put_u32(&mut f, flags);
     f
 }
 
@@ -479,7 +489,7 @@ mod tests {
     #[test]
     fn the_hello_is_byte_exact() {
         // The documented 24 bytes (docs/sut-protocol.md).
-        let f = hello(1);
+        let f = hello(1, 0);
         assert_eq!(
             f,
             [

@@ -114,6 +114,7 @@ pub fn parse(
     words: &[String],
     inputs: Vec<String>,
     timeout_ms: Option<u64>,
+    transport: Option<&str>,
 ) -> Option<Result<ExecSpec, String>> {
     let first = words.first()?;
     let program = first.strip_prefix("exec:")?;
@@ -127,12 +128,19 @@ pub fn parse(
         if timeout_ms == 0 {
             return Err("sut_timeout_ms must be > 0".into());
         }
+        let transport = match transport {
+            None => None,
+            Some(t) => Some(crate::plan::SutTransport::parse(t).ok_or_else(|| {
+                format!("sut_transport: expected pipe, socketpair or spin, got {t:?}")
+            })?),
+        };
         let mut command = vec![program.to_string()];
         command.extend(words[1..].iter().cloned());
         Ok(ExecSpec {
             command,
             inputs,
             timeout_ms,
+            transport,
         })
     })())
 }
@@ -147,14 +155,31 @@ mod tests {
 
     #[test]
     fn exec_words_become_a_command() {
-        let e = parse(&w(&["exec:python3", "s.py", "--model", "m"]), vec![], None)
-            .unwrap()
-            .unwrap();
+        let e = parse(
+            &w(&["exec:python3", "s.py", "--model", "m"]),
+            vec![],
+            None,
+            None,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(e.command, w(&["python3", "s.py", "--model", "m"]));
         assert_eq!(e.timeout_ms, super::super::DEFAULT_QUERY_TIMEOUT_MS);
-        assert!(parse(&w(&["synthetic:null"]), vec![], None).is_none());
-        assert!(parse(&w(&["exec:"]), vec![], None).unwrap().is_err());
-        assert!(parse(&w(&["exec:x"]), vec![], Some(0)).unwrap().is_err());
+        assert_eq!(e.transport, None);
+        assert!(parse(&w(&["synthetic:null"]), vec![], None, None).is_none());
+        assert!(parse(&w(&["exec:"]), vec![], None, None).unwrap().is_err());
+        assert!(
+            parse(&w(&["exec:x"]), vec![], Some(0), None)
+                .unwrap()
+                .is_err()
+        );
+        let spin = parse(&w(&["exec:x"]), vec![], None, Some("spin")).unwrap();
+        assert_eq!(
+            spin.unwrap().transport,
+            Some(crate::plan::SutTransport::Spin)
+        );
+        let bad = parse(&w(&["exec:x"]), vec![], None, Some("carrier-pigeon")).unwrap();
+        assert!(bad.unwrap_err().contains("carrier-pigeon"));
     }
 
     #[test]
