@@ -20,6 +20,7 @@ mod flexbuffers;
 pub mod inspect;
 pub mod own_ops;
 mod rewrite_error;
+mod shapes;
 mod tract_0_23_9;
 
 #[cfg(test)]
@@ -119,6 +120,7 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
         let opcode = codes.get(op.opcode_index() as usize);
         let code = resolved_code(&opcode);
         check_nhwc_ranks(&sg, node, &op, code)?;
+        shapes::check(&model, &sg, node, &op, code)?;
         if code == BuiltinOperator::CUSTOM {
             let name = opcode.custom_code().unwrap_or("");
             inspection.ops[node].support =

@@ -1118,6 +1118,113 @@ fn convolution_input_of_rank_other_than_4_is_refused() {
     assert!(e.contains("has rank 0, not 4 (NHWC)"), "{e}");
 }
 
+/// tract-tflite computes intermediate shapes itself, and tract-data 0.23.9
+/// turns two different concrete dims meeting in a broadcast into a symbolic
+/// `Broadcast` dim (no error) that grows with every later operator: fuzzing
+/// found a one-byte stride change that made loading take 65 s and 1.5 GB. A
+/// declared output that disagrees with its operator is refused before import.
+#[test]
+fn declared_shape_that_disagrees_with_its_operator_is_refused() {
+    // A 1x1 VALID convolution of [1,4,4,2] gives [1,4,4,2]; declared [1,4,8,2]
+    // it agrees with the ADD after it, which tract then sees as 4 vs 8.
+    let bytes = build(
+        &[
+            act("x", &[1, 4, 4, 2]),
+            f32_const("w", &[2, 1, 1, 2], &[1.0, 0.0, 0.0, 1.0]),
+            f32_const("b", &[2], &[0.0, 0.0]),
+            act("y", &[1, 4, 8, 2]),
+            act("z", &[1, 4, 8, 2]),
+            act("sum", &[1, 4, 8, 2]),
+        ],
+        &[
+            op(BuiltinOperator::CONV_2D, &[0, 1, 2], &[3], O::Conv),
+            op(BuiltinOperator::ADD, &[3, 4], &[5], O::Add),
+        ],
+        &[0, 4],
+        &[5],
+        false,
+    );
+    let e = prepare(&bytes).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "node 0: CONV_2D output tensor 3 'y' is declared with shape [1, 4, 8, 2], \
+             but its inputs ([1, 4, 4, 2], [2, 1, 1, 2], [2]) and options make it [1, 4, 4, 2]"
+        ),
+        "{e}"
+    );
+    // Why: tract-tflite alone imports it without an error, with a symbolic
+    // output dim where the file says 8.
+    let model = tract_tflite::tflite()
+        .model_for_read(&mut &bytes[..])
+        .expect("tract-tflite 0.23.9 accepts the inconsistent file");
+    let out = model.output_fact(0).unwrap();
+    assert!(!out.shape.is_concrete(), "{out:?}");
+
+    // The fuzzer's file, reduced (the first 80 of face_detection_short_range's
+    // 164 operators, one DEPTHWISE_CONV_2D's stride_w 1 -> 3): 2 s and 425 MB
+    // to load before (ASan build), refused at once now.
+    let found = include_bytes!(
+        "../../../../fuzz/regressions/tflite/dwconv-stride-mismatch-broadcast.tflite"
+    );
+    let e = prepare(found).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "node 42: DEPTHWISE_CONV_2D output tensor 66 'depthwise_conv2d_4' is declared with \
+             shape [1, 32, 32, 36], but its inputs ([1, 32, 32, 36], [1, 3, 3, 36], [36]) and \
+             options make it [1, 32, 11, 36]"
+        ),
+        "{e}"
+    );
+    // Bad options are refused too, not passed on to tract (a stride of 0
+    // divides by zero there; a negative pad becomes a huge usize).
+    let bytes = build(
+        &[
+            act("x", &[1, 2, 2, 1]),
+            i32_const("pads", &[0, 0, -1, 0, 0, 0, 0, 0]),
+            act("y", &[1, 1, 2, 1]),
+        ],
+        &[op(BuiltinOperator::PAD, &[0, 1], &[2], O::None)],
+        &[0],
+        &[2],
+        false,
+    );
+    let e = prepare(&bytes).unwrap_err().to_string();
+    assert!(
+        e.contains("node 0: PAD has padding [0, 0, -1, 0, 0, 0, 0, 0]: negative"),
+        "{e}"
+    );
+    let one_op = |code, arg: &[i32], y: &[i32]| {
+        build(
+            &[act("x", &[1, 2, 3, 4]), i32_const("arg", arg), act("y", y)],
+            &[op(code, &[0, 1], &[2], O::None)],
+            &[0],
+            &[2],
+            false,
+        )
+    };
+    let e = prepare(&one_op(
+        BuiltinOperator::TRANSPOSE,
+        &[0, 0, 1, 2],
+        &[1, 1, 2, 3],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("node 0: TRANSPOSE has permutation [0, 0, 1, 2]"),
+        "{e}"
+    );
+    let ok = one_op(BuiltinOperator::TRANSPOSE, &[0, 3, 1, 2], &[1, 4, 2, 3]);
+    prepare(&ok).unwrap();
+    let e = prepare(&one_op(
+        BuiltinOperator::EXPAND_DIMS,
+        &[-1],
+        &[1, 2, 1, 3, 4],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("make it [1, 2, 3, 4, 1]"), "{e}");
+}
+
 /// Writes small models of the kinds above as seeds of the `tflite` fuzz
 /// target: `EDGEMARK_FUZZ_SEEDS=fuzz/corpus/tflite cargo test --lib
 /// write_tflite_fuzz_seeds -- --ignored`.
