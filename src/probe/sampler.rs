@@ -66,8 +66,8 @@ pub struct Sampler {
 #[derive(Debug)]
 pub struct SamplerHandle {
     stop: mpsc::Sender<()>,
-    /// Err: the thread could not be started (the message says why).
-    thread: Result<JoinHandle<ProbeSummary>, String>,
+    /// Err: the thread could not be started.
+    thread: std::io::Result<JoinHandle<ProbeSummary>>,
 }
 
 impl SamplerHandle {
@@ -82,7 +82,7 @@ impl SamplerHandle {
                 warning("the sensor sampler thread panicked; no sensor figures".into())
             }),
             // No thread, no sensors: the run itself must not fail for that.
-            Err(w) => warning(w),
+            Err(e) => warning(format!("cannot start the sensor sampler thread: {e}")),
         }
     }
 }
@@ -155,10 +155,7 @@ impl Sampler {
                 s.sample_once(t0.elapsed().as_nanos() as u64);
                 s.finish()
             });
-        SamplerHandle {
-            stop: tx,
-            thread: thread.map_err(|e| format!("cannot start the sensor sampler thread: {e}")),
-        }
+        SamplerHandle { stop: tx, thread }
     }
 
     fn note(&mut self, path: &Path, msg: String) {
