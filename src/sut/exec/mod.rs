@@ -49,6 +49,8 @@ pub struct EngineInfo {
     pub round_trip_ns: u64,
     /// The SUT's last stderr lines (on failure).
     pub stderr_tail: Vec<String>,
+    /// How the protocol travelled; the record keeps it beside the round trip.
+    pub transport: Option<Transport>,
 }
 
 impl From<Fault> for SutError {
@@ -126,7 +128,7 @@ impl ExecSut {
         single[4..8].copy_from_slice(&16u32.to_le_bytes());
         // flags 0, count 1, id 0; the index goes into bytes 20..24.
         single[12..16].copy_from_slice(&1u32.to_le_bytes());
-        let mut info = sut_info(&hello, &spec.command);
+        let mut info = sut_info(&hello, &spec.command, transport);
         if transport == Transport::Spin
             && let Some(w) = spin_cpu_warning(child.pid())
         {
@@ -702,7 +704,7 @@ fn model_info(h: &HelloReply) -> ModelInfo {
     }
 }
 
-fn sut_info(h: &HelloReply, command: &[String]) -> SutInfo {
+fn sut_info(h: &HelloReply, command: &[String], transport: Transport) -> SutInfo {
     SutInfo {
         kind: "exec".into(),
         description: format!("{} {} (exec: {})", h.name, h.sut_version, command.join(" ")),
@@ -717,6 +719,7 @@ fn sut_info(h: &HelloReply, command: &[String]) -> SutInfo {
             protocol_version: h.version,
             round_trip_ns: 0,
             stderr_tail: Vec::new(),
+            transport: Some(transport),
         }),
         ..SutInfo::default()
     }
