@@ -109,7 +109,7 @@ impl ExecSut {
             .iter()
             .map(|d| fixed_shape(&d.name, &d.shape))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| child.fault(FaultKind::Reported, e))?;
+            .map_err(|e| child.fault(FaultKind::Reported, e.to_string()))?;
         let source = if spec.inputs.is_empty() {
             let bytes: u64 = hello
                 .inputs
@@ -476,16 +476,29 @@ pub fn read_error(p: &[u8]) -> (u32, String) {
     (code, msg)
 }
 
+/// A tensor the SUT described with a dynamic dimension other than the batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "input {name:?} has dynamic dimension {axis} (shape {shape:?}); the SUT must report a fixed shape"
+)]
+struct DynamicShape {
+    name: String,
+    axis: usize,
+    shape: Vec<i32>,
+}
+
 /// Dynamic dimensions: a leading one is the batch (1); others cannot be guessed.
-fn fixed_shape(name: &str, shape: &[i32]) -> Result<Vec<u32>, String> {
+fn fixed_shape(name: &str, shape: &[i32]) -> Result<Vec<u32>, DynamicShape> {
     shape
         .iter()
         .enumerate()
         .map(|(i, &d)| match d {
             -1 if i == 0 => Ok(1),
-            -1 => Err(format!(
-                "input {name:?} has dynamic dimension {i} (shape {shape:?}); the SUT must report a fixed shape"
-            )),
+            -1 => Err(DynamicShape {
+                name: name.to_owned(),
+                axis: i,
+                shape: shape.to_vec(),
+            }),
             d => Ok(d as u32),
         })
         .collect()
@@ -882,7 +895,7 @@ impl DataModel for ExecSut {
 
     fn output_len(&self) -> Result<usize, SutError> {
         let d = &self.hello.outputs[0];
-        let s = fixed_shape(&d.name, &d.shape).map_err(backend)?;
+        let s = fixed_shape(&d.name, &d.shape).map_err(|e| backend(e.to_string()))?;
         Ok(s.iter().map(|&x| x as usize).product())
     }
 
