@@ -52,7 +52,7 @@ impl NpyDtype {
         }
     }
 
-    fn from_descr(d: &str) -> Result<NpyDtype, String> {
+    fn from_descr(d: &str) -> Result<NpyDtype, FormatError> {
         // One-byte types have no byte order; numpy writes '|' but '<' and '=' are
         // equally valid for them.
         // By char, not byte: a descr starting with a multi-byte character
@@ -65,7 +65,7 @@ impl NpyDtype {
             // '=' is native order; every platform edgemark targets is little-endian.
             Some('=') => cfg!(target_endian = "little"),
             Some('>') => false,
-            _ => return Err(format!("unsupported dtype descr {d:?}")),
+            _ => return Err(FormatError::Descr(d.to_owned())),
         };
         let dt = match ty {
             "f4" => NpyDtype::F32,
@@ -74,14 +74,10 @@ impl NpyDtype {
             "u1" => NpyDtype::U8,
             "i4" => NpyDtype::I32,
             "i8" => NpyDtype::I64,
-            _ => {
-                return Err(format!(
-                    "unsupported dtype {d:?} (supported: f32, f64, i8, u8, i32, i64)"
-                ));
-            }
+            _ => return Err(FormatError::Dtype(d.to_owned())),
         };
         if !little && dt.size() > 1 {
-            return Err(format!("big-endian dtype {d:?} is not supported"));
+            return Err(FormatError::BigEndian(d.to_owned()));
         }
         Ok(dt)
     }
@@ -163,6 +159,68 @@ pub enum ShapeError {
     },
 }
 
+/// Why bytes are not a `.npy` file edgemark reads ([`NpyError::Format`] and
+/// the data sets add the path).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    #[error("missing the \\x93NUMPY magic")]
+    Magic,
+    #[error("truncated header length")]
+    TruncatedHeaderLength,
+    #[error("unsupported format version {major}.{minor}")]
+    Version { major: u8, minor: u8 },
+    #[error("header of {0} bytes runs past the end of the file")]
+    HeaderPastEnd(usize),
+    #[error("header is not text")]
+    HeaderNotText,
+    /// The header dict, and what is wrong with it.
+    #[error("malformed header {header:?}: {why}")]
+    Header { header: String, why: HeaderSyntax },
+    #[error("Fortran-order arrays are not supported (save with C order)")]
+    FortranOrder,
+    #[error("unsupported dtype descr {0:?}")]
+    Descr(String),
+    #[error("unsupported dtype {0:?} (supported: f32, f64, i8, u8, i32, i64)")]
+    Dtype(String),
+    #[error("big-endian dtype {0:?} is not supported")]
+    BigEndian(String),
+    #[error("shape overflows")]
+    ShapeOverflow,
+    #[error("shape {shape:?} of {dtype} needs {want} data bytes, file has {got}")]
+    DataLength {
+        shape: Vec<usize>,
+        dtype: &'static str,
+        want: usize,
+        got: usize,
+    },
+}
+
+/// What is wrong in a header's Python dict literal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderSyntax {
+    #[error("expected '{0}'")]
+    Expected(char),
+    #[error("expected a string")]
+    String,
+    #[error("expected a quoted string")]
+    Quoted,
+    #[error("unterminated string")]
+    Unterminated,
+    #[error("expected True or False")]
+    Bool,
+    #[error("expected a dimension")]
+    Dimension,
+    #[error("unexpected key {0:?}")]
+    Key(String),
+    #[error("trailing characters after the dict")]
+    Trailing,
+    /// A key numpy always writes is missing.
+    #[error("no '{0}'")]
+    Missing(&'static str),
+}
+
 /// Why a `.npy` file could not be read or written; always names the file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -173,7 +231,7 @@ pub enum NpyError {
         source: std::io::Error,
     },
     #[error("{}: not a usable .npy file: {why}", path.display())]
-    Format { path: PathBuf, why: String },
+    Format { path: PathBuf, why: FormatError },
     #[error("{}: no .npy files in this folder", path.display())]
     EmptyFolder { path: PathBuf },
 }
@@ -230,43 +288,43 @@ pub fn write(path: &Path, array: &NpyArray) -> Result<(), NpyError> {
 }
 
 /// Parses the bytes of a `.npy` file.
-pub fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
+pub fn parse(bytes: &[u8]) -> Result<NpyArray, FormatError> {
     if bytes.len() < 8 || &bytes[..6] != MAGIC {
-        return Err("missing the \\x93NUMPY magic".into());
+        return Err(FormatError::Magic);
     }
     let (major, minor) = (bytes[6], bytes[7]);
     let (header_len, header_start) = match major {
         1 => {
-            let b = bytes.get(8..10).ok_or("truncated header length")?;
+            let b = bytes.get(8..10).ok_or(FormatError::TruncatedHeaderLength)?;
             (u16::from_le_bytes([b[0], b[1]]) as usize, 10usize)
         }
         2 | 3 => {
-            let b = bytes.get(8..12).ok_or("truncated header length")?;
+            let b = bytes.get(8..12).ok_or(FormatError::TruncatedHeaderLength)?;
             (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
         }
-        _ => return Err(format!("unsupported format version {major}.{minor}")),
+        _ => return Err(FormatError::Version { major, minor }),
     };
     let header_end = header_start
         .checked_add(header_len)
         .filter(|&e| e <= bytes.len())
-        .ok_or_else(|| format!("header of {header_len} bytes runs past the end of the file"))?;
+        .ok_or(FormatError::HeaderPastEnd(header_len))?;
     let header = std::str::from_utf8(&bytes[header_start..header_end])
-        .map_err(|_| "header is not text".to_string())?;
+        .map_err(|_| FormatError::HeaderNotText)?;
     let header = parse_header(header)?;
     if header.fortran_order {
-        return Err("Fortran-order arrays are not supported (save with C order)".into());
+        return Err(FormatError::FortranOrder);
     }
     let dtype = NpyDtype::from_descr(&header.descr)?;
-    let count = element_count(&header.shape).ok_or("shape overflows")?;
-    let want = count.checked_mul(dtype.size()).ok_or("shape overflows")?;
+    let count = element_count(&header.shape).ok_or(FormatError::ShapeOverflow)?;
+    let want = (count.checked_mul(dtype.size())).ok_or(FormatError::ShapeOverflow)?;
     let body = &bytes[header_end..];
     if body.len() != want {
-        return Err(format!(
-            "shape {:?} of {} needs {want} data bytes, file has {}",
-            header.shape,
-            dtype.name(),
-            body.len()
-        ));
+        return Err(FormatError::DataLength {
+            shape: header.shape,
+            dtype: dtype.name(),
+            want,
+            got: body.len(),
+        });
     }
     let data = decode(dtype, body);
     Ok(NpyArray {
@@ -363,41 +421,44 @@ struct Header {
 
 /// Parses the Python dict literal of the header: exactly the three keys numpy
 /// writes, in any order.
-fn parse_header(text: &str) -> Result<Header, String> {
+fn parse_header(text: &str) -> Result<Header, FormatError> {
     let mut p = Lexer {
         s: text.trim_end_matches(['\n', ' ', '\0']).as_bytes(),
         i: 0,
     };
-    let bad = |what: &str| format!("malformed header {text:?}: {what}");
-    p.expect(b'{').map_err(|e| bad(&e))?;
+    let bad = |why: HeaderSyntax| FormatError::Header {
+        header: text.to_owned(),
+        why,
+    };
+    p.expect(b'{').map_err(bad)?;
     let (mut descr, mut fortran, mut shape) = (None, None, None);
     loop {
         p.skip_ws();
         if p.eat(b'}') {
             break;
         }
-        let key = p.string().map_err(|e| bad(&e))?;
-        p.expect(b':').map_err(|e| bad(&e))?;
+        let key = p.string().map_err(bad)?;
+        p.expect(b':').map_err(bad)?;
         match key.as_str() {
-            "descr" => descr = Some(p.string().map_err(|e| bad(&e))?),
-            "fortran_order" => fortran = Some(p.boolean().map_err(|e| bad(&e))?),
-            "shape" => shape = Some(p.tuple().map_err(|e| bad(&e))?),
-            other => return Err(bad(&format!("unexpected key {other:?}"))),
+            "descr" => descr = Some(p.string().map_err(bad)?),
+            "fortran_order" => fortran = Some(p.boolean().map_err(bad)?),
+            "shape" => shape = Some(p.tuple().map_err(bad)?),
+            other => return Err(bad(HeaderSyntax::Key(other.to_owned()))),
         }
         p.skip_ws();
         if !p.eat(b',') {
-            p.expect(b'}').map_err(|e| bad(&e))?;
+            p.expect(b'}').map_err(bad)?;
             break;
         }
     }
     p.skip_ws();
     if p.i != p.s.len() {
-        return Err(bad("trailing characters after the dict"));
+        return Err(bad(HeaderSyntax::Trailing));
     }
     Ok(Header {
-        descr: descr.ok_or_else(|| bad("no 'descr'"))?,
-        fortran_order: fortran.ok_or_else(|| bad("no 'fortran_order'"))?,
-        shape: shape.ok_or_else(|| bad("no 'shape'"))?,
+        descr: descr.ok_or_else(|| bad(HeaderSyntax::Missing("descr")))?,
+        fortran_order: fortran.ok_or_else(|| bad(HeaderSyntax::Missing("fortran_order")))?,
+        shape: shape.ok_or_else(|| bad(HeaderSyntax::Missing("shape")))?,
     })
 }
 
@@ -421,28 +482,28 @@ impl Lexer<'_> {
             false
         }
     }
-    fn expect(&mut self, c: u8) -> Result<(), String> {
+    fn expect(&mut self, c: u8) -> Result<(), HeaderSyntax> {
         if self.eat(c) {
             Ok(())
         } else {
-            Err(format!("expected '{}'", c as char))
+            Err(HeaderSyntax::Expected(c as char))
         }
     }
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, HeaderSyntax> {
         self.skip_ws();
-        let q = *self.s.get(self.i).ok_or("expected a string")?;
+        let q = *self.s.get(self.i).ok_or(HeaderSyntax::String)?;
         if q != b'\'' && q != b'"' {
-            return Err("expected a quoted string".into());
+            return Err(HeaderSyntax::Quoted);
         }
         let start = self.i + 1;
         let len = self.s[start..]
             .iter()
             .position(|&c| c == q)
-            .ok_or("unterminated string")?;
+            .ok_or(HeaderSyntax::Unterminated)?;
         self.i = start + len + 1;
         Ok(String::from_utf8_lossy(&self.s[start..start + len]).into_owned())
     }
-    fn boolean(&mut self) -> Result<bool, String> {
+    fn boolean(&mut self) -> Result<bool, HeaderSyntax> {
         self.skip_ws();
         for (word, v) in [(&b"True"[..], true), (&b"False"[..], false)] {
             if self.s[self.i..].starts_with(word) {
@@ -450,9 +511,9 @@ impl Lexer<'_> {
                 return Ok(v);
             }
         }
-        Err("expected True or False".into())
+        Err(HeaderSyntax::Bool)
     }
-    fn tuple(&mut self) -> Result<Vec<usize>, String> {
+    fn tuple(&mut self) -> Result<Vec<usize>, HeaderSyntax> {
         self.expect(b'(')?;
         let mut dims = vec![];
         loop {
@@ -469,7 +530,7 @@ impl Lexer<'_> {
             if self.s.get(self.i) == Some(&b'L') {
                 self.i += 1;
             }
-            dims.push(digits.parse().map_err(|_| "expected a dimension")?);
+            dims.push(digits.parse().map_err(|_| HeaderSyntax::Dimension)?);
             if !self.eat(b',') {
                 self.expect(b')')?;
                 return Ok(dims);
@@ -612,7 +673,7 @@ mod tests {
             (header_bytes(9, ok_dict), "version 9"),
         ];
         for (bytes, want) in cases {
-            let err = parse(&bytes).unwrap_err();
+            let err = parse(&bytes).unwrap_err().to_string();
             assert!(err.contains(want), "expected {want:?} in {err:?}");
         }
     }

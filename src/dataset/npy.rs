@@ -15,7 +15,7 @@ pub fn read(path: &Path) -> Result<Tensor, DatasetError> {
     };
     let array = crate::npy::read(path).map_err(|e| match e {
         NpyError::Io { path, source } => DatasetError::Io { path, source },
-        NpyError::Format { why, .. } => format(why),
+        NpyError::Format { why, .. } => format(why.to_string()),
         // `read` reads one file; only `expand_paths` looks in folders.
         e @ NpyError::EmptyFolder { .. } => format(e.to_string()),
     })?;
@@ -27,14 +27,14 @@ pub fn read(path: &Path) -> Result<Tensor, DatasetError> {
 pub enum SampleError {
     /// Not a `.npy` file the reader understands (what is wrong).
     #[error("{0}")]
-    Format(String),
+    Format(#[from] crate::npy::FormatError),
     #[error("unsupported dtype {0} for a data set sample (f32, i8, u8 only)")]
     Dtype(&'static str),
 }
 
 /// Parse `.npy` bytes into a [`Tensor`].
 pub fn parse(bytes: &[u8]) -> Result<Tensor, SampleError> {
-    from_array(crate::npy::parse(bytes).map_err(SampleError::Format)?)
+    from_array(crate::npy::parse(bytes)?)
 }
 
 /// An array of a data set element type as a [`Tensor`] (no quantisation: the
