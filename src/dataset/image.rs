@@ -88,7 +88,7 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<Rgb8, DatasetError> {
     let (w, h) = image::ImageDecoder::dimensions(&decoder);
     check_pixels(w as usize, h as usize).map_err(|why| DatasetError::Decode {
         path: path.to_owned(),
-        why,
+        why: why.to_string(),
     })?;
     let img = image::DynamicImage::from_decoder(decoder).map_err(bad)?;
     let rgb = img.into_rgb8();

@@ -19,16 +19,71 @@ const ZIGZAG: [usize; 64] = [
 /// hostile, and the boxes edgemark runs on have 1-8 GB.
 pub const MAX_PIXELS: usize = 1 << 26;
 
+/// Why bytes are not a JPEG this decoder can read (the caller names the file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JpegError {
+    #[error("empty image ({width}x{height})")]
+    Empty { width: usize, height: usize },
+    #[error(
+        "image is {width}x{height}, more than the {MAX_PIXELS} pixels edgemark decodes (corrupt header?)"
+    )]
+    TooLarge { width: usize, height: usize },
+    #[error("not a JPEG (no SOI marker)")]
+    NoSoi,
+    #[error("truncated: no end-of-image marker")]
+    NoEoi,
+    /// The data ends inside a marker's length field.
+    #[error("truncated")]
+    Truncated,
+    /// The data ends inside a segment: `segment` (DQT, DHT, SOF, SOS) or
+    /// "segment" when its kind is not known yet.
+    #[error("truncated {0}")]
+    TruncatedSegment(&'static str),
+    #[error("bad segment length")]
+    SegmentLength,
+    #[error("bad quantisation table id")]
+    QuantTableId,
+    #[error("bad Huffman table id")]
+    HuffmanTableId,
+    #[error("Huffman table shorter than its counts")]
+    HuffmanShort,
+    #[error("invalid Huffman table")]
+    HuffmanInvalid,
+    #[error("bad Huffman code")]
+    HuffmanCode,
+    #[error("bad sampling factors")]
+    Sampling,
+    /// More coded blocks than the rest of the file can hold (corrupt or hostile).
+    #[error("{width}x{height} needs at least {need} bytes of coded data, {left} left in the file")]
+    CodedData {
+        width: usize,
+        height: usize,
+        need: usize,
+        left: usize,
+    },
+    #[error("scan before frame header")]
+    ScanBeforeFrame,
+    #[error("scan names an unknown component")]
+    UnknownComponent,
+    /// A scan's DC or AC Huffman table was never defined.
+    #[error("missing {0} table")]
+    MissingTable(&'static str),
+    #[error("no frame header")]
+    NoFrame,
+    #[error("bad DC coefficient")]
+    DcCoefficient,
+    #[error("AC coefficient index past 63")]
+    AcIndex,
+}
+
 /// Refuses a declared size above [`MAX_PIXELS`] (or empty).
-pub(crate) fn check_pixels(width: usize, height: usize) -> Result<(), String> {
+pub(crate) fn check_pixels(width: usize, height: usize) -> Result<(), JpegError> {
     if width == 0 || height == 0 {
-        return Err(format!("empty image ({width}x{height})"));
+        return Err(JpegError::Empty { width, height });
     }
     if width.saturating_mul(height) > MAX_PIXELS {
-        return Err(format!(
-            "image is {width}x{height}, more than the {MAX_PIXELS} pixels edgemark decodes \
-             (corrupt header?)"
-        ));
+        return Err(JpegError::TooLarge { width, height });
     }
     Ok(())
 }
@@ -46,7 +101,7 @@ struct Huffman {
 }
 
 impl Huffman {
-    fn new(counts: &[u8; 16], symbols: Vec<u8>) -> Result<Self, String> {
+    fn new(counts: &[u8; 16], symbols: Vec<u8>) -> Result<Self, JpegError> {
         let mut h = Huffman {
             lens: [(0, 0, 0); 17],
             symbols,
@@ -57,13 +112,13 @@ impl Huffman {
             let n = counts[len - 1] as u32;
             h.lens[len] = (code, code + n, k);
             if k + n as usize > h.symbols.len() {
-                return Err("Huffman table shorter than its counts".into());
+                return Err(JpegError::HuffmanShort);
             }
             // Checked before the codes are used as indices: an over-subscribed
             // length (more codes than it has bits for) would run past the
             // lookup table (found by fuzzing).
             if code + n > (1 << len) {
-                return Err("invalid Huffman table".into());
+                return Err(JpegError::HuffmanInvalid);
             }
             if len as u32 <= LOOKUP_BITS {
                 let pad = LOOKUP_BITS - len as u32;
@@ -147,7 +202,7 @@ impl<'a> Bits<'a> {
         v
     }
 
-    fn decode(&mut self, h: &Huffman) -> Result<u8, String> {
+    fn decode(&mut self, h: &Huffman) -> Result<u8, JpegError> {
         let (len, sym) = h.fast[self.peek(LOOKUP_BITS) as usize];
         if len > 0 {
             self.consume(len as u32);
@@ -163,10 +218,10 @@ impl<'a> Bits<'a> {
                     .symbols
                     .get(k + (code - first) as usize)
                     .copied()
-                    .ok_or_else(|| "bad Huffman code".into());
+                    .ok_or(JpegError::HuffmanCode);
             }
         }
-        Err("bad Huffman code".into())
+        Err(JpegError::HuffmanCode)
     }
 
     /// JPEG's EXTEND: `s` raw bits as a signed coefficient.
@@ -307,10 +362,10 @@ fn idct_islow(coef: &[i32; 64], out: &mut [u8], stride: usize) {
     }
 }
 
-fn u16_at(d: &[u8], p: usize) -> Result<usize, String> {
+fn u16_at(d: &[u8], p: usize) -> Result<usize, JpegError> {
     match d.get(p..p + 2) {
         Some(b) => Ok(u16::from_be_bytes([b[0], b[1]]) as usize),
-        None => Err("truncated".into()),
+        None => Err(JpegError::Truncated),
     }
 }
 
@@ -325,16 +380,16 @@ struct Frame {
 
 /// Decode a baseline JPEG to interleaved RGB. `Ok(None)`: valid but a kind this
 /// decoder leaves to the general one. `Err`: corrupt.
-pub fn decode(data: &[u8]) -> Result<Option<(usize, usize, Vec<u8>)>, String> {
+pub fn decode(data: &[u8]) -> Result<Option<(usize, usize, Vec<u8>)>, JpegError> {
     let Some(frame) = decode_frame(data)? else {
         return Ok(None);
     };
     Ok(Some(to_rgb(&frame)))
 }
 
-fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
+fn decode_frame(d: &[u8]) -> Result<Option<Frame>, JpegError> {
     if d.len() < 4 || d[0] != 0xFF || d[1] != 0xD8 {
-        return Err("not a JPEG (no SOI marker)".into());
+        return Err(JpegError::NoSoi);
     }
     let mut qt = [[0i32; 64]; 4];
     let mut dc: [Option<Huffman>; 4] = Default::default();
@@ -351,7 +406,7 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
             p += 1;
         }
         let Some(&marker) = d.get(p) else {
-            return Err("truncated: no end-of-image marker".into());
+            return Err(JpegError::NoEoi);
         };
         p += 1;
         match marker {
@@ -360,9 +415,11 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
             _ => {}
         }
         let len = u16_at(d, p)?;
-        let seg = d.get(p + 2..p + len).ok_or("truncated segment")?;
+        let seg = d
+            .get(p + 2..p + len)
+            .ok_or(JpegError::TruncatedSegment("segment"))?;
         if len < 2 {
-            return Err("bad segment length".into());
+            return Err(JpegError::SegmentLength);
         }
         p += len;
         match marker {
@@ -371,10 +428,10 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                 while !s.is_empty() {
                     let (pq, tq) = ((s[0] >> 4) as usize, (s[0] & 15) as usize);
                     if tq > 3 {
-                        return Err("bad quantisation table id".into());
+                        return Err(JpegError::QuantTableId);
                     }
                     let n = if pq == 0 { 64 } else { 128 };
-                    let body = s.get(1..1 + n).ok_or("truncated DQT")?;
+                    let body = s.get(1..1 + n).ok_or(JpegError::TruncatedSegment("DQT"))?;
                     for k in 0..64 {
                         let v = if pq == 0 {
                             body[k] as i32
@@ -390,11 +447,18 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                 let mut s = seg;
                 while !s.is_empty() {
                     let (tc, th) = (s[0] >> 4, (s[0] & 15) as usize);
-                    let counts: [u8; 16] = s.get(1..17).ok_or("truncated DHT")?.try_into().unwrap();
+                    let counts: [u8; 16] = s
+                        .get(1..17)
+                        .ok_or(JpegError::TruncatedSegment("DHT"))?
+                        .try_into()
+                        .unwrap();
                     let total: usize = counts.iter().map(|&c| c as usize).sum();
-                    let syms = s.get(17..17 + total).ok_or("truncated DHT")?.to_vec();
+                    let syms = s
+                        .get(17..17 + total)
+                        .ok_or(JpegError::TruncatedSegment("DHT"))?
+                        .to_vec();
                     if th > 3 || tc > 1 {
-                        return Err("bad Huffman table id".into());
+                        return Err(JpegError::HuffmanTableId);
                     }
                     let h = Huffman::new(&counts, syms)?;
                     if tc == 0 {
@@ -419,10 +483,12 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                 }
                 let mut comps = Vec::new();
                 for i in 0..n {
-                    let c = seg.get(6 + 3 * i..9 + 3 * i).ok_or("truncated SOF")?;
+                    let c = seg
+                        .get(6 + 3 * i..9 + 3 * i)
+                        .ok_or(JpegError::TruncatedSegment("SOF"))?;
                     let (h, v) = ((c[1] >> 4) as usize, (c[1] & 15) as usize);
                     if !(1..=4).contains(&h) || !(1..=4).contains(&v) || c[2] > 3 {
-                        return Err("bad sampling factors".into());
+                        return Err(JpegError::Sampling);
                     }
                     comps.push(Component {
                         id: c[0],
@@ -455,11 +521,12 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                     .sum();
                 let left = d.len() - p;
                 if blocks.div_ceil(4) > left {
-                    return Err(format!(
-                        "{width}x{height} needs at least {} bytes of coded data, \
-                         {left} left in the file",
-                        blocks.div_ceil(4)
-                    ));
+                    return Err(JpegError::CodedData {
+                        width,
+                        height,
+                        need: blocks.div_ceil(4),
+                        left,
+                    });
                 }
                 for c in &mut comps {
                     c.plane = vec![0; c.stride * mcuy * c.v * 8];
@@ -478,25 +545,27 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
                 return Ok(None); // Adobe: components are RGB, not YCbCr
             }
             0xDA => {
-                let f = frame.as_mut().ok_or("scan before frame header")?;
-                let ns = *seg.first().ok_or("truncated SOS")? as usize;
+                let f = frame.as_mut().ok_or(JpegError::ScanBeforeFrame)?;
+                let ns = *seg.first().ok_or(JpegError::TruncatedSegment("SOS"))? as usize;
                 let mut scan = Vec::new();
                 for i in 0..ns {
-                    let s = seg.get(1 + 2 * i..3 + 2 * i).ok_or("truncated SOS")?;
+                    let s = seg
+                        .get(1 + 2 * i..3 + 2 * i)
+                        .ok_or(JpegError::TruncatedSegment("SOS"))?;
                     let ci = f
                         .comps
                         .iter()
                         .position(|c| c.id == s[0])
-                        .ok_or("scan names an unknown component")?;
+                        .ok_or(JpegError::UnknownComponent)?;
                     let (td, ta) = ((s[1] >> 4) as usize, (s[1] & 15) as usize);
                     let dct = dc
                         .get(td)
                         .and_then(|h| h.clone())
-                        .ok_or("missing DC table")?;
+                        .ok_or(JpegError::MissingTable("DC"))?;
                     let act = ac
                         .get(ta)
                         .and_then(|h| h.clone())
-                        .ok_or("missing AC table")?;
+                        .ok_or(JpegError::MissingTable("AC"))?;
                     scan.push((ci, dct, act));
                 }
                 let used = decode_scan(f, &qt, &scan, restart_interval, &d[p..])?;
@@ -507,7 +576,7 @@ fn decode_frame(d: &[u8]) -> Result<Option<Frame>, String> {
     }
     match frame {
         Some(f) => Ok(Some(f)),
-        None => Err("no frame header".into()),
+        None => Err(JpegError::NoFrame),
     }
 }
 
@@ -518,7 +587,7 @@ fn decode_scan(
     scan: &[(usize, Huffman, Huffman)],
     restart_interval: usize,
     data: &[u8],
-) -> Result<usize, String> {
+) -> Result<usize, JpegError> {
     let mut bits = Bits::new(data);
     let mut pred = vec![0i32; scan.len()];
     let mut coef = [0i32; 64];
@@ -538,7 +607,7 @@ fn decode_scan(
         coef.fill(0);
         let s = bits.decode(dct)? as u32;
         if s > 11 {
-            return Err("bad DC coefficient".to_string());
+            return Err(JpegError::DcCoefficient);
         }
         pred[si] = pred[si].wrapping_add(bits.receive_extend(s));
         let q = &qt[f.comps[*ci].tq];
@@ -557,7 +626,7 @@ fn decode_scan(
             }
             k += r;
             if k > 63 {
-                return Err("AC coefficient index past 63".to_string());
+                return Err(JpegError::AcIndex);
             }
             coef[ZIGZAG[k]] = (bits.receive_extend(s) as i16) as i32 * q[ZIGZAG[k]];
             k += 1;
@@ -793,14 +862,15 @@ mod tests {
         };
         // 8192x8192 grey: 1 M blocks need 262,144 bytes; 2 + 100 are left.
         let e = decode(&header(8192, 8192, 100)).err().unwrap();
-        assert!(e.contains("needs at least 262144 bytes"), "{e}");
+        assert!(e.to_string().contains("needs at least 262144 bytes"), "{e}");
         // 16x16 grey: 4 blocks fit in the 2 bytes left.
         if let Err(e) = decode(&header(16, 16, 0)) {
-            assert!(!e.contains("needs at least"), "{e}");
+            assert!(!e.to_string().contains("needs at least"), "{e}");
         }
         // The fuzzer's file (8211x23819, 953 bytes) fails the same way.
         let found = include_bytes!("../../fuzz/regressions/jpeg/giant-frame-zero-fill.jpg");
-        assert!(decode(found).err().unwrap().contains("needs at least"));
+        let e = decode(found).err().unwrap();
+        assert!(matches!(e, JpegError::CodedData { .. }), "{e}");
     }
 
     /// Found by fuzzing: three 1-bit codes (only two exist) indexed past the
