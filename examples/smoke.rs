@@ -82,8 +82,7 @@ fn main() -> anyhow::Result<()> {
             use sha2::Digest;
             let builtin = edgemark::engine::tract::builtin::materialize(
                 edgemark::engine::tract::builtin::GRAPH,
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             let sha: String = sha2::Sha256::digest(&builtin)
                 .iter()
                 .map(|b| format!("{b:02x}"))

@@ -41,6 +41,32 @@ pub enum BoardError {
     Unknown { name: String, known: String },
 }
 
+/// What is inconsistent in a profile that parsed (`BoardError::Parse` says
+/// which profile).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileProblem {
+    #[error("name {0:?} must be non-empty [A-Za-z0-9-]")]
+    BadName(String),
+    #[error("name \"auto\" is reserved for detection")]
+    ReservedName,
+    #[error("[match] has no rule: the board could never be detected")]
+    NoMatchRule,
+    #[error("a [[match.dmi]] rule names no field")]
+    EmptyDmiRule,
+    #[error("no [[cores]] cluster")]
+    NoCores,
+    #[error("power kind {0:?} needs a path")]
+    PowerPath(PowerKind),
+    #[error("power kind ina3221 needs current_path")]
+    CurrentPath,
+    /// A file name in systemd/dropins/, not a path.
+    #[error("[systemd] dropins: {0:?} must be a file name [a-z0-9-].conf in systemd/dropins/")]
+    Dropin(String),
+    #[error("cooldown start_below_c ({start_below_c}) must be below throttle_c ({throttle_c})")]
+    Cooldown { start_below_c: f64, throttle_c: f64 },
+}
+
 /// One board profile, as in `boards/NAME.toml`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -292,43 +318,40 @@ impl Board {
             why,
         };
         let board: Board = toml::from_str(text).map_err(|e| parse(e.to_string()))?;
-        board.check().map_err(parse)?;
+        board.check().map_err(|p| parse(p.to_string()))?;
         Ok(board)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ProfileProblem> {
         if self.name.is_empty()
             || !self
                 .name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
-            return Err(format!(
-                "name {:?} must be non-empty [A-Za-z0-9-]",
-                self.name
-            ));
+            return Err(ProfileProblem::BadName(self.name.clone()));
         }
         if self.name == "auto" {
-            return Err("name \"auto\" is reserved for detection".into());
+            return Err(ProfileProblem::ReservedName);
         }
         let m = &self.matching;
         if m.model.is_empty() && m.compatible.is_empty() && m.dmi.is_empty() && !m.any_dmi {
-            return Err("[match] has no rule: the board could never be detected".into());
+            return Err(ProfileProblem::NoMatchRule);
         }
         if m.dmi
             .iter()
             .any(|r| r.sys_vendor.is_none() && r.product_name.is_none() && r.board_name.is_none())
         {
-            return Err("a [[match.dmi]] rule names no field".into());
+            return Err(ProfileProblem::EmptyDmiRule);
         }
         if self.cores.is_empty() {
-            return Err("no [[cores]] cluster".into());
+            return Err(ProfileProblem::NoCores);
         }
         if self.power.kind != PowerKind::None && self.power.path.is_none() {
-            return Err(format!("power kind {:?} needs a path", self.power.kind));
+            return Err(ProfileProblem::PowerPath(self.power.kind));
         }
         if self.power.kind == PowerKind::Ina3221 && self.power.current_path.is_none() {
-            return Err("power kind ina3221 needs current_path".into());
+            return Err(ProfileProblem::CurrentPath);
         }
         // A file name in systemd/dropins/, not a path (tests/boards.rs checks
         // that each one is shipped).
@@ -340,19 +363,17 @@ impl Board {
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             })
         }) {
-            return Err(format!(
-                "[systemd] dropins: {bad:?} must be a file name [a-z0-9-].conf in systemd/dropins/"
-            ));
+            return Err(ProfileProblem::Dropin(bad.clone()));
         }
         let c = &self.cooldown;
         if !(c.start_below_c.is_finite()
             && c.throttle_c.is_finite()
             && c.start_below_c < c.throttle_c)
         {
-            return Err(format!(
-                "cooldown start_below_c ({}) must be below throttle_c ({})",
-                c.start_below_c, c.throttle_c
-            ));
+            return Err(ProfileProblem::Cooldown {
+                start_below_c: c.start_below_c,
+                throttle_c: c.throttle_c,
+            });
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use edgemark::record::{InvalidReason, Record, Scenario, SutSpec};
+use edgemark::record::{InvalidReason, Record, Scenario, SutSpec, Transport};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgemark");
 
@@ -213,6 +213,8 @@ fn both_scenarios_run_valid_and_the_record_names_the_engine() {
             ])
         );
         let engine = r.engine.as_ref().expect("schema 3 engine");
+        // No transport asked for (and none in the environment): pipes.
+        assert_eq!(r.sut_transport, Some(Transport::Pipes));
         assert_eq!(
             (engine.name.as_str(), engine.version.as_str()),
             ("c-null", "1")
@@ -400,6 +402,7 @@ fn spin_transport_runs_both_scenarios_valid() {
         let res = r.result.as_ref().unwrap();
         assert!(res.valid, "{:?}", res.invalid_reasons);
         assert!(r.engine.as_ref().unwrap().round_trip_ns > 0);
+        assert_eq!(r.sut_transport, Some(Transport::Spin));
         assert!(
             res.min_ns >= 20_000 || r.plan.scenario == Scenario::Offline,
             "{res:?}"

@@ -45,19 +45,32 @@ pub struct InferOutput {
     pub notes: Vec<String>,
 }
 
+/// Why an `--input-shape` value does not parse (a usage error); each names
+/// the value as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputShapeError {
+    #[error("--input-shape {0:?}: expected NAME=D1,D2,... (e.g. input=1,3,224,224)")]
+    Syntax(String),
+    #[error("--input-shape {0:?}: dimensions must be positive integers")]
+    Dims(String),
+    #[error("--input-shape {0:?}: missing input name")]
+    NoName(String),
+}
+
 /// Parses `name=1,3,224,224`.
-pub fn parse_input_shape(s: &str) -> Result<(String, Vec<u64>), String> {
-    let (name, dims) = s.rsplit_once('=').ok_or_else(|| {
-        format!("--input-shape {s:?}: expected NAME=D1,D2,... (e.g. input=1,3,224,224)")
-    })?;
+pub fn parse_input_shape(s: &str) -> Result<(String, Vec<u64>), InputShapeError> {
+    let (name, dims) = s
+        .rsplit_once('=')
+        .ok_or_else(|| InputShapeError::Syntax(s.to_owned()))?;
     let dims = dims
         .split(',')
         .map(|d| d.trim().parse::<u64>().ok().filter(|&d| d > 0))
         .collect::<Option<Vec<_>>>()
         .filter(|d| !d.is_empty())
-        .ok_or_else(|| format!("--input-shape {s:?}: dimensions must be positive integers"))?;
+        .ok_or_else(|| InputShapeError::Dims(s.to_owned()))?;
     if name.is_empty() {
-        return Err(format!("--input-shape {s:?}: missing input name"));
+        return Err(InputShapeError::NoName(s.to_owned()));
     }
     Ok((name.to_string(), dims))
 }
@@ -120,7 +133,7 @@ pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
         .iter()
         .map(|s| parse_input_shape(s))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(InferError::Usage)?;
+        .map_err(|e| InferError::Usage(e.to_string()))?;
     let path = args.model.to_string_lossy().into_owned();
     let rt = |e: String| InferError::Runtime(e);
     let bytes = std::fs::read(&args.model).map_err(|e| rt(format!("{path}: {e}")))?;

@@ -69,16 +69,29 @@ pub fn resident_kb() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Why the idle daemon could not give its code pages back (a warning only).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    #[error("{path}: {source}")]
+    Read {
+        path: &'static str,
+        source: std::io::Error,
+    },
+    #[error("madvise: {0}")]
+    Madvise(std::io::Error),
+}
+
 /// Drop the resident pages of this executable's read-only mappings (code,
 /// constants, the relocation tables the loader read once). Returns the bytes
 /// of mapping advised. Only mappings of our own file (by inode) with no
 /// private copies (`Anonymous: 0 kB` in smaps) are touched: every resident
 /// page there is the file's page-cache page, so dropping it loses nothing.
 /// The relocated RELRO segment has private copies and is left alone.
-pub fn release_code_pages() -> Result<usize, String> {
-    let exe = std::fs::metadata("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
-    let smaps = std::fs::read_to_string("/proc/self/smaps")
-        .map_err(|e| format!("/proc/self/smaps: {e}"))?;
+pub fn release_code_pages() -> Result<usize, ReleaseError> {
+    let read = |path: &'static str| move |source| ReleaseError::Read { path, source };
+    let exe = std::fs::metadata("/proc/self/exe").map_err(read("/proc/self/exe"))?;
+    let smaps = std::fs::read_to_string("/proc/self/smaps").map_err(read("/proc/self/smaps"))?;
     let mut advised = 0;
     for (start, end) in clean_file_ranges(&smaps, exe.ino()) {
         // SAFETY: [start, end) is a whole read-only mapping of our own binary
@@ -93,7 +106,7 @@ pub fn release_code_pages() -> Result<usize, String> {
             )
         };
         if r != 0 {
-            return Err(format!("madvise: {}", std::io::Error::last_os_error()));
+            return Err(ReleaseError::Madvise(std::io::Error::last_os_error()));
         }
         advised += end - start;
     }

@@ -88,7 +88,7 @@ pub fn main(args: DaemonArgs) -> Result<(), CommandError> {
     match d.serve() {
         Ok(()) => Ok(()),
         Err(e) => {
-            log::error(&e);
+            log::error(&e.to_string());
             d.notifier.send(&format!("STOPPING=1\nSTATUS=failed: {e}"));
             Err(CommandError::reported(ErrorKind::Runtime))
         }
@@ -130,6 +130,25 @@ struct Daemon {
     trimmed: bool,
 }
 
+/// Why the daemon's state directories are unusable: it stops (or, on a
+/// reload, keeps the old config). A runtime failure of the box, never a job's.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+enum StateError {
+    #[error("cannot create spool: {0}")]
+    Spool(std::io::Error),
+    #[error("cannot create results dir {}: {source}", path.display())]
+    Results {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot recover running/: {0}")]
+    Recover(std::io::Error),
+    /// Guessing would repeat or skip scheduled runs: a human has to look.
+    #[error("schedule state unreadable ({0}); fix or remove it")]
+    Schedule(schedule::ScheduleError),
+}
+
 /// Why a job ended, as the spool records it.
 enum Finish {
     Ran(Result<JobOutcome, JobError>),
@@ -139,7 +158,7 @@ enum Finish {
 }
 
 impl Daemon {
-    fn serve(&mut self) -> Result<(), String> {
+    fn serve(&mut self) -> Result<(), StateError> {
         self.prepare_state()?;
         if let Ok(id) = schedule::read_boot_id(&self.cfg.root) {
             self.boot_id = Some(id);
@@ -202,31 +221,24 @@ impl Daemon {
     }
 
     /// Create the spool and results directories and recover interrupted jobs.
-    fn prepare_state(&mut self) -> Result<(), String> {
+    fn prepare_state(&mut self) -> Result<(), StateError> {
         self.spool = Spool::new(&self.cfg.state_dir);
-        self.spool
-            .create_dirs()
-            .map_err(|e| format!("cannot create spool: {e}"))?;
-        std::fs::create_dir_all(&self.cfg.results_dir).map_err(|e| {
-            format!(
-                "cannot create results dir {}: {e}",
-                self.cfg.results_dir.display()
-            )
+        self.spool.create_dirs().map_err(StateError::Spool)?;
+        std::fs::create_dir_all(&self.cfg.results_dir).map_err(|source| StateError::Results {
+            path: self.cfg.results_dir.clone(),
+            source,
         })?;
         let ids = self
             .spool
             .recover_interrupted(Some(&self.cfg.results_dir))
-            .map_err(|e| format!("cannot recover running/: {e}"))?;
+            .map_err(StateError::Recover)?;
         for id in ids {
             log::warn(&format!(
                 "job {id} was interrupted by a previous stop; moved to failed/"
             ));
         }
         let path = schedule::state_path(&self.cfg.state_dir);
-        self.sched_state = schedule::ScheduleState::load(&path).map_err(|e| {
-            // Guessing would repeat or skip scheduled runs: a human has to look.
-            format!("schedule state unreadable ({e}); fix or remove it")
-        })?;
+        self.sched_state = schedule::ScheduleState::load(&path).map_err(StateError::Schedule)?;
         Ok(())
     }
 
@@ -251,7 +263,7 @@ impl Daemon {
                         self.cfg = old;
                         self.spool = Spool::new(&self.cfg.state_dir);
                         if let Err(e) = self.prepare_state() {
-                            log::error(&e);
+                            log::error(&e.to_string());
                         }
                     }
                 }

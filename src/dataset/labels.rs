@@ -88,7 +88,7 @@ impl Labels {
         }
         .map_err(|why| DatasetError::Labels {
             path: path.to_owned(),
-            why,
+            why: why.to_string(),
         })?;
         Self::from_entries(path, entries)
     }
@@ -160,12 +160,25 @@ impl Labels {
     }
 }
 
-fn parse_json(text: &str) -> Result<Vec<LabelEntry>, String> {
-    let parsed: JsonLabels = serde_json::from_str(text).map_err(|e| {
-        format!(
-            "not a labels JSON (a list of {{file, label | accept, kind}} or {{file: label}}): {e}"
-        )
-    })?;
+/// Why a labels file's text is not labels (`DatasetError::Labels` names the file).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabelsSyntaxError {
+    #[error("not a labels JSON (a list of {{file, label | accept, kind}} or {{file: label}}): {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("empty line")]
+    EmptyLine,
+    /// `line` (1-based) is not `file<sep>label...`.
+    #[error("line {line}: expected `file{sep}label`, got {text:?}")]
+    Line {
+        line: usize,
+        sep: char,
+        text: String,
+    },
+}
+
+fn parse_json(text: &str) -> Result<Vec<LabelEntry>, LabelsSyntaxError> {
+    let parsed: JsonLabels = serde_json::from_str(text)?;
     match parsed {
         JsonLabels::Map(m) => Ok(m
             .into_iter()
@@ -202,7 +215,7 @@ fn parse_json(text: &str) -> Result<Vec<LabelEntry>, String> {
 /// `file label [label...]` per line (val_map.txt), or comma-separated (CSV). Blank
 /// lines and `#` comments are skipped; a first line whose labels are not numbers
 /// is taken as a header.
-fn parse_lines(text: &str, sep: char) -> Result<Vec<LabelEntry>, String> {
+fn parse_lines(text: &str, sep: char) -> Result<Vec<LabelEntry>, LabelsSyntaxError> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -214,7 +227,7 @@ fn parse_lines(text: &str, sep: char) -> Result<Vec<LabelEntry>, String> {
         } else {
             line.split(sep).map(str::trim).collect()
         };
-        let (file, rest) = fields.split_first().ok_or("empty line")?;
+        let (file, rest) = fields.split_first().ok_or(LabelsSyntaxError::EmptyLine)?;
         let accept: Result<Vec<usize>, _> = rest
             .iter()
             .filter(|s| !s.is_empty())
@@ -228,11 +241,11 @@ fn parse_lines(text: &str, sep: char) -> Result<Vec<LabelEntry>, String> {
             }),
             _ if out.is_empty() && n == first_content_line(text) => continue, // header
             _ => {
-                return Err(format!(
-                    "line {}: expected `file{}label`, got {line:?}",
-                    n + 1,
-                    if sep == ' ' { " " } else { "," }
-                ));
+                return Err(LabelsSyntaxError::Line {
+                    line: n + 1,
+                    sep: if sep == ' ' { ' ' } else { ',' },
+                    text: line.to_owned(),
+                });
             }
         }
     }
@@ -280,6 +293,7 @@ mod tests {
         assert!(
             parse_lines("a.png,3\nb.png,x\n", ',')
                 .unwrap_err()
+                .to_string()
                 .contains("line 2")
         );
         let j = parse_json(r#"[{"file":"a.png","accept":[1,2],"kind":"coarse","note":"n"},

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::summary::EnergySource;
-use super::{Read, numbered_entries, read_text, read_u64, rooted};
+use super::{ProbeWarning, ProbeWarnings, Read, numbered_entries, read_text, read_u64, rooted};
 
 #[derive(Debug)]
 pub(super) enum Reading {
@@ -43,7 +43,7 @@ pub(super) struct Channel {
 /// energy counters, INA3221 rails, hwmon power inputs. None: no energy sensor.
 pub(super) fn find(
     root: &Path,
-    warnings: &mut Vec<String>,
+    warnings: &mut ProbeWarnings,
 ) -> Option<(EnergySource, Vec<Channel>)> {
     if let Some(ch) = rapl_channels(root, warnings)
         && !ch.is_empty()
@@ -56,22 +56,19 @@ pub(super) fn find(
         power,
     } = hwmon_channels(root, warnings);
     ina.extend(jetson_iio_rails(root, warnings));
-    let (source, channels) =
-        if !energy.is_empty() {
-            (EnergySource::HwmonEnergy, energy)
-        } else if !ina.is_empty() {
-            if !ina.iter().any(|c| c.in_total) {
-                warnings.push(format!(
-                "INA3221 rails found ({}) but none is labelled as the input rail; no total energy",
-                ina.iter().map(|c| c.label.as_str()).collect::<Vec<_>>().join(", ")
-            ));
-            }
-            (EnergySource::Ina3221, ina)
-        } else if !power.is_empty() {
-            (EnergySource::HwmonPower, power)
-        } else {
-            return None;
-        };
+    let (source, channels) = if !energy.is_empty() {
+        (EnergySource::HwmonEnergy, energy)
+    } else if !ina.is_empty() {
+        if !ina.iter().any(|c| c.in_total) {
+            let rails = ina.iter().map(|c| c.label.clone()).collect();
+            warnings.push(ProbeWarning::NoInputRail { rails });
+        }
+        (EnergySource::Ina3221, ina)
+    } else if !power.is_empty() {
+        (EnergySource::HwmonPower, power)
+    } else {
+        return None;
+    };
     Some((source, channels))
 }
 
@@ -83,7 +80,7 @@ struct Hwmon {
     power: Vec<Channel>,
 }
 
-fn hwmon_channels(root: &Path, warnings: &mut Vec<String>) -> Hwmon {
+fn hwmon_channels(root: &Path, warnings: &mut ProbeWarnings) -> Hwmon {
     let Hwmon {
         mut energy,
         mut ina,
@@ -152,7 +149,7 @@ fn hwmon_channels(root: &Path, warnings: &mut Vec<String>) -> Hwmon {
 
 /// Older Jetson kernels (L4T 32, e.g. Jetson Nano, TX2) expose the INA3221
 /// through the `ina3221x` iio driver: `rail_name_N` and `in_power{N}_input` (mW).
-fn jetson_iio_rails(root: &Path, warnings: &mut Vec<String>) -> Vec<Channel> {
+fn jetson_iio_rails(root: &Path, warnings: &mut ProbeWarnings) -> Vec<Channel> {
     let mut out = Vec::new();
     let drv = rooted(root, "/sys/bus/i2c/drivers/ina3221x");
     let mut chips: Vec<PathBuf> = std::fs::read_dir(&drv)
@@ -199,7 +196,7 @@ fn is_input_rail(label: &str) -> bool {
 /// Top-level RAPL zones (`intel-rapl:N`, not the `intel-rapl:N:M` subzones,
 /// which are parts of a package). The total is `psys` (whole platform) when
 /// present, else the sum of the packages. None when there is no powercap.
-fn rapl_channels(root: &Path, warnings: &mut Vec<String>) -> Option<Vec<Channel>> {
+fn rapl_channels(root: &Path, warnings: &mut ProbeWarnings) -> Option<Vec<Channel>> {
     let dir = rooted(root, "/sys/class/powercap");
     let mut zones = numbered_entries(&dir, "intel-rapl:");
     if zones.is_empty() {
@@ -214,7 +211,7 @@ fn rapl_channels(root: &Path, warnings: &mut Vec<String>) -> Option<Vec<Channel>
             Read::Value(_) => {}
             Read::Absent => continue,
             Read::Broken(m) => {
-                warnings.push(m);
+                warnings.push(ProbeWarning::Unreadable(m));
                 continue;
             }
         }

@@ -58,41 +58,158 @@ pub(crate) enum Read<T> {
     /// The file is not there: the sensor does not exist on this box.
     Absent,
     Value(T),
-    /// The file is there but unusable; the message names the path and why.
-    Broken(String),
+    /// The file is there but unusable: which file and why.
+    Broken(Unreadable),
 }
 
 impl<T> Read<T> {
-    /// The value, pushing a broken file's message into `warnings`.
-    pub(crate) fn ok(self, warnings: &mut Vec<String>) -> Option<T> {
+    /// The value, adding a broken file to `warnings` (once).
+    pub(crate) fn ok(self, warnings: &mut ProbeWarnings) -> Option<T> {
         match self {
             Read::Absent => None,
             Read::Value(v) => Some(v),
             Read::Broken(w) => {
-                if !warnings.contains(&w) {
-                    warnings.push(w);
-                }
+                warnings.push_once(ProbeWarning::Unreadable(w));
                 None
             }
         }
     }
 }
 
+/// Why an existing probe file gave no value. Its `Display` is the warning
+/// the run shows, naming the path and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unreadable {
+    /// Permission denied: readable only by root (RAPL since Linux 5.10).
+    RootOnly(PathBuf),
+    /// Any other read error, as the OS words it.
+    Io {
+        path: PathBuf,
+        error: String,
+    },
+    /// Not a decimal integer (`found`: the first 40 characters).
+    NotInteger {
+        path: PathBuf,
+        found: String,
+    },
+    Negative {
+        path: PathBuf,
+        value: i64,
+    },
+    /// Not the hex word of the Raspberry Pi's `get_throttled`.
+    NotHex {
+        path: PathBuf,
+        found: String,
+    },
+}
+
+impl Unreadable {
+    /// Why the existing file `path` could not be read.
+    pub(crate) fn io(path: &Path, err: &io::Error) -> Unreadable {
+        if err.kind() == io::ErrorKind::PermissionDenied {
+            Unreadable::RootOnly(path.to_path_buf())
+        } else {
+            Unreadable::Io {
+                path: path.to_path_buf(),
+                error: err.to_string(),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::RootOnly(path) => write!(
+                f,
+                "{} is readable only by root (permission denied); run as root or make it readable to get this figure",
+                path.display()
+            ),
+            Unreadable::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+            Unreadable::NotInteger { path, found } => {
+                write!(
+                    f,
+                    "{}: expected an integer, found {found:?}",
+                    path.display()
+                )
+            }
+            Unreadable::Negative { path, value } => write!(
+                f,
+                "{}: expected a non-negative integer, found {value}",
+                path.display()
+            ),
+            Unreadable::NotHex { path, found } => {
+                write!(
+                    f,
+                    "{}: expected a hex word, found {found:?}",
+                    path.display()
+                )
+            }
+        }
+    }
+}
+
+/// What the probes found wrong with the box's sensors; `Display` is the
+/// warning's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProbeWarning {
+    Unreadable(Unreadable),
+    /// INA3221 rails, none labelled as the board's input: no total energy.
+    NoInputRail {
+        rails: Vec<String>,
+    },
+    /// An energy counter without a known range went backwards.
+    CounterBackwards {
+        path: PathBuf,
+        prev: u64,
+        now: u64,
+    },
+}
+
+impl std::fmt::Display for ProbeWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeWarning::Unreadable(u) => u.fmt(f),
+            ProbeWarning::NoInputRail { rails } => write!(
+                f,
+                "INA3221 rails found ({}) but none is labelled as the input rail; no total energy",
+                rails.join(", ")
+            ),
+            ProbeWarning::CounterBackwards { path, prev, now } => write!(
+                f,
+                "{}: energy counter went backwards ({prev} -> {now}) and its range is unknown; that interval is not counted",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// The probes' warnings, typed while collected, in order; they become text
+/// only where they leave the probes ([`ProbeWarnings::texts`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ProbeWarnings(Vec<ProbeWarning>);
+
+impl ProbeWarnings {
+    pub(crate) fn push(&mut self, w: ProbeWarning) {
+        self.0.push(w);
+    }
+
+    /// Adds `w` unless an equal warning is already there (the same file
+    /// failing the same way is said once).
+    pub(crate) fn push_once(&mut self, w: ProbeWarning) {
+        if !self.0.contains(&w) {
+            self.0.push(w);
+        }
+    }
+
+    pub(crate) fn texts(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
+    }
+}
+
 /// `root` joined with an absolute system path such as `/proc/cpuinfo`.
 pub(crate) fn rooted(root: &Path, abs: &str) -> PathBuf {
     root.join(abs.trim_start_matches('/'))
-}
-
-/// Why an existing file could not be read, in words that tell the user what to do.
-pub(crate) fn read_error_message(path: &Path, err: &io::Error) -> String {
-    if err.kind() == io::ErrorKind::PermissionDenied {
-        format!(
-            "{} is readable only by root (permission denied); run as root or make it readable to get this figure",
-            path.display()
-        )
-    } else {
-        format!("cannot read {}: {err}", path.display())
-    }
 }
 
 pub(crate) fn read_text(path: &Path) -> Read<String> {
@@ -106,7 +223,7 @@ pub(crate) fn read_text(path: &Path) -> Read<String> {
             )
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Read::Absent,
-        Err(e) => Read::Broken(read_error_message(path, &e)),
+        Err(e) => Read::Broken(Unreadable::io(path, &e)),
     }
 }
 
@@ -117,21 +234,20 @@ pub(crate) fn read_i64(path: &Path) -> Read<i64> {
         Read::Broken(w) => Read::Broken(w),
         Read::Value(s) => match s.parse::<i64>() {
             Ok(v) => Read::Value(v),
-            Err(_) => Read::Broken(format!(
-                "{}: expected an integer, found {:?}",
-                path.display(),
-                clip(&s)
-            )),
+            Err(_) => Read::Broken(Unreadable::NotInteger {
+                path: path.to_path_buf(),
+                found: clip(&s),
+            }),
         },
     }
 }
 
 pub(crate) fn read_u64(path: &Path) -> Read<u64> {
     match read_i64(path) {
-        Read::Value(v) if v < 0 => Read::Broken(format!(
-            "{}: expected a non-negative integer, found {v}",
-            path.display()
-        )),
+        Read::Value(v) if v < 0 => Read::Broken(Unreadable::Negative {
+            path: path.to_path_buf(),
+            value: v,
+        }),
         Read::Value(v) => Read::Value(v as u64),
         Read::Absent => Read::Absent,
         Read::Broken(w) => Read::Broken(w),
@@ -204,7 +320,7 @@ mod tests {
     #[test]
     fn permission_denied_says_root_only_and_names_the_path() {
         let p = Path::new("/sys/class/powercap/intel-rapl:0/energy_uj");
-        let m = read_error_message(p, &io::Error::from(io::ErrorKind::PermissionDenied));
+        let m = Unreadable::io(p, &io::Error::from(io::ErrorKind::PermissionDenied)).to_string();
         assert!(m.contains("intel-rapl:0/energy_uj"), "{m}");
         assert!(m.contains("only by root"), "{m}");
     }
@@ -216,10 +332,14 @@ mod tests {
         let f = dir.join("temp");
         std::fs::write(&f, "hot\n").unwrap();
         match read_i64(&f) {
-            Read::Broken(m) => assert!(
-                m.contains(&f.display().to_string()) && m.contains("hot"),
-                "{m}"
-            ),
+            Read::Broken(u) => {
+                let m = u.to_string();
+                assert!(
+                    m.contains(&f.display().to_string()) && m.contains("hot"),
+                    "{m}"
+                );
+                assert!(matches!(u, Unreadable::NotInteger { .. }), "{u:?}");
+            }
             other => panic!("expected Broken, got {other:?}"),
         }
         assert!(matches!(read_i64(&dir.join("missing")), Read::Absent));

@@ -20,7 +20,10 @@ use super::summary::{
     CoreFreqRange, EnergySource, EnergySummary, ProbeSummary, RailEnergy, ThrottleSummary,
     ZoneTemps,
 };
-use super::{Read, numbered_entries, read_i64, read_text, read_u64, rooted, throttle_bits};
+use super::{
+    ProbeWarning, ProbeWarnings, Read, Unreadable, numbered_entries, read_i64, read_text, read_u64,
+    rooted, throttle_bits,
+};
 
 /// Where the Raspberry Pi firmware driver exposes `get_throttled` (Raspberry Pi
 /// OS kernels, `drivers/firmware/raspberrypi.c`), as a hex word.
@@ -58,7 +61,7 @@ pub struct Sampler {
     samples: u32,
     period_ns: u64,
     broken: HashSet<PathBuf>,
-    warnings: Vec<String>,
+    warnings: ProbeWarnings,
     series: ProbeSeries,
 }
 
@@ -66,8 +69,8 @@ pub struct Sampler {
 #[derive(Debug)]
 pub struct SamplerHandle {
     stop: mpsc::Sender<()>,
-    /// Err: the thread could not be started (the message says why).
-    thread: Result<JoinHandle<ProbeSummary>, String>,
+    /// Err: the thread could not be started.
+    thread: std::io::Result<JoinHandle<ProbeSummary>>,
 }
 
 impl SamplerHandle {
@@ -82,7 +85,7 @@ impl SamplerHandle {
                 warning("the sensor sampler thread panicked; no sensor figures".into())
             }),
             // No thread, no sensors: the run itself must not fail for that.
-            Err(w) => warning(w),
+            Err(e) => warning(format!("cannot start the sensor sampler thread: {e}")),
         }
     }
 }
@@ -102,7 +105,7 @@ impl Sampler {
             samples: 0,
             period_ns: 0,
             broken: HashSet::new(),
-            warnings: Vec::new(),
+            warnings: ProbeWarnings::default(),
             series: ProbeSeries::new(),
         };
         for (index, dir) in numbered_entries(&rooted(root, "/sys/class/thermal"), "thermal_zone") {
@@ -155,15 +158,13 @@ impl Sampler {
                 s.sample_once(t0.elapsed().as_nanos() as u64);
                 s.finish()
             });
-        SamplerHandle {
-            stop: tx,
-            thread: thread.map_err(|e| format!("cannot start the sensor sampler thread: {e}")),
-        }
+        SamplerHandle { stop: tx, thread }
     }
 
-    fn note(&mut self, path: &Path, msg: String) {
+    /// `why`, once per file.
+    fn note(&mut self, path: &Path, why: ProbeWarning) {
         if self.broken.insert(path.to_path_buf()) {
-            self.warnings.push(msg);
+            self.warnings.push(why);
         }
     }
 
@@ -172,7 +173,7 @@ impl Sampler {
             Read::Value(v) => Some(v),
             Read::Absent => None,
             Read::Broken(m) => {
-                self.note(path, m);
+                self.note(path, ProbeWarning::Unreadable(m));
                 None
             }
         }
@@ -220,10 +221,10 @@ impl Sampler {
                     let hex = s.trim_start_matches("0x");
                     match u32::from_str_radix(hex, 16) {
                         Ok(v) => Read::Value(v),
-                        Err(_) => Read::Broken(format!(
-                            "{}: expected a hex word, found {s:?}",
-                            path.display()
-                        )),
+                        Err(_) => Read::Broken(Unreadable::NotHex {
+                            path: path.clone(),
+                            found: s,
+                        }),
                     }
                 }
                 Read::Absent => Read::Absent,
@@ -277,10 +278,12 @@ impl Sampler {
                         // The counter wrapped at max_energy_range_uj back to 0.
                         add = max.saturating_sub(prev) + now;
                     } else {
-                        self.note(
-                            &path,
-                            format!("{}: energy counter went backwards ({prev} -> {now}) and its range is unknown; that interval is not counted", path.display()),
-                        );
+                        let why = ProbeWarning::CounterBackwards {
+                            path: path.clone(),
+                            prev,
+                            now,
+                        };
+                        self.note(&path, why);
                     }
                 }
                 let ch = &mut self.channels[i];
@@ -383,7 +386,7 @@ impl Sampler {
                 .collect(),
             throttle: self.throttle,
             energy,
-            warnings: self.warnings,
+            warnings: self.warnings.texts(),
             series: self.series,
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{kb_bytes, numbered_entries, read_text, read_u64, rooted};
+use super::{ProbeWarnings, kb_bytes, numbered_entries, read_text, read_u64, rooted};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SystemInfo {
@@ -96,7 +96,7 @@ pub fn cpu_list(cpus: &[u32]) -> String {
 /// Reads the system description under `root`. Never fails: absent files leave
 /// fields empty; broken ones add a warning naming the path.
 pub fn describe(root: &Path) -> (SystemInfo, Vec<String>) {
-    let mut w = Vec::new();
+    let mut w = ProbeWarnings::default();
     let mut info = SystemInfo {
         hostname: read_text(&rooted(root, "/proc/sys/kernel/hostname")).ok(&mut w),
         kernel: read_text(&rooted(root, "/proc/sys/kernel/osrelease")).ok(&mut w),
@@ -150,17 +150,17 @@ pub fn describe(root: &Path) -> (SystemInfo, Vec<String>) {
         let kind = read_text(&dir.join("type")).ok(&mut w).unwrap_or_default();
         info.thermal_zones.push(ThermalZone { index, kind });
     }
-    (info, w)
+    (info, w.texts())
 }
 
-fn board(root: &Path, w: &mut Vec<String>) -> Option<String> {
+fn board(root: &Path, w: &mut ProbeWarnings) -> Option<String> {
     if let Some(m) = read_text(&rooted(root, "/proc/device-tree/model"))
         .ok(w)
         .filter(|s| !s.is_empty())
     {
         return Some(m);
     }
-    let dmi = |f: &str, w: &mut Vec<String>| {
+    let dmi = |f: &str, w: &mut ProbeWarnings| {
         read_text(&rooted(root, &format!("/sys/class/dmi/id/{f}")))
             .ok(w)
             .filter(|s| !s.is_empty() && !is_placeholder(s))

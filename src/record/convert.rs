@@ -6,6 +6,7 @@ use crate::accuracy::classification::ClassificationSummary;
 use crate::accuracy::mode::AccuracyOutput;
 use crate::loadgen::ScenarioRun;
 use crate::loadgen::warm_up::WarmUpDone;
+use crate::plan::SutTransport;
 use crate::probe::{self, ProbeSummary, SystemInfo};
 use crate::stats::{self, ScenarioResult};
 use crate::warnings::{RunWarning, Warnings};
@@ -98,6 +99,16 @@ impl Record {
                 loaded_samples: s.loaded_samples,
             }),
             accuracy_details: f.accuracy_details.cloned(),
+            sut_transport: f
+                .sut
+                .engine
+                .as_ref()
+                .and_then(|e| e.transport)
+                .map(|t| match t {
+                    SutTransport::Pipes => Transport::Pipes,
+                    SutTransport::SocketPair => Transport::SocketPair,
+                    SutTransport::Spin => Transport::Spin,
+                }),
         }
     }
 }

@@ -600,5 +600,7 @@ pub fn example_record(seed: u64) -> Record {
             ],
             class_names: vec![(281, "tabby".into()), (285, "Egyptian cat".into())],
         }),
+        // The example's engine is in-process tract.
+        sut_transport: None,
     }
 }

@@ -19,7 +19,8 @@
 //!
 //! Version 4 (per-sample accuracy details): `accuracy_details` appended at
 //! the end of `Record`; every older nested type is unchanged, so the version
-//! 3 reader is [`RecordV3`], the old top level.
+//! 3 reader is [`RecordV3`], the old top level. `sut_transport` was appended
+//! in the same version (before any version 4 record was released).
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,9 @@ pub struct Record {
     /// images they would dwarf the record); the run's own summary always has
     /// them.
     pub accuracy_details: Option<AccuracyDetails>,
+    /// Version 4. How edgemark talked to an exec: SUT (the spin transport's
+    /// round trip is ~40x shorter than the pipes'); None for in-process engines.
+    pub sut_transport: Option<Transport>,
 }
 
 /// The top level of a schema version 3 record: version 4 without
@@ -116,6 +120,7 @@ impl From<RecordV3> for Record {
             engine: r.engine,
             input_set: r.input_set,
             accuracy_details: None,
+            sut_transport: None,
         }
     }
 }
@@ -284,6 +289,24 @@ pub struct Engine {
     pub round_trip_ns: u64,
     /// last lines of the SUT's stderr (exec SUTs, on failure)
     pub stderr_tail: Vec<String>,
+}
+
+/// How an exec: SUT's protocol travelled (docs/sut-protocol.md). Append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Transport {
+    Pipes,
+    SocketPair,
+    Spin,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Pipes => "pipe",
+            Transport::SocketPair => "socketpair",
+            Transport::Spin => "spin",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

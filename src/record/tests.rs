@@ -86,7 +86,7 @@ const GOLDEN_V3_HEX: &str = concat!(
 /// If this test fails, the wire format changed: that needs a new
 /// SCHEMA_VERSION (and a reader for version 4), not a new constant here.
 const GOLDEN_HEX: &str = concat!(
-    "454447454d5245430400560400003a25da9f05302e312e300c3031323334353637383961621a616172636836342d756e",
+    "454447454d5245430400570400001aec911405302e312e300c3031323334353637383961621a616172636836342d756e",
     "6b6e6f776e2d6c696e75782d6d75736c06302e32332e39f0bdf3d589cf959a128080cc9fc2f0d6eb1880e0f1b5fd81d7",
     "eb18077069342d6c6162011e5261737062657272792050692034204d6f64656c20422052657620312e34010a436f7274",
     "65782d4137320401c0ee6d04000102030111362e362e33312b7270742d7270692d76380180c08be90e010001086f6e64",
@@ -109,7 +109,7 @@ const GOLDEN_HEX: &str = concat!(
     "0400010472706934803235526173706265727279205069203420706f77657220756e646572206c6f61642c2076656e64",
     "6f722070726f647563742062726965660105747261637406302e32332e39000000000180808020800880e02480080102",
     "096361745f322e6a7067019902059d0299029a029f029b028080d088040a62726f6b656e2e6a7067010900808080fe07",
-    "0299020574616262799d020c456779707469616e20636174",
+    "0299020574616262799d020c456779707469616e2063617400",
 );
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -168,6 +168,7 @@ fn version_2_records_are_still_read() {
 /// `rec` without the field version 4 appended.
 fn v3_fields_only(mut rec: Record) -> Record {
     rec.accuracy_details = None;
+    rec.sut_transport = None;
     rec
 }
 
@@ -196,11 +197,30 @@ fn version_4_accuracy_details_round_trip_and_cost_nothing_when_absent() {
     );
     let back = Record::decode(&rec.encode()).unwrap();
     assert_eq!(back.accuracy_details, rec.accuracy_details);
-    // Without details a version 4 record is the version 3 one plus one byte
-    // (the Option's tag).
+    // Without details (and no exec: transport) a version 4 record is the
+    // version 3 one plus two bytes (the Options' tags).
     let bare = v3_fields_only(rec);
-    assert_eq!(bare.encode().len(), unhex(GOLDEN_V3_HEX).len() + 1);
+    assert_eq!(bare.encode().len(), unhex(GOLDEN_V3_HEX).len() + 2);
     assert_eq!(Record::decode(&bare.encode()).unwrap(), bare);
+}
+
+#[test]
+fn version_4_sut_transport_is_the_last_field_one_tag_and_one_index() {
+    // Append-only: the variants' indices are the wire bytes (pipes 0,
+    // socketpair 1, spin 2) after the Option's tag, at the very end.
+    let none = example_record(0).encode();
+    for (t, byte) in [
+        (Transport::Pipes, 0u8),
+        (Transport::SocketPair, 1),
+        (Transport::Spin, 2),
+    ] {
+        let mut rec = example_record(0);
+        rec.sut_transport = Some(t);
+        let b = rec.encode();
+        assert_eq!(b.len(), none.len() + 1, "{t:?}");
+        assert_eq!(&b[b.len() - 2..], &[1, byte], "{t:?}");
+        assert_eq!(Record::decode(&b).unwrap().sut_transport, Some(t));
+    }
 }
 
 #[test]

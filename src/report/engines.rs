@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::human_ns;
-use crate::record::Record;
+use crate::record::{Record, Transport};
 
 /// One engine's latest record in a group.
 #[derive(Debug, Clone, Serialize)]
@@ -45,13 +45,20 @@ pub struct EngineGroup {
     pub runs: Vec<EngineRun>,
 }
 
+/// The engine's name and version, and the transport when it is not the
+/// default pipes: a spin run's round trip is ~40x shorter, so one engine over
+/// two transports is two rows, never one row picking the newer.
 fn engine_label(r: &Record) -> Option<String> {
     let e = r.engine.as_ref()?;
-    Some(if e.version.is_empty() {
+    let mut label = if e.version.is_empty() {
         e.name.clone()
     } else {
         format!("{} {}", e.name, e.version)
-    })
+    };
+    if let Some(t) = r.sut_transport.filter(|t| *t != Transport::Pipes) {
+        label.push_str(&format!(" ({})", t.name()));
+    }
+    Some(label)
 }
 
 fn ratio(x: f64, base: f64) -> Option<f64> {
@@ -269,6 +276,21 @@ mod tests {
         assert!(ort.ends_with("7.250 µs"), "{t}");
         let tract = t.lines().find(|l| l.starts_with("tract")).unwrap();
         assert!(tract.contains("1.00x") && tract.ends_with('-'), "{t}");
+    }
+
+    #[test]
+    fn one_engine_over_two_transports_is_two_rows_named_by_transport() {
+        let pipes = rec(1, "null", "1.0", 4_400, 200_000.0);
+        let mut spin = rec(2, "null", "1.0", 100, 9_000_000.0);
+        spin.1.sut_transport = Some(Transport::Spin);
+        let mut explicit_pipes = rec(3, "null", "1.0", 4_300, 210_000.0);
+        explicit_pipes.1.sut_transport = Some(Transport::Pipes);
+        let g = groups(&[pipes, spin, explicit_pipes]);
+        assert_eq!(g.len(), 1);
+        let names: Vec<&str> = g[0].runs.iter().map(|r| r.engine.as_str()).collect();
+        // Pipes (the default) stays unnamed; its later record replaces the first.
+        assert_eq!(names, ["null 1.0", "null 1.0 (spin)"]);
+        assert_eq!(g[0].runs[0].path, "r3.emrec");
     }
 
     #[test]

@@ -250,12 +250,14 @@ cpus = \"0,1\""))
 
     #[test]
     fn unknown_and_malformed_toml_are_errors_with_line() {
-        let e = RawSettings::from_toml("min_duration_ms = 1\nmin_durration_ms = 2").unwrap_err();
+        let e = RawSettings::from_toml("min_duration_ms = 1\nmin_durration_ms = 2")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("min_durration_ms") && e.contains("line 2"),
             "{e}"
         );
-        let e = RawSettings::from_toml("a = = 1").unwrap_err();
+        let e = RawSettings::from_toml("a = = 1").unwrap_err().to_string();
         assert!(e.contains("line 1"), "{e}");
     }
 

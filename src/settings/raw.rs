@@ -173,15 +173,15 @@ impl RawSettings {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml(&text).map_err(|message| SettingsError::Toml {
+        Self::from_toml(&text).map_err(|e| SettingsError::Toml {
             path: path.to_path_buf(),
-            message,
+            message: e.to_string(),
         })
     }
 
     /// Parses TOML text; the error text carries line and column.
-    pub fn from_toml(text: &str) -> Result<RawSettings, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    pub fn from_toml(text: &str) -> Result<RawSettings, TomlError> {
+        toml::from_str(text).map_err(TomlError)
     }
 
     /// `self` with every value set in `top` replaced by it (flags over file).
@@ -196,33 +196,46 @@ impl RawSettings {
     }
 }
 
+/// Settings TOML that does not parse, or has an unknown key: toml's message
+/// (with line and column) without its trailing newline.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.to_string().trim_end())]
+pub struct TomlError(pub toml::de::Error);
+
 /// Three per-channel values (R, G, B): `0.5,0.5,0.5` or `0.5` on the command
 /// line; `[0.5, 0.5, 0.5]`, `0.5` or the same strings in TOML.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Channels(pub [f32; 3]);
 
 impl Channels {
-    fn from_values(v: &[f32]) -> Result<Channels, String> {
+    fn from_values(v: &[f32]) -> Result<Channels, ChannelsError> {
         match *v {
             [x] => Ok(Channels([x; 3])),
             [r, g, b] => Ok(Channels([r, g, b])),
-            _ => Err(format!(
-                "expected one value or three (R,G,B), got {}",
-                v.len()
-            )),
+            _ => Err(ChannelsError::Count(v.len())),
         }
     }
 }
 
+/// Why a `--mean`/`--std` value is not one or three numbers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelsError {
+    #[error("{0:?} is not a number")]
+    NotANumber(String),
+    #[error("expected one value or three (R,G,B), got {0}")]
+    Count(usize),
+}
+
 impl std::str::FromStr for Channels {
-    type Err = String;
+    type Err = ChannelsError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let v = s
             .split(',')
             .map(|x| {
                 x.trim()
                     .parse::<f32>()
-                    .map_err(|_| format!("{x:?} is not a number"))
+                    .map_err(|_| ChannelsError::NotANumber(x.to_owned()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Channels::from_values(&v)

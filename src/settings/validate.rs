@@ -290,7 +290,7 @@ fn exec_sut(raw: &RawSettings) -> Result<Option<SutSpec>, SettingsError> {
         ));
     }
     exec.map(|e| Some(SutSpec::Exec(e)))
-        .map_err(|e| field("sut", e))
+        .map_err(|e| field("sut", e.to_string()))
 }
 
 /// `sut = synthetic:SPEC`, or None for the tract SUT (built-in model or a file).

@@ -497,15 +497,17 @@ impl Sut for TractSut {
         let store = &self.samples;
         let next = AtomicUsize::new(0);
         let slots = Slots(completed_ns.as_mut_ptr());
-        let result: Result<(), String> = std::thread::scope(|scope| {
+        // Every worker failure is the engine's: a backend error naming it.
+        let backend = |why: String| SutError::Backend(why);
+        std::thread::scope(|scope| {
             let workers: Vec<_> = self
                 .offline
                 .iter_mut()
                 .map(|inst| {
                     let next = &next;
-                    scope.spawn(move || -> Result<(), String> {
+                    scope.spawn(move || -> Result<(), SutError> {
                         if let Some(cpu) = inst.cpu {
-                            affinity::pin_current(&[cpu]).map_err(|e| e.to_string())?;
+                            affinity::pin_current(&[cpu]).map_err(|e| backend(e.to_string()))?;
                         }
                         let slots = slots;
                         loop {
@@ -515,12 +517,15 @@ impl Sut for TractSut {
                             }
                             let Some(inputs) = store[samples[i]].clone() else {
                                 next.store(n, Ordering::Relaxed);
-                                return Err(format!("sample {} was not loaded", samples[i]));
+                                return Err(backend(format!(
+                                    "sample {} was not loaded",
+                                    samples[i]
+                                )));
                             };
                             if let Err(e) = inst.runner.run(inputs) {
                                 // Stop the others at their next sample.
                                 next.store(n, Ordering::Relaxed);
-                                return Err(e.to_string());
+                                return Err(backend(e.to_string()));
                             }
                             // SAFETY: i < n <= completed_ns.len(), and each i is
                             // handed out once by the counter, so no two threads write
@@ -535,14 +540,13 @@ impl Sut for TractSut {
             for w in workers {
                 let r = w
                     .join()
-                    .unwrap_or_else(|_| Err("an Offline worker panicked".into()));
+                    .unwrap_or_else(|_| Err(backend("an Offline worker panicked".into())));
                 if first_err.is_ok() {
                     first_err = r;
                 }
             }
             first_err
-        });
-        result.map_err(SutError::Backend)
+        })
     }
 }
 

@@ -20,14 +20,24 @@ pub static GRAPH: &[u8] = include_bytes!("../../../models/builtin-mobilenet-v1.g
 /// the drawing below) changes the built-in model, and a test pins its sha256.
 const SEED: u64 = 20_261_128;
 
+/// Why the embedded graph could not be made into a model (a build problem).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuiltinError {
+    #[error("decoding the graph: {0}")]
+    Decode(#[from] prost::DecodeError),
+    #[error("the built-in model has no graph")]
+    NoGraph,
+    /// An initializer whose `edgemark:` fill rule cannot be applied.
+    #[error("initializer {name}: {why}")]
+    Fill { name: String, why: String },
+}
+
 /// The full ONNX model: `graph` with every initializer that carries a fill rule
 /// filled. Errors only if the embedded graph is malformed (a build problem).
-pub fn materialize(graph: &[u8]) -> Result<Vec<u8>, String> {
-    let mut model = ModelProto::decode(graph).map_err(|e| format!("decoding the graph: {e}"))?;
-    let g = model
-        .graph
-        .as_mut()
-        .ok_or("the built-in model has no graph")?;
+pub fn materialize(graph: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+    let mut model = ModelProto::decode(graph)?;
+    let g = model.graph.as_mut().ok_or(BuiltinError::NoGraph)?;
     for (i, t) in g.initializer.iter_mut().enumerate() {
         if let Some(rule) = t.doc_string.strip_prefix("edgemark:") {
             let rule = rule.to_string();
@@ -38,32 +48,28 @@ pub fn materialize(graph: &[u8]) -> Result<Vec<u8>, String> {
     Ok(model.encode_to_vec())
 }
 
-fn fill(t: &mut TensorProto, rule: &str, seed: u64) -> Result<(), String> {
+fn fill(t: &mut TensorProto, rule: &str, seed: u64) -> Result<(), BuiltinError> {
+    let bad = |why: String| BuiltinError::Fill {
+        name: t.name.clone(),
+        why,
+    };
     if t.data_type != DataType::Float as i32 || !t.raw_data.is_empty() || !t.float_data.is_empty() {
-        return Err(format!(
-            "initializer {}: fill rule on a non-empty or non-f32 tensor",
-            t.name
-        ));
+        return Err(bad("fill rule on a non-empty or non-f32 tensor".into()));
     }
     let n = t
         .dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?))
-        .ok_or_else(|| format!("initializer {}: bad dims {:?}", t.name, t.dims))?;
+        .ok_or_else(|| bad(format!("bad dims {:?}", t.dims)))?;
     let values: Vec<f32> = match rule.split_once(':') {
         Some(("normal", std)) => {
-            let std: f64 = std
-                .parse()
-                .map_err(|_| format!("initializer {}: bad std {std:?}", t.name))?;
+            let std: f64 = std.parse().map_err(|_| bad(format!("bad std {std:?}")))?;
             let mut rng = Mt19937::new(seed);
             (0..n).map(|_| (normal(&mut rng) * std) as f32).collect()
         }
         None if rule == "zeros" => vec![0.0; n],
         _ => {
-            return Err(format!(
-                "initializer {}: unknown fill rule {rule:?}",
-                t.name
-            ));
+            return Err(bad(format!("unknown fill rule {rule:?}")));
         }
     };
     t.raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -143,6 +149,6 @@ mod tests {
         let mut model = ModelProto::decode(GRAPH).unwrap();
         model.graph.as_mut().unwrap().initializer[3].doc_string = "edgemark:cauchy:1".into();
         let e = materialize(&model.encode_to_vec()).unwrap_err();
-        assert!(e.contains("unknown fill rule"), "{e}");
+        assert!(e.to_string().contains("unknown fill rule"), "{e}");
     }
 }

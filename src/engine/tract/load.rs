@@ -26,10 +26,36 @@ pub struct LoadedModel {
     pub notes: Vec<String>,
 }
 
+/// Why a model could not be loaded: the message names what is wrong (the
+/// caller prefixes the file). Each variant displays its text unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Empty, or neither TFLite nor recognisably ONNX.
+    #[error("{0}")]
+    Format(String),
+    /// The file does not parse as the format it claims.
+    #[error("{0}")]
+    Corrupt(String),
+    /// Operators tract cannot import or run.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The TFLite rewrite pass refused the file (its message as is).
+    #[error(transparent)]
+    Tflite(#[from] super::tflite::TfliteFixError),
+    /// An `--input-shape` that does not fit the model, or a dynamic
+    /// dimension only one can fix.
+    #[error("{0}")]
+    InputShape(String),
+    /// tract failed analysing, rewriting or optimising the graph.
+    #[error("{0}")]
+    Tract(String),
+}
+
 /// Which file format `bytes` (named `path`) holds. TFLite flatbuffers carry the
 /// file identifier "TFL3" at bytes 4..8; ONNX has no magic, so it is recognised
 /// by extension or by starting like a ModelProto (field 1, `ir_version`, varint).
-pub fn detect_format(path: &str, bytes: &[u8]) -> Result<ModelFormat, String> {
+pub fn detect_format(path: &str, bytes: &[u8]) -> Result<ModelFormat, LoadError> {
     let ext = Path::new(path)
         .extension()
         .and_then(|e| e.to_str())
@@ -39,23 +65,23 @@ pub fn detect_format(path: &str, bytes: &[u8]) -> Result<ModelFormat, String> {
         return Ok(ModelFormat::Tflite);
     }
     if bytes.is_empty() {
-        return Err("the file is empty".into());
+        return Err(LoadError::Format("the file is empty".into()));
     }
     match ext.as_str() {
-        "tflite" => Err(format!(
+        "tflite" => Err(LoadError::Format(format!(
             "not a TFLite model: no \"TFL3\" identifier at bytes 4..8 (found {}); \
              the file is truncated at the start or is something else",
             bytes
                 .get(4..8)
                 .map(hex)
                 .unwrap_or_else(|| format!("only {} bytes", bytes.len()))
-        )),
+        ))),
         "onnx" => Ok(ModelFormat::Onnx),
         _ if bytes[0] == 0x08 => Ok(ModelFormat::Onnx),
-        _ => Err(format!(
+        _ => Err(LoadError::Format(format!(
             "unknown model format: not TFLite (no \"TFL3\" identifier at bytes 4..8) and not \
              recognisably ONNX (extension {ext:?}); edgemark runs .onnx and .tflite files"
-        )),
+        ))),
     }
 }
 
@@ -71,7 +97,8 @@ pub fn load_model(
         path: path.to_string(),
         why,
     };
-    let format = detect_format(path, bytes).map_err(err)?;
+    let load_err = |e: LoadError| err(e.to_string());
+    let format = detect_format(path, bytes).map_err(load_err)?;
     // Named for the panic line of abort builds (`panic_report`).
     let _doing = crate::panic_report::doing(format!("loading model {path}"));
     let mut notes = vec![];
@@ -84,7 +111,7 @@ pub fn load_model(
     }));
     let model = match loaded {
         Ok(Ok(m)) => m,
-        Ok(Err(why)) => return Err(err(why)),
+        Ok(Err(why)) => return Err(load_err(why)),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
@@ -179,10 +206,10 @@ fn load_onnx(
     bytes: &[u8],
     input_shapes: &[(String, Vec<u64>)],
     notes: &mut Vec<String>,
-) -> Result<TypedModel, String> {
+) -> Result<TypedModel, LoadError> {
     let mut model = tract_onnx::onnx()
         .model_for_read(&mut &*bytes)
-        .map_err(|e| format!("not a valid ONNX model: {}", summarize(&e)))?;
+        .map_err(|e| LoadError::Corrupt(format!("not a valid ONNX model: {}", summarize(&e))))?;
     let unimplemented: Vec<String> = model
         .nodes()
         .iter()
@@ -196,10 +223,10 @@ fn load_onnx(
         })
         .collect();
     if !unimplemented.is_empty() {
-        return Err(format!(
+        return Err(LoadError::Unsupported(format!(
             "unsupported ONNX operator(s) for tract {TRACT_VERSION}: {}",
             unimplemented.join(", ")
-        ));
+        )));
     }
     let names: Vec<String> = (0..model.inputs.len())
         .map(|i| model.node(model.inputs[i].node).name.clone())
@@ -208,18 +235,23 @@ fn load_onnx(
         let ix = input_index(&names, name)?;
         let dt = model
             .input_fact(ix)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| LoadError::Tract(e.to_string()))?
             .datum_type
             .concretize()
-            .ok_or_else(|| format!("input '{name}' has no element type in the model"))?;
+            .ok_or_else(|| {
+                LoadError::InputShape(format!("input '{name}' has no element type in the model"))
+            })?;
         let shape: TVec<usize> = dims.iter().map(|&d| d as usize).collect();
         model
             .set_input_fact(ix, InferenceFact::dt_shape(dt, shape))
-            .map_err(|e| summarize(&e))?;
+            .map_err(|e| LoadError::InputShape(summarize(&e)))?;
     }
-    let typed = model
-        .into_typed()
-        .map_err(|e| format!("could not analyse the ONNX graph: {}", summarize(&e)))?;
+    let typed = model.into_typed().map_err(|e| {
+        LoadError::Tract(format!(
+            "could not analyse the ONNX graph: {}",
+            summarize(&e)
+        ))
+    })?;
     let typed = default_batch_dims(typed, notes)?;
     let typed = int8_rewrite(typed, super::quant::Source::Onnx, notes)?;
     let typed = fp32_rewrite(typed, super::quant::Source::Onnx, notes)?;
@@ -230,14 +262,16 @@ fn load_tflite(
     bytes: &[u8],
     input_shapes: &[(String, Vec<u64>)],
     notes: &mut Vec<String>,
-) -> Result<TypedModel, String> {
+) -> Result<TypedModel, LoadError> {
     tract_tflite::tflite::root_as_model(bytes).map_err(|e| {
         let first = e.to_string().lines().next().unwrap_or_default().to_string();
-        format!("not a valid TFLite flatbuffer (truncated or corrupt): {first}")
+        LoadError::Corrupt(format!(
+            "not a valid TFLite flatbuffer (truncated or corrupt): {first}"
+        ))
     })?;
     // tract-tflite 0.23.9 mishandles ops that real converters emit; the fix-up pass
     // rewrites those (or refuses, listing every op it cannot run) before import.
-    let (fixed, report) = super::tflite::prepare(bytes).map_err(|e| e.to_string())?;
+    let (fixed, report) = super::tflite::prepare(bytes)?;
     if !report.rewritten.is_empty() {
         let mut rewrites: Vec<&str> = report.rewritten.iter().map(|r| r.2).collect();
         rewrites.sort_unstable();
@@ -251,25 +285,31 @@ fn load_tflite(
     let bytes = &fixed[..];
     let mut model = tract_tflite::tflite()
         .model_for_read(&mut &*bytes)
-        .map_err(|e| explain_tflite_error(bytes, &e))?;
-    super::tflite::splice(&mut model, report.cuts)
-        .map_err(|e| format!("could not join the quantisation cuts: {}", summarize(&e)))?;
+        .map_err(|e| LoadError::Unsupported(explain_tflite_error(bytes, &e)))?;
+    super::tflite::splice(&mut model, report.cuts).map_err(|e| {
+        LoadError::Tract(format!(
+            "could not join the quantisation cuts: {}",
+            summarize(&e)
+        ))
+    })?;
     let names: Vec<String> = model
         .input_outlets()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| LoadError::Tract(e.to_string()))?
         .iter()
         .map(|&o| outlet_name(&model, o))
         .collect();
     let mut subs: HashMap<Symbol, TDim> = HashMap::new();
     for (name, dims) in input_shapes {
         let ix = input_index(&names, name)?;
-        let fact = model.input_fact(ix).map_err(|e| e.to_string())?;
+        let fact = model
+            .input_fact(ix)
+            .map_err(|e| LoadError::Tract(e.to_string()))?;
         if fact.rank() != dims.len() {
-            return Err(format!(
+            return Err(LoadError::InputShape(format!(
                 "--input-shape {name}: the model's input has rank {}, {} dims given",
                 fact.rank(),
                 dims.len()
-            ));
+            )));
         }
         for (axis, (d, &v)) in fact.shape.iter().zip(dims).enumerate() {
             match d {
@@ -278,9 +318,9 @@ fn load_tflite(
                 }
                 TDim::Val(x) if *x == v as i64 => {}
                 other => {
-                    return Err(format!(
+                    return Err(LoadError::InputShape(format!(
                         "--input-shape {name}: axis {axis} is {other} in the model, not {v}"
-                    ));
+                    )));
                 }
             }
         }
@@ -288,7 +328,9 @@ fn load_tflite(
     let model = if subs.is_empty() {
         model
     } else {
-        model.set_symbols(&subs).map_err(|e| summarize(&e))?
+        model
+            .set_symbols(&subs)
+            .map_err(|e| LoadError::InputShape(summarize(&e)))?
     };
     let model = default_batch_dims(model, notes)?;
     let model = int8_rewrite(model, super::quant::Source::Tflite, notes)?;
@@ -298,10 +340,13 @@ fn load_tflite(
 
 /// tract's optimisation, then edgemark's own graph passes (the hooks of the
 /// fp32 and int8 work): the one place every ONNX and TFLite model goes through.
-fn optimise(model: TypedModel) -> Result<TypedModel, String> {
-    model
-        .into_optimized()
-        .map_err(|e| format!("tract could not optimise the model: {}", summarize(&e)))
+fn optimise(model: TypedModel) -> Result<TypedModel, LoadError> {
+    model.into_optimized().map_err(|e| {
+        LoadError::Tract(format!(
+            "tract could not optimise the model: {}",
+            summarize(&e)
+        ))
+    })
 }
 
 /// Quantised regions onto edgemark's integer kernels (see `quant`).
@@ -309,9 +354,9 @@ fn int8_rewrite(
     model: TypedModel,
     source: super::quant::Source,
     notes: &mut Vec<String>,
-) -> Result<TypedModel, String> {
+) -> Result<TypedModel, LoadError> {
     let (model, summary) = super::quant::rewrite(model, source)
-        .map_err(|e| format!("the int8 rewrite failed: {}", summarize(&e)))?;
+        .map_err(|e| LoadError::Tract(format!("the int8 rewrite failed: {}", summarize(&e))))?;
     if summary.total() > 0 {
         notes.push(format!(
             "int8: {} convolution(s), {} add(s), {} mean(s) on edgemark's integer kernels",
@@ -327,9 +372,9 @@ fn fp32_rewrite(
     model: TypedModel,
     source: super::quant::Source,
     notes: &mut Vec<String>,
-) -> Result<TypedModel, String> {
+) -> Result<TypedModel, LoadError> {
     let (model, summary) = super::fp32::rewrite(model, source)
-        .map_err(|e| format!("the fp32 rewrite failed: {}", summarize(&e)))?;
+        .map_err(|e| LoadError::Tract(format!("the fp32 rewrite failed: {}", summarize(&e))))?;
     if summary.convs + summary.dense > 0 {
         notes.push(format!(
             "fp32: {} convolution(s) and {} fully connected layer(s) on edgemark's kernels \
@@ -340,26 +385,28 @@ fn fp32_rewrite(
     Ok(model)
 }
 
-fn input_index(names: &[String], name: &str) -> Result<usize, String> {
+fn input_index(names: &[String], name: &str) -> Result<usize, LoadError> {
     names.iter().position(|n| n == name).ok_or_else(|| {
-        format!(
+        LoadError::InputShape(format!(
             "--input-shape names input '{name}', the model's inputs are: {}",
             names.join(", ")
-        )
+        ))
     })
 }
 
 /// A symbolic leading (batch) dimension is set to 1, the single-sample batch
 /// LoadGen issues; any other dynamic dimension must be given by the user.
-fn default_batch_dims(model: TypedModel, notes: &mut Vec<String>) -> Result<TypedModel, String> {
+fn default_batch_dims(model: TypedModel, notes: &mut Vec<String>) -> Result<TypedModel, LoadError> {
     let mut subs: HashMap<Symbol, TDim> = HashMap::new();
     for (ix, &o) in model
         .input_outlets()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| LoadError::Tract(e.to_string()))?
         .iter()
         .enumerate()
     {
-        let fact = model.input_fact(ix).map_err(|e| e.to_string())?;
+        let fact = model
+            .input_fact(ix)
+            .map_err(|e| LoadError::Tract(e.to_string()))?;
         if let Some(TDim::Sym(s)) = fact.shape.iter().next()
             && !subs.contains_key(s)
         {
@@ -373,21 +420,25 @@ fn default_batch_dims(model: TypedModel, notes: &mut Vec<String>) -> Result<Type
     let model = if subs.is_empty() {
         model
     } else {
-        model.set_symbols(&subs).map_err(|e| summarize(&e))?
+        model
+            .set_symbols(&subs)
+            .map_err(|e| LoadError::InputShape(summarize(&e)))?
     };
     for (ix, &o) in model
         .input_outlets()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| LoadError::Tract(e.to_string()))?
         .iter()
         .enumerate()
     {
-        let fact = model.input_fact(ix).map_err(|e| e.to_string())?;
+        let fact = model
+            .input_fact(ix)
+            .map_err(|e| LoadError::Tract(e.to_string()))?;
         if !fact.shape.is_concrete() {
             let name = outlet_name(&model, o);
-            return Err(format!(
+            return Err(LoadError::InputShape(format!(
                 "input '{name}' has dynamic shape {:?}; fix it with --input-shape {name}=D1,D2,...",
                 fact.shape
-            ));
+            )));
         }
     }
     Ok(model)
@@ -518,10 +569,14 @@ mod tests {
             ModelFormat::Onnx
         );
         let e = detect_format("m.tflite", b"\x1c\0\0\0XXXX").unwrap_err();
-        assert!(e.contains("TFL3"), "{e}");
+        assert!(
+            matches!(e, LoadError::Format(_)) && e.to_string().contains("TFL3"),
+            "{e}"
+        );
         let e = detect_format("m.bin", b"hello world").unwrap_err();
-        assert!(e.contains("unknown model format"), "{e}");
-        assert!(detect_format("m.onnx", b"").unwrap_err().contains("empty"));
+        assert!(e.to_string().contains("unknown model format"), "{e}");
+        let e = detect_format("m.onnx", b"").unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn load_model_file(
     if path.is_empty() {
         let bytes = builtin::materialize(builtin::GRAPH).map_err(|why| TractError::Model {
             path: BUILTIN_MODEL_NAME.into(),
-            why,
+            why: why.to_string(),
         })?;
         return load::load_model(BUILTIN_MODEL_NAME, &bytes, input_shapes, true);
     }

@@ -49,6 +49,8 @@ pub struct EngineInfo {
     pub round_trip_ns: u64,
     /// The SUT's last stderr lines (on failure).
     pub stderr_tail: Vec<String>,
+    /// How the protocol travelled; the record keeps it beside the round trip.
+    pub transport: Option<Transport>,
 }
 
 impl From<Fault> for SutError {
@@ -107,7 +109,7 @@ impl ExecSut {
             .iter()
             .map(|d| fixed_shape(&d.name, &d.shape))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| child.fault(FaultKind::Reported, e))?;
+            .map_err(|e| child.fault(FaultKind::Reported, e.to_string()))?;
         let source = if spec.inputs.is_empty() {
             let bytes: u64 = hello
                 .inputs
@@ -126,7 +128,7 @@ impl ExecSut {
         single[4..8].copy_from_slice(&16u32.to_le_bytes());
         // flags 0, count 1, id 0; the index goes into bytes 20..24.
         single[12..16].copy_from_slice(&1u32.to_le_bytes());
-        let mut info = sut_info(&hello, &spec.command);
+        let mut info = sut_info(&hello, &spec.command, transport);
         if transport == Transport::Spin
             && let Some(w) = spin_cpu_warning(child.pid())
         {
@@ -474,16 +476,29 @@ pub fn read_error(p: &[u8]) -> (u32, String) {
     (code, msg)
 }
 
+/// A tensor the SUT described with a dynamic dimension other than the batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "input {name:?} has dynamic dimension {axis} (shape {shape:?}); the SUT must report a fixed shape"
+)]
+struct DynamicShape {
+    name: String,
+    axis: usize,
+    shape: Vec<i32>,
+}
+
 /// Dynamic dimensions: a leading one is the batch (1); others cannot be guessed.
-fn fixed_shape(name: &str, shape: &[i32]) -> Result<Vec<u32>, String> {
+fn fixed_shape(name: &str, shape: &[i32]) -> Result<Vec<u32>, DynamicShape> {
     shape
         .iter()
         .enumerate()
         .map(|(i, &d)| match d {
             -1 if i == 0 => Ok(1),
-            -1 => Err(format!(
-                "input {name:?} has dynamic dimension {i} (shape {shape:?}); the SUT must report a fixed shape"
-            )),
+            -1 => Err(DynamicShape {
+                name: name.to_owned(),
+                axis: i,
+                shape: shape.to_vec(),
+            }),
             d => Ok(d as u32),
         })
         .collect()
@@ -702,7 +717,7 @@ fn model_info(h: &HelloReply) -> ModelInfo {
     }
 }
 
-fn sut_info(h: &HelloReply, command: &[String]) -> SutInfo {
+fn sut_info(h: &HelloReply, command: &[String], transport: Transport) -> SutInfo {
     SutInfo {
         kind: "exec".into(),
         description: format!("{} {} (exec: {})", h.name, h.sut_version, command.join(" ")),
@@ -717,6 +732,7 @@ fn sut_info(h: &HelloReply, command: &[String]) -> SutInfo {
             protocol_version: h.version,
             round_trip_ns: 0,
             stderr_tail: Vec::new(),
+            transport: Some(transport),
         }),
         ..SutInfo::default()
     }
@@ -879,7 +895,7 @@ impl DataModel for ExecSut {
 
     fn output_len(&self) -> Result<usize, SutError> {
         let d = &self.hello.outputs[0];
-        let s = fixed_shape(&d.name, &d.shape).map_err(backend)?;
+        let s = fixed_shape(&d.name, &d.shape).map_err(|e| backend(e.to_string()))?;
         Ok(s.iter().map(|&x| x as usize).product())
     }
 

@@ -22,13 +22,34 @@ impl SutWords {
     }
 }
 
-impl FromStr for SutWords {
-    type Err = String;
+/// What is wrong with a `sut` value or an `exec:` SUT's settings (a usage
+/// error: settings name the field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    #[error("unclosed ' in {0:?}")]
+    UnclosedSingle(String),
+    #[error("unclosed \" in {0:?}")]
+    UnclosedDouble(String),
+    #[error("trailing \\ in {0:?}")]
+    TrailingBackslash(String),
+    #[error("empty SUT")]
+    Empty,
+    #[error("exec: needs a program, e.g. exec:python3 sut.py (or exec:./my_sut)")]
+    NoProgram,
+    #[error("sut_timeout_ms must be > 0")]
+    ZeroTimeout,
+    #[error("sut_transport: expected pipe, socketpair or spin, got {0:?}")]
+    Transport(String),
+}
 
-    fn from_str(s: &str) -> Result<SutWords, String> {
+impl FromStr for SutWords {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<SutWords, SpecError> {
         let words = split_words(s)?;
         if words.is_empty() {
-            return Err("empty SUT".into());
+            return Err(SpecError::Empty);
         }
         Ok(SutWords(words))
     }
@@ -52,7 +73,7 @@ impl<'de> Deserialize<'de> for SutWords {
 
 /// Splits like a POSIX shell without expansions: whitespace separates,
 /// '...' keeps everything, "..." and unquoted text take backslash escapes.
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+pub fn split_words(s: &str) -> Result<Vec<String>, SpecError> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -71,7 +92,7 @@ pub fn split_words(s: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => cur.push(c),
-                        None => return Err(format!("unclosed ' in {s:?}")),
+                        None => return Err(SpecError::UnclosedSingle(s.to_owned())),
                     }
                 }
             }
@@ -82,10 +103,10 @@ pub fn split_words(s: &str) -> Result<Vec<String>, String> {
                         Some('"') => break,
                         Some('\\') => match chars.next() {
                             Some(c) => cur.push(c),
-                            None => return Err(format!("trailing \\ in {s:?}")),
+                            None => return Err(SpecError::TrailingBackslash(s.to_owned())),
                         },
                         Some(c) => cur.push(c),
-                        None => return Err(format!("unclosed \" in {s:?}")),
+                        None => return Err(SpecError::UnclosedDouble(s.to_owned())),
                     }
                 }
             }
@@ -93,7 +114,7 @@ pub fn split_words(s: &str) -> Result<Vec<String>, String> {
                 in_word = true;
                 match chars.next() {
                     Some(c) => cur.push(c),
-                    None => return Err(format!("trailing \\ in {s:?}")),
+                    None => return Err(SpecError::TrailingBackslash(s.to_owned())),
                 }
             }
             c => {
@@ -115,24 +136,23 @@ pub fn parse(
     inputs: Vec<String>,
     timeout_ms: Option<u64>,
     transport: Option<&str>,
-) -> Option<Result<ExecSpec, String>> {
+) -> Option<Result<ExecSpec, SpecError>> {
     let first = words.first()?;
     let program = first.strip_prefix("exec:")?;
     Some((|| {
         if program.is_empty() {
-            return Err(
-                "exec: needs a program, e.g. exec:python3 sut.py (or exec:./my_sut)".into(),
-            );
+            return Err(SpecError::NoProgram);
         }
         let timeout_ms = timeout_ms.unwrap_or(super::DEFAULT_QUERY_TIMEOUT_MS);
         if timeout_ms == 0 {
-            return Err("sut_timeout_ms must be > 0".into());
+            return Err(SpecError::ZeroTimeout);
         }
         let transport = match transport {
             None => None,
-            Some(t) => Some(crate::plan::SutTransport::parse(t).ok_or_else(|| {
-                format!("sut_transport: expected pipe, socketpair or spin, got {t:?}")
-            })?),
+            Some(t) => Some(
+                crate::plan::SutTransport::parse(t)
+                    .ok_or_else(|| SpecError::Transport(t.to_owned()))?,
+            ),
         };
         let mut command = vec![program.to_string()];
         command.extend(words[1..].iter().cloned());
@@ -179,7 +199,7 @@ mod tests {
             Some(crate::plan::SutTransport::Spin)
         );
         let bad = parse(&w(&["exec:x"]), vec![], None, Some("carrier-pigeon")).unwrap();
-        assert!(bad.unwrap_err().contains("carrier-pigeon"));
+        assert!(bad.unwrap_err().to_string().contains("carrier-pigeon"));
     }
 
     #[test]

@@ -787,45 +787,7 @@ fn quantized_add(
             inputs.push(x);
             continue;
         }
-        let shape = ed.shape(x);
-        if shape.len() != 4 {
-            return Err(format!(
-                "quantised ADD with differing scales on a rank-{} input",
-                shape.len()
-            )
-            .into());
-        }
-        let c = shape[3];
-        let name = ed.tensor(x).name().unwrap_or("add_in").to_owned();
-        // Weight real value 1 = (1 - 0) * 1.0, the same byte in int8 and uint8.
-        let w = ed.add_const(
-            format!("{name}.requant_w"),
-            vec![1, 1, 1, c],
-            ty,
-            vec![1u8; c as usize],
-            Some((1.0, 0)),
-        );
-        let bias = ed.add_const(
-            format!("{name}.requant_b"),
-            vec![c],
-            TensorType::INT32,
-            vec![0; 4 * c as usize],
-            Some((qx.0, 0)),
-        );
-        let t = ed.add_tensor(NewTensor {
-            name: format!("{name}.requant"),
-            shape,
-            ty,
-            buffer: 0,
-            quant: Some(out_q),
-            quant_of: None,
-        });
-        ed.push_op(NewOp {
-            code: BuiltinOperator::DEPTHWISE_CONV_2D,
-            inputs: vec![x, w, bias],
-            outputs: vec![t],
-            opts: Opts::Depthwise1x1,
-        });
+        let t = requantize_1x1(ed, x, ty, qx, out_q)?;
         inputs.push(t);
     }
     ed.push_op(NewOp {
@@ -835,4 +797,55 @@ fn quantized_add(
         opts: ed.original_opts(op),
     });
     Ok(Some("quantized-add-requantize"))
+}
+
+/// `x` (type `ty`, parameters `qx`) requantised to `out_q` by a 1x1 depthwise
+/// convolution with weight 1, as a new tensor of `x`'s shape.
+fn requantize_1x1(
+    ed: &mut Editor,
+    x: i32,
+    ty: TensorType,
+    qx: (f32, i64),
+    out_q: (f32, i64),
+) -> Result<i32, RewriteError> {
+    let shape = ed.shape(x);
+    if shape.len() != 4 {
+        return Err(format!(
+            "quantised ADD with differing scales on a rank-{} input",
+            shape.len()
+        )
+        .into());
+    }
+    let c = shape[3];
+    let name = ed.tensor(x).name().unwrap_or("add_in").to_owned();
+    // Weight real value 1 = (1 - 0) * 1.0, the same byte in int8 and uint8.
+    let w = ed.add_const(
+        format!("{name}.requant_w"),
+        vec![1, 1, 1, c],
+        ty,
+        vec![1u8; c as usize],
+        Some((1.0, 0)),
+    );
+    let bias = ed.add_const(
+        format!("{name}.requant_b"),
+        vec![c],
+        TensorType::INT32,
+        vec![0; 4 * c as usize],
+        Some((qx.0, 0)),
+    );
+    let t = ed.add_tensor(NewTensor {
+        name: format!("{name}.requant"),
+        shape,
+        ty,
+        buffer: 0,
+        quant: Some(out_q),
+        quant_of: None,
+    });
+    ed.push_op(NewOp {
+        code: BuiltinOperator::DEPTHWISE_CONV_2D,
+        inputs: vec![x, w, bias],
+        outputs: vec![t],
+        opts: Opts::Depthwise1x1,
+    });
+    Ok(t)
 }
