@@ -107,7 +107,8 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
     let model = parse(bytes)?;
     let sg = model.subgraphs().expect("checked by parse").get(0);
     let n_tensors = sg.tensors().map(|t| t.len()).unwrap_or(0) as i32;
-    let codes = model.operator_codes().expect("checked by inspect");
+    // Absent in a file without operators (inspect checked every index).
+    let codes = model.operator_codes();
     let mut ed = Editor::new(bytes, model);
     for (node, op) in sg.operators().into_iter().flatten().enumerate() {
         let ins = op.inputs().into_iter().flatten();
@@ -117,7 +118,15 @@ fn plan(bytes: &[u8]) -> Result<(Editor<'_>, ModelInspection), TfliteFixError> {
                 "node {node}: tensor index {bad} out of range"
             )));
         }
-        let opcode = codes.get(op.opcode_index() as usize);
+        let Some(opcode) = codes
+            .filter(|c| (op.opcode_index() as usize) < c.len())
+            .map(|c| c.get(op.opcode_index() as usize))
+        else {
+            return Err(TfliteFixError::Parse(format!(
+                "node {node}: operator code index {} out of range",
+                op.opcode_index()
+            )));
+        };
         let code = resolved_code(&opcode);
         check_nhwc_ranks(&sg, node, &op, code)?;
         shapes::check(&model, &sg, node, &op, code)?;

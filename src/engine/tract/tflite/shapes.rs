@@ -298,10 +298,10 @@ impl Ctx<'_, '_> {
                 let [units, k] = w[..] else {
                     return Err(format!("takes a rank-2 weight, not {w:?}"));
                 };
-                let n: i64 = x.iter().product();
-                if k <= 0 || x.is_empty() || n % k != 0 {
+                let n = x.iter().try_fold(1i64, |acc, &d| acc.checked_mul(d));
+                let Some(n) = n.filter(|_| k > 0 && !x.is_empty()).filter(|n| n % k == 0) else {
                     return Err(format!("cannot apply weights {w:?} to input {x:?}"));
-                }
+                };
                 if keep {
                     let mut y = x.clone();
                     *y.last_mut().expect("not empty") = units;

@@ -1225,6 +1225,24 @@ fn declared_shape_that_disagrees_with_its_operator_is_refused() {
     assert!(e.contains("make it [1, 2, 3, 4, 1]"), "{e}");
 }
 
+/// A file without operators may also lack the operator code table: found by
+/// fuzzing (an `expect` in the rewrite pass's planning panicked).
+#[test]
+fn model_without_operators_or_operator_codes_is_not_a_panic() {
+    let found =
+        include_bytes!("../../../../fuzz/regressions/tflite/no-operators-no-operator-codes.tflite");
+    let (_, report) = prepare(found).unwrap();
+    assert!(report.rewritten.is_empty());
+    assert!(inspect(found).unwrap().ops.is_empty());
+    let e = crate::engine::tract::load::load_model("f.tflite", found, &[], false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("f.tflite: ") && e.contains("No operators"),
+        "{e}"
+    );
+}
+
 /// Writes small models of the kinds above as seeds of the `tflite` fuzz
 /// target: `EDGEMARK_FUZZ_SEEDS=fuzz/corpus/tflite cargo test --lib
 /// write_tflite_fuzz_seeds -- --ignored`.
