@@ -85,10 +85,10 @@ pub fn board_profile(data: &[u8]) {
 /// A `.npy` tensor (`--inputs`, preprocessed data sets). What parses writes
 /// back to the same bytes' meaning: parse(write(a)) writes as write(a).
 pub fn npy(data: &[u8]) {
-    if let Ok(a) = crate::npy::parse(data) {
-        let bytes = crate::npy::to_bytes(&a);
-        let again = crate::npy::parse(&bytes).expect("written .npy parses");
-        assert_eq!(crate::npy::to_bytes(&again), bytes);
+    if let Ok(a) = crate::tensor::npy::parse(data) {
+        let bytes = crate::tensor::npy::to_bytes(&a);
+        let again = crate::tensor::npy::parse(&bytes).expect("written .npy parses");
+        assert_eq!(crate::tensor::npy::to_bytes(&again), bytes);
     }
     let _ = crate::dataset::npy::parse(data);
 }

@@ -11,7 +11,7 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | 0 base | `version`, `rng`, `clock`, `error`, `npy`, `latency_file`, `panic_report` |
+//! | 0 base | `version`, `rng`, `clock`, `error`, `tensor` (type + npy codec), `latency_file`, `panic_report` |
 //! | 1 vocabulary | `plan`, `boards`, `warnings` |
 //! | 2 data, box, engine | `dataset`, `probe`, `engine` |
 //! | 3 adapters | `sut` |
@@ -37,7 +37,6 @@ pub mod error;
 pub mod fuzzing;
 pub mod latency_file;
 pub mod loadgen;
-pub mod npy;
 pub mod panic_report;
 pub mod plan;
 pub mod probe;
@@ -49,5 +48,6 @@ pub mod run;
 pub mod settings;
 pub mod stats;
 pub mod sut;
+pub mod tensor;
 pub mod version;
 pub mod warnings;

@@ -588,12 +588,13 @@ fn identity_dataset(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
     for i in 0..n {
         let mut v = vec![0f32; 4];
         v[i % 4] = 1.0;
-        let a = edgemark::npy::NpyArray {
+        let a = edgemark::tensor::Tensor {
             shape: vec![1, 4],
-            data: edgemark::npy::NpyData::F32(v),
+            data: edgemark::tensor::TensorData::F32(v),
+            quant: None,
         };
         let name = format!("s{i:02}.npy");
-        edgemark::npy::write(&data.join(&name), &a).unwrap();
+        edgemark::tensor::npy::write(&data.join(&name), &a).unwrap();
         let label = if i < 4 { i % 4 } else { 0 };
         labels.push(format!("{name} {label}"));
     }

@@ -7,15 +7,15 @@ mod common;
 use std::path::Path;
 
 use edgemark::engine::tract::tflite::load_tflite;
-use edgemark::npy::NpyData;
+use edgemark::tensor::TensorData;
 use tract_tflite::prelude::*;
 
 /// A reference tensor, read by edgemark's `.npy` reader.
 fn read_npy(path: &Path) -> Tensor {
-    let array = edgemark::npy::read(path).unwrap_or_else(|e| panic!("{e}"));
+    let array = edgemark::tensor::npy::read(path).unwrap_or_else(|e| panic!("{e}"));
     match &array.data {
-        NpyData::F32(v) => Tensor::from_shape(&array.shape, v),
-        NpyData::I8(v) => Tensor::from_shape(&array.shape, v),
+        TensorData::F32(v) => Tensor::from_shape(&array.shape, v),
+        TensorData::I8(v) => Tensor::from_shape(&array.shape, v),
         other => panic!("{}: unexpected dtype {:?}", path.display(), other.dtype()),
     }
     .unwrap()

@@ -11,10 +11,10 @@ use std::time::Instant;
 use edgemark::cli::InferArgs;
 use edgemark::engine::tract::load;
 use edgemark::loadgen::Clock;
-use edgemark::npy::{self, NpyData};
 use edgemark::plan::{BuiltInSpec, ModelSpec, Pinning, SutSpec};
 use edgemark::sut::Sut;
 use edgemark::sut::tract::{TractSut, build_tract};
+use edgemark::tensor::{Tensor, TensorData, npy};
 
 use common::PHOTOS;
 
@@ -43,9 +43,9 @@ fn infer_one(
     edgemark::commands::infer::run(&args).map_err(|e| e.to_string())
 }
 
-fn f32s(a: &npy::NpyArray) -> Vec<f32> {
+fn f32s(a: &Tensor) -> Vec<f32> {
     match &a.data {
-        NpyData::F32(v) => v.clone(),
+        TensorData::F32(v) => v.clone(),
         other => panic!("expected f32, got {:?}", other.dtype()),
     }
 }
@@ -180,8 +180,8 @@ fn int8_tflite_runs_through_the_product_path_with_tflite_top1() {
         return;
     };
     let out = tmp_dir("int8-tflite");
-    let i8s = |a: &npy::NpyArray| match &a.data {
-        NpyData::I8(v) => v.clone(),
+    let i8s = |a: &Tensor| match &a.data {
+        TensorData::I8(v) => v.clone(),
         other => panic!("expected i8, got {:?}", other.dtype()),
     };
     // Ties are common in int8 logits: the first maximum wins, as numpy's argmax.
@@ -329,7 +329,7 @@ fn the_binary_exits_1_for_broken_models_and_2_for_usage_errors() {
     let x = dir.join("x.npy");
     npy::write(
         &x,
-        &npy::NpyArray::new(vec![1, 4], NpyData::F32(vec![0.0; 4])).unwrap(),
+        &Tensor::new(vec![1, 4], TensorData::F32(vec![0.0; 4])).unwrap(),
     )
     .unwrap();
     let run = |args: &[&str]| {

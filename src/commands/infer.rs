@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::cli::InferArgs;
-use crate::npy::{NpyArray, NpyData};
+use crate::tensor::{Tensor, TensorData};
 
 /// Why `infer` failed: bad arguments (exit 2) or a runtime failure (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +31,7 @@ impl InferError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InferredOutput {
     pub name: String,
-    pub array: NpyArray,
+    pub array: Tensor,
     pub file: PathBuf,
     /// (class index, value) of the 5 largest values of each row, for 1-D and
     /// 2-D float outputs.
@@ -98,10 +98,10 @@ pub fn output_file_name(name: &str, index: usize, taken: &[String]) -> String {
 }
 
 /// The top 5 (index, value) of each row of a 1-D or 2-D float array.
-pub fn top5(array: &NpyArray) -> Vec<Vec<(usize, f64)>> {
+pub fn top5(array: &Tensor) -> Vec<Vec<(usize, f64)>> {
     let values: Vec<f64> = match &array.data {
-        NpyData::F32(v) => v.iter().map(|&x| x as f64).collect(),
-        NpyData::F64(v) => v.clone(),
+        TensorData::F32(v) => v.iter().map(|&x| x as f64).collect(),
+        TensorData::F64(v) => v.clone(),
         _ => return vec![],
     };
     let row_len = match array.shape.as_slice() {
@@ -150,7 +150,7 @@ pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
     }
     let mut values: TVec<TValue> = tvec![];
     for (file, spec) in args.inputs.iter().zip(&specs) {
-        let array = crate::npy::read(file).map_err(|e| rt(e.to_string()))?;
+        let array = crate::tensor::npy::read(file).map_err(|e| rt(e.to_string()))?;
         values.push(
             convert::tensor_from_npy(&array, spec, file)
                 .map_err(|e| rt(e.to_string()))?
@@ -170,7 +170,7 @@ pub fn run(args: &InferArgs) -> Result<InferOutput, InferError> {
         let file_name = output_file_name(&info.name, ix, &taken);
         let file = args.output_dir.join(&file_name);
         taken.push(file_name);
-        crate::npy::write(&file, &array).map_err(|e| rt(e.to_string()))?;
+        crate::tensor::npy::write(&file, &array).map_err(|e| rt(e.to_string()))?;
         outputs.push(InferredOutput {
             name: info.name.clone(),
             top5: top5(&array),
@@ -262,9 +262,9 @@ mod tests {
 
     #[test]
     fn top5_ranks_each_row() {
-        let a = NpyArray::new(
+        let a = Tensor::new(
             vec![2, 6],
-            NpyData::F32(vec![0., 5., 1., 4., 2., 3., 9., 8., 7., 6., 5., 4.]),
+            TensorData::F32(vec![0., 5., 1., 4., 2., 3., 9., 8., 7., 6., 5., 4.]),
         )
         .unwrap();
         let t = top5(&a);
@@ -277,9 +277,9 @@ mod tests {
             vec![0, 1, 2, 3, 4]
         );
         assert_eq!(t[0][0].1, 5.0);
-        let ints = NpyArray::new(vec![2], NpyData::I8(vec![1, 2])).unwrap();
+        let ints = Tensor::new(vec![2], TensorData::I8(vec![1, 2])).unwrap();
         assert!(top5(&ints).is_empty());
-        let three_d = NpyArray::new(vec![1, 1, 2], NpyData::F32(vec![1., 2.])).unwrap();
+        let three_d = Tensor::new(vec![1, 1, 2], TensorData::F32(vec![1., 2.])).unwrap();
         assert!(top5(&three_d).is_empty());
     }
 }

@@ -373,6 +373,11 @@ fn input_quant(spec: &InputSpec, raw: bool) -> Result<Option<Quant>, DatasetErro
                     .into(),
             )),
         },
+        // Engines describe image inputs as f32, i8 or u8 only.
+        other => Err(bad(format!(
+            "model input of type {} cannot take images (f32, i8, u8 only)",
+            other.name()
+        ))),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The data side of LoadGen's query sample library (QSL): where samples come from
 //! (an image folder preprocessed like the model's training pipeline, or a folder of
-//! ready `.npy` tensors), their labels, and the plain tensor type that carries a
-//! sample to a backend without depending on any engine.
+//! ready `.npy` tensors) and their labels; a sample is a [`crate::tensor::Tensor`],
+//! which carries it to a backend without depending on any engine.
 
 pub mod image;
 pub mod jpeg;
@@ -11,88 +11,8 @@ pub mod npy_folder;
 
 use std::path::PathBuf;
 
-/// Element type of a model input or output, as far as the data side cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DType {
-    F32,
-    I8,
-    U8,
-}
-
-/// Affine quantisation of an integer tensor: `real = (q - zero_point) * scale`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Quant {
-    pub scale: f32,
-    pub zero_point: i32,
-}
-
-/// Element storage of a [`Tensor`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum TensorData {
-    F32(Vec<f32>),
-    I8(Vec<i8>),
-    U8(Vec<u8>),
-}
-
-/// A dense row-major tensor, engine-agnostic so the data side and the scorers never
-/// depend on a backend; backends convert at their boundary.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tensor {
-    pub shape: Vec<usize>,
-    pub data: TensorData,
-    /// Quantisation of integer data (None for f32, or when the model does not say).
-    pub quant: Option<Quant>,
-}
-
-impl Tensor {
-    pub fn f32(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        Tensor {
-            shape,
-            data: TensorData::F32(data),
-            quant: None,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        match &self.data {
-            TensorData::F32(v) => v.len(),
-            TensorData::I8(v) => v.len(),
-            TensorData::U8(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn dtype(&self) -> DType {
-        match &self.data {
-            TensorData::F32(_) => DType::F32,
-            TensorData::I8(_) => DType::I8,
-            TensorData::U8(_) => DType::U8,
-        }
-    }
-
-    /// Real values: integer data is dequantised with `quant` (scale 1, zero point 0
-    /// when absent), so scores rank what the model meant, not raw codes.
-    pub fn to_f32(&self) -> Vec<f32> {
-        let q = self.quant.unwrap_or(Quant {
-            scale: 1.0,
-            zero_point: 0,
-        });
-        match &self.data {
-            TensorData::F32(v) => v.clone(),
-            TensorData::I8(v) => v
-                .iter()
-                .map(|&x| (x as i32 - q.zero_point) as f32 * q.scale)
-                .collect(),
-            TensorData::U8(v) => v
-                .iter()
-                .map(|&x| (x as i32 - q.zero_point) as f32 * q.scale)
-                .collect(),
-        }
-    }
-}
+// The data side's samples are the crate's one tensor type.
+pub use crate::tensor::{DType, Quant, Tensor, TensorData};
 
 /// What a model wants as its (single) input: shape, element type, quantisation.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,11 +1,13 @@
-//! `.npy` files as data set tensors: read by the crate's one `.npy` reader
-//! ([`crate::npy`], also used by `infer` and `--inputs`) and converted to the
-//! engine-agnostic [`Tensor`] in the element types data sets carry (f32, i8, u8).
+//! `.npy` files as data set tensors: read by the crate's one `.npy` codec
+//! ([`crate::tensor::npy`], also used by `infer` and `--inputs`) and kept when
+//! they hold an element type data sets carry (f32, i8, u8).
 
 use std::path::Path;
 
-use super::{DatasetError, Tensor, TensorData};
-use crate::npy::{NpyArray, NpyData, NpyError};
+#[cfg(test)]
+use super::TensorData;
+use super::{DType, DatasetError, Tensor};
+use crate::tensor::npy::NpyError;
 
 /// Read one `.npy` file into a [`Tensor`].
 pub fn read(path: &Path) -> Result<Tensor, DatasetError> {
@@ -13,7 +15,7 @@ pub fn read(path: &Path) -> Result<Tensor, DatasetError> {
         path: path.to_owned(),
         why: format!("not a supported .npy file: {why}"),
     };
-    let array = crate::npy::read(path).map_err(|e| match e {
+    let array = crate::tensor::npy::read(path).map_err(|e| match e {
         NpyError::Io { path, source } => DatasetError::Io { path, source },
         NpyError::Format { why, .. } => format(why.to_string()),
         // `read` reads one file; only `expand_paths` looks in folders.
@@ -27,30 +29,23 @@ pub fn read(path: &Path) -> Result<Tensor, DatasetError> {
 pub enum SampleError {
     /// Not a `.npy` file the reader understands (what is wrong).
     #[error("{0}")]
-    Format(#[from] crate::npy::FormatError),
+    Format(#[from] crate::tensor::npy::FormatError),
     #[error("unsupported dtype {0} for a data set sample (f32, i8, u8 only)")]
     Dtype(&'static str),
 }
 
 /// Parse `.npy` bytes into a [`Tensor`].
 pub fn parse(bytes: &[u8]) -> Result<Tensor, SampleError> {
-    from_array(crate::npy::parse(bytes)?)
+    from_array(crate::tensor::npy::parse(bytes)?)
 }
 
-/// An array of a data set element type as a [`Tensor`] (no quantisation: the
+/// `array` when it holds a data set element type (no quantisation: the
 /// caller knows the model's).
-pub fn from_array(array: NpyArray) -> Result<Tensor, SampleError> {
-    let data = match array.data {
-        NpyData::F32(v) => TensorData::F32(v),
-        NpyData::I8(v) => TensorData::I8(v),
-        NpyData::U8(v) => TensorData::U8(v),
-        other => return Err(SampleError::Dtype(other.dtype().name())),
-    };
-    Ok(Tensor {
-        shape: array.shape,
-        data,
-        quant: None,
-    })
+pub fn from_array(array: Tensor) -> Result<Tensor, SampleError> {
+    match array.dtype() {
+        DType::F32 | DType::I8 | DType::U8 => Ok(array),
+        other => Err(SampleError::Dtype(other.name())),
+    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::path::Path;
 use tract_onnx::prelude::*;
 
 use super::{Runner, TractError, load};
-use crate::dataset::{DType, InputSpec as DataInputSpec, Quant, Tensor as DTensor, TensorData};
-use crate::npy::{NpyArray, NpyData};
+use crate::dataset::InputSpec as DataInputSpec;
+use crate::tensor::{DType, Quant, Tensor as DTensor, TensorData};
 
 /// What one model input expects.
 #[derive(Debug, Clone)]
@@ -108,8 +108,11 @@ pub fn output_len(model: &TypedModel) -> Result<usize, TractError> {
 pub fn to_tract(input: &DTensor, spec: &DataInputSpec) -> Result<Tensor, TractError> {
     let mut t = match &input.data {
         TensorData::F32(v) => Tensor::from_shape(&input.shape, v),
+        TensorData::F64(v) => Tensor::from_shape(&input.shape, v),
         TensorData::I8(v) => Tensor::from_shape(&input.shape, v),
         TensorData::U8(v) => Tensor::from_shape(&input.shape, v),
+        TensorData::I32(v) => Tensor::from_shape(&input.shape, v),
+        TensorData::I64(v) => Tensor::from_shape(&input.shape, v),
     }
     .map_err(tract_err)?;
     if let (Some(q), DType::I8 | DType::U8) = (spec.quant, spec.dtype) {
@@ -136,8 +139,11 @@ pub fn from_tract(v: TValue) -> Result<DTensor, TractError> {
     let view = t.try_as_plain_ram().map_err(tract_err)?;
     let data = match dtype {
         DType::F32 => TensorData::F32(view.as_slice::<f32>().map_err(tract_err)?.to_vec()),
+        DType::F64 => TensorData::F64(view.as_slice::<f64>().map_err(tract_err)?.to_vec()),
         DType::I8 => TensorData::I8(view.as_slice::<i8>().map_err(tract_err)?.to_vec()),
         DType::U8 => TensorData::U8(view.as_slice::<u8>().map_err(tract_err)?.to_vec()),
+        DType::I32 => TensorData::I32(view.as_slice::<i32>().map_err(tract_err)?.to_vec()),
+        DType::I64 => TensorData::I64(view.as_slice::<i64>().map_err(tract_err)?.to_vec()),
     };
     Ok(DTensor { shape, data, quant })
 }
@@ -146,7 +152,7 @@ pub fn from_tract(v: TValue) -> Result<DTensor, TractError> {
 /// The element type must match the input's (storage type for quantized inputs);
 /// shapes must match exactly. No silent conversion: a wrong file is an error.
 pub fn tensor_from_npy(
-    array: &NpyArray,
+    array: &DTensor,
     spec: &InputSpec,
     path: &Path,
 ) -> Result<Tensor, TractError> {
@@ -163,12 +169,12 @@ pub fn tensor_from_npy(
     }
     let shape = &array.shape;
     let mut t = match &array.data {
-        NpyData::F32(v) => Tensor::from_shape(shape, v),
-        NpyData::F64(v) => Tensor::from_shape(shape, v),
-        NpyData::I8(v) => Tensor::from_shape(shape, v),
-        NpyData::U8(v) => Tensor::from_shape(shape, v),
-        NpyData::I32(v) => Tensor::from_shape(shape, v),
-        NpyData::I64(v) => Tensor::from_shape(shape, v),
+        TensorData::F32(v) => Tensor::from_shape(shape, v),
+        TensorData::F64(v) => Tensor::from_shape(shape, v),
+        TensorData::I8(v) => Tensor::from_shape(shape, v),
+        TensorData::U8(v) => Tensor::from_shape(shape, v),
+        TensorData::I32(v) => Tensor::from_shape(shape, v),
+        TensorData::I64(v) => Tensor::from_shape(shape, v),
     }
     .map_err(|e| TractError::Input(format!("{}: {e}", path.display())))?;
     if spec.dt.is_quantized() {
@@ -179,7 +185,7 @@ pub fn tensor_from_npy(
 
 /// Converts a model output to an `.npy` array. Quantized outputs are written as
 /// their stored integers (what TFLite reports too); f16 is widened to f32.
-pub fn npy_from_tensor(t: &Tensor) -> Result<NpyArray, TractError> {
+pub fn npy_from_tensor(t: &Tensor) -> Result<DTensor, TractError> {
     let shape = t.shape().to_vec();
     let dt = t.datum_type();
     let mut owned;
@@ -198,19 +204,19 @@ pub fn npy_from_tensor(t: &Tensor) -> Result<NpyArray, TractError> {
     };
     let view = t.try_as_plain_ram().map_err(output_err)?;
     let data = match t.datum_type() {
-        DatumType::F32 => NpyData::F32(view.as_slice::<f32>().map_err(output_err)?.to_vec()),
-        DatumType::F64 => NpyData::F64(view.as_slice::<f64>().map_err(output_err)?.to_vec()),
-        DatumType::I8 => NpyData::I8(view.as_slice::<i8>().map_err(output_err)?.to_vec()),
-        DatumType::U8 => NpyData::U8(view.as_slice::<u8>().map_err(output_err)?.to_vec()),
-        DatumType::I32 => NpyData::I32(view.as_slice::<i32>().map_err(output_err)?.to_vec()),
-        DatumType::I64 => NpyData::I64(view.as_slice::<i64>().map_err(output_err)?.to_vec()),
+        DatumType::F32 => TensorData::F32(view.as_slice::<f32>().map_err(output_err)?.to_vec()),
+        DatumType::F64 => TensorData::F64(view.as_slice::<f64>().map_err(output_err)?.to_vec()),
+        DatumType::I8 => TensorData::I8(view.as_slice::<i8>().map_err(output_err)?.to_vec()),
+        DatumType::U8 => TensorData::U8(view.as_slice::<u8>().map_err(output_err)?.to_vec()),
+        DatumType::I32 => TensorData::I32(view.as_slice::<i32>().map_err(output_err)?.to_vec()),
+        DatumType::I64 => TensorData::I64(view.as_slice::<i64>().map_err(output_err)?.to_vec()),
         other => {
             return Err(TractError::Output(format!(
                 "output element type {other:?} cannot be written as .npy"
             )));
         }
     };
-    NpyArray::new(shape, data).map_err(output_err)
+    DTensor::new(shape, data).map_err(output_err)
 }
 
 fn output_err(e: impl std::fmt::Display) -> TractError {
@@ -272,7 +278,7 @@ mod tests {
 
     #[test]
     fn npy_inputs_must_match_dtype_and_shape() {
-        let a = NpyArray::new(vec![1, 2], NpyData::F32(vec![1.0, 2.0])).unwrap();
+        let a = DTensor::new(vec![1, 2], TensorData::F32(vec![1.0, 2.0])).unwrap();
         let p = Path::new("a.npy");
         let t = tensor_from_npy(&a, &model_input(DatumType::F32, &[1, 2]), p).unwrap();
         assert_eq!(npy_from_tensor(&t).unwrap(), a);

@@ -77,7 +77,7 @@ pub fn random_tensor(spec: &InputSpec, seed: u64) -> Result<Tensor, TractError> 
 /// Expands `--inputs` (files and folders of `.npy` files, folders sorted by
 /// name) into the list of files, in order.
 pub fn expand_input_paths(paths: &[String]) -> Result<Vec<PathBuf>, TractError> {
-    crate::npy::expand_paths(paths).map_err(|e| TractError::Input(e.to_string()))
+    crate::tensor::npy::expand_paths(paths).map_err(|e| TractError::Input(e.to_string()))
 }
 
 /// Reads `.npy` files into samples: with k model inputs, each consecutive group
@@ -101,8 +101,8 @@ pub fn samples_from_files(
                 .iter()
                 .zip(specs)
                 .map(|(path, spec)| {
-                    let array =
-                        crate::npy::read(path).map_err(|e| TractError::Input(e.to_string()))?;
+                    let array = crate::tensor::npy::read(path)
+                        .map_err(|e| TractError::Input(e.to_string()))?;
                     Ok(super::convert::tensor_from_npy(&array, spec, path)?.into_tvalue())
                 })
                 .collect()

@@ -536,18 +536,18 @@ fn random_tensor(dtype: WireType, shape: &[u32], seed: u64) -> WireTensor {
     }
 }
 
-fn npy_to_wire(a: &crate::npy::NpyArray) -> (WireType, Vec<u8>) {
-    use crate::npy::NpyData;
+/// A tensor's element type and little-endian bytes on the wire.
+fn npy_to_wire(a: &Tensor) -> (WireType, Vec<u8>) {
     fn le<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
         v.iter().flat_map(|&x| f(x)).collect()
     }
     match &a.data {
-        NpyData::F32(v) => (WireType::F32, le(v, f32::to_le_bytes)),
-        NpyData::F64(v) => (WireType::F64, le(v, f64::to_le_bytes)),
-        NpyData::I8(v) => (WireType::I8, le(v, i8::to_le_bytes)),
-        NpyData::U8(v) => (WireType::U8, v.clone()),
-        NpyData::I32(v) => (WireType::I32, le(v, i32::to_le_bytes)),
-        NpyData::I64(v) => (WireType::I64, le(v, i64::to_le_bytes)),
+        TensorData::F32(v) => (WireType::F32, le(v, f32::to_le_bytes)),
+        TensorData::F64(v) => (WireType::F64, le(v, f64::to_le_bytes)),
+        TensorData::I8(v) => (WireType::I8, le(v, i8::to_le_bytes)),
+        TensorData::U8(v) => (WireType::U8, v.clone()),
+        TensorData::I32(v) => (WireType::I32, le(v, i32::to_le_bytes)),
+        TensorData::I64(v) => (WireType::I64, le(v, i64::to_le_bytes)),
     }
 }
 
@@ -557,7 +557,7 @@ fn load_npy_inputs(
     hello: &HelloReply,
     shapes: &[Vec<u32>],
 ) -> Result<Vec<Vec<WireTensor>>, SutError> {
-    let files = crate::npy::expand_paths(paths).map_err(|e| backend(e.to_string()))?;
+    let files = crate::tensor::npy::expand_paths(paths).map_err(|e| backend(e.to_string()))?;
     let k = hello.inputs.len();
     if files.is_empty() || !files.len().is_multiple_of(k) {
         return Err(backend(format!(
@@ -572,7 +572,7 @@ fn load_npy_inputs(
                 .iter()
                 .zip(hello.inputs.iter().zip(shapes))
                 .map(|(path, (d, shape))| {
-                    let a = crate::npy::read(path).map_err(|e| backend(e.to_string()))?;
+                    let a = crate::tensor::npy::read(path).map_err(|e| backend(e.to_string()))?;
                     let (dtype, bytes) = npy_to_wire(&a);
                     let got: Vec<u32> = a.shape.iter().map(|&x| x as u32).collect();
                     if dtype != d.dtype || &got != shape {
@@ -599,14 +599,7 @@ fn load_npy_inputs(
 
 fn tensor_to_wire(t: &Tensor) -> WireTensor {
     let shape = t.shape.iter().map(|&d| d as u32).collect();
-    let (dtype, bytes) = match &t.data {
-        TensorData::F32(v) => (
-            WireType::F32,
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        ),
-        TensorData::I8(v) => (WireType::I8, v.iter().map(|&x| x as u8).collect()),
-        TensorData::U8(v) => (WireType::U8, v.clone()),
-    };
+    let (dtype, bytes) = npy_to_wire(t);
     WireTensor {
         dtype,
         shape,

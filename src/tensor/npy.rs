@@ -1,162 +1,57 @@
-//! A small reader/writer for NumPy `.npy` files: the tensor exchange format of
-//! `edgemark infer` and of `--inputs`. Supports format versions 1-3,
+//! A small reader/writer for NumPy `.npy` files, read into and written from
+//! the crate's one [`Tensor`]: the tensor exchange format of `edgemark infer`,
+//! of `--inputs` and of `.npy` data sets. Supports format versions 1-3,
 //! little-endian (or byte-order-free) f32/f64/i8/u8/i32/i64 in C order, which is
 //! what `numpy.save` writes for the tensors models take. Anything else is
 //! rejected with the path and the reason, never guessed at.
 
 use std::path::{Path, PathBuf};
 
+use super::{DType, Tensor, TensorData, element_count};
+
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
-/// Element types edgemark reads and writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NpyDtype {
-    F32,
-    F64,
-    I8,
-    U8,
-    I32,
-    I64,
-}
-
-impl NpyDtype {
-    /// numpy's `descr` string for this type.
-    pub fn descr(self) -> &'static str {
-        match self {
-            NpyDtype::F32 => "<f4",
-            NpyDtype::F64 => "<f8",
-            NpyDtype::I8 => "|i1",
-            NpyDtype::U8 => "|u1",
-            NpyDtype::I32 => "<i4",
-            NpyDtype::I64 => "<i8",
-        }
-    }
-
-    pub fn size(self) -> usize {
-        match self {
-            NpyDtype::I8 | NpyDtype::U8 => 1,
-            NpyDtype::F32 | NpyDtype::I32 => 4,
-            NpyDtype::F64 | NpyDtype::I64 => 8,
-        }
-    }
-
-    /// Short name used in messages and `TensorInfo::dtype`.
-    pub fn name(self) -> &'static str {
-        match self {
-            NpyDtype::F32 => "f32",
-            NpyDtype::F64 => "f64",
-            NpyDtype::I8 => "i8",
-            NpyDtype::U8 => "u8",
-            NpyDtype::I32 => "i32",
-            NpyDtype::I64 => "i64",
-        }
-    }
-
-    fn from_descr(d: &str) -> Result<NpyDtype, FormatError> {
-        // One-byte types have no byte order; numpy writes '|' but '<' and '=' are
-        // equally valid for them.
-        // By char, not byte: a descr starting with a multi-byte character
-        // panicked in `split_at(1)` (found by fuzzing).
-        let mut chars = d.chars();
-        let order = chars.next();
-        let ty = chars.as_str();
-        let little = match order {
-            Some('<' | '|') => true,
-            // '=' is native order; every platform edgemark targets is little-endian.
-            Some('=') => cfg!(target_endian = "little"),
-            Some('>') => false,
-            _ => return Err(FormatError::Descr(d.to_owned())),
-        };
-        let dt = match ty {
-            "f4" => NpyDtype::F32,
-            "f8" => NpyDtype::F64,
-            "i1" => NpyDtype::I8,
-            "u1" => NpyDtype::U8,
-            "i4" => NpyDtype::I32,
-            "i8" => NpyDtype::I64,
-            _ => return Err(FormatError::Dtype(d.to_owned())),
-        };
-        if !little && dt.size() > 1 {
-            return Err(FormatError::BigEndian(d.to_owned()));
-        }
-        Ok(dt)
+/// numpy's `descr` string for `dtype`.
+pub fn descr(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => "<f4",
+        DType::F64 => "<f8",
+        DType::I8 => "|i1",
+        DType::U8 => "|u1",
+        DType::I32 => "<i4",
+        DType::I64 => "<i8",
     }
 }
 
-/// The elements of an array, typed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NpyData {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    I8(Vec<i8>),
-    U8(Vec<u8>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-}
-
-impl NpyData {
-    pub fn dtype(&self) -> NpyDtype {
-        match self {
-            NpyData::F32(_) => NpyDtype::F32,
-            NpyData::F64(_) => NpyDtype::F64,
-            NpyData::I8(_) => NpyDtype::I8,
-            NpyData::U8(_) => NpyDtype::U8,
-            NpyData::I32(_) => NpyDtype::I32,
-            NpyData::I64(_) => NpyDtype::I64,
-        }
+/// The element type numpy's `descr` names (little-endian or byte-order-free).
+fn dtype_of_descr(d: &str) -> Result<DType, FormatError> {
+    // One-byte types have no byte order; numpy writes '|' but '<' and '=' are
+    // equally valid for them.
+    // By char, not byte: a descr starting with a multi-byte character
+    // panicked in `split_at(1)` (found by fuzzing).
+    let mut chars = d.chars();
+    let order = chars.next();
+    let ty = chars.as_str();
+    let little = match order {
+        Some('<' | '|') => true,
+        // '=' is native order; every platform edgemark targets is little-endian.
+        Some('=') => cfg!(target_endian = "little"),
+        Some('>') => false,
+        _ => return Err(FormatError::Descr(d.to_owned())),
+    };
+    let dt = match ty {
+        "f4" => DType::F32,
+        "f8" => DType::F64,
+        "i1" => DType::I8,
+        "u1" => DType::U8,
+        "i4" => DType::I32,
+        "i8" => DType::I64,
+        _ => return Err(FormatError::Dtype(d.to_owned())),
+    };
+    if !little && dt.size() > 1 {
+        return Err(FormatError::BigEndian(d.to_owned()));
     }
-
-    pub fn len(&self) -> usize {
-        match self {
-            NpyData::F32(v) => v.len(),
-            NpyData::F64(v) => v.len(),
-            NpyData::I8(v) => v.len(),
-            NpyData::U8(v) => v.len(),
-            NpyData::I32(v) => v.len(),
-            NpyData::I64(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// A C-order n-dimensional array.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NpyArray {
-    pub shape: Vec<usize>,
-    pub data: NpyData,
-}
-
-impl NpyArray {
-    /// Checks that the shape and the element count agree.
-    pub fn new(shape: Vec<usize>, data: NpyData) -> Result<NpyArray, ShapeError> {
-        let Some(n) = element_count(&shape) else {
-            return Err(ShapeError::Overflow);
-        };
-        if n != data.len() {
-            return Err(ShapeError::Count {
-                shape,
-                want: n,
-                got: data.len(),
-            });
-        }
-        Ok(NpyArray { shape, data })
-    }
-}
-
-/// A shape that does not fit the data it is given.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ShapeError {
-    #[error("shape overflows")]
-    Overflow,
-    #[error("shape {shape:?} needs {want} elements, data has {got}")]
-    Count {
-        shape: Vec<usize>,
-        want: usize,
-        got: usize,
-    },
+    Ok(dt)
 }
 
 /// Why bytes are not a `.npy` file edgemark reads ([`NpyError::Format`] and
@@ -236,12 +131,8 @@ pub enum NpyError {
     EmptyFolder { path: PathBuf },
 }
 
-fn element_count(shape: &[usize]) -> Option<usize> {
-    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
-}
-
 /// Reads a whole `.npy` file.
-pub fn read(path: &Path) -> Result<NpyArray, NpyError> {
+pub fn read(path: &Path) -> Result<Tensor, NpyError> {
     let bytes = std::fs::read(path).map_err(|source| NpyError::Io {
         path: path.to_owned(),
         source,
@@ -280,7 +171,7 @@ pub fn expand_paths(paths: &[String]) -> Result<Vec<PathBuf>, NpyError> {
 }
 
 /// Writes `array` as a version 1.0 `.npy` file (2.0 if the header needs it).
-pub fn write(path: &Path, array: &NpyArray) -> Result<(), NpyError> {
+pub fn write(path: &Path, array: &Tensor) -> Result<(), NpyError> {
     std::fs::write(path, to_bytes(array)).map_err(|source| NpyError::Io {
         path: path.to_owned(),
         source,
@@ -288,7 +179,7 @@ pub fn write(path: &Path, array: &NpyArray) -> Result<(), NpyError> {
 }
 
 /// Parses the bytes of a `.npy` file.
-pub fn parse(bytes: &[u8]) -> Result<NpyArray, FormatError> {
+pub fn parse(bytes: &[u8]) -> Result<Tensor, FormatError> {
     if bytes.len() < 8 || &bytes[..6] != MAGIC {
         return Err(FormatError::Magic);
     }
@@ -314,7 +205,7 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray, FormatError> {
     if header.fortran_order {
         return Err(FormatError::FortranOrder);
     }
-    let dtype = NpyDtype::from_descr(&header.descr)?;
+    let dtype = dtype_of_descr(&header.descr)?;
     let count = element_count(&header.shape).ok_or(FormatError::ShapeOverflow)?;
     let want = (count.checked_mul(dtype.size())).ok_or(FormatError::ShapeOverflow)?;
     let body = &bytes[header_end..];
@@ -327,13 +218,14 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray, FormatError> {
         });
     }
     let data = decode(dtype, body);
-    Ok(NpyArray {
+    Ok(Tensor {
         shape: header.shape,
         data,
+        quant: None,
     })
 }
 
-fn decode(dtype: NpyDtype, body: &[u8]) -> NpyData {
+fn decode(dtype: DType, body: &[u8]) -> TensorData {
     macro_rules! le {
         ($t:ty, $n:expr) => {
             body.chunks_exact($n)
@@ -342,17 +234,17 @@ fn decode(dtype: NpyDtype, body: &[u8]) -> NpyData {
         };
     }
     match dtype {
-        NpyDtype::F32 => NpyData::F32(le!(f32, 4)),
-        NpyDtype::F64 => NpyData::F64(le!(f64, 8)),
-        NpyDtype::I8 => NpyData::I8(body.iter().map(|&b| b as i8).collect()),
-        NpyDtype::U8 => NpyData::U8(body.to_vec()),
-        NpyDtype::I32 => NpyData::I32(le!(i32, 4)),
-        NpyDtype::I64 => NpyData::I64(le!(i64, 8)),
+        DType::F32 => TensorData::F32(le!(f32, 4)),
+        DType::F64 => TensorData::F64(le!(f64, 8)),
+        DType::I8 => TensorData::I8(body.iter().map(|&b| b as i8).collect()),
+        DType::U8 => TensorData::U8(body.to_vec()),
+        DType::I32 => TensorData::I32(le!(i32, 4)),
+        DType::I64 => TensorData::I64(le!(i64, 8)),
     }
 }
 
 /// Serialises `array` to `.npy` bytes.
-pub fn to_bytes(array: &NpyArray) -> Vec<u8> {
+pub fn to_bytes(array: &Tensor) -> Vec<u8> {
     let shape = match array.shape.len() {
         0 => "()".to_string(),
         1 => format!("({},)", array.shape[0]),
@@ -368,7 +260,7 @@ pub fn to_bytes(array: &NpyArray) -> Vec<u8> {
     };
     let dict = format!(
         "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
-        array.data.dtype().descr()
+        descr(array.data.dtype())
     );
     // The header (with its newline) is padded with spaces so the data starts on a
     // 64-byte boundary, as numpy does.
@@ -394,18 +286,18 @@ pub fn to_bytes(array: &NpyArray) -> Vec<u8> {
     out.resize(out.len() + header_len - dict.len() - 1, b' ');
     out.push(b'\n');
     match &array.data {
-        NpyData::F32(v) => v
+        TensorData::F32(v) => v
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        NpyData::F64(v) => v
+        TensorData::F64(v) => v
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        NpyData::I8(v) => out.extend(v.iter().map(|&x| x as u8)),
-        NpyData::U8(v) => out.extend_from_slice(v),
-        NpyData::I32(v) => v
+        TensorData::I8(v) => out.extend(v.iter().map(|&x| x as u8)),
+        TensorData::U8(v) => out.extend_from_slice(v),
+        TensorData::I32(v) => v
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        NpyData::I64(v) => v
+        TensorData::I64(v) => v
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
     }
@@ -558,17 +450,17 @@ mod tests {
     #[test]
     fn round_trips_every_dtype_and_rank() {
         let arrays = [
-            NpyArray::new(
+            Tensor::new(
                 vec![2, 3],
-                NpyData::F32(vec![0.5, -1.0, 2.25, f32::MAX, 0.0, -0.0]),
+                TensorData::F32(vec![0.5, -1.0, 2.25, f32::MAX, 0.0, -0.0]),
             )
             .unwrap(),
-            NpyArray::new(vec![3], NpyData::F64(vec![1e300, -2.5, 0.1])).unwrap(),
-            NpyArray::new(vec![1, 1, 4], NpyData::I8(vec![-128, -1, 0, 127])).unwrap(),
-            NpyArray::new(vec![4], NpyData::U8(vec![0, 1, 254, 255])).unwrap(),
-            NpyArray::new(vec![2, 2], NpyData::I32(vec![i32::MIN, -1, 0, i32::MAX])).unwrap(),
-            NpyArray::new(vec![], NpyData::I64(vec![i64::MIN])).unwrap(),
-            NpyArray::new(vec![0, 5], NpyData::F32(vec![])).unwrap(),
+            Tensor::new(vec![3], TensorData::F64(vec![1e300, -2.5, 0.1])).unwrap(),
+            Tensor::new(vec![1, 1, 4], TensorData::I8(vec![-128, -1, 0, 127])).unwrap(),
+            Tensor::new(vec![4], TensorData::U8(vec![0, 1, 254, 255])).unwrap(),
+            Tensor::new(vec![2, 2], TensorData::I32(vec![i32::MIN, -1, 0, i32::MAX])).unwrap(),
+            Tensor::new(vec![], TensorData::I64(vec![i64::MIN])).unwrap(),
+            Tensor::new(vec![0, 5], TensorData::F32(vec![])).unwrap(),
         ];
         for a in arrays {
             let bytes = to_bytes(&a);
@@ -583,7 +475,7 @@ mod tests {
     /// split inside it (a panic); it is an unsupported dtype like any other.
     #[test]
     fn non_ascii_descr_is_an_error_not_a_panic() {
-        let found = include_bytes!("../fuzz/regressions/npy/descr-multibyte-first-char.npy");
+        let found = include_bytes!("../../fuzz/regressions/npy/descr-multibyte-first-char.npy");
         let e = parse(found).unwrap_err().to_string();
         assert!(e.contains("unsupported dtype descr \"Ĕ4\""), "{e}");
         for descr in ["é", "€f4", "<"] {
@@ -595,7 +487,7 @@ mod tests {
     #[test]
     fn writes_what_numpy_writes() {
         // numpy.save(f, numpy.array([[1, 2]], dtype='<i4')) produces exactly this header.
-        let a = NpyArray::new(vec![1, 2], NpyData::I32(vec![1, 2])).unwrap();
+        let a = Tensor::new(vec![1, 2], TensorData::I32(vec![1, 2])).unwrap();
         let bytes = to_bytes(&a);
         let dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2), }";
         assert_eq!(&bytes[..6], MAGIC);
@@ -603,7 +495,7 @@ mod tests {
         assert_eq!(&bytes[10..10 + dict.len()], dict.as_bytes());
         assert_eq!(&bytes[128..], &[1, 0, 0, 0, 2, 0, 0, 0]);
         // 1-D shapes need Python's trailing comma.
-        let one = to_bytes(&NpyArray::new(vec![3], NpyData::U8(vec![1, 2, 3])).unwrap());
+        let one = to_bytes(&Tensor::new(vec![3], TensorData::U8(vec![1, 2, 3])).unwrap());
         assert!(String::from_utf8_lossy(&one).contains("'shape': (3,)"));
     }
 
@@ -615,7 +507,7 @@ mod tests {
         bytes.extend_from_slice(&(-2.0f64).to_le_bytes());
         let a = parse(&bytes).unwrap();
         assert_eq!(a.shape, vec![2]);
-        assert_eq!(a.data, NpyData::F64(vec![1.5, -2.0]));
+        assert_eq!(a.data, TensorData::F64(vec![1.5, -2.0]));
     }
 
     #[test]
@@ -628,7 +520,7 @@ mod tests {
             bytes.push(0xff);
             assert_eq!(
                 parse(&bytes).unwrap().data,
-                NpyData::I8(vec![-1]),
+                TensorData::I8(vec![-1]),
                 "{descr}"
             );
         }
@@ -690,7 +582,7 @@ mod tests {
         let msg = read(&missing).unwrap_err().to_string();
         assert!(msg.contains("missing.npy"), "{msg}");
         let good = dir.join("good.npy");
-        let a = NpyArray::new(vec![2], NpyData::F32(vec![1.0, 2.0])).unwrap();
+        let a = Tensor::new(vec![2], TensorData::F32(vec![1.0, 2.0])).unwrap();
         write(&good, &a).unwrap();
         assert_eq!(read(&good).unwrap(), a);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -737,7 +629,7 @@ mod tests {
         };
         let a = parse(&bytes).unwrap();
         assert_eq!(a.shape, vec![1, 3, 224, 224]);
-        assert_eq!(a.data.dtype(), NpyDtype::F32);
+        assert_eq!(a.data.dtype(), DType::F32);
         // Our writer reproduces numpy's bytes exactly.
         assert_eq!(to_bytes(&a), bytes);
     }
