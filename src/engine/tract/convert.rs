@@ -136,16 +136,21 @@ pub fn from_tract(v: TValue) -> Result<DTensor, TractError> {
     let t = v.into_tensor();
     let (dtype, quant) = dtype_quant(t.datum_type()).map_err(|e| TractError::Run(e.to_string()))?;
     let shape = t.shape().to_vec();
-    let view = t.try_as_plain_ram().map_err(tract_err)?;
-    let data = match dtype {
-        DType::F32 => TensorData::F32(view.as_slice::<f32>().map_err(tract_err)?.to_vec()),
-        DType::F64 => TensorData::F64(view.as_slice::<f64>().map_err(tract_err)?.to_vec()),
-        DType::I8 => TensorData::I8(view.as_slice::<i8>().map_err(tract_err)?.to_vec()),
-        DType::U8 => TensorData::U8(view.as_slice::<u8>().map_err(tract_err)?.to_vec()),
-        DType::I32 => TensorData::I32(view.as_slice::<i32>().map_err(tract_err)?.to_vec()),
-        DType::I64 => TensorData::I64(view.as_slice::<i64>().map_err(tract_err)?.to_vec()),
-    };
+    let data = elements(&t, dtype).map_err(tract_err)?;
     Ok(DTensor { shape, data, quant })
+}
+
+/// The elements of `t`, stored as `dtype` (quantised types by their storage).
+fn elements(t: &Tensor, dtype: DType) -> TractResult<TensorData> {
+    let view = t.try_as_plain_ram()?;
+    Ok(match dtype {
+        DType::F32 => TensorData::F32(view.as_slice::<f32>()?.to_vec()),
+        DType::F64 => TensorData::F64(view.as_slice::<f64>()?.to_vec()),
+        DType::I8 => TensorData::I8(view.as_slice::<i8>()?.to_vec()),
+        DType::U8 => TensorData::U8(view.as_slice::<u8>()?.to_vec()),
+        DType::I32 => TensorData::I32(view.as_slice::<i32>()?.to_vec()),
+        DType::I64 => TensorData::I64(view.as_slice::<i64>()?.to_vec()),
+    })
 }
 
 /// Converts an `.npy` array (read from `path`) into the tensor `spec` expects.
@@ -202,20 +207,20 @@ pub fn npy_from_tensor(t: &Tensor) -> Result<DTensor, TractError> {
     } else {
         t
     };
-    let view = t.try_as_plain_ram().map_err(output_err)?;
-    let data = match t.datum_type() {
-        DatumType::F32 => TensorData::F32(view.as_slice::<f32>().map_err(output_err)?.to_vec()),
-        DatumType::F64 => TensorData::F64(view.as_slice::<f64>().map_err(output_err)?.to_vec()),
-        DatumType::I8 => TensorData::I8(view.as_slice::<i8>().map_err(output_err)?.to_vec()),
-        DatumType::U8 => TensorData::U8(view.as_slice::<u8>().map_err(output_err)?.to_vec()),
-        DatumType::I32 => TensorData::I32(view.as_slice::<i32>().map_err(output_err)?.to_vec()),
-        DatumType::I64 => TensorData::I64(view.as_slice::<i64>().map_err(output_err)?.to_vec()),
+    let dtype = match t.datum_type() {
+        DatumType::F32 => DType::F32,
+        DatumType::F64 => DType::F64,
+        DatumType::I8 => DType::I8,
+        DatumType::U8 => DType::U8,
+        DatumType::I32 => DType::I32,
+        DatumType::I64 => DType::I64,
         other => {
             return Err(TractError::Output(format!(
                 "output element type {other:?} cannot be written as .npy"
             )));
         }
     };
+    let data = elements(t, dtype).map_err(output_err)?;
     DTensor::new(shape, data).map_err(output_err)
 }
 
