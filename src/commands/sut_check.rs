@@ -60,14 +60,46 @@ impl CheckReport {
     }
 }
 
-type Step<T> = Result<T, String>;
-
-fn fault(f: Fault) -> String {
-    f.to_string()
+/// Why one check failed: the SUT process or transport failed (a [`Fault`]:
+/// crashed, hung, broke the framing), or it answered wrongly (what it did).
+#[derive(Debug)]
+enum StepError {
+    Fault(Fault),
+    Finding(String),
 }
 
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Fault(fault) => fault.fmt(f),
+            StepError::Finding(what) => f.write_str(what),
+        }
+    }
+}
+
+impl From<Fault> for StepError {
+    fn from(f: Fault) -> Self {
+        StepError::Fault(f)
+    }
+}
+
+// The checks word their findings with `format!` or a literal.
+impl From<String> for StepError {
+    fn from(what: String) -> Self {
+        StepError::Finding(what)
+    }
+}
+
+impl From<&str> for StepError {
+    fn from(what: &str) -> Self {
+        StepError::Finding(what.to_owned())
+    }
+}
+
+type Step<T> = Result<T, StepError>;
+
 fn frame(c: &mut Child) -> Step<(u32, Vec<u8>)> {
-    let (k, r) = c.frame().map_err(fault)?;
+    let (k, r) = c.frame()?;
     Ok((k, c.buf()[r].to_vec()))
 }
 
@@ -78,7 +110,8 @@ fn expect(c: &mut Child, want: u32) -> Step<Vec<u8>> {
         return Err(format!(
             "expected {}, the SUT sent ERROR (code {code}): {msg}",
             kind::name(want)
-        ));
+        )
+        .into());
     }
     if k != want {
         return Err(format!(
@@ -86,7 +119,8 @@ fn expect(c: &mut Child, want: u32) -> Step<Vec<u8>> {
             kind::name(want),
             kind::name(k),
             proto::show_bytes(&p)
-        ));
+        )
+        .into());
     }
     Ok(p)
 }
@@ -124,20 +158,18 @@ fn completions(c: &mut Child, n: usize) -> Step<()> {
         let mut cur = proto::Cursor::new(&p, "COMPLETE");
         let count = cur.u32("count").map_err(|e| e.0)? as usize;
         if p.len() != 4 + 4 * count {
-            return Err(format!(
-                "COMPLETE says {count} ids but has {} bytes",
-                p.len()
-            ));
+            return Err(format!("COMPLETE says {count} ids but has {} bytes", p.len()).into());
         }
         if count == 0 || count > left {
-            return Err(format!("COMPLETE of {count} ids with {left} outstanding"));
+            return Err(format!("COMPLETE of {count} ids with {left} outstanding").into());
         }
         for _ in 0..count {
             let id = cur.u32("id").map_err(|e| e.0)? as usize;
             if id >= n || seen[id] {
                 return Err(format!(
                     "COMPLETE names id {id}: not issued (ids 0..{n}) or completed twice"
-                ));
+                )
+                .into());
             }
             seen[id] = true;
         }
@@ -150,13 +182,14 @@ fn flush(c: &mut Child, token: u32) -> Step<()> {
     let mut f = Vec::new();
     proto::put_header(&mut f, kind::FLUSH, 4);
     proto::put_u32(&mut f, token);
-    c.send(&f).map_err(fault)?;
+    c.send(&f)?;
     let p = expect(c, kind::FLUSHED)?;
     if p != token.to_le_bytes() {
         return Err(format!(
             "FLUSHED carries {}, expected token {token}",
             proto::show_bytes(&p)
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -175,7 +208,7 @@ fn sample(h: &proto::HelloReply, seed: u8) -> Step<Vec<WireTensor>> {
                     -1 => Err(format!(
                         "input {:?} has a dynamic dimension {i}; only a leading one can be fixed (batch 1)",
                         d.name
-                    )),
+                    ).into()),
                     x => Ok(x as u32),
                 })
                 .collect::<Step<Vec<u32>>>()?;
@@ -208,14 +241,13 @@ fn sample(h: &proto::HelloReply, seed: u8) -> Step<Vec<WireTensor>> {
 /// Samples 0..3, sample 7 as an alias of 1, then FLUSH.
 fn load_samples(c: &mut Child, h: &proto::HelloReply) -> Step<String> {
     for i in 0..3u32 {
-        c.send(&load_frame(i, &sample(h, i as u8)?))
-            .map_err(fault)?;
+        c.send(&load_frame(i, &sample(h, i as u8)?))?;
     }
     let mut alias = Vec::new();
     proto::put_header(&mut alias, kind::LOAD_ALIAS, 8);
     proto::put_u32(&mut alias, 7);
     proto::put_u32(&mut alias, 1);
-    c.send(&alias).map_err(fault)?;
+    c.send(&alias)?;
     flush(c, 4)?;
     Ok("3 samples and 1 alias loaded, FLUSHED 4".to_string())
 }
@@ -224,8 +256,7 @@ fn load_samples(c: &mut Child, h: &proto::HelloReply) -> Step<String> {
 fn single_stream_queries(c: &mut Child) -> Step<String> {
     let t0 = Instant::now();
     for (q, ix) in [0u32, 1, 2, 7, 0].into_iter().enumerate() {
-        c.send(&issue_frame(0, &[(q as u32 * 3, ix)]))
-            .map_err(fault)?;
+        c.send(&issue_frame(0, &[(q as u32 * 3, ix)]))?;
         let p = expect(c, kind::COMPLETE)?;
         let want: Vec<u8> = [1u32, q as u32 * 3]
             .iter()
@@ -237,7 +268,8 @@ fn single_stream_queries(c: &mut Child) -> Step<String> {
                 q * 3,
                 q * 3,
                 proto::show_bytes(&p)
-            ));
+            )
+            .into());
         }
     }
     Ok(format!(
@@ -251,41 +283,37 @@ fn offline_query(c: &mut Child) -> Step<String> {
     let pairs: Vec<(u32, u32)> = (0..16u32)
         .map(|i| (i, [0, 1, 2, 7][i as usize % 4]))
         .collect();
-    c.send(&issue_frame(0, &pairs)).map_err(fault)?;
+    c.send(&issue_frame(0, &pairs))?;
     completions(c, pairs.len())?;
     Ok("16 samples (repeats and an alias) completed once each".to_string())
 }
 
 /// A NULL query: completed without running the model.
 fn null_query(c: &mut Child) -> Step<String> {
-    c.send(&issue_frame(flags::NULL, &[(5, 2)]))
-        .map_err(fault)?;
+    c.send(&issue_frame(flags::NULL, &[(5, 2)]))?;
     let p = expect(c, kind::COMPLETE)?;
     if p != [1, 0, 0, 0, 5, 0, 0, 0] {
-        return Err(format!(
-            "expected COMPLETE [1, 5], got {}",
-            proto::show_bytes(&p)
-        ));
+        return Err(format!("expected COMPLETE [1, 5], got {}", proto::show_bytes(&p)).into());
     }
     Ok("NULL query completed".to_string())
 }
 
 /// A query asking for outputs: they must match the hello's description.
 fn accuracy_query(c: &mut Child, h: &proto::HelloReply) -> Step<String> {
-    c.send(&issue_frame(flags::OUTPUTS, &[(9, 1)]))
-        .map_err(fault)?;
+    c.send(&issue_frame(flags::OUTPUTS, &[(9, 1)]))?;
     let p = expect(c, kind::OUTPUTS)?;
     let mut cur = proto::Cursor::new(&p, "OUTPUTS");
     let id = cur.u32("id").map_err(|e| e.0)?;
     let n = cur.u32("tensor count").map_err(|e| e.0)? as usize;
     if id != 9 {
-        return Err(format!("OUTPUTS for id {id}, expected 9"));
+        return Err(format!("OUTPUTS for id {id}, expected 9").into());
     }
     if n != h.outputs.len() {
         return Err(format!(
             "OUTPUTS has {n} tensors, the hello describes {}",
             h.outputs.len()
-        ));
+        )
+        .into());
     }
     let mut shown = Vec::new();
     for d in &h.outputs {
@@ -303,7 +331,8 @@ fn accuracy_query(c: &mut Child, h: &proto::HelloReply) -> Step<String> {
                 t.shape,
                 d.dtype.name(),
                 d.shape
-            ));
+            )
+            .into());
         }
         shown.push(format!("{} {:?}", t.dtype.name(), t.shape));
     }
@@ -317,10 +346,10 @@ fn unload_then_query(c: &mut Child) -> Step<String> {
     proto::put_header(&mut f, kind::UNLOAD, 8);
     proto::put_u32(&mut f, 1);
     proto::put_u32(&mut f, 2);
-    c.send(&f).map_err(fault)?;
+    c.send(&f)?;
     flush(c, 5)?;
     // Sample 2 is gone: the SUT must refuse it (and may end).
-    c.send(&issue_frame(0, &[(0, 2)])).map_err(fault)?;
+    c.send(&issue_frame(0, &[(0, 2)]))?;
     let (k, p) = frame(c)?;
     let (code, msg) = exec::read_error(&p);
     if k != kind::ERROR || code != error_code::UNKNOWN_SAMPLE {
@@ -328,7 +357,7 @@ fn unload_then_query(c: &mut Child) -> Step<String> {
             "after UNLOAD of sample 2, a query on it got frame kind {k} ({}), expected ERROR code {}",
             kind::name(k),
             error_code::UNKNOWN_SAMPLE
-        ));
+        ).into());
     }
     Ok(format!("unloaded sample refused: {msg}"))
 }
@@ -336,7 +365,7 @@ fn unload_then_query(c: &mut Child) -> Step<String> {
 /// One query through the spin transport's mapping; a frame on the pipe
 /// instead (an ERROR) is the problem.
 fn spin_one(c: &mut Child, op: u64, index: u32) -> Step<()> {
-    match c.spin_query(op, index).map_err(fault)? {
+    match c.spin_query(op, index)? {
         None => Ok(()),
         Some((k, r)) => {
             let p = c.buf()[r].to_vec();
@@ -344,13 +373,14 @@ fn spin_one(c: &mut Child, op: u64, index: u32) -> Step<()> {
                 let (code, msg) = exec::read_error(&p);
                 return Err(format!(
                     "spin query on sample {index}: the SUT sent ERROR (code {code}): {msg}"
-                ));
+                )
+                .into());
             }
             Err(format!(
                 "spin query on sample {index}: frame kind {k} ({}) on the pipe instead of `done` {}",
                 kind::name(k),
                 proto::show_bytes(&p)
-            ))
+            ).into())
         }
     }
 }
@@ -387,7 +417,7 @@ impl Checker {
         let ok = r.is_ok();
         let (problem, detail) = match r {
             Ok(d) => (None, d),
-            Err(e) => (Some(e), String::new()),
+            Err(e) => (Some(e.to_string()), String::new()),
         };
         self.checks.push(Check {
             name,
@@ -398,7 +428,7 @@ impl Checker {
     }
 
     fn spawn(&self) -> Step<Child> {
-        let mut c = Child::spawn(&self.command, self.transport, false).map_err(fault)?;
+        let mut c = Child::spawn(&self.command, self.transport, false)?;
         c.arm(self.timeout_ms, "sut-check");
         Ok(c)
     }
@@ -441,7 +471,7 @@ impl Checker {
         let h = match exec::handshake(&mut c, self.timeout_ms) {
             Ok(h) => h,
             Err(f) => {
-                self.record("handshake", Err(fault(f)));
+                self.record("handshake", Err(StepError::Fault(f)));
                 return None;
             }
         };
@@ -470,17 +500,17 @@ impl Checker {
     /// A fresh SUT, handshake, BYE: it must reply and exit 0.
     fn bye(&self) -> Step<String> {
         let mut c = self.spawn()?;
-        exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+        exec::handshake(&mut c, self.timeout_ms)?;
         c.arm(self.timeout_ms, "BYE");
         let mut f = Vec::new();
         proto::put_header(&mut f, kind::BYE, 0);
-        c.send(&f).map_err(fault)?;
+        c.send(&f)?;
         expect(&mut c, kind::BYE_REPLY)?;
         c.disarm();
         match c.wait_exit(Duration::from_secs(2)) {
             Some(s) if s.success() => Ok("BYE_REPLY, then exit 0".to_string()),
-            Some(s) => Err(format!("BYE_REPLY, then {s} (expected exit 0)")),
-            None => Err("BYE_REPLY, but still running 2 s later".to_string()),
+            Some(s) => Err(format!("BYE_REPLY, then {s} (expected exit 0)").into()),
+            None => Err("BYE_REPLY, but still running 2 s later".into()),
         }
     }
 
@@ -497,30 +527,31 @@ impl Checker {
         let r = (|| {
             let mut c = self.spawn()?;
             if hello_first {
-                exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+                exec::handshake(&mut c, self.timeout_ms)?;
                 c.arm(self.timeout_ms, name);
             }
-            c.send(&bytes).map_err(fault)?;
+            c.send(&bytes)?;
             let (k, p) = frame(&mut c)?;
             if k != kind::ERROR {
                 return Err(format!(
                     "expected ERROR (code {code}), got frame kind {k} ({})",
                     kind::name(k)
-                ));
+                )
+                .into());
             }
             let (got, msg) = exec::read_error(&p);
             if got != code {
-                return Err(format!("expected ERROR code {code}, got code {got}: {msg}"));
+                return Err(format!("expected ERROR code {code}, got code {got}: {msg}").into());
             }
             for m in mention {
                 if !msg.contains(m) {
-                    return Err(format!("the ERROR message should name {m:?}: {msg:?}"));
+                    return Err(format!("the ERROR message should name {m:?}: {msg:?}").into());
                 }
             }
             c.disarm();
             match c.wait_exit(Duration::from_secs(2)) {
                 Some(_) => Ok(format!("ERROR {code}: {msg}")),
-                None => Err(format!("ERROR {code} ({msg}), but still running 2 s later")),
+                None => Err(format!("ERROR {code} ({msg}), but still running 2 s later").into()),
             }
         })();
         self.record(name, r);
@@ -531,15 +562,18 @@ impl Checker {
         let name = "refuses a spin query on a sample never loaded";
         let r = (|| {
             let mut c = self.spawn()?;
-            exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+            exec::handshake(&mut c, self.timeout_ms)?;
             c.arm(self.timeout_ms, name);
             match spin_one(&mut c, spin::op::QUERY, 123_456) {
-                Ok(()) => Err("completed a query on sample 123456, never loaded".to_string()),
-                Err(e) if e.contains("(code 4)") && e.contains("123456") => {
+                Ok(()) => Err("completed a query on sample 123456, never loaded".into()),
+                Err(e)
+                    if e.to_string().contains("(code 4)") && e.to_string().contains("123456") =>
+                {
                     c.disarm();
-                    Ok(e.replace("spin query on sample 123456: the SUT sent ", ""))
+                    Ok(e.to_string()
+                        .replace("spin query on sample 123456: the SUT sent ", ""))
                 }
-                Err(e) => Err(format!("expected ERROR (code 4) naming 123456: {e}")),
+                Err(e) => Err(format!("expected ERROR (code 4) naming 123456: {e}").into()),
             }
         })();
         self.record(name, r);
@@ -548,7 +582,7 @@ impl Checker {
     fn eof(&mut self) {
         let r = (|| {
             let mut c = self.spawn()?;
-            exec::handshake(&mut c, self.timeout_ms).map_err(fault)?;
+            exec::handshake(&mut c, self.timeout_ms)?;
             c.disarm();
             c.shut_write();
             match c.wait_exit(Duration::from_secs(2)) {
