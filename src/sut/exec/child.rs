@@ -226,13 +226,19 @@ fn sut_command(
 }
 
 /// The spin transport's mapping (None for the others).
-fn spin_mapping(transport: Transport) -> Result<Option<Shm>, String> {
+fn spin_mapping(transport: Transport) -> Result<Option<Shm>, Fault> {
     if transport != Transport::Spin {
         return Ok(None);
     }
-    Shm::create(spin::DEFAULT_SPIN_US).map(Some).map_err(|e| {
-        format!("cannot set up the spin transport's shared memory (memfd_create, mmap): {e}")
-    })
+    Shm::create(spin::DEFAULT_SPIN_US)
+        .map(Some)
+        .map_err(|e| Fault {
+            kind: FaultKind::Spawn,
+            message: format!(
+                "cannot set up the spin transport's shared memory (memfd_create, mmap): {e}"
+            ),
+            stderr_tail: Vec::new(),
+        })
 }
 
 impl Child {
@@ -253,7 +259,7 @@ impl Child {
         let (err_r, err_w) = cloexec_pipe().map_err(|e| io(e.into()))?;
         let err_w2 = err_w.try_clone().map_err(io)?;
         let (cr, cw) = (child_r.as_raw_fd(), child_w.as_raw_fd());
-        let shm = spin_mapping(transport).map_err(spawn_err)?;
+        let shm = spin_mapping(transport)?;
         let mut cmd = sut_command(
             command,
             Stdio::from(err_w),
