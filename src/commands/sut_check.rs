@@ -83,16 +83,10 @@ impl From<Fault> for StepError {
     }
 }
 
-// The checks word their findings with `format!` or a literal.
+// The checks word their findings with `format!`.
 impl From<String> for StepError {
     fn from(what: String) -> Self {
         StepError::Finding(what)
-    }
-}
-
-impl From<&str> for StepError {
-    fn from(what: &str) -> Self {
-        StepError::Finding(what.to_owned())
     }
 }
 
@@ -510,7 +504,9 @@ impl Checker {
         match c.wait_exit(Duration::from_secs(2)) {
             Some(s) if s.success() => Ok("BYE_REPLY, then exit 0".to_string()),
             Some(s) => Err(format!("BYE_REPLY, then {s} (expected exit 0)").into()),
-            None => Err("BYE_REPLY, but still running 2 s later".into()),
+            None => Err(StepError::Finding(
+                "BYE_REPLY, but still running 2 s later".into(),
+            )),
         }
     }
 
@@ -565,7 +561,9 @@ impl Checker {
             exec::handshake(&mut c, self.timeout_ms)?;
             c.arm(self.timeout_ms, name);
             match spin_one(&mut c, spin::op::QUERY, 123_456) {
-                Ok(()) => Err("completed a query on sample 123456, never loaded".into()),
+                Ok(()) => Err(StepError::Finding(
+                    "completed a query on sample 123456, never loaded".into(),
+                )),
                 Err(e)
                     if e.to_string().contains("(code 4)") && e.to_string().contains("123456") =>
                 {
@@ -587,7 +585,9 @@ impl Checker {
             c.shut_write();
             match c.wait_exit(Duration::from_secs(2)) {
                 Some(s) => Ok(format!("exited ({s}) when edgemark went away")),
-                None => Err("still running 2 s after edgemark closed the channel".into()),
+                None => Err(StepError::Finding(
+                    "still running 2 s after edgemark closed the channel".into(),
+                )),
             }
         })();
         self.record("edgemark goes away", r);
